@@ -1,0 +1,50 @@
+# RL Copilot: `make run` starts the product, `make test` runs the test suite.
+# Both create .venv and install pinned dependencies on first use (reused afterwards).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+# llama.cpp must not use -march=native here (the CPU reports AMX, the VM forbids it).
+LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+ifneq ($(shell grep -m1 -o avx512vnni /proc/cpuinfo 2>/dev/null),)
+LLAMA_FLAGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+endif
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup run test test-fast demo lock browser clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/setup_browser.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_FLAGS)" $(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	bash scripts/setup_browser.sh
+	@touch $(STAMP)
+
+run: setup
+	$(PY) app.py --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+demo: setup
+	$(PY) -m rlcore train ppo CartPole-v1 --steps 50000
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | sed 's|^llama_cpp_python @ .*|llama-cpp-python==0.3.36|' > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

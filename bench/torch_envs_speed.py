@@ -1,0 +1,96 @@
+"""Steps per second of the torch-native classic-control envs (printed, never asserted).
+
+    python bench/torch_envs_speed.py [--num-envs 4096] [--steps 300] [--threads 1] [--device cpu]
+
+For each env id: env-steps per second (``num_envs * steps / seconds``) with random valid
+actions drawn up front, so only ``step`` is timed. For reference it also times Gymnasium's
+own numpy-vectorised ``CartPoleVectorEnv`` and a ``SyncVectorEnv`` of Pendulum-v1 (the
+latter on fewer envs and steps, scaled to steps per second), and prints the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from rlcore.envs.torch_native import TORCH_ENV_IDS, make_torch_env  # noqa: E402
+
+
+def _actions(space: gym.Space, num_envs: int, steps: int, device: torch.device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    if isinstance(space, gym.spaces.Discrete):
+        acts = torch.randint(0, int(space.n), (steps, num_envs), generator=gen)
+    else:
+        low, high = float(space.low[0]), float(space.high[0])
+        acts = torch.rand((steps, num_envs, *space.shape), generator=gen) * (high - low) + low
+    return acts.to(device)
+
+
+def time_torch_env(env_id: str, num_envs: int, steps: int, device: str) -> float:
+    env = make_torch_env(env_id, num_envs=num_envs, seed=0, device=device)
+    env.reset()
+    acts = _actions(env.single_action_space, num_envs, steps, env.device)
+    for t in range(min(20, steps)):  # warm-up
+        env.step(acts[t])
+    if env.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for t in range(steps):
+        env.step(acts[t])
+    if env.device.type == "cuda":
+        torch.cuda.synchronize()
+    env.pop_episodes()
+    return num_envs * steps / (time.perf_counter() - start)
+
+
+def time_gym_vector(env_id: str, num_envs: int, steps: int, mode: str) -> float:
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    space = envs.single_action_space
+    if isinstance(space, gym.spaces.Discrete):
+        acts = rng.integers(0, int(space.n), (steps, num_envs))
+    else:
+        acts = rng.uniform(space.low[0], space.high[0], (steps, num_envs, *space.shape))
+        acts = acts.astype(np.float32)
+    start = time.perf_counter()
+    for t in range(steps):
+        envs.step(acts[t])
+    elapsed = time.perf_counter() - start
+    envs.close()
+    return num_envs * steps / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-envs", type=int, default=4096)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), device {args.device}, "
+          f"{args.num_envs} envs x {args.steps} steps")
+    rates = {}
+    for env_id in TORCH_ENV_IDS:
+        rates[env_id] = time_torch_env(env_id, args.num_envs, args.steps, args.device)
+        per_step_us = 1e6 * args.num_envs / rates[env_id]
+        print(f"  torch  {env_id:26s} {rates[env_id]:14,.0f} steps/s  ({per_step_us:7.1f} us per batch step)")
+    ref = time_gym_vector("CartPole-v1", args.num_envs, args.steps, "vector_entry_point")
+    print(f"  gym    {'CartPole-v1 (CartPoleVectorEnv)':26s} {ref:14,.0f} steps/s  "
+          f"-> torch is {rates['CartPole-v1'] / ref:.1f}x")
+    sync = time_gym_vector("Pendulum-v1", 64, 50, "sync")
+    print(f"  gym    {'Pendulum-v1 (SyncVectorEnv)':26s} {sync:14,.0f} steps/s  "
+          f"-> torch is {rates['Pendulum-v1'] / sync:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The API reference: one piece per public class, method and function of a package.
+
+The package is imported and its modules walked with :mod:`pkgutil`. A module that fails to
+import is skipped with a warning (its earlier reference is kept in the index). Private
+modules (a name part starting with ``_``) and ``__main__`` are never imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import warnings
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from copilot.chunking import Piece
+
+
+@dataclass
+class ApiReference:
+    """Pieces per module name, plus the modules that could not be imported."""
+
+    package: str
+    modules: dict[str, list[Piece]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    imported: bool = True
+
+
+def _signature(obj: object) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def _doc(obj: object) -> str:
+    return inspect.cleandoc(obj.__doc__) if isinstance(getattr(obj, "__doc__", None), str) else ""
+
+
+def _member_function(raw: object) -> object | None:
+    """The function behind a class attribute, for methods, static/class methods and properties."""
+    if isinstance(raw, (staticmethod, classmethod)):
+        return raw.__func__
+    if isinstance(raw, property):
+        return raw.fget
+    if inspect.isfunction(raw):
+        return raw
+    return None
+
+
+def _piece(dotted: str, kind: str, signature: str, doc: str, extra: str = "") -> Piece:
+    short = dotted.rsplit(".", 1)[-1]
+    lines = [f"{dotted} ({kind})", f"{short}{signature}"]
+    if doc:
+        lines += ["", doc]
+    if extra:
+        lines += ["", extra]
+    return Piece(dotted, short, "\n".join(lines), dotted)
+
+
+def _class_pieces(cls: type, dotted: str) -> list[Piece]:
+    methods: list[tuple[str, object, str]] = []
+    for attr, raw in vars(cls).items():
+        func = _member_function(raw)
+        if attr.startswith("_") and attr != "__init__" or func is None:
+            continue
+        kind = "property" if isinstance(raw, property) else "method"
+        methods.append((attr, func, kind))
+    public = [name for name, _, _ in methods if not name.startswith("_")]
+    extra = f"Methods: {', '.join(public)}" if public else ""
+    pieces = [_piece(dotted, "class", _signature(cls), _doc(cls), extra)]
+    for attr, func, kind in methods:
+        if attr == "__init__":
+            continue
+        sig = "" if kind == "property" else _signature(func)
+        pieces.append(_piece(f"{dotted}.{attr}", kind, sig, _doc(func)))
+    return pieces
+
+
+def module_pieces(module: ModuleType) -> list[Piece]:
+    """Pieces for the public classes and functions defined in ``module`` itself."""
+    pieces: list[Piece] = []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        dotted = f"{module.__name__}.{name}"
+        if inspect.isclass(obj):
+            pieces.extend(_class_pieces(obj, dotted))
+        elif inspect.isfunction(obj):
+            pieces.append(_piece(dotted, "function", _signature(obj), _doc(obj)))
+    return pieces
+
+
+def _module_names(package: ModuleType) -> list[str]:
+    names = [package.__name__]
+    path = getattr(package, "__path__", None)
+    if path is None:
+        return names
+    for info in pkgutil.walk_packages(path, prefix=package.__name__ + ".", onerror=lambda _n: None):
+        parts = info.name.split(".")
+        if any(p.startswith("_") for p in parts[1:]):
+            continue
+        names.append(info.name)
+    return sorted(set(names))
+
+
+def _import(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - any import failure means: skip this module
+        warnings.warn(f"API reference skips {name} because it failed to import ({type(exc).__name__}: "
+                      f"{exc}).", stacklevel=2)
+        return None
+
+
+def api_reference(package: str = "rlcore") -> ApiReference:
+    """Walk ``package`` and build one piece per public symbol, grouped by module."""
+    ref = ApiReference(package)
+    root = _import(package)
+    if root is None:
+        ref.imported = False
+        return ref
+    for name in _module_names(root):
+        module = root if name == package else _import(name)
+        if module is None:
+            ref.failed.append(name)
+            continue
+        ref.modules[name] = module_pieces(module)
+    return ref

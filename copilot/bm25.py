@@ -1,0 +1,139 @@
+"""Identifier-aware tokens and a compact numpy BM25 (Okapi, k1=1.5, b=0.75).
+
+Identifiers keep their whole lower-cased form and also yield their parts, so that
+``ReplayBuffer``, ``replay_buffer`` and ``replay buffer`` all meet on ``replay`` and
+``buffer`` (and on the joined ``replaybuffer``), and ``rlcore.agents.ppo.PPO`` also yields
+``rlcore``, ``agents`` and ``ppo``. Chinese runs yield character bigrams.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)?|[\u4e00-\u9fff]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i if in into is it its me my "
+    "of on or our so than that the their then there these this to was we what when where which "
+    "who why will with you your".split())
+
+
+def _parts(identifier: str) -> list[str]:
+    parts: list[str] = []
+    for segment in identifier.split("."):
+        for piece in segment.split("_"):
+            parts.extend(_CAMEL.findall(piece))
+    return [p.lower() for p in parts if p]
+
+
+def _cjk_tokens(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def _word_tokens(word: str) -> list[str]:
+    segments = [s for s in word.split(".") if s]
+    tokens = [word.lower()] if len(segments) > 1 else []
+    for segment in segments:
+        low = segment.lower().strip("_")
+        parts = _parts(segment)
+        if not low:
+            continue
+        if len(parts) <= 1:
+            if low not in STOPWORDS:
+                tokens.append(low)
+            continue
+        tokens.append(low)
+        joined = "".join(parts)
+        if joined != low:
+            tokens.append(joined)
+        tokens.extend(p for p in parts if p not in STOPWORDS)
+    return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased tokens: whole identifiers, their joined form and their parts; no stopwords."""
+    tokens: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if "\u4e00" <= word[0] <= "\u9fff":
+            tokens.extend(_cjk_tokens(word))
+        else:
+            tokens.extend(_word_tokens(word))
+    return tokens
+
+
+class BM25:
+    """Okapi BM25 over postings held in numpy arrays (term -> documents and counts)."""
+
+    def __init__(self, terms: dict[str, int], indptr: np.ndarray, docs: np.ndarray,
+                 freqs: np.ndarray, lengths: np.ndarray, k1: float = 1.5, b: float = 0.75) -> None:
+        self.terms = terms
+        self.indptr = indptr
+        self.docs = docs
+        self.freqs = freqs
+        self.lengths = lengths
+        self.k1 = k1
+        self.b = b
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Sequence[str]]) -> "BM25":
+        postings: dict[str, list[tuple[int, int]]] = {}
+        lengths: list[int] = []
+        for doc, tokens in enumerate(token_lists):
+            lengths.append(len(tokens))
+            for term, count in Counter(tokens).items():
+                postings.setdefault(term, []).append((doc, count))
+        terms = {term: i for i, term in enumerate(sorted(postings))}
+        sizes = [len(postings[t]) for t in terms]
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        flat = [pair for t in terms for pair in postings[t]]
+        docs = np.array([d for d, _ in flat], dtype=np.int32)
+        freqs = np.array([c for _, c in flat], dtype=np.float32)
+        return cls(terms, indptr, docs, freqs, np.array(lengths, dtype=np.float32))
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query (zeros where no term matches)."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        if self.n_docs == 0:
+            return out
+        avg = float(self.lengths.mean()) or 1.0
+        norm = self.k1 * (1.0 - self.b + self.b * self.lengths / avg)
+        for term, weight in Counter(query_tokens).items():
+            idx = self.terms.get(term)
+            if idx is None:
+                continue
+            lo, hi = self.indptr[idx], self.indptr[idx + 1]
+            docs, tf = self.docs[lo:hi], self.freqs[lo:hi]
+            df = hi - lo
+            idf = np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
+            out[docs] += weight * idf * tf * (self.k1 + 1.0) / (tf + norm[docs])
+        return out
+
+    def save(self, path: Path) -> None:
+        """Write the postings as ``.npz`` plus the vocabulary as JSON, atomically."""
+        vocab = json.dumps(sorted(self.terms, key=self.terms.__getitem__), ensure_ascii=False)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, indptr=self.indptr, docs=self.docs, freqs=self.freqs, lengths=self.lengths,
+                 vocab=np.frombuffer(vocab.encode("utf-8"), dtype=np.uint8))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "BM25":
+        with np.load(path, allow_pickle=False) as data:
+            vocab = json.loads(data["vocab"].tobytes().decode("utf-8"))
+            return cls({t: i for i, t in enumerate(vocab)}, data["indptr"], data["docs"],
+                       data["freqs"], data["lengths"])

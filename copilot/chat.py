@@ -1,0 +1,220 @@
+"""Cited answers: retrieve -> prompt with numbered sources -> streamed answer.
+
+The pipeline is a LangChain runnable chain (``retrieve | build_prompt | generate``) so each
+stage can be swapped or traced; :class:`Copilot` wraps it with timings and chat history.
+
+Sources are numbered [1]..[k] in the prompt; the answer cites them and :class:`Answer`
+carries the sources actually cited (all retrieved ones if the model cited none). When
+retrieval finds nothing relevant the answer says plainly that the corpus does not cover
+the question instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Sequence
+
+from langchain_core.runnables import RunnableGenerator, RunnableLambda
+
+from copilot.bm25 import tokenize
+from copilot.config import Settings
+from copilot.llm import LLM, fit_sources, prompt_budget, resolve
+
+SYSTEM = (
+    "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
+    "Answer the question using the numbered sources below. Cite every fact with its source "
+    "number in square brackets, like [1] or [2]. Be concise and concrete; include short code "
+    "when it helps. If the sources do not contain the answer, say that the documentation does "
+    "not cover it. Answer in the language of the question."
+)
+NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
+               "with a citation. Try rephrasing, or ingest documents that cover it "
+               "(python -m copilot ingest PATH).")
+CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass
+class Source:
+    """A numbered source as shown to the model and the user."""
+
+    n: int
+    title: str
+    path: str
+    kind: str
+    score: float
+    text: str = ""
+
+
+@dataclass
+class Answer:
+    answer: str
+    sources: list[Source]
+    model: str
+    timings: dict[str, float] = field(default_factory=dict)
+    covered: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``python -m copilot ask --json`` object."""
+        return {"answer": self.answer,
+                "sources": [{k: v for k, v in asdict(s).items() if k != "text"} for s in self.sources],
+                "model": self.model, "timings": self.timings}
+
+
+def focus(text: str, query: str, max_chars: int) -> str:
+    """The parts of ``text`` most relevant to ``query``, in their original order.
+
+    Paragraphs/lines are ranked by shared identifier-aware tokens; code blocks stay whole.
+    """
+    if len(text) <= max_chars:
+        return text
+    pieces = [p for p in re.split(r"\n\s*\n|(?<=[.!?])\s+(?=[A-Z])", text) if p.strip()]
+    q = set(tokenize(query))
+    scored = sorted(range(len(pieces)), key=lambda i: (-len(q & set(tokenize(pieces[i]))), i))
+    keep, used = set(), 0
+    for i in scored:
+        if used + len(pieces[i]) > max_chars and keep:
+            continue
+        keep.add(i)
+        used += len(pieces[i]) + 1
+    return "\n".join(pieces[i] for i in sorted(keep))[: max_chars + 200]
+
+
+def is_covered(hits: Sequence[Any], query: str) -> bool:
+    """Whether retrieval found anything relevant: a lexical match or a close dense neighbour."""
+    if not hits:
+        return False
+    best = hits[0]
+    lexical = any(h.bm25_rank is not None for h in hits[:3])
+    relevance = getattr(best, "relevance", None)
+    if relevance is not None:
+        return relevance >= 0.35 or (lexical and relevance >= 0.2)
+    return lexical
+
+
+def cited_numbers(answer: str, count: int) -> list[int]:
+    """Source numbers cited in ``answer`` (in order of first citation, valid ones only)."""
+    seen: list[int] = []
+    for m in CITE.finditer(answer):
+        n = int(m.group(1))
+        if 1 <= n <= count and n not in seen:
+            seen.append(n)
+    return seen
+
+
+class Copilot:
+    """Retrieval + LLM with chat history. Constructing it loads nothing.
+
+    Args:
+        settings: resolved :class:`copilot.config.Settings`.
+        llm: a backend (default: ``resolve(settings.model)``).
+        index: a search index (default: ``Index.open(settings)`` on first use).
+    """
+
+    def __init__(self, settings: Settings, llm: LLM | None = None, index: Any = None):
+        self.settings = settings
+        self._llm = llm
+        self._index = index
+        self.chain = (RunnableLambda(self._retrieve) | RunnableLambda(self._prompt)
+                      | RunnableGenerator(self._generate))
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = resolve(self.settings.model, self.settings)
+        return self._llm
+
+    @llm.setter
+    def llm(self, value: LLM) -> None:
+        self._llm = value
+
+    @property
+    def index(self):
+        if self._index is None:
+            from copilot.index import Index
+
+            self._index = Index.open(self.settings)
+        return self._index
+
+    # ----- chain stages ------------------------------------------------------------------
+    def _retrieve(self, state: dict) -> dict:
+        t0 = time.perf_counter()
+        hits = self.index.search(state["question"], k=state.get("k") or self.settings.k,
+                                 kinds=state.get("kinds"))
+        state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
+        state["covered"] = is_covered(hits, state["question"])
+        state["hits"] = hits
+        return state
+
+    def _prompt(self, state: dict) -> dict:
+        llm, question = self.llm, state["question"]
+        history = list(state.get("history") or [])[-4:]
+        base = [{"role": "system", "content": SYSTEM}, *history,
+                {"role": "user", "content": f"Sources:\n\nQuestion: {question}"}]
+        budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
+        per_source = max(300, 4 * budget // max(len(state["hits"]), 1))
+        blocks = [f"[{i}] {h.title} ({h.path})\n{focus(h.text, question, per_source)}"
+                  for i, h in enumerate(state["hits"], 1)]
+        kept = fit_sources(llm, blocks, max(budget, 0))
+        state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
+                            for i, h in enumerate(state["hits"][: len(kept)], 1)]
+        user = "Sources:\n" + "\n\n".join(kept) + f"\n\nQuestion: {question}"
+        state["messages"] = [*base[:-1], {"role": "user", "content": user}]
+        return state
+
+    def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
+        for state in states:
+            yield state  # first item: the state with sources, before any token
+            if not state["covered"] or not state["sources"]:
+                yield NOT_COVERED
+                continue
+            yield from self.llm.stream(state["messages"], max_tokens=self.settings.max_tokens,
+                                       temperature=self.settings.temperature)
+
+    # ----- public API --------------------------------------------------------------------
+    def stream(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
+               kinds: Any = None) -> Iterator[str | Answer]:
+        """Yield answer text pieces, then the final :class:`Answer` as the last item."""
+        question = question.strip()
+        if not question:
+            raise ValueError("The question is empty; type a question about RL or rlcore.")
+        t0 = time.perf_counter()
+        state: dict[str, Any] = {"question": question, "history": history or [], "k": k,
+                                 "kinds": kinds, "timings": {}}
+        parts: list[str] = []
+        final_state = state
+        for item in self.chain.stream(state):
+            if isinstance(item, dict):
+                final_state = item
+                continue
+            if not parts:
+                state["timings"]["first_token_s"] = round(time.perf_counter() - t0, 4)
+            parts.append(item)
+            yield item
+        text = "".join(parts).strip()
+        timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
+                   "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
+                   "total_s": round(time.perf_counter() - t0, 4)}
+        yield self._answer(text, final_state, timings)
+
+    def _answer(self, text: str, state: dict, timings: dict) -> Answer:
+        sources: list[Source] = state.get("sources") or []
+        covered = bool(state.get("covered")) and bool(sources)
+        if covered:
+            cited = cited_numbers(text, len(sources))
+            used = [sources[n - 1] for n in cited] if cited else sources
+        else:
+            used = []
+        return Answer(text, used, self.llm.name, timings, covered)
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        """The complete :class:`Answer` (non-streaming)."""
+        answer = None
+        for item in self.stream(question, **kwargs):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+

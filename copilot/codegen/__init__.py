@@ -1,0 +1,1 @@
+"""Code generation that runs: RunSpec schema, rendering, validation, sandbox, repair."""

@@ -1,0 +1,142 @@
+"""llama.cpp backend (llama-cpp-python) for local GGUF models.
+
+The constructor only stores; the model is loaded on the first call that needs it. Token
+counts are exact: the GGUF's own chat template is rendered and tokenized the same way
+``create_chat_completion`` does it. ``json_schema`` is enforced with a GBNF grammar.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from copilot.llm.base import LLM, Message, ModelError
+
+GGUF_MAGIC = b"GGUF"
+PathSource = str | Path | Callable[[], Path]
+
+
+def check_gguf(path: Path) -> Path:
+    """``path`` if it is a readable file starting with the GGUF magic, else :class:`ModelError`."""
+    if not path.is_file():
+        raise ModelError(f"Model file {path} does not exist; pass an existing .gguf file, a "
+                         "registered model name (see `python -m copilot models`), hf:DIR or openai:URL.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelError(f"Model file {path} cannot be read ({exc.strerror}).") from None
+    if magic != GGUF_MAGIC:
+        raise ModelError(f"Model file {path} is not a GGUF file (it does not start with "
+                         "'GGUF'); pass a llama.cpp .gguf model.")
+    return path
+
+
+class LlamaCppLLM(LLM):
+    """A GGUF chat model run by llama.cpp on the CPU.
+
+    ``model`` is a path, or a callable returning one (used to assemble registered weights
+    only when the model is first needed).
+    """
+
+    constrained_json = True
+
+    def __init__(self, model: PathSource, *, name: str | None = None, n_ctx: int = 4096,
+                 threads: int = 1, max_tokens: int = 512, temperature: float = 0.1,
+                 n_batch: int = 512) -> None:
+        self._source = model
+        self.name = name or (Path(model).name if not callable(model) else "gguf")
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.n_batch = n_batch
+        self.default_max_tokens = max_tokens
+        self.default_temperature = temperature
+        self._llama: Any = None
+        self._formatter: Any = None
+        self._lock = threading.RLock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    def load(self) -> Any:
+        """Load the model once and return the ``llama_cpp.Llama`` object."""
+        with self._lock:
+            if self._llama is None:
+                self._llama = self._open()
+                self._formatter = self._make_formatter(self._llama)
+        return self._llama
+
+    def _open(self) -> Any:
+        path = Path(self._source() if callable(self._source) else self._source).expanduser()
+        check_gguf(path)
+        try:
+            import llama_cpp
+        except ImportError:
+            raise ModelError("The llama.cpp backend needs llama-cpp-python; install it with: "
+                             "pip install llama-cpp-python==0.3.36.") from None
+        try:
+            return llama_cpp.Llama(model_path=str(path), n_ctx=self.n_ctx, n_batch=self.n_batch,
+                                   n_threads=self.threads, n_threads_batch=self.threads,
+                                   verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"llama.cpp could not load {path} ({exc}); the file may be "
+                             "truncated or of an unsupported architecture.") from None
+
+    @staticmethod
+    def _make_formatter(llama: Any) -> Any:
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def text(token_id: int) -> str:
+            if token_id < 0:
+                return ""
+            return llama.detokenize([token_id], special=True).decode("utf-8", errors="replace")
+
+        eos = llama.token_eos()
+        return Jinja2ChatFormatter(template=template, eos_token=text(eos),
+                                   bos_token=text(llama.token_bos()), stop_token_ids=[eos])
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        llama = self.load()
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_messages(self, messages: list[Message]) -> int:
+        llama = self.load()
+        if self._formatter is None:
+            return super().count_messages(messages)
+        result = self._formatter(messages=messages)
+        return len(llama.tokenize(result.prompt.encode("utf-8"),
+                                  add_bos=not result.added_special, special=True))
+
+    def grammar(self, json_schema: dict) -> Any:
+        """A GBNF grammar enforcing ``json_schema``; refuses schemas llama.cpp cannot convert."""
+        from llama_cpp import LlamaGrammar
+
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
+        except Exception as exc:  # noqa: BLE001 - the converter raises many kinds
+            raise ModelError(f"The JSON schema cannot be turned into a llama.cpp grammar ({exc}); "
+                             "use plain object, array, string, number, boolean and enum types.") from None
+
+    def _stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+                stop: list[str], json_schema: dict | None) -> Iterator[str]:
+        grammar = self.grammar(json_schema) if json_schema is not None else None
+        with self._lock:
+            llama = self.load()
+            try:
+                chunks = llama.create_chat_completion(
+                    messages=messages, stream=True, max_tokens=max_tokens,
+                    temperature=temperature, stop=stop or None, grammar=grammar)
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except ValueError as exc:
+                raise ModelError(f"llama.cpp refused the request ({exc}).") from None

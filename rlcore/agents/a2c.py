@@ -1,0 +1,98 @@
+"""Advantage Actor-Critic (synchronous A3C; Mnih et al., 2016, arXiv:1602.01783)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rlcore.agents.base import Agent, doc
+from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect_rollout, default_distribution
+from rlcore.errors import RLCoreError
+from rlcore.losses import normalize
+from rlcore.registry import register
+
+
+@dataclass
+class A2CConfig:
+    """A2C hyperparameters (RMSprop, short rollouts, one gradient step per rollout)."""
+
+    lr: float = doc(7e-4, "Learning rate.")
+    lr_schedule: str = doc("constant", "'constant' or 'linear' (decays to 0 over training).")
+    optimizer: str = doc("rmsprop", "'rmsprop' (alpha 0.99, eps 1e-5) or 'adam'.")
+    n_steps: int = doc(5, "Steps collected per env before each update.")
+    gamma: float = doc(0.99, "Discount factor.")
+    gae_lambda: float = doc(1.0, "GAE lambda; 1.0 gives plain n-step advantages.")
+    ent_coef: float = doc(0.0, "Entropy bonus coefficient.")
+    vf_coef: float = doc(0.5, "Value loss coefficient.")
+    max_grad_norm: float = doc(0.5, "Gradient norm clip.")
+    normalize_advantage: bool = doc(False, "Standardise advantages per update.")
+    hidden: tuple = doc((64, 64), "Encoder hidden layer widths.")
+    activation: str = doc("tanh", "Encoder activation.")
+    ortho_init: bool = doc(True, "Orthogonal initialisation of the networks.")
+    log_std_init: float = doc(0.0, "Initial log-std of Gaussian policies.")
+    normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
+    normalize_reward: bool = doc(False, "Scale rewards by the running std of returns.")
+
+    def validate(self) -> None:
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise RLCoreError(f"A2CConfig field 'optimizer' got {self.optimizer!r}; accepted: rmsprop, adam.")
+        if self.lr_schedule not in ("constant", "linear"):
+            raise RLCoreError(f"A2CConfig field 'lr_schedule' got {self.lr_schedule!r}; accepted: constant, linear.")
+
+
+@register("agents", "a2c")
+class A2C(Agent):
+    """A2C: one policy-gradient + value step on each short rollout.
+
+    Parts as for PPO: encoder ``mlp``, policy ``separate_actor_critic``, storage ``rollout``,
+    distribution ``categorical`` (Discrete) or ``diag_gaussian`` (Box).
+    """
+
+    Config = A2CConfig
+    default_num_envs = 8
+
+    def default_parts(self):
+        return {"encoder": "mlp", "policy": "separate_actor_critic", "storage": "rollout",
+                "distribution": default_distribution(self.action_space)}
+
+    def _distribution_fits(self, cls):
+        return None if cls.has_log_prob else "has no log-probability"
+
+    def _build(self) -> None:
+        build_actor_critic(self)
+        c = self.config
+        if c.optimizer == "rmsprop":
+            self.optimizer = torch.optim.RMSprop(self.policy.parameters(), lr=c.lr, alpha=0.99, eps=1e-5)
+        else:
+            self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
+
+    def networks(self):
+        return {"policy": self.policy, "optimizer": self.optimizer}
+
+    def act(self, obs, deterministic=True):
+        return act_actor_critic(self, obs, deterministic)
+
+    def iterate(self):
+        steps = collect_rollout(self, self.storage)
+        return steps, self.update()
+
+    def update(self) -> dict[str, float]:
+        c = self.config
+        lr = c.lr * (self.progress_remaining() if c.lr_schedule == "linear" else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        b = next(self.storage.batches(self.storage.size * self.storage.num_envs, self.generator))
+        dist, values = self.policy(b.obs)
+        adv = normalize(b.advantages) if c.normalize_advantage else b.advantages
+        pg_loss = -(adv * dist.log_prob(b.actions)).mean()
+        v_loss = (b.returns - values).pow(2).mean()
+        entropy = dist.entropy().mean()
+        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        return {"policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
+                "entropy": entropy.item(), "lr": lr}

@@ -1,0 +1,292 @@
+"""The agent base: a config plus swappable parts, and the plumbing every algorithm shares.
+
+Algorithms inherit from :class:`Agent` directly (one level) and implement ``_build`` (networks,
+optimisers, storage) and ``iterate`` (collect some experience, update, return metrics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import torch
+
+from rlcore import registry
+from rlcore.config import build_config
+from rlcore.envs import NormalizeObservation, NormalizeReward, make_env
+from rlcore.errors import RLCoreError
+from rlcore.utils import resolve_device, seed_everything, set_threads
+
+SPACE_NAMES = {gym.spaces.Discrete: "Discrete", gym.spaces.Box: "Box"}
+
+
+def doc(default: Any, text: str) -> Any:
+    """A dataclass field with a default and a one-line description (shown by tools and docs)."""
+    return dataclasses.field(default=default, metadata={"doc": text})
+
+
+def find_wrapper(env, cls: type):
+    """The first wrapper of type ``cls`` in ``env``'s chain, or None."""
+    while env is not None:
+        if isinstance(env, cls):
+            return env
+        env = getattr(env, "env", None)
+    return None
+
+
+class Agent:
+    """Shared agent plumbing. Subclasses set the class attributes below.
+
+    Attributes:
+        Config: the agent's config dataclass.
+        action_spaces: action-space types the algorithm can act in.
+        policy_family / storage_kind: which registered policies and storages fit.
+        default_parts: role -> registry key (a callable may choose by action space).
+        slots: roles the agent uses; any other role is refused.
+    """
+
+    Config: ClassVar[type]
+    action_spaces: ClassVar[tuple[type, ...]] = (gym.spaces.Discrete, gym.spaces.Box)
+    policy_family: ClassVar[str] = "actor_critic"
+    storage_kind: ClassVar[str] = "on_policy"
+    slots: ClassVar[tuple[str, ...]] = ("encoder", "policy", "storage", "distribution")
+    default_num_envs: ClassVar[int] = 1
+
+    def __init__(self, env, config: Any = None, *, seed: int = 0, device: str | None = None,
+                 num_envs: int | None = None, backend: str = "gym", **parts: Any):
+        self.config = build_config(self.Config, config)
+        self.seed = int(seed)
+        self.backend = backend
+        self.device = resolve_device(device)
+        self.num_envs = int(num_envs or getattr(env, "num_envs", None) or self.default_num_envs)
+        self.env_id = env if isinstance(env, str) else env.env_id
+        self.env = env
+        self.observation_space, self.action_space = self._read_spaces()
+        self._check_action_space(self.action_space)
+        self.parts: dict[str, Any] = {role: None for role in registry.ROLES}
+        self.parts.update(self.default_parts())
+        self.part_kwargs: dict[str, dict] = {}
+        self.set(**parts)
+        self.global_step = 0
+        self.total_steps = 0
+        self.built = False
+
+    # ----- spaces and parts -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return registry.key_of(self) or type(self).__name__.lower()
+
+    def _read_spaces(self) -> tuple[gym.Space, gym.Space]:
+        if isinstance(self.env, str):  # a throwaway 1-env probe: no stepping
+            probe = make_env(self.env, num_envs=1, **self.env_options())
+            spaces = (probe.single_observation_space, probe.single_action_space)
+            probe.close()
+            return spaces
+        return self.env.single_observation_space, self.env.single_action_space
+
+    def _check_action_space(self, space: gym.Space) -> None:
+        if not isinstance(space, self.action_spaces):
+            accepted = " or ".join(SPACE_NAMES.get(s, s.__name__) for s in self.action_spaces)
+            raise RLCoreError(f"{self.name} cannot act in {type(space).__name__} action space of "
+                              f"{self.env_id}; it needs a {accepted} action space.")
+
+    def default_parts(self) -> dict[str, str | None]:
+        """Role -> registry key used when the user sets nothing."""
+        return {"encoder": "mlp", "policy": None, "storage": None, "distribution": None}
+
+    def accepted(self, role: str) -> list[str]:
+        """Registry keys that fit ``role`` on this agent and action space."""
+        kind = registry.ROLES[role]
+        return [k for k in registry.keys(kind) if self._fits(role, registry.get(kind, k)) is None]
+
+    def _fits(self, role: str, cls: Any) -> str | None:
+        """None if ``cls`` fits ``role``, else the reason it does not."""
+        if role == "policy" and getattr(cls, "family", None) != self.policy_family:
+            return f"is a {getattr(cls, 'family', '?')} policy"
+        if role == "storage" and getattr(cls, "kind", None) != self.storage_kind:
+            return f"is an {getattr(cls, 'kind', '?')} storage"
+        if role == "distribution":
+            if not isinstance(self.action_space, getattr(cls, "spaces", ())):
+                return f"does not support a {type(self.action_space).__name__} action space"
+            return self._distribution_fits(cls)
+        return None
+
+    def _distribution_fits(self, cls: Any) -> str | None:
+        return None
+
+    def set(self, **parts: Any) -> "Agent":
+        """Swap parts by role, e.g. ``agent.set(encoder="mlp", storage="rollout")``.
+
+        Values are registry keys or registered classes; ``<role>_kwargs=dict(...)`` passes
+        constructor arguments. A part that does not fit is refused with a one-sentence error.
+        Networks are (re)built on the next use, so call this before training.
+        """
+        for role, value in parts.items():
+            if role.endswith("_kwargs") and role[:-7] in registry.ROLES:
+                self.part_kwargs[role[:-7]] = dict(value or {})
+                continue
+            if role not in registry.ROLES:
+                raise RLCoreError(f"Unknown part role {role!r}; accepted: {', '.join(registry.ROLES)}.")
+            if role not in self.slots:
+                if value is None:
+                    continue
+                raise RLCoreError(f"{self.name} has no {role!r} slot; it accepts: {', '.join(self.slots)}.")
+            if value is None:
+                self.parts[role] = None
+                continue
+            key = value if isinstance(value, str) else registry.key_of(value)
+            if key is None:
+                raise RLCoreError(f"{role} must be a registry key or a registered class; got {value!r}.")
+            cls = registry.get(registry.ROLES[role], key)
+            reason = self._fits(role, cls)
+            if reason:
+                raise RLCoreError(f"{role} {key!r} does not fit {self.name}: it {reason}; "
+                                  f"accepted: {', '.join(self.accepted(role))}.")
+            self.parts[role] = key
+        self.built = False
+        return self
+
+    def modules(self) -> dict[str, str | None]:
+        """Role -> registry key actually used (None where the role is unused), for run.json."""
+        return {role: self.parts.get(role) if role in self.slots else None for role in registry.ROLES}
+
+    def make_part(self, role: str, *args: Any, **defaults: Any) -> Any:
+        """Instantiate the part in ``role`` with ``args``; config-driven ``defaults`` are passed
+        only where the constructor accepts them; user ``<role>_kwargs`` win."""
+        cls = registry.get(registry.ROLES[role], self.parts[role])
+        params = inspect.signature(cls).parameters
+        kwargs = {k: v for k, v in defaults.items() if k in params}
+        kwargs.update(self.part_kwargs.get(role, {}))
+        return cls(*args, **kwargs)
+
+    # ----- building ----------------------------------------------------------------------
+    def build(self) -> "Agent":
+        """Create the env (if given by id), seed everything and construct networks."""
+        set_threads()
+        self.generator = seed_everything(self.seed)
+        if isinstance(self.env, str):
+            self.env = make_env(self.env, self.num_envs, seed=self.seed, device=self.device,
+                                **self.env_options())
+        else:
+            self._wrap_given_env()
+        self._build()
+        self.built = True
+        self.obs = None
+        return self
+
+    def env_options(self) -> dict[str, Any]:
+        c = self.config
+        return dict(normalize_obs=getattr(c, "normalize_obs", False),
+                    normalize_reward=getattr(c, "normalize_reward", False),
+                    gamma=getattr(c, "gamma", 0.99), frame_stack=getattr(c, "frame_stack", 1),
+                    backend=self.backend)
+
+    def _wrap_given_env(self) -> None:
+        opts = self.env_options()
+        if opts["normalize_obs"] and find_wrapper(self.env, NormalizeObservation) is None:
+            self.env = NormalizeObservation(self.env)
+        if opts["normalize_reward"] and find_wrapper(self.env, NormalizeReward) is None:
+            self.env = NormalizeReward(self.env, gamma=opts["gamma"])
+
+    def ensure_built(self) -> None:
+        if not self.built:
+            self.build()
+
+    def _build(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def iterate(self) -> tuple[int, dict[str, float]]:  # pragma: no cover - abstract
+        """Collect experience and update; return (env steps taken, metrics)."""
+        raise NotImplementedError
+
+    def reset_env(self) -> None:
+        self.obs = self.env.reset(seed=self.seed)
+
+    # ----- acting ------------------------------------------------------------------------
+    def _action_bounds(self) -> None:
+        space = self.action_space
+        if isinstance(space, gym.spaces.Box):
+            self._low = torch.as_tensor(space.low, dtype=torch.float32, device=self.device)
+            self._high = torch.as_tensor(space.high, dtype=torch.float32, device=self.device)
+
+    def to_env_action(self, action: torch.Tensor, squashed: bool) -> torch.Tensor:
+        """Map a policy action to the env's action space (rescale from [-1, 1] or clip)."""
+        if not isinstance(self.action_space, gym.spaces.Box):
+            return action
+        if squashed:
+            return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
+        return torch.maximum(torch.minimum(action, self._high), self._low)
+
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Env actions for a batch of observations (deterministic by default)."""
+        raise NotImplementedError
+
+    def progress_remaining(self) -> float:
+        """1.0 at the start of training, 0.0 at ``total_steps`` (for linear schedules)."""
+        if self.total_steps <= 0:
+            return 1.0
+        return max(0.0, 1.0 - self.global_step / self.total_steps)
+
+    # ----- state -------------------------------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """Name -> module or optimizer whose state is checkpointed."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: obj.state_dict() for name, obj in self.networks().items()}
+        for cls, name in ((NormalizeObservation, "obs_rms"), (NormalizeReward, "ret_rms")):
+            wrapper = find_wrapper(self.env, cls)
+            if wrapper is not None:
+                state[name] = wrapper.rms.state_dict()
+        state["global_step"] = torch.tensor(self.global_step)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ensure_built()
+        for name, obj in self.networks().items():
+            obj.load_state_dict(state[name])
+        for cls, name in ((NormalizeObservation, "obs_rms"), (NormalizeReward, "ret_rms")):
+            wrapper = find_wrapper(self.env, cls)
+            if wrapper is not None and name in state:
+                wrapper.rms.load_state_dict(state[name])
+        self.global_step = int(state.get("global_step", 0))
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (tensors only; loadable with ``weights_only=True``)."""
+        self.ensure_built()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state_dict(), path)
+        return path
+
+    def load(self, path: str | Path) -> "Agent":
+        """Restore a checkpoint written by :meth:`save` (loaded with ``weights_only=True``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise RLCoreError(f"Checkpoint {str(path)!r} does not exist.")
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, EOFError) as exc:
+            raise RLCoreError(f"Checkpoint {str(path)!r} does not match this {self.name} agent's "
+                              f"networks and config ({str(exc).splitlines()[0][:120]}).") from None
+        return self
+
+    # ----- high level --------------------------------------------------------------------
+    def train(self, total_steps: int, **trainer_kwargs: Any):
+        """Train for ``total_steps`` env steps; see :class:`rlcore.trainer.Trainer` for options.
+
+        Returns the run manifest (the contents of ``run.json``).
+        """
+        from rlcore.trainer import Trainer
+
+        return Trainer(self, **trainer_kwargs).run(total_steps)
+
+    def evaluate(self, episodes: int = 10, seed: int | None = None) -> dict[str, float]:
+        """Deterministic evaluation over ``episodes`` episodes on a fresh env."""
+        from rlcore.evaluation.rollout import evaluate_agent
+
+        return evaluate_agent(self, episodes, seed=seed)

@@ -1,0 +1,60 @@
+"""Pieces shared by off-policy agents (DQN, SAC, TD3, DDPG), used by composition."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import torch
+
+
+def build_replay(agent) -> None:
+    c = agent.config
+    agent.storage = agent.make_part("storage", agent.env.single_observation_space, agent.action_space,
+                                    agent.env.num_envs, c.buffer_size, agent.device)
+
+
+def build_twin(agent) -> None:
+    """Actor + critics + target critics (and target actor when ``use_target_actor``)."""
+    c = agent.config
+    obs_space, act_space = agent.env.single_observation_space, agent.action_space
+    dist = agent.make_part("distribution", act_space, sigma=getattr(c, "exploration_noise", 0.1))
+    make_encoder = lambda: agent.make_part("encoder", obs_space)  # noqa: E731
+    agent.policy = agent.make_part("policy", obs_space, act_space, make_encoder, dist,
+                                   hidden=c.hidden, activation="relu",
+                                   num_critics=getattr(agent, "num_critics", 2)).to(agent.device)
+    agent.target_critics = copy.deepcopy(agent.policy.critics).requires_grad_(False)
+    agent.actor_optimizer = torch.optim.Adam(agent.policy.actor_params(), lr=c.actor_lr)
+    agent.critic_optimizer = torch.optim.Adam(agent.policy.critic_params(), lr=c.critic_lr)
+    agent._action_bounds()
+    build_replay(agent)
+
+
+def random_actions(agent, n: int) -> torch.Tensor:
+    """Uniform random actions in the agent's internal action format."""
+    space = agent.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        return torch.randint(0, int(space.n), (n,), generator=agent.generator).to(agent.device)
+    shape = (n, *space.shape)
+    return (torch.rand(shape, generator=agent.generator) * 2.0 - 1.0).to(agent.device)
+
+
+@torch.no_grad()
+def collect_transitions(agent, n_steps: int) -> int:
+    """Step the env ``n_steps`` times with exploration and store transitions. Returns env steps.
+
+    Until ``learning_starts`` env steps, actions are uniform random.
+    """
+    env, storage = agent.env, agent.storage
+    obs = agent.obs
+    for _ in range(n_steps):
+        if agent.global_step < agent.config.learning_starts:
+            action = random_actions(agent, env.num_envs)
+        else:
+            action = agent.explore(obs)
+        s = env.step(agent.to_env_action(action, True))
+        storage.add(obs, action, s.reward, s.next_obs, s.terminated)
+        obs = s.obs
+        agent.global_step += env.num_envs
+    agent.obs = obs
+    return n_steps * env.num_envs

@@ -1,0 +1,138 @@
+"""Soft Actor-Critic with automatic entropy tuning (Haarnoja et al., 2018, arXiv:1812.05905)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlcore.agents.base import Agent, doc
+from rlcore.agents.offpolicy import build_twin, collect_transitions
+from rlcore.losses import soft_update
+from rlcore.registry import register
+from rlcore.returns import td_target
+
+
+@dataclass
+class SACConfig:
+    """SAC hyperparameters."""
+
+    actor_lr: float = doc(1e-3, "Actor learning rate.")
+    critic_lr: float = doc(1e-3, "Critic learning rate.")
+    alpha_lr: float = doc(1e-3, "Entropy temperature learning rate.")
+    buffer_size: int = doc(1_000_000, "Replay capacity in transitions.")
+    learning_starts: int = doc(100, "Env steps of uniform random actions before learning.")
+    batch_size: int = doc(256, "Minibatch size.")
+    gamma: float = doc(0.99, "Discount factor.")
+    tau: float = doc(0.005, "Polyak rate of the target critics.")
+    train_freq: int = doc(1, "Env steps (per env) between training phases.")
+    gradient_steps: int = doc(1, "Gradient steps per training phase.")
+    init_alpha: float = doc(1.0, "Initial entropy temperature.")
+    autotune_alpha: bool = doc(True, "Learn alpha to reach the target entropy.")
+    target_entropy: float = doc(0.0, "Target entropy; 0 means -action_dim.")
+    hidden: tuple = doc((256, 256), "Actor and critic hidden layer widths.")
+    normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
+
+
+@register("agents", "sac")
+class SAC(Agent):
+    """SAC: squashed-Gaussian actor, twin critics with clipped double-Q, learned temperature.
+
+    Parts: encoder (default ``identity``, features then pass through ``hidden`` MLPs),
+    policy ``stochastic_twin``, storage ``replay``, distribution ``squashed_gaussian``.
+    """
+
+    Config = SACConfig
+    action_spaces = (gym.spaces.Box,)
+    policy_family = "stochastic_twin"
+    storage_kind = "off_policy"
+
+    def default_parts(self):
+        return {"encoder": "identity", "policy": "stochastic_twin", "storage": "replay",
+                "distribution": "squashed_gaussian"}
+
+    def _distribution_fits(self, cls):
+        if not (cls.has_log_prob and cls.squashed):
+            return "is not a squashed distribution with log-probabilities"
+        return None
+
+    def _build(self) -> None:
+        c = self.config
+        build_twin(self)
+        act_dim = int(np.prod(self.action_space.shape))
+        self.target_entropy = c.target_entropy or -float(act_dim)
+        self.log_alpha = torch.tensor(math.log(c.init_alpha), device=self.device, requires_grad=True)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
+
+    def networks(self):
+        return {"policy": self.policy, "target_critics": self.target_critics,
+                "actor_optimizer": self.actor_optimizer, "critic_optimizer": self.critic_optimizer,
+                "alpha_optimizer": self.alpha_optimizer, "alpha": _ParamBox(self.log_alpha)}
+
+    @torch.no_grad()
+    def act(self, obs, deterministic=True):
+        dist = self.policy.distribution(obs)
+        return self.to_env_action(dist.mode if deterministic else dist.sample(), True)
+
+    @torch.no_grad()
+    def explore(self, obs):
+        return self.policy.distribution(obs).sample()
+
+    def iterate(self):
+        c = self.config
+        steps = collect_transitions(self, c.train_freq)
+        metrics: dict[str, float] = {}
+        if self.global_step >= c.learning_starts:
+            for _ in range(c.gradient_steps):
+                metrics = self.update()
+        return steps, metrics
+
+    def update(self) -> dict[str, float]:
+        c = self.config
+        b = self.storage.sample(c.batch_size, self.generator)
+        alpha = self.log_alpha.detach().exp()
+        with torch.no_grad():
+            next_a, next_logp = self.policy.distribution(b.next_obs).rsample_log_prob()
+            next_q = torch.min(*[q(b.next_obs, next_a) for q in self.target_critics])
+            target = td_target(b.rewards, b.dones, next_q - alpha * next_logp, c.gamma)
+        qs = self.policy.q_values(b.obs, b.actions)
+        critic_loss = sum((q - target).pow(2).mean() for q in qs)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        a, logp = self.policy.distribution(b.obs).rsample_log_prob()
+        self.policy.critics.requires_grad_(False)
+        q_pi = torch.min(*self.policy.q_values(b.obs, a))
+        self.policy.critics.requires_grad_(True)
+        actor_loss = (alpha * logp - q_pi).mean()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
+
+        alpha_loss = torch.zeros(())
+        if c.autotune_alpha:
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+        soft_update(self.target_critics, self.policy.critics, c.tau)
+        return {"critic_loss": critic_loss.item() / len(qs), "actor_loss": actor_loss.item(),
+                "alpha": alpha.item(), "entropy": -logp.mean().item()}
+
+
+class _ParamBox:
+    """Gives a bare tensor a ``state_dict`` so it can be checkpointed with the networks."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+    def state_dict(self):
+        return {"value": self.tensor.detach().clone()}
+
+    def load_state_dict(self, state):
+        with torch.no_grad():
+            self.tensor.copy_(state["value"])

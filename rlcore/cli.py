@@ -1,0 +1,183 @@
+"""``python -m rlcore``: train, eval, list (and report/export where available).
+
+Bad input exits with status 2 and one sentence; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rlcore.errors import RLCoreError
+
+EPILOG = """examples:
+  python -m rlcore list
+  python -m rlcore train ppo CartPole-v1 --steps 50000
+  python -m rlcore train sac Pendulum-v1 --steps 10000 --set actor_lr=3e-4 --json
+  python -m rlcore eval runs/ppo-CartPole-v1-s0-20260101-120000 --episodes 20
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rlcore", description="rlcore: train, evaluate and "
+                                "inspect modular RL agents.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train an agent and write a run folder")
+    t.add_argument("algo", help="algorithm key, e.g. ppo (see `list`)")
+    t.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1 (module:Id for your own)")
+    t.add_argument("--steps", type=int, default=100_000, help="total env steps (default 100000)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: per agent)")
+    t.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field; repeatable")
+    t.add_argument("--part", dest="parts", action="append", default=[], metavar="ROLE=KEY",
+                   help="swap a part, e.g. --part encoder=identity; repeatable")
+    t.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    t.add_argument("--backend", default="gym", help="env backend: gym (default), gym-async or torch")
+    t.add_argument("--out", default=None, help="run folder (default runs/<algo>-<env>-s<seed>-<time>)")
+    t.add_argument("--eval-episodes", type=int, default=10, help="final evaluation episodes (default 10)")
+    t.add_argument("--eval-every", type=int, default=0, help="also evaluate every N steps")
+    t.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N steps")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/final.pt")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.add_argument("--json", action="store_true", help="print run.json as the last stdout line")
+
+    e = sub.add_parser("eval", help="evaluate a trained run folder")
+    e.add_argument("run_dir", help="a run folder containing run.json")
+    e.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
+    e.add_argument("--seed", type=int, default=None, help="evaluation seed (default: run seed + 10000)")
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    ls = sub.add_parser("list", help="list registered agents and parts")
+    ls.add_argument("--json", action="store_true", help="print one JSON object")
+    ls.add_argument("--config", metavar="ALGO", help="show the config fields of ALGO")
+    return p
+
+
+def _parts(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        role, sep, key = item.partition("=")
+        if not sep:
+            raise RLCoreError(f"--part expects role=key; got {item!r}.")
+        out[role.strip()] = key.strip()
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rlcore import make_agent
+    from rlcore.config import parse_assignments
+    from rlcore.envs import check_env_id
+    from rlcore.registry import get
+
+    get("agents", args.algo)  # fail fast on a bad algorithm
+    check_env_id(args.env_id)
+    if args.steps < 1:
+        raise RLCoreError(f"--steps must be a positive integer; got {args.steps}.")
+    config = parse_assignments(args.sets)
+    agent = make_agent(args.algo, args.env_id, config, seed=args.seed, device=args.device,
+                       num_envs=args.num_envs, backend=args.backend, **_parts(args.parts))
+    if args.resume:
+        if not args.out:
+            raise RLCoreError("--resume needs --out pointing at the run folder to continue.")
+        agent.load(Path(args.out) / "checkpoints" / "final.pt")
+    manifest = agent.train(args.steps, out=args.out, eval_episodes=args.eval_episodes,
+                           eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                           progress=not args.no_progress)
+    out = Path(args.out) if args.out else None
+    if args.json:
+        print(json.dumps(manifest))
+    else:
+        ev = manifest["eval"]
+        where = out or "the run folder"
+        ret = "n/a" if ev["return_mean"] is None else f"{ev['return_mean']:.2f} +/- {ev['return_std']:.2f}"
+        print(f"{manifest['algo']} on {manifest['env']}: {manifest['total_steps']} steps in "
+              f"{manifest['wall_time_s']:.1f} s; eval return {ret} over {ev['episodes']} episodes ({where}).")
+    return 0
+
+
+def load_run(run_dir: str | Path):
+    """Rebuild the agent of a run folder from its run.json and final checkpoint."""
+    from rlcore import make_agent
+
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise RLCoreError(f"{str(run_dir)!r} is not a run folder (no run.json found).")
+    m = json.loads(path.read_text())
+    parts = {role: key for role, key in (m.get("modules") or {}).items() if key}
+    agent = make_agent(m["algo"], m["env"], m["config"], seed=m["seed"], num_envs=m["num_envs"],
+                       device="cpu", **parts)
+    agent.load(run_dir / m["checkpoint"])
+    return agent, m
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    agent, m = load_run(args.run_dir)
+    if args.episodes < 1:
+        raise RLCoreError(f"--episodes must be at least 1; got {args.episodes}.")
+    result = agent.evaluate(args.episodes, seed=args.seed)
+    result = {"run_dir": str(args.run_dir), "algo": m["algo"], "env": m["env"], **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{m['algo']} on {m['env']}: return {result['return_mean']:.2f} +/- "
+              f"{result['return_std']:.2f} over {result['episodes']} episodes.")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rlcore.config import config_fields
+    from rlcore.registry import catalog, get
+
+    if args.config:
+        fields = config_fields(get("agents", args.config).Config)
+        if args.json:
+            print(json.dumps(fields, default=str))
+        else:
+            for name, info in fields.items():
+                print(f"{name:24s} {info['type']:8s} {str(info['default']):>12s}  {info['doc']}")
+        return 0
+    cat = catalog()
+    if args.json:
+        print(json.dumps(cat))
+    else:
+        for kind, keys in cat.items():
+            print(f"{kind:14s} {', '.join(keys) if keys else '(none yet)'}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except RLCoreError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # unexpected: one line unless --debug
+        if args.debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Building agent config dataclasses from dicts or ``field=value`` strings, with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from rlcore.errors import RLCoreError, unknown
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(cls_name: str, name: str, value: Any, annotation: Any) -> Any:
+    """Convert ``value`` (often a CLI string) to the field's declared type."""
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    kind = kind.replace("typing.", "")
+    try:
+        if kind.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            s = str(value).lower()
+            if s in _TRUE | _FALSE:
+                return s in _TRUE
+            raise ValueError
+        if kind.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if kind.startswith("float"):
+            return float(value)
+        if kind.startswith("tuple"):
+            items = value.replace("(", "").replace(")", "").split(",") if isinstance(value, str) else value
+            return tuple(int(x) for x in items if str(x).strip() != "")
+        if kind.startswith("str"):
+            return str(value)
+        return value
+    except (TypeError, ValueError):
+        raise RLCoreError(f"{cls_name} field {name!r} got {value!r}, which is not a valid {kind}.") from None
+
+
+def build_config(cls: type, overrides: Any = None) -> Any:
+    """An instance of config dataclass ``cls`` with ``overrides`` (dict, instance or None) applied.
+
+    Unknown fields and values of the wrong type raise one-sentence :class:`RLCoreError`.
+    """
+    if overrides is None:
+        overrides = {}
+    if isinstance(overrides, cls):
+        return dataclasses.replace(overrides)
+    if not isinstance(overrides, dict):
+        raise RLCoreError(f"Config must be a dict or a {cls.__name__}; got {type(overrides).__name__}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in overrides.items():
+        if name not in fields:
+            raise unknown(f"{cls.__name__.removesuffix('Config')} config field", name, fields, limit=40)
+        values[name] = _coerce(cls.__name__, name, value, hints.get(name, fields[name].type))
+    config = cls(**values)
+    check = getattr(config, "validate", None)
+    if check is not None:
+        check()
+    return config
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """``["lr=1e-3", "gamma=0.9"]`` -> ``{"lr": "1e-3", "gamma": "0.9"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RLCoreError(f"--set expects field=value; got {item!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def config_fields(cls: type) -> dict[str, dict[str, Any]]:
+    """Field name -> {type, default, doc} for a config dataclass (docs come from ``field(metadata)``)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        ann = hints.get(f.name, f.type)
+        out[f.name] = {"type": getattr(ann, "__name__", str(ann)), "default": default,
+                       "doc": f.metadata.get("doc", "")}
+    return out

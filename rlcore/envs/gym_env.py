@@ -1,0 +1,115 @@
+"""Gymnasium vector environments behind rlcore's torch ``VecEnv`` interface."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, AsyncVectorEnv, SyncVectorEnv
+
+from rlcore.envs.base import Step
+from rlcore.errors import RLCoreError, unknown
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a one-sentence error unless ``env_id`` is registered (``module:Id`` imports module)."""
+    if ":" in env_id:
+        module, _, name = env_id.partition(":")
+        try:
+            __import__(module)
+        except ImportError:
+            raise RLCoreError(f"Env id {env_id!r} names module {module!r}, which cannot be imported.") from None
+        env_id = name
+    if env_id not in gym.registry:
+        raise unknown("env id", env_id, gym.registry.keys(), limit=8)
+
+
+def _obs_converter(space: gym.Space):
+    """(torch-facing observation space, numpy->numpy converter) for a single-env space."""
+    if isinstance(space, gym.spaces.Box):
+        if np.issubdtype(space.dtype, np.floating) or space.dtype == np.uint8:
+            return space, None
+        box = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32), dtype=np.float32)
+        return box, lambda x: x.astype(np.float32)
+    if isinstance(space, gym.spaces.Discrete):
+        n = int(space.n)
+        eye = np.eye(n, dtype=np.float32)
+        box = gym.spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
+        return box, lambda x: eye[np.asarray(x, dtype=np.int64) - space.start]
+    raise RLCoreError(f"Observation space {space} is not supported yet; accepted: Box or Discrete.")
+
+
+class GymVecEnv:
+    """``num_envs`` Gymnasium envs stepped with same-step autoreset, speaking torch tensors.
+
+    ``seed`` is used by the first ``reset()`` that passes no seed of its own.
+    """
+
+    def __init__(self, env_id: str, num_envs: int = 1, device: torch.device | str = "cpu",
+                 asynchronous: bool = False, seed: int | None = None, **env_kwargs):
+        check_env_id(env_id)
+        self._initial_seed, self._seeded = seed, False
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        fns = [lambda: gym.make(env_id, **env_kwargs) for _ in range(num_envs)]
+        cls = AsyncVectorEnv if asynchronous else SyncVectorEnv
+        self._env = cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+        raw_space = self._env.single_observation_space
+        self.single_observation_space, self._convert = _obs_converter(raw_space)
+        self.single_action_space = self._env.single_action_space
+        self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
+        self._ep_return = np.zeros(num_envs, dtype=np.float64)
+        self._ep_length = np.zeros(num_envs, dtype=np.int64)
+        self._finished: list[tuple[float, int]] = []
+
+    def _to_torch(self, obs: np.ndarray) -> torch.Tensor:
+        if self._convert is not None:
+            obs = self._convert(obs)
+        return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    def reset(self, seed: int | None = None) -> torch.Tensor:
+        if seed is None and not self._seeded:
+            seed = self._initial_seed
+        self._seeded = True
+        seeds = None if seed is None else [seed + i for i in range(self.num_envs)]
+        obs, _ = self._env.reset(seed=seeds)
+        if seed is not None:
+            self.single_action_space.seed(seed)
+        self._ep_return[:] = 0.0
+        self._ep_length[:] = 0
+        return self._to_torch(obs)
+
+    def step(self, action: torch.Tensor) -> Step:
+        act = action.detach().cpu().numpy()
+        if self._discrete:
+            act = act.astype(np.int64).reshape(self.num_envs)
+        obs, reward, terminated, truncated, info = self._env.step(act)
+        done = terminated | truncated
+        self._ep_return += reward
+        self._ep_length += 1
+        next_obs = obs
+        if done.any():
+            next_obs = obs.copy()
+            mask = info.get("_final_obs", done)
+            for i in np.flatnonzero(done):
+                self._finished.append((float(self._ep_return[i]), int(self._ep_length[i])))
+                if mask[i]:
+                    next_obs[i] = info["final_obs"][i]
+            self._ep_return[done] = 0.0
+            self._ep_length[done] = 0
+        obs_t = self._to_torch(obs)
+        return Step(
+            obs=obs_t,
+            reward=torch.as_tensor(reward, dtype=torch.float32, device=self.device),
+            terminated=torch.as_tensor(terminated, device=self.device),
+            truncated=torch.as_tensor(truncated, device=self.device),
+            next_obs=obs_t if next_obs is obs else self._to_torch(next_obs),
+        )
+
+    def pop_episodes(self) -> list[tuple[float, int]]:
+        done, self._finished = self._finished, []
+        return done
+
+    def close(self) -> None:
+        self._env.close()

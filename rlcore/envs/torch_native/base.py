@@ -1,0 +1,236 @@
+"""Shared machinery of the torch-native batched environments.
+
+``TorchVecEnv`` owns everything that is the same for every classic-control task: the
+physical state tensor, the elapsed-step counters (Gymnasium's ``TimeLimit``), same-step
+autoreset, episode bookkeeping and seeding. A subclass supplies the spaces, the reset
+box and three tensor functions: ``_transition``, ``_observe`` and (optionally)
+``_finish_reset``.
+
+The state is kept component-major, ``[state_dim, num_envs]``, so that every physics
+operation runs on contiguous vectors; only observations (and ``get_state`` /
+``set_state``) use the batch-major ``[num_envs, dim]`` layout.
+
+Randomness comes from one ``torch.Generator`` on the env's device. ``reset(seed)`` seeds
+it with ``seed``, so the same seed gives the same batch of initial states and, with the
+same actions, the same trajectories. Unlike Gymnasium's vector envs, sub-env ``i`` does not
+own a stream seeded with ``seed + i``: the batch shares one stream, so the states drawn
+depend on ``num_envs`` and on the device (CPU and CUDA generators differ).
+
+On CPU a step with no finished episode touches no random numbers; steps where some
+episode ends redraw only those rows. On CUDA the step never synchronises with the host:
+a full batch of candidate initial states is drawn into a preallocated buffer and
+selected with ``torch.where``; finished-episode statistics wait in a small ring buffer
+on the device until ``pop_episodes`` (or a full buffer) copies them to the host.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+
+from rlcore.envs.base import Step
+from rlcore.errors import RLCoreError
+
+
+class TorchVecEnv:
+    """``num_envs`` copies of one classic-control task stepped as tensor operations.
+
+    Subclasses set ``env_id``, ``max_episode_steps``, ``state_dim``, ``state_dtype``,
+    ``reset_low`` / ``reset_high`` (per state component, sampled uniformly like
+    Gymnasium's ``np_random.uniform``) and implement ``_spaces``, ``_transition`` and
+    ``_observe``.
+    """
+
+    env_id: str = ""
+    max_episode_steps: int = 0
+    state_dim: int = 0
+    state_dtype: torch.dtype = torch.float64
+    reset_low: tuple[float, ...] = ()
+    reset_high: tuple[float, ...] = ()
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None,
+                 device: str | torch.device = "cpu"):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise RLCoreError(f"num_envs must be a positive integer; got {num_envs!r}.")
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.single_observation_space, self.single_action_space = self._spaces()
+        self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
+        self._action_shape = (num_envs, *self.single_action_space.shape)
+        self._initial_seed = seed
+        self._seeded = False
+        self._ready = False
+        self._sync_free = self.device.type != "cpu"
+        self._generator = torch.Generator(device=self.device)
+        f64 = dict(dtype=torch.float64, device=self.device)
+        self._low = torch.tensor(self.reset_low, **f64).unsqueeze(1)
+        self._span = torch.tensor(self.reset_high, **f64).unsqueeze(1) - self._low
+        self._draw = torch.empty((self.state_dim, num_envs), **f64)
+        self._state = torch.zeros((self.state_dim, num_envs), dtype=self.state_dtype,
+                                  device=self.device)
+        self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
+        self._ep_return = torch.zeros(num_envs, **f64)
+        rows = max(1, min(64, (1 << 20) // num_envs))
+        self._rec_done = torch.zeros((rows, num_envs), dtype=torch.bool, device=self.device)
+        self._rec_return = torch.zeros((rows, num_envs), **f64)
+        self._rec_length = torch.zeros((rows, num_envs), dtype=torch.int64, device=self.device)
+        self._rec_rows = 0
+        self._finished: list[tuple[float, int]] = []
+
+    # ----------------------------------------------------------------- subclass hooks
+    def _spaces(self) -> tuple[gym.Space, gym.Space]:
+        """(single observation space, single action space), equal to Gymnasium's."""
+        raise NotImplementedError
+
+    def _transition(self, state: torch.Tensor, action: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(next state ``[state_dim, n]``, float32 reward, bool terminated); never in place."""
+        raise NotImplementedError
+
+    def _observe(self, state: torch.Tensor) -> torch.Tensor:
+        """float32 observations ``[n, obs_dim]`` of a component-major ``state``."""
+        raise NotImplementedError
+
+    def _finish_reset(self, draw: torch.Tensor) -> torch.Tensor:
+        """Turn float64 uniform draws into initial states (the dtype rounding Gymnasium does)."""
+        return draw.to(self.state_dtype)
+
+    # ------------------------------------------------------------------ public API
+    def reset(self, seed: int | None = None) -> torch.Tensor:
+        """Reset every sub-environment; ``seed`` seeds the batch's one generator."""
+        if seed is None and not self._seeded:
+            seed = self._initial_seed
+        if seed is not None:
+            self._generator.manual_seed(seed)
+            self.single_action_space.seed(seed)
+        elif not self._seeded:
+            self._generator.seed()
+        self._seeded = self._ready = True
+        self._state = self._sample(self.num_envs)
+        self._elapsed.zero_()
+        self._ep_return.zero_()
+        return self._observe(self._state)
+
+    def step(self, action: torch.Tensor) -> Step:
+        """Advance every sub-environment; finished ones restart in the same call."""
+        if not self._ready:
+            raise RLCoreError(f"{self.env_id} was stepped before reset(); call reset() first.")
+        action = self._check_action(action)
+        next_state, reward, terminated = self._transition(self._state, action)
+        self._elapsed.add_(1)
+        truncated = self._elapsed >= self.max_episode_steps
+        done = terminated | truncated
+        self._ep_return.add_(reward)
+        next_obs = self._observe(next_state)
+        if self._sync_free:
+            obs = self._autoreset_masked(next_state, next_obs, done)
+        else:
+            obs = self._autoreset_indexed(next_state, next_obs, done)
+        return Step(obs, reward, terminated, truncated, next_obs)
+
+    def pop_episodes(self) -> list[tuple[float, int]]:
+        """(undiscounted return, length) of episodes finished since the last call."""
+        self._flush()
+        finished, self._finished = self._finished, []
+        return finished
+
+    def get_state(self) -> torch.Tensor:
+        """A copy of the physical state, shape ``[num_envs, state_dim]``."""
+        return self._state.T.clone(memory_format=torch.contiguous_format)
+
+    def get_elapsed_steps(self) -> torch.Tensor:
+        """A copy of the steps taken in each current episode (int64 ``[num_envs]``)."""
+        return self._elapsed.clone()
+
+    def set_state(self, state: torch.Tensor, elapsed_steps: torch.Tensor | None = None) -> None:
+        """Put the batch into ``state`` (and, if given, set the elapsed-step counters).
+
+        Episode returns restart at zero; the layout of ``state`` is the subclass's.
+        """
+        state = torch.as_tensor(state)
+        if tuple(state.shape) != (self.num_envs, self.state_dim):
+            raise RLCoreError(f"{self.env_id} states have shape [{self.num_envs}, "
+                              f"{self.state_dim}]; got {list(state.shape)}.")
+        self._state = state.T.to(device=self.device, dtype=self.state_dtype).clone(
+            memory_format=torch.contiguous_format)
+        if elapsed_steps is not None:
+            self._elapsed.copy_(torch.as_tensor(elapsed_steps).expand(self.num_envs))
+        self._ep_return.zero_()
+        self._seeded = self._ready = True
+
+    def close(self) -> None:
+        """Nothing to release; kept for the ``VecEnv`` protocol."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs}, device={self.device})"
+
+    # ------------------------------------------------------------------- internals
+    def _sample(self, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        if out is None:
+            out = torch.empty((self.state_dim, n), dtype=torch.float64, device=self.device)
+        out.uniform_(0.0, 1.0, generator=self._generator)
+        return self._finish_reset(out.mul_(self._span).add_(self._low))
+
+    def _check_action(self, action: torch.Tensor) -> torch.Tensor:
+        if not isinstance(action, torch.Tensor):
+            action = torch.as_tensor(action)
+        if tuple(action.shape) != self._action_shape:
+            raise RLCoreError(f"{self.env_id} expects actions of shape {list(self._action_shape)}; "
+                              f"got {list(action.shape)}.")
+        if self._discrete:
+            if action.is_floating_point() or action.is_complex():
+                raise RLCoreError(f"{self.env_id} has discrete actions, so they must be an integer "
+                                  f"tensor; got dtype {action.dtype}.")
+            return action.detach().to(self.device)
+        return action.detach().to(device=self.device, dtype=torch.float32)
+
+    def _autoreset_indexed(self, next_state: torch.Tensor, next_obs: torch.Tensor,
+                           done: torch.Tensor) -> torch.Tensor:
+        """CPU path: redraw only the finished rows (checking ``done`` costs nothing here)."""
+        if not bool(done.any()):
+            self._state = next_state
+            return next_obs
+        self._record(done)
+        idx = done.nonzero().squeeze(1)
+        fresh = self._sample(idx.numel())
+        next_state[:, idx] = fresh  # ``next_state`` is a new tensor owned by this step
+        self._state = next_state
+        self._elapsed.masked_fill_(done, 0)
+        self._ep_return.masked_fill_(done, 0.0)
+        obs = next_obs.clone()
+        obs[idx] = self._observe(fresh)
+        return obs
+
+    def _autoreset_masked(self, next_state: torch.Tensor, next_obs: torch.Tensor,
+                          done: torch.Tensor) -> torch.Tensor:
+        """Device path: no host synchronisation; a full batch of draws, selected by mask."""
+        self._record(done)
+        fresh = self._sample(self.num_envs, out=self._draw)
+        self._state = torch.where(done.unsqueeze(0), fresh, next_state)
+        self._elapsed.masked_fill_(done, 0)
+        self._ep_return.masked_fill_(done, 0.0)
+        return torch.where(done.unsqueeze(1), self._observe(fresh), next_obs)
+
+    def _record(self, done: torch.Tensor) -> None:
+        row = self._rec_rows
+        self._rec_done[row].copy_(done)
+        self._rec_return[row].copy_(self._ep_return)
+        self._rec_length[row].copy_(self._elapsed)
+        self._rec_rows = row + 1
+        if self._rec_rows == self._rec_done.shape[0]:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows, self._rec_rows = self._rec_rows, 0
+        if rows == 0:
+            return
+        mask = self._rec_done[:rows]
+        returns = self._rec_return[:rows][mask].tolist()
+        lengths = self._rec_length[:rows][mask].tolist()
+        self._finished.extend(zip(returns, lengths))
+
+
+def batch_major(rows: torch.Tensor) -> torch.Tensor:
+    """A new contiguous float32 ``[n, d]`` tensor holding the ``[d, n]`` rows (never a view)."""
+    out = torch.empty((rows.shape[1], rows.shape[0]), dtype=torch.float32, device=rows.device)
+    return out.copy_(rows.T)

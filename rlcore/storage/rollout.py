@@ -1,0 +1,69 @@
+"""On-policy rollout storage with GAE."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+
+from rlcore.registry import register
+from rlcore.returns import gae
+from rlcore.storage.spaces import action_spec, obs_spec
+from rlcore.types import RolloutBatch
+
+
+@register("storages", "rollout")
+class RolloutStorage:
+    """Preallocated ``[size, num_envs]`` buffers for one rollout; advantages by GAE.
+
+    Fill with :meth:`add` exactly ``size`` times, call :meth:`finish`, then iterate
+    :meth:`batches`. ``dones[t]`` marks an episode ending after step ``t`` (truncations
+    must already have ``gamma * V(final_obs)`` folded into the reward).
+    """
+
+    kind = "on_policy"
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, num_envs: int,
+                 size: int, device: torch.device | str = "cpu"):
+        self.size, self.num_envs, self.device = size, num_envs, torch.device(device)
+        oshape, odtype = obs_spec(observation_space)
+        ashape, adtype = action_spec(action_space)
+        shape = (size, num_envs)
+        self.obs = torch.zeros(*shape, *oshape, dtype=odtype, device=self.device)
+        self.actions = torch.zeros(*shape, *ashape, dtype=adtype, device=self.device)
+        self.log_probs = torch.zeros(shape, device=self.device)
+        self.values = torch.zeros(shape, device=self.device)
+        self.rewards = torch.zeros(shape, device=self.device)
+        self.dones = torch.zeros(shape, device=self.device)
+        self.advantages = torch.zeros(shape, device=self.device)
+        self.returns = torch.zeros(shape, device=self.device)
+        self.step = 0
+
+    def add(self, obs, actions, log_probs, values, rewards, dones) -> None:
+        t = self.step
+        self.obs[t].copy_(obs)
+        self.actions[t].copy_(actions)
+        self.log_probs[t].copy_(log_probs)
+        self.values[t].copy_(values)
+        self.rewards[t].copy_(rewards)
+        self.dones[t].copy_(dones)
+        self.step += 1
+
+    @property
+    def full(self) -> bool:
+        return self.step >= self.size
+
+    def finish(self, last_value: torch.Tensor, gamma: float, lam: float) -> None:
+        """Compute advantages and returns; ``last_value`` is V of the obs after the last step."""
+        self.advantages, self.returns = gae(self.rewards, self.values, self.dones, last_value, gamma, lam)
+        self.step = 0
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None):
+        """Yield shuffled minibatches of ``batch_size`` over the flattened rollout."""
+        n = self.size * self.num_envs
+        flat = lambda x: x.reshape(n, *x.shape[2:])  # noqa: E731
+        tensors = [flat(t) for t in (self.obs, self.actions, self.log_probs, self.values,
+                                     self.advantages, self.returns)]
+        perm = torch.randperm(n, generator=generator).to(self.device)
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            yield RolloutBatch(*(t[idx] for t in tensors))

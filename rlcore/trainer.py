@@ -1,0 +1,201 @@
+"""The training loop: collect, update, log, evaluate, checkpoint, and write ``run.json``."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlcore import __version__
+
+RUN_KEYS = ("algo", "env", "seed", "total_steps", "num_envs", "device", "config", "modules",
+            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "rlcore_version")
+
+
+def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{algo}-{env_id.replace(':', '_').replace('/', '_')}-s{seed}-{stamp}"
+
+
+def describe_space(space) -> dict[str, Any]:
+    """JSON description of an action space."""
+    out: dict[str, Any] = {"type": type(space).__name__, "shape": list(space.shape or ())}
+    if hasattr(space, "n"):
+        out["n"] = int(space.n)
+    if hasattr(space, "low"):
+        out["low"] = np.asarray(space.low).reshape(-1).tolist()
+        out["high"] = np.asarray(space.high).reshape(-1).tolist()
+    return out
+
+
+class Trainer:
+    """Runs an agent for a number of env steps and records everything in ``out``.
+
+    Args:
+        agent: a built or unbuilt :class:`rlcore.agents.base.Agent`.
+        out: run folder (default ``runs/<algo>-<env>-s<seed>-<time>``).
+        eval_episodes: deterministic evaluation episodes at the end (0 skips it).
+        eval_every: also evaluate every this many env steps (0: only at the end).
+        checkpoint_every: save ``checkpoints/step_<N>.pt`` every this many steps (0: end only).
+        log_every: env steps between progress rows (default: total_steps / 100).
+        progress: show a progress bar on stderr.
+        tensorboard: write TensorBoard event files under ``out/tb``.
+    """
+
+    def __init__(self, agent, out: str | Path | None = None, eval_episodes: int = 10,
+                 eval_every: int = 0, checkpoint_every: int = 0, log_every: int = 0,
+                 progress: bool = True, tensorboard: bool = True):
+        self.agent = agent
+        self.out = Path(out) if out else default_run_dir(agent.name, agent.env_id, agent.seed)
+        self.eval_episodes, self.eval_every = eval_episodes, eval_every
+        self.checkpoint_every, self.log_every = checkpoint_every, log_every
+        self.progress, self.tensorboard = progress, tensorboard
+        self.rows: list[dict[str, Any]] = []
+        self._recent: list[tuple[float, int]] = []
+        self._writer = None
+
+    # ----- files -------------------------------------------------------------------------
+    def _open_files(self, resume: bool) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / "episodes.csv"
+        new = not (resume and path.exists())
+        self._episodes_file = open(path, "w" if new else "a", newline="")
+        self._episodes_csv = csv.writer(self._episodes_file)
+        if new:
+            self._episodes_csv.writerow(["step", "return", "length"])
+        progress = self.out / "progress.csv"
+        if resume and progress.exists():  # keep the rows of the earlier part of the run
+            with open(progress, newline="") as f:
+                self.rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+        if self.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._writer = SummaryWriter(str(self.out / "tb"))
+            except ImportError:  # tensorboard not installed: CSV logs only
+                self._writer = None
+
+    def _write_progress(self) -> None:
+        keys: list[str] = []
+        for row in self.rows:
+            keys.extend(k for k in row if k not in keys)
+        with open(self.out / "progress.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def _log(self, metrics: dict[str, float], elapsed: float, eval_result: dict | None = None) -> None:
+        step = self.agent.global_step
+        row: dict[str, Any] = {"step": step, "time_s": round(elapsed, 3),
+                               "fps": round(step / max(elapsed, 1e-9), 1)}
+        if self._recent:
+            rets = [r for r, _ in self._recent]
+            row.update(episodes=len(rets), return_mean=float(np.mean(rets)),
+                       length_mean=float(np.mean([n for _, n in self._recent])))
+            self._recent = []
+        if eval_result:
+            row["eval_return_mean"] = eval_result["return_mean"]
+        row.update({k: float(v) for k, v in metrics.items()})
+        self.rows.append(row)
+        if self._writer is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self._writer.add_scalar(k, v, step)
+
+    # ----- loop --------------------------------------------------------------------------
+    def run(self, total_steps: int) -> dict[str, Any]:
+        from tqdm.auto import tqdm
+
+        agent = self.agent
+        resume = agent.built and agent.global_step > 0
+        agent.ensure_built()
+        agent.total_steps = int(total_steps)
+        self._open_files(resume)
+        agent.reset_env()
+        log_every = self.log_every or max(total_steps // 100, 1)
+        next_log = agent.global_step + log_every
+        next_eval = agent.global_step + self.eval_every if self.eval_every else None
+        next_ckpt = agent.global_step + self.checkpoint_every if self.checkpoint_every else None
+        start = time.perf_counter()
+        bar = tqdm(total=total_steps, initial=agent.global_step, disable=not self.progress,
+                   file=sys.stderr, unit="step", dynamic_ncols=True, desc=f"{agent.name} {agent.env_id}")
+        metrics: dict[str, float] = {}
+        eval_time = 0.0
+        while agent.global_step < total_steps:
+            before = agent.global_step
+            _, new_metrics = agent.iterate()
+            metrics = new_metrics or metrics
+            bar.update(agent.global_step - before)
+            for ret, length in agent.env.pop_episodes():
+                self._episodes_csv.writerow([agent.global_step, round(ret, 4), length])
+                self._recent.append((ret, length))
+            eval_result = None
+            if next_eval is not None and agent.global_step >= next_eval:
+                t0 = time.perf_counter()
+                eval_result = agent.evaluate(self.eval_episodes or 5)
+                eval_time += time.perf_counter() - t0
+                next_eval += self.eval_every
+            if agent.global_step >= next_log or eval_result:
+                if self._recent:
+                    bar.set_postfix(ret=f"{np.mean([r for r, _ in self._recent]):.1f}", refresh=False)
+                self._log(metrics, time.perf_counter() - start - eval_time, eval_result)
+                next_log += log_every
+            if next_ckpt is not None and agent.global_step >= next_ckpt:
+                agent.save(self.out / "checkpoints" / f"step_{agent.global_step}.pt")
+                next_ckpt += self.checkpoint_every
+        bar.close()
+        train_time = time.perf_counter() - start - eval_time
+        self._log(metrics, train_time)
+        return self._finish(train_time)
+
+    def _finish(self, train_time: float) -> dict[str, Any]:
+        agent = self.agent
+        self._episodes_file.close()
+        self._write_progress()
+        if self._writer is not None:
+            self._writer.close()
+        ckpt = agent.save(self.out / "checkpoints" / "final.pt")
+        result = {"episodes": 0, "return_mean": None, "return_std": None}
+        if self.eval_episodes > 0:
+            ev = agent.evaluate(self.eval_episodes)
+            result = {k: ev[k] for k in ("episodes", "return_mean", "return_std")}
+        manifest = {
+            "algo": agent.name,
+            "env": agent.env_id,
+            "seed": agent.seed,
+            "total_steps": agent.global_step,
+            "num_envs": agent.env.num_envs,
+            "device": str(agent.device),
+            "config": _jsonable(dataclasses.asdict(agent.config)),
+            "modules": agent.modules(),
+            "obs_shape": list(agent.env.single_observation_space.shape or ()),
+            "action_space": describe_space(agent.action_space),
+            "eval": result,
+            "checkpoint": str(ckpt.relative_to(self.out)),
+            "wall_time_s": round(train_time, 3),
+            "rlcore_version": __version__,
+        }
+        assert tuple(manifest) == RUN_KEYS
+        (self.out / "run.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        try:
+            from rlcore.evaluation.curves import plot_run
+
+            plot_run(self.out)
+        except Exception as exc:  # a plot must never lose a finished run
+            print(f"warning: could not draw the learning curve ({exc})", file=sys.stderr)
+        return manifest
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value

@@ -1,0 +1,33 @@
+"""Typed batches passed between storages and agents (dataclasses of tensors, not dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(slots=True)
+class RolloutBatch:
+    """A minibatch of on-policy experience with precomputed advantages."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor  # log-probability of ``actions`` under the behaviour policy
+    values: torch.Tensor  # value estimates at collection time
+    advantages: torch.Tensor
+    returns: torch.Tensor  # advantages + values (the critic's regression target)
+
+
+@dataclass(slots=True)
+class ReplayBatch:
+    """A minibatch of off-policy transitions."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor  # [B] (n-step discounted sum for n-step storages)
+    next_obs: torch.Tensor
+    dones: torch.Tensor  # [B] float, 1.0 where the MDP terminated (no bootstrap)
+    discounts: torch.Tensor | None = None  # [B] gamma**n per sample for n-step storages
+    weights: torch.Tensor | None = None  # [B] importance weights (prioritized replay)
+    indices: torch.Tensor | None = None  # [B] storage indices (priority updates)

@@ -1,0 +1,299 @@
+"""Index: identifier tokens, BM25, rank fusion, kind filters, cross-lingual queries, offline use."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import socket
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from copilot import embeddings
+from copilot.bm25 import BM25, tokenize
+from copilot.config import Settings
+from copilot.glossary_zh import GLOSSARY, expand
+from copilot.index import Index, SearchError, reciprocal_rank_fusion
+from copilot.ingest import ingest
+
+TOPICS = {
+    "ppo_clipping": "PPO clipped surrogate objective",
+    "experience_replay": "Experience replay",
+    "discount_factor": "Choosing the discount factor",
+    "gae": "Generalized advantage estimation",
+    "entropy_bonus": "Entropy regularization",
+    "target_network": "Target networks",
+    "epsilon_greedy": "Epsilon-greedy exploration",
+    "sac_temperature": "SAC temperature",
+    "td3": "TD3 twin critics",
+    "learning_rate": "Learning rate schedules",
+    "reward_normalization": "Reward normalization",
+    "data_augmentation": "Data augmentation for pixels",
+    "curiosity": "Curiosity-driven exploration",
+    "policy_gradient": "The policy gradient theorem",
+    "prioritized_replay": "Prioritized experience replay",
+    "gradient_clipping": "Gradient clipping",
+    "installation": "Installing the framework",
+    "checkpoints": "Logging and checkpoints",
+}
+BODIES = {
+    "ppo_clipping": "PPO maximises a clipped surrogate objective. The probability ratio between the new "
+    "and the old policy is clipped to [1 - eps, 1 + eps] with a clip range of 0.2, so one update cannot "
+    "move the policy too far.",
+    "experience_replay": "Experience replay stores transitions in a replay buffer and samples uniform "
+    "minibatches from it. This breaks the correlation between consecutive samples and reuses data, "
+    "which makes off-policy learning sample efficient.",
+    "discount_factor": "The discount factor gamma weighs future rewards. The effective horizon is about "
+    "1 / (1 - gamma); choose 0.99 for long tasks and 0.9 for short ones.",
+    "gae": "GAE mixes n-step returns with an exponential weight lambda. Lambda near 1 gives low bias and "
+    "high variance; lambda near 0 gives the one-step TD error with low variance.",
+    "entropy_bonus": "Adding an entropy bonus to the loss keeps the policy stochastic and encourages "
+    "exploration. The entropy coefficient ent_coef sets its weight; too large and the agent never commits.",
+    "target_network": "A target network is a slowly moving copy of the Q network used to compute "
+    "bootstrapped targets. DQN copies weights every few thousand steps (hard update); DDPG and SAC use a "
+    "soft update with Polyak averaging and a small tau.",
+    "epsilon_greedy": "With epsilon-greedy exploration the agent picks a random action with probability "
+    "epsilon. Epsilon decays linearly from 1.0 to 0.05 over the first tenth of training.",
+    "sac_temperature": "Soft actor-critic maximises reward plus entropy. The temperature alpha trades "
+    "them off and is tuned automatically by gradient descent towards a target entropy.",
+    "td3": "TD3 learns twin critics and uses the minimum of the two Q estimates, which fights the "
+    "overestimation bias of DDPG. It also delays policy updates and smooths the target policy with noise.",
+    "learning_rate": "Anneal the learning rate linearly to zero over training, or keep it constant with "
+    "Adam at 3e-4. A schedule is set with a function of the remaining progress.",
+    "reward_normalization": "Reward scaling divides rewards by a running standard deviation of the "
+    "discounted return. It keeps value targets in a stable range and helps the critic converge.",
+    "data_augmentation": "DrQ applies a random shift to image observations: pad by four pixels and crop "
+    "back. Augmenting pixels regularises the encoder and improves sample efficiency.",
+    "curiosity": "The intrinsic curiosity module gives an intrinsic reward equal to the prediction error "
+    "of a forward model in a learned feature space, so novel states are rewarded.",
+    "policy_gradient": "The policy gradient theorem writes the gradient of the expected return as an "
+    "expectation of grad log pi times the return. Subtracting a baseline such as the value function "
+    "reduces variance without adding bias.",
+    "prioritized_replay": "Prioritized replay samples transitions in proportion to their TD error. "
+    "Importance sampling weights, annealed by beta towards 1, correct the bias of non-uniform sampling.",
+    "gradient_clipping": "Clip the global gradient norm to 0.5 (max_grad_norm) before the optimizer step. "
+    "This prevents exploding gradients when a batch has unusually large losses.",
+    "installation": "Install the package with pip in a fresh virtual environment. A CPU build of torch "
+    "is enough; no GPU is needed to run the examples.",
+    "checkpoints": "The trainer writes metrics to CSV and TensorBoard and saves a checkpoint every "
+    "evaluation. Resume a run from its last checkpoint file.",
+}
+# (Chinese question, English twin, expected document)
+QUESTIONS = [
+    ("PPO 中的裁剪是怎么工作的？", "How does clipping work in PPO?", "ppo_clipping"),
+    ("经验回放有什么作用？", "What is experience replay for?", "experience_replay"),
+    ("折扣因子应该怎么选？", "How should I choose the discount factor?", "discount_factor"),
+    ("广义优势估计中的 lambda 是什么意思？", "What does lambda mean in generalized advantage estimation?", "gae"),
+    ("为什么要加入熵正则化？", "Why add entropy regularization?", "entropy_bonus"),
+    ("目标网络的软更新是什么？", "What is the soft update of the target network?", "target_network"),
+    ("ε贪婪探索如何衰减？", "How does epsilon-greedy exploration decay?", "epsilon_greedy"),
+    ("SAC 的温度系数怎么自动调整？", "How is the SAC temperature tuned automatically?", "sac_temperature"),
+    ("TD3 的孪生评论家解决了什么问题？", "What problem do TD3's twin critics solve?", "td3"),
+    ("学习率调度怎么设置？", "How do I set a learning rate schedule?", "learning_rate"),
+    ("奖励归一化有什么好处？", "What are the benefits of reward normalization?", "reward_normalization"),
+    ("图像输入的数据增强怎么做？", "How to do data augmentation for image inputs?", "data_augmentation"),
+    ("好奇心内在奖励是如何计算的？", "How is the curiosity intrinsic reward computed?", "curiosity"),
+    ("策略梯度中基线为什么能降低方差？", "Why does a baseline reduce variance in policy gradient?", "policy_gradient"),
+    ("优先经验回放中的重要性采样权重是什么？", "What are importance sampling weights in prioritized experience "
+     "replay?", "prioritized_replay"),
+    ("梯度裁剪怎么防止梯度爆炸？", "How does gradient clipping prevent exploding gradients?", "gradient_clipping"),
+]
+PACKAGE = {
+    "__init__.py": '"""Demo RL package."""\n',
+    "agents/__init__.py": "",
+    "agents/ppo.py": '''\
+        class PPO:
+            """Proximal policy optimisation agent."""
+
+            def __init__(self, gae_lambda: float = 0.95, clip_range: float = 0.2):
+                self.gae_lambda = gae_lambda
+        ''',
+    "storage/__init__.py": "",
+    "storage/replay.py": '''\
+        class ReplayBuffer:
+            """Fixed-size ring of transitions sampled uniformly."""
+
+            def sample(self, batch_size: int):
+                """Draw a minibatch."""
+        ''',
+}
+
+
+def write_world(root: Path) -> tuple[Settings, Path]:
+    corpus = root / "corpus"
+    for name, title in TOPICS.items():
+        sub = "faq" if name in ("installation", "checkpoints") else "docs"
+        (corpus / sub).mkdir(parents=True, exist_ok=True)
+        (corpus / sub / f"{name}.md").write_text(f"# {title}\n\n{BODIES[name]}\n", encoding="utf-8")
+    (corpus / "tutorials").mkdir()
+    (corpus / "tutorials" / "offpolicy.md").write_text(
+        "# Off-policy training\n\nPass `replay_buffer=ReplayBuffer(100_000)` to the trainer.\n")
+    for rel, text in PACKAGE.items():
+        path = root / "pkg" / "demo_rl" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return Settings(home=root / "home", corpus=[str(corpus)]), root / "pkg"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    settings, pkg = write_world(root)
+    mp = pytest.MonkeyPatch()
+    mp.syspath_prepend(str(pkg))
+    ingest(None, settings, progress=False, api_packages=("demo_rl",))
+    user = root / "mine.txt"
+    user.write_text("My own note: the cartpole run diverged after the learning rate warmup.")
+    ingest([str(user)], settings, progress=False)
+    yield settings, Index.open(settings)
+    mp.undo()
+
+
+# ----- pure parts -----
+def test_identifier_tokens_keep_whole_and_parts():
+    assert tokenize("ReplayBuffer") == ["replaybuffer", "replay", "buffer"]
+    assert tokenize("replay_buffer") == ["replay_buffer", "replaybuffer", "replay", "buffer"]
+    assert tokenize("gae_lambda") == ["gae_lambda", "gaelambda", "gae", "lambda"]
+    assert tokenize("rlcore.agents.ppo.PPO") == ["rlcore.agents.ppo.ppo", "rlcore", "agents", "ppo", "ppo"]
+    assert tokenize("How is the PPOConfig used?") == ["ppoconfig", "ppo", "config", "used"]
+    assert tokenize("强化学习") == ["强化", "化学", "学习"]
+
+
+def test_bm25_golden_values():
+    bm25 = BM25.build([["a", "b"], ["b", "c", "c"], ["d"]])
+    scores = bm25.scores(["c"])
+    avg = 2.0
+    expected = math.log1p((3 - 1 + 0.5) / 1.5) * 2 * 2.5 / (2 + 1.5 * (0.25 + 0.75 * 3 / avg))
+    assert scores[0] == 0 and scores[2] == 0 and scores[1] == pytest.approx(expected, rel=1e-6)
+    both = bm25.scores(["b", "c"])
+    assert both[1] > both[0] > 0
+
+
+def test_bm25_round_trips_through_disk(tmp_path):
+    bm25 = BM25.build([tokenize("ReplayBuffer stores transitions"), tokenize("熵 正则化")])
+    bm25.save(tmp_path / "b.npz")
+    loaded = BM25.load(tmp_path / "b.npz")
+    query = tokenize("replay_buffer 正则化")
+    assert np.allclose(loaded.scores(query), bm25.scores(query)) and loaded.scores(query)[0] > 0
+
+
+def test_reciprocal_rank_fusion_order_and_scores():
+    fused = reciprocal_rank_fusion(["a", "b", "c"], ["c", "a", "d"])
+    assert [cid for cid, _, _ in fused] == ["a", "c", "b", "d"]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62) and fused[0][2] == (1, 2)
+    assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61) and fused[3][2] == (None, 3)
+    tie = reciprocal_rank_fusion(["x", "y"], ["y", "x"])
+    assert [cid for cid, _, _ in tie] == ["x", "y"]  # equal scores: better dense rank first
+
+
+def test_glossary_expansion():
+    assert len(GLOSSARY) >= 150
+    reading = expand("如何在 rlcore 中用经验回放训练深度Q网络？")
+    assert reading.matched == ("经验回放", "训练", "深度Q网络")
+    assert "experience replay" in reading.english and "DQN" in reading.english
+    assert reading.residue == "rlcore" and reading.dense_query.startswith("rlcore experience replay")
+    assert expand("近端策略优化").english == ("proximal policy optimization", "PPO")  # longest match wins
+    assert expand("plain English stays").dense_query == "plain English stays"
+
+
+# ----- a real index -----
+def test_hits_carry_fields_and_fused_scores(world):
+    _, index = world
+    hits = index.search("How does PPO clip the probability ratio?", k=5)
+    assert len(hits) == 5 and hits[0].path == "corpus/docs/ppo_clipping.md"
+    top = hits[0]
+    assert top.kind == "doc" and top.title == "PPO clipped surrogate objective" and "clip range" in top.text
+    assert top.dense_rank == 1 and top.bm25_rank == 1
+    for hit in hits:
+        ranks = [r for r in (hit.dense_rank, hit.bm25_rank) if r is not None]
+        assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("query, symbol", [
+    ("ReplayBuffer", "demo_rl.storage.replay.ReplayBuffer"),
+    ("replay_buffer", "demo_rl.storage.replay.ReplayBuffer"),
+    ("demo_rl.agents.ppo.PPO", "demo_rl.agents.ppo.PPO"),
+    ("gae_lambda", "demo_rl.agents.ppo.PPO"),
+])
+def test_identifier_queries_find_symbols(world, query, symbol):
+    _, index = world
+    hits = index.search(query, k=3, kinds="api")
+    assert hits[0].symbol == symbol and hits[0].path == symbol and hits[0].bm25_rank == 1
+
+
+def test_kind_filter(world):
+    _, index = world
+    assert {h.kind for h in index.search("replay buffer", k=10, kinds="api")} == {"api"}
+    mixed = index.search("replay buffer", k=10, kinds=["tutorial", "faq"])
+    assert {h.kind for h in mixed} <= {"tutorial", "faq"} and mixed[0].kind == "tutorial"
+    assert index.search("learning rate warmup diverged", k=1, kinds="user")[0].kind == "user"
+    assert {h.kind for h in index.search("learning rate", k=30)} >= {"doc", "user"}
+    with pytest.raises(SearchError, match="Unknown kind 'blog'; accepted: api, doc"):
+        index.search("x", kinds=["doc", "blog"])
+    with pytest.raises(SearchError, match="k must be at least 1"):
+        index.search("x", k=0)
+    assert index.search("   ") == []
+
+
+def test_chinese_questions_reach_english_sources(world, capsys):
+    """hit@5 of Chinese questions (glossary expansion) against their English twins."""
+    _, index = world
+
+    def hit_at_5(position: int, **kw) -> float:
+        found = 0
+        for question in QUESTIONS:
+            paths = [h.path for h in index.search(question[position], k=5, kinds="doc", **kw)]
+            found += any(p.endswith(f"/{question[2]}.md") for p in paths)
+        return found / len(QUESTIONS)
+
+    english, chinese = hit_at_5(1), hit_at_5(0)
+    unexpanded = hit_at_5(0, cross_lingual=False)
+    with capsys.disabled():
+        print(f"\nhit@5 over {len(QUESTIONS)} questions: English {english:.2f}, Chinese {chinese:.2f}, "
+              f"Chinese without glossary {unexpanded:.2f}")
+    assert english >= 0.9 and chinese >= 0.85 and chinese > unexpanded + 0.3
+
+
+def test_missing_index_is_reported(tmp_path):
+    with pytest.raises(SearchError, match="No index found in .*run `python -m copilot ingest` first"):
+        Index.open(Settings(home=tmp_path))
+
+
+def test_ingest_and_search_work_offline(tmp_path, monkeypatch):
+    attempts: list[object] = []
+    real_connect, real_create = socket.socket.connect, socket.create_connection
+
+    def loopback(address) -> bool:
+        if isinstance(address, (str, bytes)):
+            return True  # a unix socket path
+        host = address[0]
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    def connect(self, address):
+        if not loopback(address):
+            attempts.append(address)
+            raise OSError(f"network is off in this test: {address}")
+        return real_connect(self, address)
+
+    def create_connection(address, *args, **kwargs):
+        if not loopback(address):
+            attempts.append(address)
+            raise OSError(f"network is off in this test: {address}")
+        return real_create(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(embeddings, "_CACHE", {})  # the model is loaded again, under the guard
+    settings, pkg = write_world(tmp_path)
+    monkeypatch.syspath_prepend(str(pkg))
+    summary = ingest(None, settings, progress=False, api_packages=("demo_rl",))
+    assert summary["chunks"] > 0
+    hits = Index.open(settings).search("经验回放有什么作用？", k=3)
+    assert hits[0].path == "corpus/docs/experience_replay.md"
+    assert attempts == []

@@ -1,0 +1,249 @@
+"""The corpus must be true to the code: tutorials run as written and CLI examples parse.
+
+* Every ```python block of ``corpus/tutorials/*.md`` (except ```python no-run) runs, in
+  page order, in one fresh subprocess per page whose working directory is an empty temporary
+  folder. A failing block fails the test with its source, its line and the traceback.
+  Tutorials may write only under ``runs/``.
+* Every ``python -m rlcore ...`` command in a ```bash block of ``corpus/docs/*.md`` and
+  ``corpus/tutorials/*.md`` parses with ``rlcore.cli.build_parser()``, and the algorithms,
+  ``--set`` fields and ``--part`` keys it names exist.
+* Every docs and tutorial page has one ``#`` title.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "corpus"
+TUTORIALS = sorted((CORPUS / "tutorials").glob("*.md"))
+DOCS = sorted((CORPUS / "docs").glob("*.md"))
+PAGE_TIMEOUT_S = 600  # generous: CI machines have 2 cores and run other tests alongside
+FENCE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)\s*(.*?)\s*$")
+FAIL_MARK = "TUTORIAL-BLOCK-FAILED"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block: its language, extra info words, source and first line number."""
+
+    lang: str
+    info: str
+    source: str
+    line: int
+
+
+def code_blocks(text: str) -> list[Block]:
+    """Fenced code blocks of a markdown text, in order (unterminated fences are an error)."""
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m or lines[i].startswith((" " * 4, "\t")):
+            i += 1
+            continue
+        fence, lang, info = m.group(1), m.group(2).lower(), m.group(3).lower()
+        body, j = [], i + 1
+        while j < len(lines) and not (lines[j].strip().startswith(fence[0] * len(fence))
+                                      and lines[j].strip().strip(fence[0]) == ""):
+            body.append(lines[j])
+            j += 1
+        if j == len(lines):
+            raise ValueError(f"unterminated code fence opened at line {i + 1}")
+        blocks.append(Block(lang, info, "\n".join(body) + "\n", i + 2))
+        i = j + 1
+    return blocks
+
+
+def runnable(blocks: list[Block]) -> list[Block]:
+    """The ```python blocks that the tutorial test executes."""
+    return [b for b in blocks if b.lang == "python" and "no-run" not in b.info.split()]
+
+
+DRIVER = textwrap.dedent('''
+    import json, linecache, sys, traceback
+    import torch
+    torch.set_num_threads(1)
+    blocks = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    namespace = {"__name__": "__main__"}
+    for i, block in enumerate(blocks):
+        name = f"<{block['page']} block {i + 1}, line {block['line']}>"
+        linecache.cache[name] = (len(block["source"]), None, block["source"].splitlines(True), name)
+        try:
+            exec(compile(block["source"], name, "exec"), namespace)
+        except BaseException:
+            sys.stdout.flush()
+            print(f"%s {i}" , file=sys.stderr)
+            traceback.print_exc()
+            sys.exit(1)
+''' % FAIL_MARK)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+               MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RLCORE_THREADS="1",
+               PYTHONUNBUFFERED="1")
+    return env
+
+
+def _failure_message(page: Path, blocks: list[Block], proc: subprocess.CompletedProcess) -> str:
+    err = proc.stderr
+    found = re.search(rf"{FAIL_MARK} (\d+)", err)
+    where = "before any block ran"
+    if found:
+        block = blocks[int(found.group(1))]
+        where = f"in block {int(found.group(1)) + 1} (line {block.line}):\n{block.source}"
+        err = err[found.end():]
+    return (f"{page.name} failed {where}\n--- stderr (tail) ---\n{err[-4000:]}"
+            f"\n--- stdout (tail) ---\n{proc.stdout[-1500:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
+    blocks = runnable(code_blocks(page.read_text(encoding="utf-8")))
+    assert blocks, f"{page.name} has no runnable ```python block"
+    payload = tmp_path / "blocks.json"
+    payload.write_text(json.dumps([{"page": page.name, "line": b.line, "source": b.source}
+                                   for b in blocks]), encoding="utf-8")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER, encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        proc = subprocess.run([sys.executable, str(driver), str(payload)], cwd=work, env=_env(),
+                              capture_output=True, text=True, timeout=PAGE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{page.name} did not finish within {PAGE_TIMEOUT_S} s")
+    assert proc.returncode == 0, _failure_message(page, blocks, proc)
+    stray = sorted(p.name for p in work.iterdir() if p.name != "runs")
+    assert not stray, f"{page.name} wrote outside runs/: {stray}"
+
+
+# ----- CLI commands shown in bash blocks ------------------------------------------------------
+
+def _commands(text: str) -> list[tuple[int, list[str]]]:
+    """(line, argv after ``python -m rlcore``) for every rlcore command in ```bash blocks."""
+    found = []
+    for block in code_blocks(text):
+        if block.lang not in ("bash", "sh", "shell", "console"):
+            continue
+        logical = block.source.replace("\\\n", " ").splitlines()
+        for offset, line in enumerate(logical):
+            line = line.strip().removeprefix("$ ")
+            for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
+                words = shlex.split(part, comments=True)
+                for k in range(len(words) - 2):
+                    if words[k].endswith(("python", "python3")) and words[k + 1:k + 3] == ["-m", "rlcore"]:
+                        found.append((block.line + offset, words[k + 3:]))
+                if words[:1] == ["rlcore"]:
+                    found.append((block.line + offset, words[1:]))
+    return found
+
+
+def _check_names(args) -> None:
+    """The algorithm, --set fields and --part keys a parsed train/list command names exist."""
+    from rlcore import registry
+
+    algo = getattr(args, "algo", None) or getattr(args, "config", None)
+    if algo:
+        cls = registry.get("agents", algo)
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        for item in getattr(args, "sets", []):
+            name = item.partition("=")[0]
+            assert name in fields, f"--set {item}: {algo} has no config field {name!r}"
+    for item in getattr(args, "parts", []):
+        role, _, key = item.partition("=")
+        assert role in registry.ROLES, f"--part {item}: unknown role {role!r}"
+        registry.get(registry.ROLES[role], key)
+
+
+CLI_PAGES = [p for p in DOCS + TUTORIALS if _commands(p.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("page", CLI_PAGES, ids=[f"{p.parent.name}/{p.stem}" for p in CLI_PAGES])
+def test_cli_commands_in_page_are_real(page: Path) -> None:
+    from rlcore.cli import build_parser
+
+    for line, argv in _commands(page.read_text(encoding="utf-8")):
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:
+            if exc.code == 0:  # --help
+                continue
+            pytest.fail(f"{page.name} line {line}: `python -m rlcore {shlex.join(argv)}` does not parse")
+        try:
+            _check_names(args)
+        except (AssertionError, ValueError) as exc:
+            pytest.fail(f"{page.name} line {line}: `python -m rlcore {shlex.join(argv)}`: {exc}")
+
+
+def test_cli_docs_show_every_subcommand() -> None:
+    from rlcore.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    cli_page = CORPUS / "docs" / "cli.md"
+    shown = {argv[0] for _, argv in _commands(cli_page.read_text(encoding="utf-8")) if argv}
+    assert set(sub.choices) <= shown, f"cli.md shows no example of {sorted(set(sub.choices) - shown)}"
+
+
+# ----- structure ------------------------------------------------------------------------------
+
+def test_corpus_has_docs_and_enough_tutorials() -> None:
+    assert len(TUTORIALS) >= 12
+    names = {p.stem for p in DOCS}
+    wanted = {"envs", "encoders", "policies", "distributions", "storages", "agents", "trainer",
+              "cli", "evaluation", "registry", "copilot"}
+    assert wanted <= names, f"missing docs pages: {sorted(wanted - names)}"
+
+
+@pytest.mark.parametrize("page", DOCS + TUTORIALS, ids=[f"{p.parent.name}/{p.stem}" for p in DOCS + TUTORIALS])
+def test_page_has_one_title_and_named_sections(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    outside = re.sub(r"^(`{3,}).*?^\1\s*$", "", text, flags=re.S | re.M)
+    titles = re.findall(r"^# \S.*$", outside, flags=re.M)
+    assert len(titles) == 1, f"{page.name} has {len(titles)} '#' titles"
+    assert text.lstrip().startswith("# "), f"{page.name} does not start with its '#' title"
+    sections = re.findall(r"^## (.+)$", outside, flags=re.M)
+    assert sections, f"{page.name} has no '##' sections"
+    vague = {"config", "usage", "example", "examples", "overview", "notes", "details", "api"}
+    bad = [s for s in sections if s.strip().lower() in vague]
+    assert not bad, f"{page.name}: sections {bad} do not name their subject"
+
+
+def test_code_block_parser_finds_blocks_and_no_run() -> None:
+    text = textwrap.dedent("""\
+        # T
+        ```python
+        a = 1
+        ```
+        text
+        ```python no-run
+        b = 2
+        ```
+        ```bash
+        python -m rlcore list   # comment
+        python -m rlcore train ppo CartPole-v1 \\
+            --steps 10
+        ```
+        """)
+    blocks = code_blocks(text)
+    assert [(b.lang, b.info, b.line) for b in blocks] == [("python", "", 3), ("python", "no-run", 7),
+                                                          ("bash", "", 10)]
+    assert [b.source for b in runnable(blocks)] == ["a = 1\n"]
+    assert [argv for _, argv in _commands(text)] == [["list"], ["train", "ppo", "CartPole-v1", "--steps", "10"]]
