@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=None, help="evaluation seed (default: run seed + 10000)")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    r = sub.add_parser("report", help="aggregate run folders into tables and plots (IQM, CIs)")
+    r.add_argument("run_dirs", nargs="+", help="run folders, or folders containing run folders")
+    r.add_argument("--out", default="report", help="output folder (default ./report)")
+    r.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+
     ls = sub.add_parser("list", help="list registered agents and parts")
     ls.add_argument("--json", action="store_true", help="print one JSON object")
     ls.add_argument("--config", metavar="ALGO", help="show the config fields of ALGO")
@@ -153,7 +159,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list}
+def cmd_report(args: argparse.Namespace) -> int:
+    from rlcore.evaluation.report import report
+
+    summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print(f"Wrote {Path(args.out) / 'report.md'} and plots to {args.out}.")
+        for warning in summary.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

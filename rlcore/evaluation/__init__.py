@@ -1,5 +1,22 @@
-"""Evaluation: deterministic policy evaluation, aggregate metrics with bootstrap CIs, plots."""
+"""Evaluation: deterministic policy evaluation, aggregate metrics with stratified bootstrap
+confidence intervals (mean, median, IQM, optimality gap, probability of improvement,
+performance profiles), plots, and run-folder reports (``python -m rlcore report``).
+"""
 
+from rlcore.evaluation.metrics import (
+    Interval,
+    iqm,
+    mean,
+    median,
+    optimality_gap,
+    performance_profile,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
+from rlcore.evaluation.plots import plot_interval_estimates, plot_performance_profiles, plot_sample_efficiency
+from rlcore.evaluation.report import report
 from rlcore.evaluation.rollout import evaluate_agent, make_eval_env
 
-__all__ = ["evaluate_agent", "make_eval_env"]
+__all__ = ["evaluate_agent", "make_eval_env", "Interval", "mean", "median", "iqm", "optimality_gap",
+           "probability_of_improvement", "performance_profile", "stratified_bootstrap_ci",
+           "plot_interval_estimates", "plot_performance_profiles", "plot_sample_efficiency", "report"]

@@ -8,7 +8,8 @@ evaluation mean return; learning curves come from ``episodes.csv``, binned by st
 With more than one task (or with ``score_ranges`` given), scores are min-max
 normalised per task so tasks weigh alike: ``(score - low) / (high - low)``, where
 ``low``/``high`` come from ``score_ranges`` or else are the lowest and highest
-evaluation scores of any run on that task.
+evaluation scores of any run on that task (a task where every run scored the same
+maps to 1.0).
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def _score_ranges(
 ) -> dict[str, tuple[float, float]]:
     """Per task, (low, high) from ``given`` or else the lowest and highest score on it."""
     ranges: dict[str, tuple[float, float]] = {}
+    for env, (low, high) in (given or {}).items():
+        if not float(low) < float(high):
+            raise RLCoreError(f"The score range ({low}, {high}) of task {env!r} is empty; accepted: (low, high) "
+                              "with low < high.")
     for env in sorted({r.env for r in records}):
         scores = [r.score for r in records if r.env == env]
         ranges[env] = tuple(map(float, given[env])) if given and env in given else (min(scores), max(scores))
@@ -318,6 +323,9 @@ def report(
     algos, envs = sorted({r.algo for r in records}), sorted({r.env for r in records})
     mode = "given" if score_ranges else ("observed" if len(envs) > 1 else "none")
     normalize = _normalizer(mode, _score_ranges(records, score_ranges))
+    if score_ranges:
+        warnings += [f"Task {env!r} has no given score range, so its observed range is used."
+                     for env in envs if env not in score_ranges]
     tasks_used = _common_tasks(groups, algos, warnings)
     matrices = _score_matrices(groups, algos, tasks_used, normalize, warnings)
     if any(m.shape[0] < 2 for m in matrices.values()):

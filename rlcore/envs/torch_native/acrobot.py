@@ -89,7 +89,7 @@ class Acrobot(TorchVecEnv):
         t1 = _wrap(t1)
         t2 = _wrap(t2)
         dt1 = dt1.clamp(-MAX_VEL_1, MAX_VEL_1)
-        dt2 = dt2.clamp(-MAX_VEL_1, MAX_VEL_1)
+        dt2 = dt2.clamp(-MAX_VEL_2, MAX_VEL_2)
         terminated = -torch.cos(t1) - torch.cos(t2 + t1) > 1.0
         reward = terminated.to(torch.float32) - 1.0
         return torch.stack((t1, t2, dt1, dt2), dim=0), reward, terminated

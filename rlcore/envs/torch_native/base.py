@@ -17,19 +17,22 @@ own a stream seeded with ``seed + i``: the batch shares one stream, so the state
 depend on ``num_envs`` and on the device (CPU and CUDA generators differ).
 
 On CPU a step with no finished episode touches no random numbers; steps where some
-episode ends redraw only those rows. On CUDA the step never synchronises with the host:
-a full batch of candidate initial states is drawn into a preallocated buffer and
-selected with ``torch.where``; finished-episode statistics wait in a small ring buffer
-on the device until ``pop_episodes`` (or a full buffer) copies them to the host.
+episode ends redraw only those rows. On CUDA the step never waits for the host: a full
+batch of candidate initial states is drawn into a preallocated buffer and selected with
+``torch.where``; finished-episode statistics wait in a small ring buffer on the device
+until ``pop_episodes`` (or a full buffer) copies them to the host.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import gymnasium as gym
 import torch
 
 from rlcore.envs.base import Step
 from rlcore.errors import RLCoreError
+from rlcore.utils import resolve_device
 
 
 class TorchVecEnv:
@@ -50,10 +53,11 @@ class TorchVecEnv:
 
     def __init__(self, num_envs: int = 1, seed: int | None = None,
                  device: str | torch.device = "cpu"):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral) or num_envs < 1:
             raise RLCoreError(f"num_envs must be a positive integer; got {num_envs!r}.")
+        num_envs = int(num_envs)
         self.num_envs = num_envs
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.single_observation_space, self.single_action_space = self._spaces()
         self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
         self._action_shape = (num_envs, *self.single_action_space.shape)
@@ -70,7 +74,7 @@ class TorchVecEnv:
                                   device=self.device)
         self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self._ep_return = torch.zeros(num_envs, **f64)
-        rows = max(1, min(64, (1 << 20) // num_envs))
+        rows = max(4, min(64, (1 << 22) // num_envs))  # at most ~70 MB, even for 1M envs
         self._rec_done = torch.zeros((rows, num_envs), dtype=torch.bool, device=self.device)
         self._rec_return = torch.zeros((rows, num_envs), **f64)
         self._rec_length = torch.zeros((rows, num_envs), dtype=torch.int64, device=self.device)
@@ -98,14 +102,8 @@ class TorchVecEnv:
     # ------------------------------------------------------------------ public API
     def reset(self, seed: int | None = None) -> torch.Tensor:
         """Reset every sub-environment; ``seed`` seeds the batch's one generator."""
-        if seed is None and not self._seeded:
-            seed = self._initial_seed
-        if seed is not None:
-            self._generator.manual_seed(seed)
-            self.single_action_space.seed(seed)
-        elif not self._seeded:
-            self._generator.seed()
-        self._seeded = self._ready = True
+        self._seed_generator(seed)
+        self._ready = True
         self._state = self._sample(self.num_envs)
         self._elapsed.zero_()
         self._ep_return.zero_()
@@ -156,7 +154,8 @@ class TorchVecEnv:
         if elapsed_steps is not None:
             self._elapsed.copy_(torch.as_tensor(elapsed_steps).expand(self.num_envs))
         self._ep_return.zero_()
-        self._seeded = self._ready = True
+        self._seed_generator(None)
+        self._ready = True
 
     def close(self) -> None:
         """Nothing to release; kept for the ``VecEnv`` protocol."""
@@ -165,6 +164,17 @@ class TorchVecEnv:
         return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs}, device={self.device})"
 
     # ------------------------------------------------------------------- internals
+    def _seed_generator(self, seed: int | None) -> None:
+        """Seed with ``seed``; else, the first time, with the constructor's seed or entropy."""
+        if seed is None and not self._seeded:
+            seed = self._initial_seed
+        if seed is not None:
+            self._generator.manual_seed(seed)
+            self.single_action_space.seed(seed)
+        elif not self._seeded:
+            self._generator.seed()
+        self._seeded = True
+
     def _sample(self, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
         if out is None:
             out = torch.empty((self.state_dim, n), dtype=torch.float64, device=self.device)

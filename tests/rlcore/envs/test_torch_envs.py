@@ -68,7 +68,7 @@ def gym_step(env: gym.Env, env_id: str, state: np.ndarray, elapsed: int, action)
     env.unwrapped.steps_beyond_terminated = None  # CartPole's "stepped after the end" flag
     env._elapsed_steps = int(elapsed)  # the outermost wrapper is TimeLimit
     obs, reward, terminated, truncated, _ = env.step(action)
-    return obs, float(reward), bool(terminated), bool(truncated)
+    return obs, float(reward), bool(terminated), bool(truncated), np.array(env.unwrapped.state)
 
 
 def torch_env(env_id: str, num_envs: int, path: str = "indexed", device: str = "cpu", seed=0):
@@ -94,6 +94,7 @@ def check_one_step(env_id: str, path: str, device: str, n: int) -> None:
     exp_rew = np.array([e[1] for e in expected])
     exp_term = np.array([e[2] for e in expected])
     exp_trunc = np.array([e[3] for e in expected])
+    exp_state = np.stack([e[4] for e in expected]).astype(np.float64)
     np.testing.assert_allclose(out.next_obs.cpu().numpy(), exp_obs, rtol=0, atol=ATOL)
     np.testing.assert_allclose(out.reward.cpu().numpy(), exp_rew, rtol=0, atol=ATOL)
     np.testing.assert_array_equal(out.terminated.cpu().numpy(), exp_term)
@@ -103,6 +104,8 @@ def check_one_step(env_id: str, path: str, device: str, n: int) -> None:
         assert 0 < exp_term.sum() < n
 
     done = torch.as_tensor(exp_term | exp_trunc, device=device)
+    kept = ~done.cpu().numpy()  # rows that did not restart hold the true next state
+    np.testing.assert_allclose(env.get_state().cpu().numpy()[kept], exp_state[kept], rtol=0, atol=1e-9)
     assert torch.equal(out.obs[~done], out.next_obs[~done])
     assert torch.equal(env.get_elapsed_steps()[~done].cpu(), torch.as_tensor(elapsed + 1)[~done.cpu()])
     assert bool((env.get_elapsed_steps()[done] == 0).all())
@@ -290,7 +293,7 @@ def test_single_view_passes_gymnasium_check_env(env_id):
         obs, reward, term, trunc, info = env.step(action)
         exp = gym_step(ref, env_id, state, 0, action)
         np.testing.assert_allclose(obs, exp[0], rtol=0, atol=ATOL)
-        assert abs(reward - exp[1]) <= ATOL and (term, trunc) == exp[2:] and info == {}
+        assert abs(reward - exp[1]) <= ATOL and (term, trunc) == exp[2:4] and info == {}
         if term:
             env.reset()
     env.close()

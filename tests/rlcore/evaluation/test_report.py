@@ -119,6 +119,18 @@ def test_score_ranges_given_and_uneven_seed_counts(tmp_path):
     assert summary["metrics"]["a2c"]["Mean"]["point"] == pytest.approx(np.mean([0.25, 0.5, 0.0, 1.0]))
 
 
+def test_partial_or_empty_score_ranges(tmp_path):
+    for env in ("x", "y"):
+        for seed in range(2):
+            _write_run(tmp_path, "a2c", env, seed, 10.0 * (seed + 1), _ramp(1.0))
+    summary = report([tmp_path], tmp_path / "out", reps=20, score_ranges={"x": (0, 20)})
+    assert any("'y' has no given score range" in w for w in summary["warnings"])
+    # x: 0.5, 1.0; y by its observed range 10..20: 0, 1.
+    assert summary["metrics"]["a2c"]["Mean"]["point"] == pytest.approx(0.625)
+    with pytest.raises(RLCoreError, match=r"score range \(5, 5\) of task 'x' is empty"):
+        report([tmp_path], tmp_path / "out2", score_ranges={"x": (5, 5)})
+
+
 def test_tasks_not_run_by_every_algorithm_are_left_out_of_aggregates(tmp_path):
     for seed in range(2):
         _write_run(tmp_path, "ppo", "a", seed, 1.0 + seed, _ramp(1.0))

@@ -1,0 +1,96 @@
+"""The Models tab: registered models, switching the active one, embedder info, re-ingest."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+
+from copilot.llm import ModelError, list_models
+from copilot.ui.render import human_size, status_html
+from copilot.ui.services import Services, one_sentence
+
+log = logging.getLogger(__name__)
+MODEL_HEADERS = ["active", "name", "size", "status", "description"]
+
+
+def model_rows(services: Services) -> list[list[Any]]:
+    active = services.models.spec
+    rows = [["●" if m.name == active else "", m.name, human_size(m.size_bytes), m.status, m.description]
+            for m in list_models(services.settings)]
+    if active and all(r[1] != active for r in rows):
+        rows.insert(0, ["●", active, "-", "loaded", "given by path or URL"])
+    return rows
+
+
+def index_info(services: Services) -> str:
+    """Markdown about the embedder and the index (from the index manifest)."""
+    from copilot.index import read_manifest
+
+    manifest = read_manifest(services.settings.index_dir)
+    lines = [f"**Embedder setting:** `{services.settings.embedder}`",
+             f"**Index folder:** `{services.settings.index_dir}`"]
+    if manifest is None:
+        return "\n\n".join(lines + [f"**Index:** {services.index_state}"])
+    emb, counts = manifest.get("embedder", {}), manifest.get("counts", {})
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted((counts.get("by_kind") or {}).items()))
+    lines += [f"**Index built with:** `{emb.get('name', '?')}` ({emb.get('dim', '?')} dimensions)",
+              f"**Chunks:** {counts.get('chunks', '?')} from {counts.get('sources', '?')} sources ({kinds})",
+              f"**Updated:** {manifest.get('updated', '?')}"]
+    return "\n\n".join(lines)
+
+
+def build(services: Services, header: gr.HTML, header_fn) -> None:
+    """Lay out the Models tab and wire its events."""
+    gr.Markdown("### Language model")
+    table = gr.Dataframe(headers=MODEL_HEADERS, value=lambda: model_rows(services), interactive=False,
+                         wrap=True, elem_id="models-table")
+    with gr.Row(equal_height=True):
+        choice = gr.Dropdown([m.name for m in list_models(services.settings)], value=services.settings.model,
+                             allow_custom_value=True, scale=4, elem_id="model-choice",
+                             label="Model: a registered name, a path to a .gguf file, hf:DIR or openai:URL")
+        load = gr.Button("Load model", variant="primary", scale=1, elem_id="model-load")
+    result = gr.HTML(elem_id="model-status")
+    gr.Markdown("### Embedder and index")
+    info = gr.Markdown(lambda: index_info(services), elem_id="index-info")
+    with gr.Row(equal_height=True):
+        extra = gr.Textbox(label="Also ingest these files or folders (one per line, optional)", lines=1,
+                           max_lines=4, scale=4)
+        rebuild = gr.Checkbox(label="Rebuild from scratch", value=False, scale=1)
+        reingest = gr.Button("Re-ingest", scale=1, elem_id="reingest")
+    ingest_status = gr.HTML(elem_id="ingest-status")
+
+    def switch(spec: str, progress=gr.Progress(track_tqdm=True)):
+        spec = (spec or "").strip()
+        progress(0, desc=f"Loading {spec}…")
+        try:
+            services.models.switch(spec)
+            seconds = services.models.load_seconds or 0.0
+            status = status_html(f"Now using {spec} (loaded in {seconds:.1f} s).", "ok")
+        except ModelError as exc:
+            keep = services.models.spec
+            tail = f" Still using {keep}." if keep else " No model is loaded."
+            status = status_html(str(exc) + tail, "error")
+        return status, model_rows(services), header_fn()
+
+    def run_ingest(paths: str, wipe: bool, progress=gr.Progress(track_tqdm=True)):
+        from copilot.ingest import ingest
+
+        wanted = [p.strip() for p in (paths or "").splitlines() if p.strip()]
+        progress(0, desc="Reading sources…")
+        try:
+            summary = ingest(wanted or None, services.settings, rebuild=wipe, progress=True)
+            services.reopen_index()
+            text = (f"Index up to date: {summary['chunks']} chunks; {summary['added']} sources added, "
+                    f"{summary['updated']} updated, {summary['embedded']} chunks embedded "
+                    f"in {summary['seconds']:.1f} s.")
+            status = status_html(text, "ok")
+        except Exception as exc:  # noqa: BLE001 - shown as one sentence
+            log.warning("ingest failed", exc_info=True)
+            status = status_html(f"Re-ingest failed: {one_sentence(exc)}", "error")
+        return status, index_info(services), header_fn()
+
+    load.click(switch, choice, [result, table, header], concurrency_id="models", concurrency_limit=1)
+    reingest.click(run_ingest, [extra, rebuild], [ingest_status, info, header], concurrency_id="ingest",
+                   concurrency_limit=1)
