@@ -3,8 +3,9 @@
     python bench/torch_envs_speed.py [--num-envs 4096] [--steps 300] [--threads 1] [--device cpu]
 
 For each env id: env-steps per second (``num_envs * steps / seconds``) with random valid
-actions drawn up front, so only ``step`` is timed; the best of ``--repeats`` timed runs is
-kept, which damps the noise of a shared machine. For reference it also times Gymnasium's
+actions drawn up front, so only ``step`` is timed. Each figure is the best of ``--repeats``
+runs, by wall clock and by process CPU time; on a busy shared machine the CPU-time figure
+is the steadier one (it does not count time spent waiting for a core). For reference it also times Gymnasium's
 own numpy-vectorised ``CartPoleVectorEnv`` and a ``SyncVectorEnv`` of Pendulum-v1 (the
 latter on fewer envs and steps, scaled to steps per second), and prints the ratios.
 """
@@ -35,27 +36,36 @@ def _actions(space: gym.Space, num_envs: int, steps: int, device: torch.device) 
     return acts.to(device)
 
 
-def time_torch_env(env_id: str, num_envs: int, steps: int, device: str, repeats: int) -> float:
+def time_torch_env(env_id: str, num_envs: int, steps: int, device: str,
+                   repeats: int) -> tuple[float, float]:
     env = make_torch_env(env_id, num_envs=num_envs, seed=0, device=device)
     env.reset()
     acts = _actions(env.single_action_space, num_envs, steps, env.device)
     for t in range(min(20, steps)):  # warm-up
         env.step(acts[t])
-    best = float("inf")
-    for _ in range(repeats):
-        if env.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+    def run() -> None:
         for t in range(steps):
             env.step(acts[t])
         if env.device.type == "cuda":
             torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
         env.pop_episodes()
-    return num_envs * steps / best
+
+    return _best_rates(run, num_envs * steps, repeats)
 
 
-def time_gym_vector(env_id: str, num_envs: int, steps: int, mode: str, repeats: int) -> float:
+def _best_rates(run, env_steps: int, repeats: int) -> tuple[float, float]:
+    """(env-steps per wall second, env-steps per CPU second), best of ``repeats`` runs."""
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        run()
+        wall = min(wall, time.perf_counter() - w0)
+        cpu = min(cpu, time.process_time() - c0)
+    return env_steps / wall, env_steps / max(cpu, 1e-9)
+
+
+def time_gym_vector(env_id: str, num_envs: int, steps: int, mode: str,
+                    repeats: int) -> tuple[float, float]:
     envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
@@ -65,14 +75,13 @@ def time_gym_vector(env_id: str, num_envs: int, steps: int, mode: str, repeats: 
     else:
         acts = rng.uniform(space.low[0], space.high[0], (steps, num_envs, *space.shape))
         acts = acts.astype(np.float32)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    def run() -> None:
         for t in range(steps):
             envs.step(acts[t])
-        best = min(best, time.perf_counter() - start)
+
+    rates = _best_rates(run, num_envs * steps, repeats)
     envs.close()
-    return num_envs * steps / best
+    return rates
 
 
 def main() -> None:
@@ -86,19 +95,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), device {args.device}, "
           f"{args.num_envs} envs x {args.steps} steps, best of {args.repeats}")
+    print(f"  {'':6s} {'':34s} {'wall steps/s':>14s} {'CPU steps/s':>14s}")
     rates = {}
     for env_id in TORCH_ENV_IDS:
         rates[env_id] = time_torch_env(env_id, args.num_envs, args.steps, args.device, args.repeats)
-        per_step_us = 1e6 * args.num_envs / rates[env_id]
-        print(f"  torch  {env_id:26s} {rates[env_id]:14,.0f} steps/s  ({per_step_us:7.1f} us per batch step)")
+        _report("torch", env_id, rates[env_id])
     ref = time_gym_vector("CartPole-v1", args.num_envs, args.steps, "vector_entry_point",
                           args.repeats)
-    print(f"  gym    {'CartPole-v1 (CartPoleVectorEnv)':26s} {ref:14,.0f} steps/s  "
-          f"-> torch is {rates['CartPole-v1'] / ref:.1f}x")
+    _report("gym", "CartPole-v1 (CartPoleVectorEnv)", ref, rates["CartPole-v1"])
     sync = time_gym_vector("Pendulum-v1", 64, 50, "sync", args.repeats)
-    print(f"  gym    {'Pendulum-v1 (SyncVectorEnv)':26s} {sync:14,.0f} steps/s  "
-          f"-> torch is {rates['Pendulum-v1'] / sync:.1f}x")
+    _report("gym", "Pendulum-v1 (SyncVectorEnv, 64 envs)", sync, rates["Pendulum-v1"])
 
+
+def _report(kind: str, name: str, rates: tuple[float, float],
+            torch_rates: tuple[float, float] | None = None) -> None:
+    line = f"  {kind:6s} {name:34s} {rates[0]:14,.0f} {rates[1]:14,.0f}"
+    if torch_rates is not None:
+        line += (f"   torch is {torch_rates[0] / rates[0]:.2f}x (wall), "
+                 f"{torch_rates[1] / rates[1]:.2f}x (CPU)")
+    print(line)
 
 if __name__ == "__main__":
     main()

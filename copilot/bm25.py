@@ -137,3 +137,31 @@ class BM25:
             vocab = json.loads(data["vocab"].tobytes().decode("utf-8"))
             return cls({t: i for i, t in enumerate(vocab)}, data["indptr"], data["docs"],
                        data["freqs"], data["lengths"])
+
+
+def _identifier_like(word: str) -> bool:
+    """snake_case, dotted or CamelCase (``PPOConfig``); a bare word or acronym is not."""
+    camel = bool(re.search(r"[A-Z]", word[1:])) and bool(re.search(r"[a-z]", word))
+    return "_" in word.strip("_") or "." in word or camel
+
+
+class SymbolTable:
+    """Exact look-up of code symbols named in a query (``rlcore.agents.ppo.PPO``, ``ReplayBuffer``).
+
+    A query word equal to a chunk's whole symbol ranks that chunk first; an identifier-like
+    word (snake_case, CamelCase or dotted) equal to a symbol's last part comes next.
+    """
+
+    def __init__(self, symbols: Sequence[str | None]) -> None:
+        self.full: dict[str, list[int]] = {}
+        self.tail: dict[str, list[int]] = {}
+        for row, symbol in enumerate(symbols):
+            if symbol:
+                self.full.setdefault(symbol.lower(), []).append(row)
+                self.tail.setdefault(symbol.rsplit(".", 1)[-1].lower(), []).append(row)
+
+    def lookup(self, query: str) -> list[int]:
+        words = [m.group(0) for m in _WORD.finditer(query) if not "\u4e00" <= m.group(0)[0] <= "\u9fff"]
+        exact = [row for w in words for row in self.full.get(w.lower(), [])]
+        tails = [row for w in words if _identifier_like(w) for row in self.tail.get(w.lower(), [])]
+        return list(dict.fromkeys(exact + tails))

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from copilot.bm25 import BM25, tokenize
+from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
 from copilot.glossary_zh import Expansion, expand
@@ -60,6 +60,7 @@ class Hit:
     bm25_rank: int | None
     heading: str = ""
     symbol: str | None = None
+    symbol_rank: int | None = None
 
 
 def indexed_text(title: str, text: str) -> str:
@@ -91,21 +92,21 @@ def check_kinds(kinds: str | Iterable[str] | None) -> list[str] | None:
     return sorted(set(wanted)) or None
 
 
-def reciprocal_rank_fusion(dense: Sequence[str], lexical: Sequence[str], k: int = RRF_K
-                           ) -> list[tuple[str, float, tuple[int | None, int | None]]]:
-    """Fuse two rankings: score = sum of ``1 / (k + rank)``; ties go to the better dense rank.
+def reciprocal_rank_fusion(*rankings: Sequence[str], k: int = RRF_K
+                           ) -> list[tuple[str, float, tuple[int | None, ...]]]:
+    """Fuse rankings: score = sum of ``1 / (k + rank)``; ties go to the better rank in the first.
 
-    Returns ``(id, score, (dense_rank, bm25_rank))`` best first; ranks are 1-based or ``None``.
+    Returns ``(id, score, ranks)`` best first, with one 1-based rank (or ``None``) per ranking.
     """
     ranks: dict[str, list[int | None]] = {}
-    for slot, ranking in enumerate((dense, lexical)):
+    for slot, ranking in enumerate(rankings):
         for rank, cid in enumerate(ranking, start=1):
-            pair = ranks.setdefault(cid, [None, None])
-            if pair[slot] is None:
-                pair[slot] = rank
-    scores = {cid: sum(1.0 / (k + r) for r in pair if r is not None) for cid, pair in ranks.items()}
-    order = sorted(ranks, key=lambda c: (-scores[c], ranks[c][0] or 10**9, ranks[c][1] or 10**9))
-    return [(cid, scores[cid], (ranks[cid][0], ranks[cid][1])) for cid in order]
+            slots = ranks.setdefault(cid, [None] * len(rankings))
+            if slots[slot] is None:
+                slots[slot] = rank
+    scores = {cid: sum(1.0 / (k + r) for r in slots if r is not None) for cid, slots in ranks.items()}
+    order = sorted(ranks, key=lambda c: (-scores[c], *(r or 10**9 for r in ranks[c])))
+    return [(cid, scores[cid], tuple(ranks[cid])) for cid in order]
 
 
 def _chroma(index_dir: Path, embedder: Embedder):
@@ -130,6 +131,7 @@ class Index:
         self._table: dict[str, list] = {}
         self._rows: dict[str, int] = {}
         self._kinds = np.zeros(0, dtype=str)
+        self._symbols = SymbolTable([])
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None, create: bool = False) -> "Index":
@@ -191,6 +193,7 @@ class Index:
     def _set_lexical(self, bm25: BM25 | None, table: dict[str, list]) -> None:
         self._bm25, self._table = bm25, table
         self._rows = {cid: i for i, cid in enumerate(table["id"])}
+        self._symbols = SymbolTable(table.get("symbol", []))
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
 
     def load_lexical(self) -> None:
@@ -221,19 +224,28 @@ class Index:
             positive = positive[np.argpartition(-scores[positive], depth - 1)[:depth]]
         return positive[np.argsort(-scores[positive], kind="stable")].tolist()
 
+    def _symbol_rows(self, query: str, depth: int, kinds: list[str] | None) -> list[int]:
+        rows = self._symbols.lookup(query)
+        if kinds:
+            rows = [row for row in rows if self._kinds[row] in kinds]
+        return rows[:depth]
+
     def _hit(self, chunk_id: str, row: int | None, doc: Any, score: float,
-             ranks: tuple[int | None, int | None]) -> Hit:
+             ranks: tuple[int | None, ...]) -> Hit:
         if row is not None:
             fields = {name: self._table[name][row] for name in ("text", *_TABLE_FIELDS)}
         else:
             fields = {"text": doc.page_content, **{n: doc.metadata.get(n) for n in _TABLE_FIELDS}}
         return Hit(id=chunk_id, title=fields["title"] or "", path=fields["path"] or "", kind=fields["kind"] or "",
                    text=fields["text"] or "", score=score, dense_rank=ranks[0], bm25_rank=ranks[1],
-                   heading=fields["heading"] or "", symbol=fields["symbol"])
+                   heading=fields["heading"] or "", symbol=fields["symbol"], symbol_rank=ranks[2])
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
                cross_lingual: bool = True) -> list[Hit]:
-        """The ``k`` best chunks for ``query``, optionally only of the given kinds."""
+        """The ``k`` best chunks for ``query``, optionally only of the given kinds.
+
+        Three rankings are fused: dense similarity, BM25, and exact code-symbol matches.
+        """
         if k < 1:
             raise SearchError(f"k must be at least 1, got {k}.")
         kinds = check_kinds(kinds)
@@ -246,10 +258,9 @@ class Index:
         vector = self.embedder.embed_query(reading.dense_query or query)
         dense = self._dense(vector, depth, kinds)
         lexical = self._lexical(tokenize(query) + tokenize(" ".join(reading.english)), depth, kinds)
-        return self._fuse(dense, lexical, k)
-
-    def _fuse(self, dense: list[tuple[str, Any]], lexical: list[int], k: int) -> list[Hit]:
+        ids = self._table["id"]
+        fused = reciprocal_rank_fusion([cid for cid, _ in dense], [ids[row] for row in lexical],
+                                       [ids[row] for row in self._symbol_rows(query, depth, kinds)])
         docs = dict(dense)
-        fused = reciprocal_rank_fusion([cid for cid, _ in dense], [self._table["id"][row] for row in lexical])
         return [self._hit(cid, self._rows.get(cid), docs.get(cid), score, ranks)
                 for cid, score, ranks in fused[:k]]

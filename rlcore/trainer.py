@@ -150,7 +150,8 @@ class Trainer:
                 next_ckpt += self.checkpoint_every
         bar.close()
         train_time = time.perf_counter() - start - eval_time
-        self._log(metrics, train_time)
+        if not self.rows or int(self.rows[-1]["step"]) != agent.global_step:
+            self._log(metrics, train_time)
         return self._finish(train_time)
 
     def _finish(self, train_time: float) -> dict[str, Any]:

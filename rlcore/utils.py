@@ -15,7 +15,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``cpu`` by default; ``cuda`` only when asked for and present."""
     if device is None or str(device) == "cpu":
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise RLCoreError(f"Unknown device {str(device)!r}; accepted: cpu, cuda, cuda:N.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RLCoreError(f"Device {str(device)!r} was requested but no CUDA GPU is available; use 'cpu'.")
     if dev.type not in ("cpu", "cuda"):
@@ -64,3 +67,12 @@ class RunningMeanStd:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.mean, self.var, self.count = (state[k].to(self.mean.device) for k in ("mean", "var", "count"))
+
+
+def adam(params, lr: float, **kwargs) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch build supports it (much less per-step overhead)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, **kwargs)

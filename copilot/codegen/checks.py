@@ -220,10 +220,11 @@ def check_action_space(algo: str, env_id: str) -> None:
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise Impossible(f"The environment {env_id} cannot be created here ({reason}).") from None
     if space not in catalog.space_names(algo):
-        fits = catalog.algos_for_space(space)
+        fits = sorted(catalog.algos_for_space(space), key=lambda a: (len(catalog.space_names(a)), a))
         word = catalog.SPACE_WORDS.get(space, space)
+        names = ", ".join(fits[:-1]) + f" or {fits[-1]}" if len(fits) > 1 else "".join(fits)
         raise Impossible(f"{_say(algo)} cannot act in {env_id}'s {word} action space; use "
-                         f"{', '.join(fits) or 'another environment'} for {env_id} instead.")
+                         f"{names or 'another environment'} for {env_id} instead.", subject="algo")
 
 
 def check_parts(spec: RunSpec) -> None:
@@ -282,19 +283,19 @@ def check_steps(spec: RunSpec, budget_s: float | None) -> None:
         rollout = n * int(budget.config_value(spec, "n_steps") or 1)
         if spec.total_steps < rollout * 0.5:
             raise Impossible(f"{spec.total_steps} steps is less than one {_say(spec.algo)} rollout of {rollout} "
-                             f"steps ({n} envs); ask for at least {rollout} steps or fewer envs.")
+                             f"steps ({n} envs); ask for at least {rollout} steps or fewer envs.", subject="steps")
     else:
         starts = int(budget.config_value(spec, "learning_starts") or 0)
         if spec.total_steps <= starts:
             raise Impossible(f"{_say(spec.algo)} acts randomly for its first {starts} steps, so {spec.total_steps} "
-                             f"steps would learn nothing; ask for at least {4 * max(starts, 250)} steps.")
+                             f"steps would learn nothing; ask for at least {4 * max(starts, 250)} steps.", subject="steps")
     if budget_s:
         need = budget.estimate_seconds(spec)
         if need > budget.REFUSE_FACTOR * budget_s:
             fit = budget.max_steps_within(spec, budget_s)
             raise Impossible(f"{_say(spec.algo)} needs roughly {need / 60:.0f} min for {spec.total_steps} steps "
                              f"here, far over the {budget_s:.0f} s budget; ask for about {fit} steps or "
-                             "raise the budget.")
+                             "raise the budget.", subject="steps")
 
 
 def check_spec(spec: RunSpec, budget_s: float | None = None) -> RunSpec:

@@ -1,10 +1,115 @@
-"""``generate`` and ``run`` subcommands of ``python -m copilot``."""
+"""``generate`` and ``run`` subcommands of ``python -m copilot``.
+
+``generate REQUEST`` prints the script (and, with ``--run``, the live log and the result);
+``run SCRIPT`` validates a (possibly hand-edited) script and runs it in the same sandbox.
+With ``--json`` the last stdout line is one JSON object; progress goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from copilot.codegen.errors import CodegenError
 
 
 def add_codegen_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``generate`` and ``run`` (implemented in :mod:`copilot.codegen`)."""
-    return None
+    """Register ``generate`` and ``run``."""
+    g = sub.add_parser("generate", help="turn a request into a checked rlcore script (and run it)")
+    g.add_argument("request", help="what to train, in English or Chinese")
+    g.add_argument("--run", action="store_true", help="run the script in the sandbox and report the run")
+    g.add_argument("--json", action="store_true", help="print the result object as the last stdout line")
+    g.add_argument("--model", default=None, help="model name, .gguf path, hf:DIR or openai:URL")
+    g.add_argument("--budget-s", type=float, default=300.0, help="wall-time budget of the run (default 300)")
+    g.add_argument("--max-repairs", type=int, default=2, help="repair attempts after a failure (default 2)")
+    g.add_argument("--out", default=None, help="run folder (default: a new folder under the runs folder)")
+    g.set_defaults(handler=cmd_generate)
+
+    r = sub.add_parser("run", help="validate a training script and run it in the sandbox")
+    r.add_argument("script", help="path of the .py script")
+    r.add_argument("--json", action="store_true", help="print the result object as the last stdout line")
+    r.add_argument("--budget-s", type=float, default=300.0, help="wall-time limit (default 300)")
+    r.add_argument("--out", default=None, help="run folder (default: a new folder under the runs folder)")
+    r.set_defaults(handler=cmd_run)
+
+
+def _settings(args: argparse.Namespace):
+    from copilot.config import load_settings
+
+    return load_settings({"home": getattr(args, "home", None), "model": getattr(args, "model", None)})
+
+
+def _printer(quiet_log: bool):
+    state = {"progress": None}
+
+    def on_event(kind: str, payload: dict) -> None:
+        if kind == "status":
+            print(f"... {payload['text']}", file=sys.stderr, flush=True)
+        elif kind == "log" and not quiet_log:
+            print(f"    {payload['line']}", file=sys.stderr, flush=True)
+        elif kind == "progress":
+            step, total = payload["step"], payload["total"]
+            if state["progress"] != step:
+                state["progress"] = step
+                print(f"\r    {step}/{total} steps", end="", file=sys.stderr, flush=True)
+    return on_event
+
+
+def _summary(ok: bool, error: str | None, manifest: dict | None, where: str | None) -> str:
+    if not ok:
+        return f"failed: {error}"
+    if not manifest:
+        return f"script ready (not run): {where}"
+    ev = manifest.get("eval") or {}
+    ret = "n/a" if ev.get("return_mean") is None else f"{ev['return_mean']:.2f} +/- {ev.get('return_std') or 0:.2f}"
+    return (f"{manifest.get('algo')} on {manifest.get('env')}: {manifest.get('total_steps')} steps in "
+            f"{manifest.get('wall_time_s', 0):.1f} s; eval return {ret}; run folder {where}")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from copilot.codegen.generate import generate
+
+    settings = _settings(args)
+    t0 = time.perf_counter()
+    result = generate(args.request, settings, run=args.run, budget_s=args.budget_s,
+                      max_repairs=args.max_repairs, out=Path(args.out) if args.out else None,
+                      on_event=_printer(quiet_log=False))
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        if result.script:
+            print(result.script)
+        print(_summary(result.ok, result.error, result.manifest, result.run_dir))
+    print(f"({len(result.attempts)} attempt(s), {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from copilot.codegen.sandbox import run_script
+
+    script = Path(args.script)
+    if not script.is_file():
+        raise CodegenError(f"Script {args.script!r} does not exist; pass the path of a .py file.")
+    out = Path(args.out) if args.out else None
+    if out is None:
+        settings = _settings(args)
+        out = Path(settings.runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{script.stem}"
+    printer = _printer(quiet_log=False)
+
+    def on_output(line: str) -> None:
+        from copilot.codegen.sandbox import parse_progress
+
+        progress = parse_progress(line)
+        printer("progress", {"step": progress[0], "total": progress[1]}) if progress else printer("log", {"line": line})
+
+    result = run_script(script, budget_s=args.budget_s, out=out, on_output=on_output)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        print(_summary(result.ok, result.error, result.manifest, str(result.run_dir)))
+    return 0 if result.ok else 1

@@ -10,4 +10,12 @@ class CodegenError(ValueError):
 
 class Impossible(CodegenError):
     """A request that cannot be done as asked (unknown env, wrong action space, budget);
-    repairing the code cannot fix it, so generation stops with this one sentence."""
+    repairing the code cannot fix it, so generation stops with this one sentence.
+
+    ``subject`` names the spec value at fault (``algo``, ``env``, ``steps``, ...) so a
+    caller can tell a value the request stated from one the model chose.
+    """
+
+    def __init__(self, message: str, subject: str = ""):
+        super().__init__(message)
+        self.subject = subject

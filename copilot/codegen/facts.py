@@ -184,9 +184,10 @@ def find_env(text: str) -> tuple[str | None, str | None]:
         for i in range(len(words) - size + 1):
             joined = "".join(words[i:i + size]).lower()
             if joined in names:
+                continuous = joined + "continuous"
+                if continuous in names and _find(text, "continuous"):
+                    joined = continuous
                 return names[joined], None
-    if _find(text, "continuous mountain car") or _find(text, "mountain car continuous"):
-        return names.get("mountaincarcontinuous"), None
     return None, None
 
 
@@ -204,7 +205,7 @@ def find_steps(text: str) -> int | None:
         if re.search(r"(every|each|n[_ ]steps|rollouts? of|after|warm-?up( of)?|starts?( at| after)?)\s*$", before):
             continue
         found.append(match_value(m))
-    m = re.search(r"(?:total[_ ]steps|timesteps|steps|budget)" + CONNECT + NUMBER, text, re.IGNORECASE)
+    m = re.search(r"(?<![\w-])(?:total[_ ]steps|timesteps|steps|budget)" + CONNECT + NUMBER, text, re.IGNORECASE)
     if m:
         found.append(match_value(re.match(NUMBER, text[m.start(1):], re.IGNORECASE)))
     found = [v for v in found if v >= 1]

@@ -21,8 +21,8 @@ _WORDS = {w: i for i, w in enumerate(
     "fifteen sixteen seventeen eighteen nineteen".split())}
 _WORDS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
 _WORD_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_WORD_RUN = re.compile(r"\b(?:(?:%s|%s|a|and)\b[\s-]*)+" % ("|".join(_WORDS), "|".join(_WORD_SCALES)),
-                       re.IGNORECASE)
+_N = r"(?:%s|%s)" % ("|".join(_WORDS), "|".join(_WORD_SCALES))
+_WORD_RUN = re.compile(rf"\b(?:a[\s-]+)?{_N}(?:[\s-]+(?:and[\s-]+)?{_N})*\b", re.IGNORECASE)
 
 
 def parse_number(text: str) -> float | None:
@@ -98,9 +98,7 @@ def _words_to_int(words: str) -> int | None:
 def _replace_words(m: re.Match) -> str:
     run = m.group(0)
     value = _words_to_int(run)
-    if value is None:
-        return run
-    return f" {value} " + (" " if run.endswith(" ") else "")
+    return run if value is None else str(value)
 
 
 def normalize_numbers(text: str) -> str:

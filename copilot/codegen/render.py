@@ -70,13 +70,13 @@ def _train_block(spec: RunSpec) -> list[str]:
 
 
 def _report_block(spec: RunSpec) -> list[str]:
-    head = ('print(f"{manifest[\'algo\']} on {manifest[\'env\']}: {manifest[\'total_steps\']} steps in "',
-            '      f"{manifest[\'wall_time_s\']:.1f} s"')
-    if spec.eval_episodes <= 0:
-        return [head[0], head[1] + ")"]
-    return ['ev = manifest["eval"]', head[0], head[1] + ' "',
-            '      f"; eval return {ev[\'return_mean\']:.2f} +/- {ev[\'return_std\']:.2f} "',
-            '      f"over {ev[\'episodes\']} episodes")']
+    lines = ['print(f"{manifest[\'algo\']} on {manifest[\'env\']}: {manifest[\'total_steps\']} steps "',
+             '      f"in {manifest[\'wall_time_s\']:.1f} s")']
+    if spec.eval_episodes > 0:
+        lines += ['ev = manifest["eval"]',
+                  'print(f"eval return {ev[\'return_mean\']:.2f} +/- {ev[\'return_std\']:.2f} "',
+                  '      f"over {ev[\'episodes\']} episodes")']
+    return lines
 
 
 def render(spec: RunSpec, request: str = "") -> str:

@@ -25,7 +25,18 @@ from typing import Any
 
 from copilot.codegen import catalog
 from copilot.codegen.errors import CodegenError
-from rlcore.errors import closest
+from copilot.codegen.validate_calls import (
+    _arg,
+    _check_config_kwargs,
+    _check_env,
+    _check_write_paths,
+    _const,
+    _hint,
+    check_agent_call,
+    check_make_agent,
+    literal_prefix,
+    outside,
+)
 
 ALLOWED_MODULES = frozenset({
     "rlcore", "numpy", "torch", "gymnasium", "math", "json", "pathlib", "random", "time", "datetime",
@@ -67,27 +78,6 @@ class ScriptError(CodegenError):
         self.problems = problems
         more = f" ({len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(f"The script was refused at {problems[0]}{more}.")
-
-
-def _hint(name: str, accepted: Any) -> str:
-    near = closest(name, list(accepted))
-    return f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
-
-
-def _const(node: ast.AST | None) -> Any:
-    return node.value if isinstance(node, ast.Constant) else None
-
-
-def _writes(mode: Any) -> bool:
-    return isinstance(mode, str) and any(c in mode for c in "wax+")
-
-
-def outside(path: Any) -> bool:
-    """Whether a literal path points outside the run folder (absolute, ``~`` or with ``..``)."""
-    if not isinstance(path, str):
-        return False
-    parts = path.replace("\\", "/").split("/")
-    return path.startswith(("/", "~", "\\")) or ".." in parts or (len(path) > 1 and path[1] == ":")
 
 
 def resolve_rlcore(dotted: str) -> str | None:
@@ -221,3 +211,56 @@ class Checker(ast.NodeVisitor):
             if node.attr not in known:
                 public = [n for n in dir(cls) if not n.startswith("_")] + sorted(known)
                 self.add(node, f"{algo} agents have no attribute {node.attr!r}{_hint(node.attr, public)}")
+
+    # ----- assignments and calls ---------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.generic_visit(node)
+        for target in node.targets:
+            if not isinstance(target, ast.Name):
+                continue
+            if isinstance(node.value, ast.Dict):
+                self.dicts[target.id] = node.value
+            if isinstance(node.value, ast.Call) and self.dotted(node.value.func) == "rlcore.make_agent":
+                algo = _const(_arg(node.value, 0, "algo"))
+                if isinstance(algo, str) and algo in catalog.algos():
+                    self.agents[target.id] = algo
+
+    def visit_Call(self, node: ast.Call) -> None:
+        dotted = self.dotted(node.func)
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if dotted == "rlcore.make_agent":
+            check_make_agent(self, node)
+        elif dotted in ("rlcore.make_env", "rlcore.envs.make_env"):
+            _check_env(self, node, _const(_arg(node, 0, "env_id")))
+        elif dotted and dotted.startswith("rlcore.") and dotted.endswith("Config"):
+            _check_config_kwargs(self, node, dotted)
+        if name in ("getattr", "setattr", "delattr", "hasattr") and name not in self.names:
+            attr = _const(_arg(node, 1, "name"))
+            if not isinstance(attr, str) or (attr.startswith("__") and attr not in SAFE_DUNDERS):
+                self.add(node, f"{name}() with a computed or special attribute name is not allowed")
+        if isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in self.agents:
+                check_agent_call(self, node, self.agents[receiver.id])
+            if node.func.attr in WRITE_METHODS and outside(literal_prefix(receiver)):
+                self.add(node, f"{node.func.attr}() on {literal_prefix(receiver)!r} writes outside the run folder")
+        _check_write_paths(self, node, name or (node.func.attr if isinstance(node.func, ast.Attribute) else ""))
+        self.generic_visit(node)
+
+
+def find_problems(source: str, filename: str = "train.py") -> list[Problem]:
+    """Every problem found in ``source`` (empty when the script may run)."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        return [Problem(exc.lineno or 0, f"syntax error: {exc.msg}")]
+    checker = Checker()
+    checker.visit(tree)
+    return sorted(set(checker.problems), key=lambda p: (p.line, p.message))
+
+
+def validate_script(source: str, filename: str = "train.py") -> None:
+    """Raise :class:`ScriptError` (one sentence, the first problem) unless ``source`` passes."""
+    problems = find_problems(source, filename)
+    if problems:
+        raise ScriptError(problems)

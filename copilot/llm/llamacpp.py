@@ -69,9 +69,12 @@ class LlamaCppLLM(LLM):
                 self._formatter = self._make_formatter(self._llama)
         return self._llama
 
+    def model_path(self) -> Path:
+        """The GGUF path (assembling registered weights if that has not happened yet)."""
+        return Path(self._source() if callable(self._source) else self._source).expanduser()
+
     def _open(self) -> Any:
-        path = Path(self._source() if callable(self._source) else self._source).expanduser()
-        check_gguf(path)
+        path = check_gguf(self.model_path())
         try:
             import llama_cpp
         except ImportError:

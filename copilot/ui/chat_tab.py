@@ -150,3 +150,4 @@ def build(services: Services) -> None:
     regen.click(redo, session, chatbot, queue=False).then(**answer_args)
     stop.click(halt, session, None, queue=False)
     clear.click(wipe, session, chatbot, queue=False)
+    chatbot.clear(wipe, session, chatbot, queue=False)

@@ -43,7 +43,8 @@ def close_fences(text: str) -> str:
 
 def source_message(source: Any) -> dict[str, Any]:
     """A collapsed chat message for one cited source: its number, title and path, then the text."""
-    title = f"[{source.n}] {source.title} · {source.path}"
+    where = "" if source.path == source.title else f" · {source.path}"
+    title = f"[{source.n}] {source.title}{where}"
     body = close_fences(snippet(getattr(source, "text", "") or "(no text)"))
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
 

@@ -173,6 +173,7 @@ class Services:
         from copilot.index import Index
 
         index = Index.open(self.settings)
+        index.search("warm up the embedder", k=1)  # the first query loads the embedder: pay it now
         with self._index_lock:
             self._index = index
         self.index_state, self.index_error = "ready", ""

@@ -12,6 +12,7 @@ from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect
 from rlcore.errors import RLCoreError
 from rlcore.losses import normalize
 from rlcore.registry import register
+from rlcore.utils import adam
 
 
 @dataclass
@@ -66,7 +67,7 @@ class A2C(Agent):
         if c.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(self.policy.parameters(), lr=c.lr, alpha=0.99, eps=1e-5)
         else:
-            self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
+            self.optimizer = adam(self.policy.parameters(), lr=c.lr)
 
     def networks(self):
         return {"policy": self.policy, "optimizer": self.optimizer}

@@ -61,6 +61,8 @@ class Agent:
         self.seed = int(seed)
         self.backend = backend
         self.device = resolve_device(device)
+        if num_envs is not None and int(num_envs) < 1:
+            raise RLCoreError(f"num_envs must be at least 1; got {num_envs}.")
         self.num_envs = int(num_envs or getattr(env, "num_envs", None) or self.default_num_envs)
         self.env_id = env if isinstance(env, str) else env.env_id
         self.env = env
@@ -126,6 +128,9 @@ class Agent:
         """
         for role, value in parts.items():
             if role.endswith("_kwargs") and role[:-7] in registry.ROLES:
+                if value and role[:-7] not in self.slots:
+                    raise RLCoreError(f"{self.name} has no {role[:-7]!r} slot for {role}; "
+                                      f"it accepts: {', '.join(self.slots)}.")
                 self.part_kwargs[role[:-7]] = dict(value or {})
                 continue
             if role not in registry.ROLES:

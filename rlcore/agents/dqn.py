@@ -13,6 +13,7 @@ from rlcore.agents.base import Agent, doc
 from rlcore.agents.offpolicy import build_replay, collect_transitions, random_actions
 from rlcore.losses import soft_update
 from rlcore.registry import register
+from rlcore.utils import adam
 from rlcore.returns import td_target
 
 
@@ -62,7 +63,7 @@ class DQN(Agent):
                                               activation=c.activation)
         self.q = self.make_part("policy", obs_space, self.action_space, make_encoder, None).to(self.device)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=c.lr)
+        self.optimizer = adam(self.q.parameters(), lr=c.lr)
         build_replay(self)
         self._last_target_update = 0
 

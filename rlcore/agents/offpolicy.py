@@ -7,6 +7,8 @@ import copy
 import gymnasium as gym
 import torch
 
+from rlcore.utils import adam
+
 
 def build_replay(agent) -> None:
     c = agent.config
@@ -24,8 +26,8 @@ def build_twin(agent) -> None:
                                    hidden=c.hidden, activation="relu",
                                    num_critics=getattr(agent, "num_critics", 2)).to(agent.device)
     agent.target_critics = copy.deepcopy(agent.policy.critics).requires_grad_(False)
-    agent.actor_optimizer = torch.optim.Adam(agent.policy.actor_params(), lr=c.actor_lr)
-    agent.critic_optimizer = torch.optim.Adam(agent.policy.critic_params(), lr=c.critic_lr)
+    agent.actor_optimizer = adam(agent.policy.actor_params(), lr=c.actor_lr)
+    agent.critic_optimizer = adam(agent.policy.critic_params(), lr=c.critic_lr)
     agent._action_bounds()
     build_replay(agent)
 

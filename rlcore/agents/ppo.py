@@ -12,6 +12,7 @@ from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect
 from rlcore.errors import RLCoreError
 from rlcore.losses import approx_kl, normalize, ppo_policy_loss, value_loss
 from rlcore.registry import register
+from rlcore.utils import adam
 
 
 @dataclass
@@ -68,7 +69,7 @@ class PPO(Agent):
 
     def _build(self) -> None:
         build_actor_critic(self)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr, eps=1e-5)
+        self.optimizer = adam(self.policy.parameters(), lr=self.config.lr, eps=1e-5)
 
     def networks(self):
         return {"policy": self.policy, "optimizer": self.optimizer}

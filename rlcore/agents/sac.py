@@ -13,6 +13,7 @@ from rlcore.agents.base import Agent, doc
 from rlcore.agents.offpolicy import build_twin, collect_transitions
 from rlcore.losses import soft_update
 from rlcore.registry import register
+from rlcore.utils import adam
 from rlcore.returns import td_target
 
 
@@ -65,7 +66,7 @@ class SAC(Agent):
         act_dim = int(np.prod(self.action_space.shape))
         self.target_entropy = c.target_entropy or -float(act_dim)
         self.log_alpha = torch.tensor(math.log(c.init_alpha), device=self.device, requires_grad=True)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
+        self.alpha_optimizer = adam([self.log_alpha], lr=c.alpha_lr)
 
     def networks(self):
         return {"policy": self.policy, "target_critics": self.target_critics,

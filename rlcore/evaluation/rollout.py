@@ -10,16 +10,27 @@ from rlcore.envs import NormalizeObservation, make_env
 
 def make_eval_env(agent, num_envs: int, seed: int):
     """A fresh env like the agent's, without reward scaling, with frozen observation statistics."""
-    opts = dict(getattr(agent.env, "make_kwargs", None) or {"env_id": agent.env_id})
+    opts = dict(_make_kwargs(agent.env) or {"env_id": agent.env_id})
     env_id = opts.pop("env_id")
     opts["normalize_reward"] = False
     env = make_env(env_id, num_envs=num_envs, seed=seed, device=agent.device, **opts)
     train_norm = _find(agent.env, NormalizeObservation)
     eval_norm = _find(env, NormalizeObservation)
+    if train_norm is not None and eval_norm is None:  # the agent wrapped an env it was given
+        env = eval_norm = NormalizeObservation(env)
     if train_norm is not None and eval_norm is not None:
         eval_norm.rms.load_state_dict(train_norm.rms.state_dict())
         eval_norm.training = False
     return env
+
+
+def _make_kwargs(env) -> dict | None:
+    """The ``make_env`` arguments recorded on ``env`` or on an env it wraps."""
+    while env is not None:
+        if getattr(env, "make_kwargs", None):
+            return env.make_kwargs
+        env = getattr(env, "env", None)
+    return None
 
 
 def _find(env, cls):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from copilot import embeddings
-from copilot.bm25 import BM25, tokenize
+from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.glossary_zh import GLOSSARY, expand
 from copilot.index import Index, SearchError, reciprocal_rank_fusion
@@ -80,6 +80,30 @@ BODIES = {
     "checkpoints": "The trainer writes metrics to CSV and TensorBoard and saves a checkpoint every "
     "evaluation. Resume a run from its last checkpoint file.",
 }
+DISTRACTORS = {
+    "mcts": "Monte Carlo tree search expands a search tree with the UCB rule and backs up values.",
+    "world_models": "World models learn a latent dynamics model and train the policy in imagination.",
+    "offline_rl": "Offline reinforcement learning learns from a fixed dataset without interaction.",
+    "imitation": "Behavior cloning fits the policy to expert actions with supervised learning.",
+    "multi_agent": "Multi-agent training shares one environment between several learning agents.",
+    "hierarchical": "Options and hierarchical policies pick sub-goals over long time scales.",
+    "atari_wrappers": "Atari wrappers repeat actions, stack four frames and resize frames to 84x84.",
+    "mujoco": "MuJoCo locomotion tasks such as HalfCheetah and Hopper have continuous actions.",
+    "vector_envs": "Vectorized environments step many copies in parallel to speed up collection.",
+    "seeding": "Seed numpy, torch and the environment to make a run reproducible.",
+    "evaluation": "Report the interquartile mean over seeds with bootstrap confidence intervals.",
+    "recurrent": "Recurrent policies carry an LSTM state across steps for partial observability.",
+    "dueling": "The dueling architecture splits the Q head into a value stream and an advantage stream.",
+    "distributional": "Distributional critics predict a categorical distribution over returns.",
+    "model_based": "Model-based planning uses the learned model with model predictive control.",
+    "rnd": "Random network distillation rewards states whose random features are hard to predict.",
+    "trpo": "TRPO constrains each update with a KL divergence trust region and conjugate gradients.",
+    "a2c": "A2C runs synchronous actors and updates the actor and critic every few steps.",
+    "ddpg": "DDPG learns a deterministic actor with a Q critic and Ornstein-Uhlenbeck action noise.",
+    "dqn_loss": "DQN minimises the Huber loss between Q values and one-step bootstrapped targets.",
+    "frame_skip": "Frame skipping repeats each action for several frames to shorten the horizon.",
+    "gpu": "Training on a GPU helps for pixel inputs; small MLP policies run as fast on a CPU.",
+}
 # (Chinese question, English twin, expected document)
 QUESTIONS = [
     ("PPO 中的裁剪是怎么工作的？", "How does clipping work in PPO?", "ppo_clipping"),
@@ -127,6 +151,8 @@ def write_world(root: Path) -> tuple[Settings, Path]:
         sub = "faq" if name in ("installation", "checkpoints") else "docs"
         (corpus / sub).mkdir(parents=True, exist_ok=True)
         (corpus / sub / f"{name}.md").write_text(f"# {title}\n\n{BODIES[name]}\n", encoding="utf-8")
+    for name, body in DISTRACTORS.items():
+        (corpus / "docs" / f"{name}.md").write_text(f"# {name.replace('_', ' ').title()}\n\n{body}\n")
     (corpus / "tutorials").mkdir()
     (corpus / "tutorials" / "offpolicy.md").write_text(
         "# Off-policy training\n\nPass `replay_buffer=ReplayBuffer(100_000)` to the trainer.\n")
@@ -186,6 +212,17 @@ def test_reciprocal_rank_fusion_order_and_scores():
     assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61) and fused[3][2] == (None, 3)
     tie = reciprocal_rank_fusion(["x", "y"], ["y", "x"])
     assert [cid for cid, _, _ in tie] == ["x", "y"]  # equal scores: better dense rank first
+    three = reciprocal_rank_fusion(["p", "q"], ["p", "q"], ["q"])
+    assert three[0] == ("q", pytest.approx(1 / 62 + 1 / 62 + 1 / 61), (2, 2, 1))
+
+
+def test_symbol_table_matches_whole_symbols_and_identifier_tails():
+    table = SymbolTable(["pkg.storage.ReplayBuffer", "pkg.storage.ReplayBuffer.sample", None,
+                         "pkg.agents.ppo.PPO", "pkg.returns.compute_gae"])
+    assert table.lookup("pkg.agents.ppo.PPO") == [3]
+    assert table.lookup("what does ReplayBuffer hold") == [0]
+    assert table.lookup("compute_gae please") == [4]
+    assert table.lookup("PPO sample") == []  # bare words and acronyms are not symbol look-ups
 
 
 def test_glossary_expansion():
@@ -207,22 +244,23 @@ def test_hits_carry_fields_and_fused_scores(world):
     assert top.kind == "doc" and top.title == "PPO clipped surrogate objective" and "clip range" in top.text
     assert top.dense_rank == 1 and top.bm25_rank == 1
     for hit in hits:
-        ranks = [r for r in (hit.dense_rank, hit.bm25_rank) if r is not None]
+        ranks = [r for r in (hit.dense_rank, hit.bm25_rank, hit.symbol_rank) if r is not None]
         assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-@pytest.mark.parametrize("query, symbol", [
-    ("ReplayBuffer", "demo_rl.storage.replay.ReplayBuffer"),
-    ("replay_buffer", "demo_rl.storage.replay.ReplayBuffer"),
-    ("demo_rl.agents.ppo.PPO", "demo_rl.agents.ppo.PPO"),
-    ("gae_lambda", "demo_rl.agents.ppo.PPO"),
+@pytest.mark.parametrize("query, symbol, named", [
+    ("ReplayBuffer", "demo_rl.storage.replay.ReplayBuffer", True),
+    ("demo_rl.agents.ppo.PPO", "demo_rl.agents.ppo.PPO", True),
+    ("replay_buffer", "demo_rl.storage.replay.ReplayBuffer", False),
+    ("gae_lambda", "demo_rl.agents.ppo.PPO", False),
 ])
-def test_identifier_queries_find_symbols(world, query, symbol):
+def test_identifier_queries_find_symbols(world, query, symbol, named):
     _, index = world
     hits = index.search(query, k=3, kinds="api")
-    assert hits[0].symbol.startswith(symbol) and hits[0].path == hits[0].symbol and hits[0].bm25_rank == 1
-    assert symbol in [h.symbol for h in hits]  # a class may rank just below its own method
+    expected = next(h for h in hits[:2] if h.symbol == symbol)  # a method may tie with its class
+    assert expected.bm25_rank == 1 and expected.path == symbol and hits[0].symbol.startswith(symbol)
+    assert (hits[0].symbol == symbol and hits[0].symbol_rank == 1) if named else hits[0].symbol_rank is None
 
 
 def test_kind_filter(world):
@@ -246,7 +284,7 @@ def test_chinese_questions_reach_english_sources(world, capsys):
     def hit_at_5(position: int, **kw) -> float:
         found = 0
         for question in QUESTIONS:
-            paths = [h.path for h in index.search(question[position], k=5, kinds="doc", **kw)]
+            paths = [h.path for h in index.search(question[position], k=5, **kw)]
             found += any(p.endswith(f"/{question[2]}.md") for p in paths)
         return found / len(QUESTIONS)
 

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from rlcore import make_agent, registry
+from rlcore import make_agent, make_env, registry
 from rlcore.encoders import IdentityEncoder, MlpEncoder
+from rlcore.envs import NormalizeObservation
+from rlcore.envs.torch_native import TorchVecEnv
+from rlcore.evaluation.rollout import make_eval_env
 
 torch.set_num_threads(1)
 
@@ -71,8 +74,9 @@ def test_train_writes_a_complete_run_folder(trained, algo, env_id):
     assert manifest["eval"]["episodes"] == 2 and isinstance(manifest["eval"]["return_mean"], float)
     assert manifest["wall_time_s"] > 0 and manifest["rlcore_version"]
     assert (out / manifest["checkpoint"]).is_file()
-    progress = _read_csv(out / "progress.csv")
-    assert progress and int(progress[-1]["step"]) == manifest["total_steps"]
+    steps = [int(row["step"]) for row in _read_csv(out / "progress.csv")]
+    assert steps and steps[-1] == manifest["total_steps"]
+    assert steps == sorted(set(steps)), "one progress row per logged step"
     with open(out / "episodes.csv", newline="") as f:
         assert next(csv.reader(f)) == ["step", "return", "length"]
     if env_id == "CartPole-v1":  # random early play ends CartPole episodes quickly
@@ -95,14 +99,17 @@ def test_checkpoint_round_trip(trained, algo, env_id):
     assert torch.equal(agent.act(obs), fresh.act(obs))
     for name, module in agent.networks().items():
         if isinstance(module, torch.nn.Module):
-            for (k, a), (_, b) in zip(module.state_dict().items(), fresh.networks()[name].state_dict().items()):
-                assert torch.equal(a, b), f"{name}.{k}"
+            loaded = fresh.networks()[name].state_dict()
+            for k, value in module.state_dict().items():
+                assert torch.equal(value, loaded[k]), f"{name}.{k}"
     assert agent.evaluate(2, seed=5) == fresh.evaluate(2, seed=5)
     # the same seed builds the same initial weights, so the checkpoint is what made them equal
-    untrained = _agent(algo, env_id).build()
-    trained_params = [p for m in agent.networks().values() if isinstance(m, torch.nn.Module) for p in m.parameters()]
-    initial = [p for m in untrained.networks().values() if isinstance(m, torch.nn.Module) for p in m.parameters()]
+    trained_params, initial = _params(agent), _params(_agent(algo, env_id).build())
     assert any(not torch.equal(p, q) for p, q in zip(trained_params, initial)), "training changed nothing"
+
+
+def _params(agent) -> list[torch.Tensor]:
+    return [p for m in agent.networks().values() if isinstance(m, torch.nn.Module) for p in m.parameters()]
 
 
 def test_checkpoint_restores_observation_statistics(tmp_path):
@@ -115,6 +122,21 @@ def test_checkpoint_restores_observation_statistics(tmp_path):
     assert a["count"] > 100
 
 
+def test_eval_env_matches_a_given_env_the_agent_wrapped():
+    env = make_env("CartPole-v1", num_envs=2, seed=0, backend="torch")
+    agent = make_agent("ppo", env, dict(SMALL["ppo"], normalize_obs=True), seed=0)
+    agent.build()
+    assert isinstance(agent.env, NormalizeObservation)  # the agent wrapped the env it was given
+    agent.reset_env()
+    for _ in range(5):
+        agent.env.step(torch.zeros(2, dtype=torch.int64))
+    eval_env = make_eval_env(agent, 2, seed=3)
+    norm = eval_env.find(NormalizeObservation)
+    assert norm is not None and not norm.training
+    assert all(torch.equal(norm.rms.state_dict()[k], agent.env.rms.state_dict()[k]) for k in ("mean", "var"))
+    assert isinstance(norm.env, TorchVecEnv), "the eval env keeps the backend of the given env"
+
+
 def test_resume_continues_global_step_and_logs(tmp_path):
     first = _agent("ppo", "CartPole-v1").train(256, out=tmp_path, **TRAIN)
     assert first["total_steps"] == 256
@@ -125,7 +147,7 @@ def test_resume_continues_global_step_and_logs(tmp_path):
     steps = [int(e["step"]) for e in _read_csv(tmp_path / "episodes.csv")]
     assert steps == sorted(steps) and steps[0] <= 256 < steps[-1], "episodes.csv must be appended"
     progress = [int(r["step"]) for r in _read_csv(tmp_path / "progress.csv")]
-    assert progress == sorted(progress) and progress[0] <= 256 and progress[-1] == 512
+    assert progress == sorted(set(progress)) and progress[0] <= 256 and progress[-1] == 512
     # the same agent object also resumes in place
     third = agent.train(576, out=tmp_path, **TRAIN)
     assert third["total_steps"] == 576
@@ -150,13 +172,13 @@ def test_part_kwargs_reach_the_constructor():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("algo,env_id", [("ppo", "CartPole-v1"), ("sac", "Pendulum-v1"), ("dqn", "CartPole-v1")])
+@pytest.mark.parametrize("algo,env_id", [("ppo", "CartPole-v1"), ("sac", "Pendulum-v1"),
+                                         ("dqn", "CartPole-v1")])
 def test_tiny_training_on_cuda(tmp_path, algo, env_id):
     agent = _agent(algo, env_id, device="cuda")
     manifest = agent.train(300, out=tmp_path, **TRAIN)
     assert manifest["device"].startswith("cuda")
-    assert all(p.is_cuda for net in agent.networks().values() if isinstance(net, torch.nn.Module)
-               for p in net.parameters())
+    assert all(p.is_cuda for p in _params(agent))
     fresh = _agent(algo, env_id, device="cuda").load(tmp_path / manifest["checkpoint"])
     obs = agent.env.reset(seed=3)
     assert torch.equal(agent.act(obs), fresh.act(obs))

@@ -76,6 +76,8 @@ BAD = {  # args -> text the one-line error must contain
     "unknown-part-key": (["train", "ppo", "CartPole-v1", "--part", "encoder=resnet9"], "'resnet9'"),
     "part-that-does-not-fit": (["train", "sac", "Pendulum-v1", "--part", "policy=q_network"], "'q_network'"),
     "unknown-part-role": (["train", "ppo", "CartPole-v1", "--part", "critic=mlp"], "'critic'"),
+    "unknown-backend": (["train", "ppo", "CartPole-v1", "--backend", "jax"], "'jax'"),
+    "unknown-device": (["train", "ppo", "CartPole-v1", "--device", "tpu"], "'tpu'"),
     "missing-run-folder": (["eval", "no-such-run"], "'no-such-run'"),
 }
 

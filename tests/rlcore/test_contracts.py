@@ -126,6 +126,11 @@ def test_squashed_distribution_rsample_carries_gradients(key):
         assert (a.abs() <= 1.0).all()
         (a.sum() + logp.sum()).backward()
         assert raw.grad is not None and raw.grad.abs().sum() > 0
+        # log_prob of a sampled action agrees with the log-prob returned alongside it
+        dist = head(torch.randn(256, head.num_params) * 0.5)
+        a, logp = dist.rsample_log_prob()
+        inside = (a.abs() < 0.99).reshape(256, -1).all(1)  # away from float32 tanh saturation
+        torch.testing.assert_close(dist.log_prob(a)[inside], logp[inside], rtol=1e-3, atol=1e-3)
 
 
 # ----- policies -------------------------------------------------------------------------------
@@ -325,6 +330,8 @@ def test_agent_set_refuses_unknown_and_unslotted_roles(key):
         if role not in agent.slots:
             with pytest.raises(RLCoreError, match=f"no '{role}' slot"):
                 agent.set(**{role: "anything"})
+            with pytest.raises(RLCoreError, match=f"no '{role}' slot"):
+                agent.set(**{f"{role}_kwargs": {"scale": 2.0}})  # never silently ignored
     with pytest.raises(RLCoreError, match="not-a-key"):
         agent.set(encoder="not-a-key")
 

@@ -74,12 +74,9 @@ class TorchVecEnv:
                                   device=self.device)
         self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self._ep_return = torch.zeros(num_envs, **f64)
-        rows = max(4, min(64, (1 << 22) // num_envs))  # at most ~70 MB, even for 1M envs
-        self._rec_done = torch.zeros((rows, num_envs), dtype=torch.bool, device=self.device)
-        self._rec_return = torch.zeros((rows, num_envs), **f64)
-        self._rec_length = torch.zeros((rows, num_envs), dtype=torch.int64, device=self.device)
+        self._rec_done = self._rec_return = self._rec_length = None  # device ring buffer
         self._rec_rows = 0
-        self._finished: list[tuple[float, int]] = []
+        self._finished: list[tuple[torch.Tensor, torch.Tensor]] = []  # (returns, lengths)
 
     # ----------------------------------------------------------------- subclass hooks
     def _spaces(self) -> tuple[gym.Space, gym.Space]:
@@ -129,8 +126,11 @@ class TorchVecEnv:
     def pop_episodes(self) -> list[tuple[float, int]]:
         """(undiscounted return, length) of episodes finished since the last call."""
         self._flush()
-        finished, self._finished = self._finished, []
-        return finished
+        if not self._finished:
+            return []
+        returns, lengths = (torch.cat(parts).tolist() for parts in zip(*self._finished))
+        self._finished = []
+        return list(zip(returns, lengths))
 
     def get_state(self) -> torch.Tensor:
         """A copy of the physical state, shape ``[num_envs, state_dim]``."""
@@ -222,6 +222,16 @@ class TorchVecEnv:
         return torch.where(done.unsqueeze(1), self._observe(fresh), next_obs)
 
     def _record(self, done: torch.Tensor) -> None:
+        """Keep (return, length) of the episodes that end now; Python floats come at pop time."""
+        if not self._sync_free:
+            self._finished.append((self._ep_return[done], self._elapsed[done]))
+            return
+        if self._rec_done is None:
+            rows = max(4, min(64, (1 << 22) // self.num_envs))  # at most ~70 MB for 1M envs
+            shape, dev = (rows, self.num_envs), self.device
+            self._rec_done = torch.zeros(shape, dtype=torch.bool, device=dev)
+            self._rec_return = torch.zeros(shape, dtype=torch.float64, device=dev)
+            self._rec_length = torch.zeros(shape, dtype=torch.int64, device=dev)
         row = self._rec_rows
         self._rec_done[row].copy_(done)
         self._rec_return[row].copy_(self._ep_return)
@@ -235,9 +245,7 @@ class TorchVecEnv:
         if rows == 0:
             return
         mask = self._rec_done[:rows]
-        returns = self._rec_return[:rows][mask].tolist()
-        lengths = self._rec_length[:rows][mask].tolist()
-        self._finished.extend(zip(returns, lengths))
+        self._finished.append((self._rec_return[:rows][mask], self._rec_length[:rows][mask]))
 
 
 def batch_major(rows: torch.Tensor) -> torch.Tensor:

@@ -63,9 +63,8 @@ class CartPole(TorchVecEnv):
             theta + TAU * theta_dot,
             theta_dot + TAU * thetaacc,
         ), dim=0)
-        nx, nth = next_state[0], next_state[2]
-        terminated = (nx < -X_THRESHOLD) | (nx > X_THRESHOLD) | (nth < -THETA_THRESHOLD) | (
-            nth > THETA_THRESHOLD)
+        # |v| > limit is exactly Gymnasium's "v < -limit or v > limit", in fewer operations.
+        terminated = (next_state[0].abs() > X_THRESHOLD) | (next_state[2].abs() > THETA_THRESHOLD)
         reward = torch.ones(self.num_envs, dtype=torch.float32, device=self.device)
         return next_state, reward, terminated
 

@@ -43,9 +43,7 @@ class TorchSingleEnv(gym.Env):
 
     def step(self, action):
         """Apply one action and return ``(obs, reward, terminated, truncated, info)``."""
-        dtype = torch.int64 if isinstance(self.action_space, gym.spaces.Discrete) else torch.float32
-        batch_action = torch.as_tensor(np.asarray(action), dtype=dtype).reshape(
-            1, *self.action_space.shape)
+        batch_action = torch.as_tensor(np.asarray(action)).reshape(1, *self.action_space.shape)
         out = self._batch.step(batch_action)
         obs = out.next_obs[0].cpu().numpy()
         return obs, float(out.reward[0]), bool(out.terminated[0]), bool(out.truncated[0]), {}

@@ -90,7 +90,7 @@ def test_streams_the_same_text_as_greedy_generate(tiny: HFLLM, tiny_dir: Path) -
 def test_counts_match_the_tokenizer_and_template(tiny: HFLLM, tiny_dir: Path) -> None:
     tok = transformers.AutoTokenizer.from_pretrained(tiny_dir, local_files_only=True)
     text = "the policy gradient, estimated (GAE) in 2 steps"
-    assert tiny.count_tokens(text) == len(tok.encode(text, add_special_tokens=False)) == len(text) - 7
+    assert tiny.count_tokens(text) == len(tok.encode(text, add_special_tokens=False)) > 30
     ids = tok.apply_chat_template(CHAT, add_generation_prompt=True, return_dict=True)["input_ids"]
     assert tiny.count_messages(CHAT) == len(ids)
 

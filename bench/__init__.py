@@ -1,0 +1,1 @@
+"""Performance suites (not tests): ``python -m bench.rl`` and ``python -m bench.copilot``."""

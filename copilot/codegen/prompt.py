@@ -1,0 +1,115 @@
+"""The prompts that ask the LLM for a RunSpec, kept small for a 0.5B model on 2 cores.
+
+The system prompt is a cheat sheet generated from rlcore's registry (algorithms with the
+action spaces they act in, common envs with theirs, the config fields of the relevant
+agent, registered parts) plus two or three short snippets retrieved from the docs index
+(kinds ``api``, ``doc``, ``tutorial``) when an index exists. A one-shot example shows the
+expected JSON. Repairs add the failed spec, its error and the docs that match the error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from copilot.codegen import catalog
+from copilot.codegen.facts import Facts
+
+SNIPPET_CHARS = 360
+RETRIEVE_KINDS = ("api", "doc", "tutorial")
+EXAMPLE_REQUEST = "Train DQN on CartPole-v1 for 30k steps with discount 0.98, seed 3."
+EXAMPLE_SPEC = {"algo": "dqn", "env_id": "CartPole-v1", "total_steps": 30000, "seed": 3, "num_envs": 1,
+                "config": {"gamma": 0.98}, "parts": {}, "eval_episodes": 10, "checkpoint_every": 0}
+RULES = ("Reply with one JSON RunSpec for rlcore, a PyTorch RL library. Copy env ids and numbers "
+         "exactly from the request. Choose an algorithm that can act in the env's action space. "
+         "Put in config only what the request asks for, using the field names listed. Leave parts "
+         "empty unless the request names one. Defaults: seed 0, eval_episodes 10, checkpoint_every 0.")
+
+
+@functools.lru_cache(maxsize=1)
+def env_lines() -> str:
+    rows = []
+    for env in catalog.common_envs():
+        try:
+            rows.append(f"{env} ({catalog.env_action_space(env)})")
+        except Exception:  # noqa: BLE001 - an env whose extras are missing is simply not listed
+            continue
+    return ", ".join(rows)
+
+
+def algo_lines() -> list[str]:
+    """Algorithms grouped by the action spaces they act in and their default env count."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for algo in catalog.algos():
+        key = (" or ".join(catalog.space_names(algo)), catalog.default_num_envs(algo))
+        groups.setdefault(key, []).append(algo)
+    return ["Algorithms: " + "; ".join(f"{', '.join(algos)} ({spaces} actions, {n} env{'s' if n > 1 else ''})"
+                                       for (spaces, n), algos in groups.items())]
+
+
+def field_lines(algo: str | None) -> list[str]:
+    """Config fields: name and doc for one algorithm, or names only for all of them."""
+    if algo:
+        info = catalog.config_info(algo)
+        return [f"{algo} config fields: " + "; ".join(f"{n} ({_short(f.doc)})" for n, f in info.items())]
+    names = dict.fromkeys(n for a in catalog.algos() for n in catalog.field_names(a))
+    return ["config fields (each agent has a subset): " + ", ".join(names)]
+
+
+def _short(doc: str, words: int = 4) -> str:
+    parts = re.sub(r"\s+", " ", doc).strip().rstrip(".").split(" ")
+    return " ".join(parts[:words]) + ("..." if len(parts) > words else "")
+
+
+def part_lines() -> list[str]:
+    """Swappable parts a request may name (policy, storage and distribution follow the algorithm)."""
+    keys = {role: ks for role, ks in catalog.all_part_keys().items()
+            if ks and role not in ("policy", "storage", "distribution")}
+    return ["parts by role: " + "; ".join(f"{role}: {', '.join(ks)}" for role, ks in keys.items())]
+
+
+def system_prompt(facts: Facts, snippets: list[str]) -> str:
+    lines = [RULES, *algo_lines(), f"Envs: {env_lines()}", *field_lines(facts.algo),
+             *part_lines()]
+    if snippets:
+        lines += ["Docs:", *snippets]
+    return "\n".join(lines)
+
+
+def messages(request: str, facts: Facts, snippets: list[str]) -> list[dict[str, str]]:
+    """The chat asking for a RunSpec."""
+    return [{"role": "system", "content": system_prompt(facts, snippets)},
+            {"role": "user", "content": EXAMPLE_REQUEST},
+            {"role": "assistant", "content": json.dumps(EXAMPLE_SPEC)},
+            {"role": "user", "content": request}]
+
+
+def repair_messages(chat: list[dict[str, str]], answer: str, error: str, snippets: list[str]) -> list[dict[str, str]]:
+    """The chat extended with the failed answer and what went wrong."""
+    docs = ("\nRelevant docs:\n" + "\n".join(snippets)) if snippets else ""
+    note = (f"That spec failed: {error[:600]}{docs}\nReply with a corrected JSON RunSpec for the same "
+            "request.")
+    return [*chat, {"role": "assistant", "content": answer or "{}"}, {"role": "user", "content": note}]
+
+
+def snippet(hit: Any, query: str) -> str:
+    from copilot.chat import focus
+
+    text = focus(hit.text, query, SNIPPET_CHARS)
+    text = re.sub(r"\s+", " ", text).strip()[:SNIPPET_CHARS]
+    return f"- {hit.title}: {text}"
+
+
+def retrieve(settings: Any, query: str, k: int = 2) -> list[str]:
+    """Up to ``k`` short API/doc/tutorial snippets for ``query``; none when there is no index."""
+    try:
+        from copilot.index import Index, read_manifest
+
+        if read_manifest(settings.index_dir) is None:
+            return []
+        hits = Index.open(settings).search(query, k=k, kinds=list(RETRIEVE_KINDS))
+    except Exception:  # noqa: BLE001 - retrieval only helps; generation works without it
+        return []
+    return [snippet(h, query) for h in hits]

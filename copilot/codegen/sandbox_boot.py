@@ -1,0 +1,95 @@
+"""Bootstrap run in the sandbox child: limits, audit hook, then the script as ``__main__``.
+
+Usage (by :mod:`copilot.codegen.sandbox` only)::
+
+    python -I -u sandbox_boot.py LIMITS_JSON PROJECT_ROOT SCRIPT [WRITABLE_DIR ...]
+
+This file is executed by path in the child process; the product never imports it. It uses
+only the standard library so it works before anything else is importable.
+"""
+
+import json
+import os
+import resource
+import runpy
+import sys
+
+BLOCKED_EVENTS = {
+    "subprocess.Popen": "starting processes", "os.system": "starting processes",
+    "os.exec": "starting processes", "os.posix_spawn": "starting processes",
+    "os.spawn": "starting processes", "os.fork": "starting processes", "os.forkpty": "starting processes",
+    "pty.spawn": "starting processes", "os.kill": "signalling processes", "os.killpg": "signalling processes",
+    "urllib.Request": "network access", "webbrowser.open": "opening a browser",
+}
+SOCKET_EVENTS = ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg")
+PATH_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.rename": 2, "os.mkdir": 1, "shutil.rmtree": 1,
+               "os.chmod": 1, "os.chown": 1, "os.truncate": 1, "os.link": 2, "os.symlink": 2, "os.utime": 1}
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost", "0:0:0:0:0:0:0:1")
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def apply_limits(limits):
+    """Lower this process's resource limits (inherited by anything it could start)."""
+    for name, value in limits.items():
+        which = getattr(resource, name, None)
+        if which is None or value is None:
+            continue
+        soft = int(value)
+        hard = soft + 5 if name == "RLIMIT_CPU" else soft
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def make_hook(roots):
+    roots = [os.path.realpath(r) for r in roots]
+
+    def inside(path):
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return real == os.devnull or any(real == r or real.startswith(r + os.sep) for r in roots)
+
+    def refuse(what):
+        raise PermissionError(f"sandbox: {what} is not allowed in a training script")
+
+    def hook(event, args):
+        if event == "open":
+            path, mode, flags = args
+            if path is None or isinstance(path, int):
+                return
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & WRITE_FLAGS)
+            if writing and not inside(path):
+                refuse(f"writing {os.fsdecode(path)!r} outside the run folder")
+        elif event in PATH_EVENTS:
+            for path in args[:PATH_EVENTS[event]]:
+                if isinstance(path, (str, bytes, os.PathLike)) and not inside(path):
+                    refuse(f"{event} on {os.fsdecode(path)!r} outside the run folder")
+        elif event in BLOCKED_EVENTS:
+            refuse(BLOCKED_EVENTS[event])
+        elif event in SOCKET_EVENTS:
+            address = args[1] if len(args) > 1 else None
+            host = address[0] if isinstance(address, tuple) and address else None
+            if host not in LOCAL_HOSTS:
+                refuse(f"network access ({event} to {address!r})")
+        elif event == "socket.getaddrinfo" and args and args[0] not in LOCAL_HOSTS + (None, b"localhost"):
+            refuse(f"network access (looking up {args[0]!r})")
+
+    return hook
+
+
+def main(argv):
+    limits, root, script, writable = json.loads(argv[1]), argv[2], argv[3], argv[4:]
+    sys.dont_write_bytecode = True
+    apply_limits(limits)
+    if root not in sys.path:
+        sys.path.append(root)
+    sys.addaudithook(make_hook([os.path.dirname(os.path.abspath(script)), *writable]))
+    sys.argv = [script]
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

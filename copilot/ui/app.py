@@ -1,0 +1,108 @@
+"""The RL Copilot web UI: one Gradio Blocks app with a tab per task.
+
+:func:`launch` starts the model and index loading in background threads, then serves the
+page at once; the header shows what is still loading. :func:`build_app` lays out the tabs
+(each in its own module) around one shared :class:`~copilot.ui.services.Services`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+from copilot.ui import chat_tab, docs_tab, generate_tab, models_tab, runs_tab
+from copilot.ui.render import status_html
+from copilot.ui.services import Services
+
+TITLE = "RL Copilot"
+STATUS_EVERY_S = 2.0
+CSS_FILE = Path(__file__).with_name("style.css")
+
+
+def theme() -> gr.themes.Base:
+    """A quiet theme using local fonts only (the page must work offline)."""
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
+                          font=["Inter", "ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+
+def header_status(services: Services) -> str:
+    if services.models.error and not services.models.ready:
+        kind = "error"
+    elif services.index_state == "failed":
+        kind = "error"
+    else:
+        kind = "ok" if services.ready else "busy"
+    return status_html(services.status_line(), kind)
+
+
+def exports_dir(services: Services) -> Path:
+    """Where downloads (scripts, zipped runs) are written; emptied at each start."""
+    path = Path(services.settings.home) / "ui-exports"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_app(services: Services, exports: Path) -> gr.Blocks:
+    """The Blocks app: a header with live model/index status, then the five tabs."""
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        with gr.Row(elem_id="cp-header"):
+            gr.HTML(f"<h1>{TITLE}</h1><p>Offline answers about RL and rlcore, training scripts "
+                    "that run, and the docs at hand.</p>", elem_id="cp-title")
+            header = gr.HTML(lambda: header_status(services), elem_id="app-status")
+        timer = gr.Timer(STATUS_EVERY_S)
+        timer.tick(lambda: header_status(services), None, header, queue=False, show_progress="hidden")
+
+        def refresh_header() -> str:
+            return header_status(services)
+
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat_tab.build(services)
+            with gr.Tab("Generate & Run", id="generate"):
+                generate_tab.build(services, exports)
+            with gr.Tab("Runs", id="runs") as runs:
+                runs_ui = runs_tab.build(services, exports)
+            with gr.Tab("Docs", id="docs"):
+                docs_tab.build(services)
+            with gr.Tab("Models", id="models"):
+                models_tab.build(services, header, refresh_header)
+        runs.select(runs_ui["load"], None, runs_ui["outputs"], queue=False)
+        demo.load(runs_ui["load"], None, runs_ui["outputs"], queue=False)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, model: str | None = None, auth: str | None = None,
+           home: str | None = None) -> int:
+    """Serve the UI until interrupted; returns the process exit status."""
+    from copilot.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings({"home": home, "model": model})
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # Print before loading starts: llama.cpp silences stdout/stderr while it loads a model.
+    print(f"RL Copilot on http://{host}:{port} (model: {settings.model}; it loads in the background)",
+          flush=True)
+    services = Services(settings)
+    services.start()
+    exports = exports_dir(services)
+    demo = build_app(services, exports)
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    creds = tuple(auth.split(":", 1)) if auth else None
+    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        demo.launch(server_name=host, server_port=port, auth=creds, theme=theme(), css_paths=[CSS_FILE],
+                    allowed_paths=[str(settings.runs_dir), str(exports)], ssr_mode=False, quiet=True,
+                    show_error=False, footer_links=[], run_history=False)
+    except OSError as exc:
+        print(f"error: cannot serve on {host}:{port} ({exc}); pick another --port.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,193 @@
+"""Generate-and-run jobs for the web UI, driven from a worker thread.
+
+A job calls :func:`copilot.codegen.generate.generate` or
+:func:`copilot.codegen.sandbox.run_script` in a thread; their events land in a queue and
+:func:`drive` applies them to a :class:`JobView` that the tab renders while it waits.
+Nothing here imports gradio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from copilot.ui.runs import parse_progress, slug
+
+log = logging.getLogger(__name__)
+LOG_LINES = 400
+Emit = Callable[[str, dict], None]
+
+
+@dataclass
+class JobView:
+    """Everything the Generate & Run tab shows about the current job."""
+
+    status: str = ""
+    state: str = "info"  # info | busy | ok | error
+    spec: dict[str, Any] | None = None
+    script: str | None = None
+    log: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    step: int = 0
+    total: int = 0
+    curve: str | None = None
+    eval_return: float | None = None
+    eval_std: float | None = None
+    script_path: str | None = None
+    run_dir: str | None = None
+    finished: bool = False
+
+    @property
+    def log_text(self) -> str:
+        return "\n".join(self.log)
+
+    def apply(self, kind: str, data: dict[str, Any]) -> None:
+        """Fold one event from generate/run_script into the view."""
+        if kind == "status":
+            self.status, self.state = str(data.get("text", "")), "busy"
+        elif kind == "spec":
+            self.spec = dict(data)
+        elif kind == "script":
+            self.script = str(data.get("text", ""))
+        elif kind == "log":
+            self.add_line(str(data.get("line", "")))
+        elif kind == "progress":
+            self.step, self.total = int(data.get("step") or 0), int(data.get("total") or 0)
+        elif kind == "done":
+            self.finish(data)
+
+    def add_line(self, line: str) -> None:
+        for piece in line.replace("\r", "\n").splitlines() or [""]:
+            found = parse_progress(piece)
+            if found and found[1] > 0:
+                self.step, self.total = found
+            if piece.strip():
+                self.log.append(piece.rstrip())
+
+    def finish(self, data: dict[str, Any]) -> None:
+        """Apply a finished result (``GenerateResult.to_json()`` or a run result as a dict)."""
+        self.finished = True
+        ok, error = bool(data.get("ok")), str(data.get("error") or "")
+        if data.get("spec"):
+            self.spec = data["spec"]
+        if data.get("script"):
+            self.script = data["script"]
+        self.script_path = data.get("script_path") or self.script_path
+        self.run_dir = data.get("run_dir") or self.run_dir
+        if data.get("curve_png") and Path(data["curve_png"]).is_file():
+            self.curve = str(data["curve_png"])
+        ev = (data.get("manifest") or {}).get("eval") or {}
+        self.eval_return, self.eval_std = ev.get("return_mean"), ev.get("return_std")
+        if not self.log and data.get("log_tail"):
+            self.add_line(str(data["log_tail"]))
+        if self.total and ok:
+            self.step = self.total
+        if ok:
+            self.state = "ok"
+            self.status = self.summary()
+        else:
+            self.state = "error"
+            self.status = error or "The job failed; see the log below."
+
+    def summary(self) -> str:
+        if self.eval_return is not None:
+            std = f" ± {self.eval_std:.1f}" if self.eval_std is not None else ""
+            return f"Finished: final evaluation return {self.eval_return:.1f}{std}."
+        if self.script and not self.run_dir:
+            return "Script ready: edit it if you like, then press Run."
+        return "Finished."
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """A generate/run result object as the ``done`` event's dict (plus ``run_dir``)."""
+    if isinstance(result, dict):
+        data = dict(result)
+    elif hasattr(result, "to_json"):
+        data = dict(result.to_json())
+    else:
+        data = {k: getattr(result, k) for k in ("ok", "error", "manifest", "curve_png", "log_tail")
+                if hasattr(result, k)}
+    for key in ("run_dir", "script_path", "curve_png"):
+        value = getattr(result, key, None) if not isinstance(result, dict) else result.get(key)
+        if value is not None:
+            data[key] = str(value)
+    return data
+
+
+def new_run_dir(runs_dir: Path, request: str) -> Path:
+    """A fresh, time-stamped folder under ``runs_dir`` named after the request."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(runs_dir) / f"{stamp}-{slug(request)}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def drive(work: Callable[[Emit], Any], view: JobView, cancel: threading.Event,
+          every_s: float = 0.3) -> Iterator[JobView]:
+    """Run ``work(emit)`` in a thread, apply its events to ``view`` and yield the view as it changes.
+
+    If the consumer stops early (the page went away), ``cancel`` is set so the job stops too.
+    """
+    events: queue.Queue = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work(lambda kind, data: events.put((kind, data)))
+        except Exception as exc:  # noqa: BLE001 - reported in the view
+            log.warning("job failed", exc_info=True)
+            outcome["error"] = exc
+        finally:
+            events.put(("__end__", {}))
+
+    thread = threading.Thread(target=target, name="copilot-job", daemon=True)
+    thread.start()
+    done, last = False, 0.0
+    try:
+        while True:
+            try:
+                kind, data = events.get(timeout=every_s)
+            except queue.Empty:
+                yield view
+                continue
+            if kind == "__end__":
+                break
+            view.apply(kind, data)
+            if time.monotonic() - last >= every_s:
+                last = time.monotonic()
+                yield view
+        done = True
+    finally:
+        if not done:
+            cancel.set()
+    _conclude(view, outcome, cancel)
+    yield view
+
+
+def _conclude(view: JobView, outcome: dict[str, Any], cancel: threading.Event) -> None:
+    from copilot.ui.services import one_sentence
+
+    if "error" in outcome:
+        view.finished, view.state = True, "error"
+        view.status = one_sentence(outcome["error"])
+    elif outcome.get("result") is not None:
+        data = result_dict(outcome["result"])
+        view.run_dir = view.run_dir or data.get("run_dir")
+        view.script_path = view.script_path or data.get("script_path")
+        if not view.finished:
+            view.finish(data)
+    if cancel.is_set() and view.state != "ok" and "cancel" not in view.status.lower():
+        view.state, view.status = "error", "Cancelled: " + (view.status or "the job was stopped.")
+
+
+def spec_json(spec: dict[str, Any] | None) -> str:
+    return json.dumps(spec, indent=2) if spec else ""

@@ -1,0 +1,60 @@
+"""End to end with the real default model (slow): requests in English and Chinese."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from copilot.codegen.generate import generate
+from copilot.config import load_settings
+from copilot.llm import DEFAULT_MODEL, resolve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_llm():
+    settings = load_settings({"threads": min(2, os.cpu_count() or 1)}, use_file=False)
+    llm = resolve(DEFAULT_MODEL, settings)
+    try:
+        llm.load()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"the default model could not be loaded: {exc}")
+    return llm
+
+
+@pytest.fixture()
+def home(tmp_path):
+    return load_settings({"home": str(tmp_path / "home")}, use_env=False, use_file=False)
+
+
+def test_english_request_runs_end_to_end(real_llm, home):
+    result = generate("Train A2C on CartPole-v1 for 3000 steps with gamma 0.98 and seed 2.", home,
+                      llm=real_llm, budget_s=240)
+    assert result.ok, (result.error, result.attempts)
+    m = result.manifest
+    assert (m["algo"], m["env"], m["seed"], m["config"]["gamma"]) == ("a2c", "CartPole-v1", 2, 0.98)
+    assert 2700 <= m["total_steps"] <= 3300 and isinstance(m["eval"]["return_mean"], float)
+
+
+def test_chinese_request_and_same_spec_twice(real_llm, home):
+    request = "用TD3在Pendulum-v1上训练2000步，批大小为128"
+    first = generate(request, home, llm=real_llm, run=False)
+    second = generate(request, home, llm=real_llm, run=False)
+    assert first.ok and second.ok, (first.error, second.error)
+    assert first.spec == second.spec
+    assert first.spec["algo"] == "td3" and first.spec["total_steps"] == 2000
+    assert first.spec["config"].get("batch_size") == 128
+
+
+def test_model_chooses_an_algorithm_that_can_act(real_llm, home):
+    result = generate("Balance the pole on the cart (CartPole-v1) within 5000 steps.", home, llm=real_llm,
+                      run=False)
+    assert result.ok, (result.error, result.attempts)
+    assert result.spec["algo"] in ("ppo", "a2c", "dqn") and result.spec["env_id"] == "CartPole-v1"
+
+
+def test_impossible_request_with_the_real_model(real_llm, home):
+    result = generate("Train DQN on Pendulum-v1 for 4000 steps.", home, llm=real_llm, budget_s=120)
+    assert not result.ok and "DQN cannot act in Pendulum-v1" in result.error
