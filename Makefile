@@ -8,11 +8,20 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
-# llama.cpp must not use -march=native here (the CPU reports AMX, the VM forbids it).
+# llama.cpp must not use -march=native here (the CPU reports AMX, the VM forbids it), and
+# every optional instruction set is enabled only where /proc/cpuinfo lists it (an AVX_VNNI
+# build crashes with "Illegal instruction" on CPUs that have AVX512_VNNI but not AVX_VNNI).
+CPUFLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-ifneq ($(shell grep -m1 -o avx512vnni /proc/cpuinfo 2>/dev/null),)
-LLAMA_FLAGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
-endif
+LLAMA_FLAGS += -DGGML_AVX512=$(if $(findstring avx512f,$(CPUFLAGS)),ON,OFF)
+LLAMA_FLAGS += -DGGML_AVX512_VNNI=$(if $(findstring avx512_vnni,$(CPUFLAGS)),ON,OFF)
+LLAMA_FLAGS += -DGGML_AVX512_VBMI=$(if $(findstring avx512vbmi,$(CPUFLAGS)),ON,OFF)
+LLAMA_FLAGS += -DGGML_AVX512_BF16=$(if $(findstring avx512_bf16,$(CPUFLAGS)),ON,OFF)
+LLAMA_FLAGS += -DGGML_AVX_VNNI=$(if $(findstring avx_vnni,$(CPUFLAGS)),ON,OFF)
+# The wheel is built once per flag set and kept outside the checkout (pip's own cache would
+# hand back a wheel built with other flags).
+LLAMA_KEY   := $(shell echo "0.3.36 $(LLAMA_FLAGS)" | sha256sum | cut -c1-12)
+WHEELS      := $(HOME)/.cache/rl-copilot/wheels/llama-$(LLAMA_KEY)
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -26,7 +35,11 @@ $(STAMP): requirements.lock pyproject.toml scripts/setup_browser.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_FLAGS)" $(PY) -m pip install --quiet -r requirements.lock
+	@ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
+	  echo "Compiling llama-cpp-python 0.3.36 (4 to 12 minutes, once per machine)..."; \
+	  CMAKE_ARGS="$(LLAMA_FLAGS)" $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
+	    -w $(WHEELS) llama-cpp-python==0.3.36; }
+	$(PY) -m pip install --quiet --find-links $(WHEELS) -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	bash scripts/setup_browser.sh
 	@touch $(STAMP)

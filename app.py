@@ -7,6 +7,12 @@ and index load in the background.
 
 from __future__ import annotations
 
+import os
+
+# llama.cpp and torch share libgomp, which reads this once at load: spinning OpenMP
+# threads make generation several times slower on a busy 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import os
 import sys

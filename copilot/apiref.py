@@ -2,16 +2,26 @@
 
 The package is imported and its modules walked with :mod:`pkgutil`. A module that fails to
 import is skipped with a warning (its earlier reference is kept in the index). Private
-modules (a name part starting with ``_``) and ``__main__`` are never imported.
+modules (a name part starting with ``_``) and ``__main__`` are never imported. Ingest runs
+this in a child Python (:func:`api_reference_isolated`), so each ingest sees the package's
+current files and an import that crashes or exits cannot stop the ingest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.machinery
 import inspect
+import json
+import os
 import pkgutil
+import subprocess
+import sys
+import tempfile
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 from copilot.chunking import Piece
@@ -128,3 +138,54 @@ def api_reference(package: str = "rlcore") -> ApiReference:
             continue
         ref.modules[name] = module_pieces(module)
     return ref
+
+
+def package_fingerprint(package: str) -> str | None:
+    """A hash of every ``.py`` file of a top-level package, found on ``sys.path`` without importing it."""
+    spec = importlib.machinery.PathFinder.find_spec(package, sys.path)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    digest = hashlib.sha256()
+    for root in map(Path, spec.submodule_search_locations):
+        for file in sorted(root.rglob("*.py")):
+            if "__pycache__" not in file.parts:
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def api_reference_isolated(package: str = "rlcore", timeout: float = 600.0) -> ApiReference:
+    """:func:`api_reference` computed in a child Python that sees the same ``sys.path``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "api.json")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "copilot.apiref", package, out], env=env,
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc = None
+        if proc is None or proc.returncode != 0 or not os.path.isfile(out):
+            reason = "timed out" if proc is None else (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            warnings.warn(f"API reference of {package} was not built ({reason}).", stacklevel=2)
+            return ApiReference(package, imported=False)
+        with open(out, encoding="utf-8") as fh:
+            data = json.load(fh)
+    for message in data["warnings"]:
+        warnings.warn(message, stacklevel=2)
+    modules = {name: [Piece(*fields) for fields in pieces] for name, pieces in data["modules"].items()}
+    return ApiReference(package, modules, data["failed"], data["imported"])
+
+
+def _main(package: str, out: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ref = api_reference(package)
+    data = {"modules": {m: [[p.title, p.heading, p.text, p.symbol] for p in pieces]
+                        for m, pieces in ref.modules.items()},
+            "failed": ref.failed, "imported": ref.imported,
+            "warnings": [str(w.message) for w in caught if "API reference" in str(w.message)]}
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1], sys.argv[2])

@@ -132,6 +132,7 @@ class Index:
         self._rows: dict[str, int] = {}
         self._kinds = np.zeros(0, dtype=str)
         self._symbols = SymbolTable([])
+        self._stamp: int | None = None  # mtime of the chunk table this process loaded
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None, create: bool = False) -> "Index":
@@ -189,6 +190,13 @@ class Index:
         bm25.save(self.index_dir / BM25_FILE)
         _write_json(self.index_dir / TABLE_FILE, table)
         self._set_lexical(bm25, table)
+        self._stamp = self._table_stamp()
+
+    def _table_stamp(self) -> int | None:
+        try:
+            return (self.index_dir / TABLE_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def _set_lexical(self, bm25: BM25 | None, table: dict[str, list]) -> None:
         self._bm25, self._table = bm25, table
@@ -204,6 +212,7 @@ class Index:
             bm25 = BM25.load(bm25_path)
             if len(table["id"]) == bm25.n_docs == self.count():
                 self._set_lexical(bm25, table)
+                self._stamp = self._table_stamp()
                 return
         self.refresh_lexical()
 
@@ -249,8 +258,8 @@ class Index:
         if k < 1:
             raise SearchError(f"k must be at least 1, got {k}.")
         kinds = check_kinds(kinds)
-        if self._bm25 is None:
-            self.load_lexical()
+        if self._bm25 is None or self._stamp != self._table_stamp():
+            self.load_lexical()  # first use, or another Index (an ingest) changed the chunks
         if not query.strip() or self._bm25.n_docs == 0:
             return []
         reading = expand(query) if cross_lingual else Expansion((), (), query)

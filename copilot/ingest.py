@@ -4,7 +4,8 @@ Each chunk's id is the sha256 of its source path (relative to its root) and its 
 same content always gets the same id. ``manifest.json`` in the index folder records the
 embedder (name and dimension), every source's hash and chunk ids, and counts. A re-ingest
 reads and embeds only sources whose hash changed, removes the chunks of changed and deleted
-sources, and refuses to mix embedders (``rebuild=True`` starts over).
+sources, and refuses to mix embedders (``rebuild=True`` starts over). The API reference is
+rebuilt (its package imported) only when a source file of the package changed.
 
 Kinds: files under a corpus root (``settings.corpus``) take theirs from the subfolder
 (``docs`` -> doc, ``tutorials`` -> tutorial, ``papers`` -> paper, ``faq`` -> faq); anything
@@ -25,11 +26,11 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from copilot.apiref import ApiReference, api_reference
+from copilot.apiref import ApiReference, api_reference_isolated, package_fingerprint
 from copilot.chunking import Piece
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
-from copilot.index import MANIFEST, Index, Record, _write_json, indexed_text, read_manifest
+from copilot.index import BM25_FILE, MANIFEST, Index, Record, _write_json, indexed_text, read_manifest
 from copilot.loaders import LoadError, load, supported
 
 PIPELINE_VERSION = "1"  # part of every source hash: bump it when loading or splitting changes
@@ -63,6 +64,7 @@ class Scope:
     dirs: list[Path] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     api: list[ApiReference] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # package -> hash of its source files
 
     def covers(self, key: str) -> bool:
         if key.startswith("api:"):
@@ -121,10 +123,23 @@ def _collect_path(raw: str, corpus_roots: list[Path], scope: Scope, explicit: bo
     return [_file_source(path, root, owner is not None)]
 
 
-def _api_sources(packages: Sequence[str], scope: Scope) -> list[Source]:
+def _reused_api_sources(package: str, previous: dict[str, Any]) -> list[Source]:
+    """The API sources recorded last time, for a package whose source files did not change."""
+    keys = [k for k in previous["sources"] if k == f"api:{package}" or k.startswith(f"api:{package}.")]
+    return [Source(k, "api", k[4:], k[4:], k[4:], digest=previous["sources"][k]["hash"]) for k in keys]
+
+
+def _api_sources(packages: Sequence[str], scope: Scope, previous: dict[str, Any] | None) -> list[Source]:
+    """API reference sources; a package whose files are unchanged since last time is not imported."""
     sources: list[Source] = []
     for package in packages:
-        ref = api_reference(package)
+        fingerprint = package_fingerprint(package)
+        if fingerprint:
+            scope.fingerprints[package] = fingerprint
+        if previous and fingerprint and previous.get("api", {}).get(package) == fingerprint:
+            sources.extend(_reused_api_sources(package, previous))
+            continue
+        ref = api_reference_isolated(package)
         scope.api.append(ref)
         for module, pieces in sorted(ref.modules.items()):
             if not pieces:
@@ -135,8 +150,8 @@ def _api_sources(packages: Sequence[str], scope: Scope) -> list[Source]:
     return sources
 
 
-def collect(paths: Sequence[str] | None, settings: Settings,
-            api_packages: Sequence[str] = ("rlcore",)) -> tuple[list[Source], Scope]:
+def collect(paths: Sequence[str] | None, settings: Settings, api_packages: Sequence[str] = ("rlcore",),
+            previous: dict[str, Any] | None = None) -> tuple[list[Source], Scope]:
     """The sources to ingest and the scope they cover (``None``: the corpus and the API reference)."""
     corpus_roots = [Path(p).expanduser().resolve() for p in settings.corpus]
     scope = Scope()
@@ -144,7 +159,7 @@ def collect(paths: Sequence[str] | None, settings: Settings,
     for raw in (settings.corpus if paths is None else paths):
         sources.extend(_collect_path(str(raw), corpus_roots, scope, explicit=paths is not None))
     if paths is None:
-        sources.extend(_api_sources(api_packages, scope))
+        sources.extend(_api_sources(api_packages, scope, previous))
     unique = {s.key: s for s in sources}
     return list(unique.values()), scope
 
@@ -215,12 +230,9 @@ def ingest(paths: list[str] | None, settings: Settings, rebuild: bool = False, p
     manifest = read_manifest(index_dir)
     if manifest is not None and not rebuild:
         _check_embedder(manifest, embedder)
-    sources, scope = collect(paths, settings, api_packages)
-    index = Index.open(settings, embedder=embedder, create=True)
-    if rebuild or manifest is None:
-        index.wipe()
-        manifest = {"version": 1, "embedder": {"name": embedder.name}, "sources": {}}
-    known: dict[str, Any] = manifest["sources"]
+    fresh_start = rebuild or manifest is None
+    sources, scope = collect(paths, settings, api_packages, None if fresh_start else manifest)
+    known: dict[str, Any] = {} if fresh_start else manifest["sources"]
     status: dict[str, str] = {}
     for source in sources:
         old = known.get(source.key)
@@ -228,10 +240,25 @@ def ingest(paths: list[str] | None, settings: Settings, rebuild: bool = False, p
             "updated" if old else "added")
     changed = [s for s in sources if status[s.key] != "unchanged"]
     removed = [key for key in known if key not in status and scope.covers(key)]
-    loaded, failed = _load_changed(changed, progress)
-    summary = _apply(index, embedder, manifest, sources, status, loaded, removed, progress)
-    summary.update(files_seen=len(sources), failed=len(failed), removed=len(removed),
-                   seconds=round(time.perf_counter() - started, 3))
+    summary = {"files_seen": len(sources), "removed": len(removed), "failed": 0}
+    if not (fresh_start or changed or removed) and (index_dir / BM25_FILE).is_file():
+        summary.update(added=0, updated=0, unchanged=len(sources), chunks=manifest["counts"]["chunks"],
+                       embedded=0, deleted_chunks=0, embedder=embedder.name,
+                       by_kind=manifest["counts"]["by_kind"])
+        fingerprints = {**manifest.get("api", {}), **scope.fingerprints}
+        if fingerprints != manifest.get("api"):
+            manifest["api"] = fingerprints
+            _write_json(index_dir / MANIFEST, manifest)
+    else:
+        index = Index.open(settings, embedder=embedder, create=True)
+        if fresh_start:
+            index.wipe()
+            manifest = {"version": 1, "embedder": {"name": embedder.name}, "sources": {}}
+        manifest["api"] = {**manifest.get("api", {}), **scope.fingerprints}
+        loaded, failed = _load_changed(changed, progress)
+        summary.update(_apply(index, embedder, manifest, sources, status, loaded, removed, progress),
+                       failed=len(failed))
+    summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
 
 
@@ -256,7 +283,7 @@ def _apply(index: Index, embedder: Embedder, manifest: dict[str, Any], sources: 
     referenced = {cid for entry in known.values() for cid in entry["chunks"]}
     orphans = (stale | index.ids()) - referenced
     index.delete(sorted(orphans))
-    lexical_missing = not (index.index_dir / "bm25.npz").is_file()
+    lexical_missing = not (index.index_dir / BM25_FILE).is_file()
     if fresh or orphans or lexical_missing:
         index.refresh_lexical()
     if "dim" not in manifest["embedder"] or fresh:
@@ -267,4 +294,4 @@ def _apply(index: Index, embedder: Embedder, manifest: dict[str, Any], sources: 
     counts = {name: sum(1 for s in sources if status[s.key] == name and (name == "unchanged" or s.key in loaded))
               for name in ("added", "updated", "unchanged")}
     return {**counts, "chunks": manifest["counts"]["chunks"], "embedded": len(fresh),
-            "deleted_chunks": len(orphans), "embedder": embedder.name}
+            "deleted_chunks": len(orphans), "embedder": embedder.name, "by_kind": manifest["counts"]["by_kind"]}

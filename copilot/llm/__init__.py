@@ -1,9 +1,11 @@
 """Language-model backends behind one interface, and a registry of named models.
 
->>> from copilot.llm import resolve
->>> llm = resolve("qwen2.5-coder-0.5b", settings)      # nothing is loaded yet
->>> for piece in llm.stream([{"role": "user", "content": "What is GAE?"}], max_tokens=64):
-...     print(piece, end="")
+Usage::
+
+    from copilot.llm import resolve
+    llm = resolve("qwen2.5-coder-0.5b", settings)      # nothing is loaded yet
+    for piece in llm.stream([{"role": "user", "content": "What is GAE?"}], max_tokens=64):
+        print(piece, end="")
 
 Backend modules (llama.cpp, transformers, HTTP) are imported only when a model needs them.
 """

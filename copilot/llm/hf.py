@@ -123,9 +123,10 @@ class HFLLM(LLM):
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else \
             {"do_sample": False}
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
                       streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-                      pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **sampling)
+                      pad_token_id=pad, **sampling)
         errors: list[BaseException] = []
         worker = threading.Thread(target=self._run_generate, args=(model, kwargs, errors, streamer),
                                   daemon=True)

@@ -108,7 +108,7 @@ def build(services: Services) -> None:
     chatbot = gr.Chatbot(elem_id="chatbot", height=520, show_label=False, feedback_options=None,
                          buttons=["copy"],
                          placeholder="Ask about reinforcement learning or rlcore; answers cite their sources.")
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes="cp-bottom"):
         question = gr.Textbox(elem_id="chat-input", show_label=False, scale=8, lines=1, max_lines=6,
                               placeholder="Ask a question (Enter to send, Shift+Enter for a new line)")
         send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="chat-send")

@@ -31,6 +31,13 @@ class GenSession:
         self.view = JobView()
         self.previous = self.view
 
+    def arm(self, keep_spec: bool = False) -> None:
+        """A fresh cancel flag for the job about to be queued (Cancel then hits this job only)."""
+        spec = self.view.spec if keep_spec else None
+        self.previous = self.view
+        self.cancel = threading.Event()
+        self.view = JobView(status="Waiting for a free slot…", state="busy", spec=spec)
+
 
 def reusable_run_dir(view: JobView) -> Path | None:
     """The folder a generated-but-not-run script sits in, to run it there; None if it was used."""
@@ -39,13 +46,6 @@ def reusable_run_dir(view: JobView) -> Path | None:
     folder = Path(view.run_dir)
     used = (folder / "run.json").exists() or (folder / "episodes.csv").exists()
     return None if used or not folder.is_dir() else folder
-
-    def arm(self, keep_spec: bool = False) -> None:
-        """A fresh cancel flag for the job about to be queued (Cancel then hits this job only)."""
-        spec = self.view.spec if keep_spec else None
-        self.previous = self.view
-        self.cancel = threading.Event()
-        self.view = JobView(status="Waiting for a free slot…", state="busy", spec=spec)
 
 
 def _run_script_work(services: Services, script: str, budget: float, run_dir: Path,
@@ -102,10 +102,10 @@ def _render(view: JobView, with_script: bool, downloads: tuple[Any, Any] | None 
 def build(services: Services, exports: Path) -> None:
     """Lay out the Generate & Run tab and wire its events."""
     session = gr.State(GenSession)
-    with gr.Row(equal_height=True):
-        request = gr.Textbox(label="What should be trained?", lines=2, scale=5, elem_id="gen-request",
+    with gr.Row():
+        request = gr.Textbox(label="What should be trained?", lines=2, scale=4, elem_id="gen-request",
                              placeholder="e.g. Train PPO on CartPole-v1 for 20000 steps")
-        budget = gr.Slider(30, 900, value=180, step=10, label="Time budget (s)", scale=1)
+        budget = gr.Slider(30, 900, value=180, step=10, label="Time budget (s)", scale=1, min_width=260)
     with gr.Row():
         gen = gr.Button("Generate script", elem_id="gen-generate")
         gen_run = gr.Button("Generate & run", variant="primary", elem_id="gen-run-all")

@@ -12,7 +12,7 @@ from copilot.ui.render import human_size, status_html
 from copilot.ui.services import Services, one_sentence
 
 log = logging.getLogger(__name__)
-MODEL_HEADERS = ["active", "name", "size", "status", "description"]
+MODEL_HEADERS = ["in use", "name", "size", "status", "description"]
 
 
 def model_rows(services: Services) -> list[list[Any]]:
@@ -29,36 +29,36 @@ def index_info(services: Services) -> str:
     from copilot.index import read_manifest
 
     manifest = read_manifest(services.settings.index_dir)
-    lines = [f"**Embedder setting:** `{services.settings.embedder}`",
-             f"**Index folder:** `{services.settings.index_dir}`"]
+    lines = [f"- **Embedder setting:** `{services.settings.embedder}`",
+             f"- **Index folder:** `{services.settings.index_dir}`"]
     if manifest is None:
-        return "\n\n".join(lines + [f"**Index:** {services.index_state}"])
+        return "\n".join(lines + [f"- **Index:** {services.index_state}"])
     emb, counts = manifest.get("embedder", {}), manifest.get("counts", {})
     kinds = ", ".join(f"{k} {v}" for k, v in sorted((counts.get("by_kind") or {}).items()))
-    lines += [f"**Index built with:** `{emb.get('name', '?')}` ({emb.get('dim', '?')} dimensions)",
-              f"**Chunks:** {counts.get('chunks', '?')} from {counts.get('sources', '?')} sources ({kinds})",
-              f"**Updated:** {manifest.get('updated', '?')}"]
-    return "\n\n".join(lines)
+    lines += [f"- **Index built with:** `{emb.get('name', '?')}` ({emb.get('dim', '?')} dimensions)",
+              f"- **Chunks:** {counts.get('chunks', '?')} from {counts.get('sources', '?')} sources ({kinds})",
+              f"- **Updated:** {manifest.get('updated', '?')}"]
+    return "\n".join(lines)
 
 
 def build(services: Services, header: gr.HTML, header_fn) -> None:
     """Lay out the Models tab and wire its events."""
     gr.Markdown("### Language model")
     table = gr.Dataframe(headers=MODEL_HEADERS, value=lambda: model_rows(services), interactive=False,
-                         wrap=True, elem_id="models-table")
-    with gr.Row(equal_height=True):
+                         wrap=True, elem_id="models-table", column_widths=["7%", "20%", "9%", "12%", "52%"])
+    with gr.Row(elem_classes="cp-bottom"):
         choice = gr.Dropdown([m.name for m in list_models(services.settings)], value=services.settings.model,
                              allow_custom_value=True, scale=4, elem_id="model-choice",
                              label="Model: a registered name, a path to a .gguf file, hf:DIR or openai:URL")
-        load = gr.Button("Load model", variant="primary", scale=1, elem_id="model-load")
+        load = gr.Button("Load model", variant="primary", scale=1, min_width=140, elem_id="model-load")
     result = gr.HTML(elem_id="model-status")
     gr.Markdown("### Embedder and index")
     info = gr.Markdown(lambda: index_info(services), elem_id="index-info")
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes="cp-bottom"):
         extra = gr.Textbox(label="Also ingest these files or folders (one per line, optional)", lines=1,
                            max_lines=4, scale=4)
         rebuild = gr.Checkbox(label="Rebuild from scratch", value=False, scale=1)
-        reingest = gr.Button("Re-ingest", scale=1, elem_id="reingest")
+        reingest = gr.Button("Re-ingest", scale=1, min_width=140, elem_id="reingest")
     ingest_status = gr.HTML(elem_id="ingest-status")
 
     def switch(spec: str, progress=gr.Progress(track_tqdm=True)):

@@ -45,7 +45,10 @@ def source_message(source: Any) -> dict[str, Any]:
     """A collapsed chat message for one cited source: its number, title and path, then the text."""
     where = "" if source.path == source.title else f" · {source.path}"
     title = f"[{source.n}] {source.title}{where}"
-    body = close_fences(snippet(getattr(source, "text", "") or "(no text)"))
+    text = getattr(source, "text", "") or ""
+    if text.startswith(f"[{source.n}] "):  # the prompt's "[n] title (path)" header line
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    body = close_fences(snippet(text or "(no text)"))
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
 
 
@@ -66,7 +69,7 @@ def turn_messages(turn: Turn, streaming: bool = False) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"role": "user", "content": turn.question}]
     body = turn.answer
     if turn.note:
-        mark = "⚠️ " if turn.error else "⏹ "
+        mark = "⚠ " if turn.error else ""
         body = (body + "\n\n" if body else "") + f"*{mark}{turn.note}*"
     if streaming and not body:
         body = "…"

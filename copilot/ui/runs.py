@@ -38,10 +38,6 @@ class RunInfo:
         return [self.name, self.algo, self.env, self.steps if self.steps is not None else "-", ret, wall,
                 "finished" if self.finished else "unfinished", when]
 
-    @property
-    def label(self) -> str:
-        return self.name
-
 
 ROW_HEADERS = ["run", "algo", "env", "steps", "eval return", "train time", "state", "modified"]
 
@@ -96,10 +92,11 @@ def read_curve(run_dir: Path) -> tuple[list[int], list[float]]:
     for line in lines[1:]:
         parts = line.split(",")
         try:
-            steps.append(int(float(parts[0])))
-            rets.append(float(parts[1]))
+            step, ret = int(float(parts[0])), float(parts[1])
         except (IndexError, ValueError):
             continue  # a row still being written
+        steps.append(step)
+        rets.append(ret)
     return steps, rets
 
 
@@ -114,6 +111,15 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
     return out
 
 
+def mean_by_step(steps: Sequence[int], returns: Sequence[float]) -> tuple[list[int], list[float]]:
+    """Episodes that ended at the same step (parallel envs) averaged into one point, by step."""
+    groups: dict[int, list[float]] = {}
+    for step, ret in zip(steps, returns):
+        groups.setdefault(step, []).append(ret)
+    xs = sorted(groups)
+    return xs, [sum(groups[x]) / len(groups[x]) for x in xs]
+
+
 def compare_figure(runs: Sequence[RunInfo]):
     """One matplotlib figure with the smoothed learning curve of every run in ``runs``."""
     import matplotlib
@@ -123,7 +129,7 @@ def compare_figure(runs: Sequence[RunInfo]):
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     for run in runs:
-        steps, rets = read_curve(run.path)
+        steps, rets = mean_by_step(*read_curve(run.path))
         if not steps:
             continue
         label = f"{run.name} ({run.algo}, {run.env})"

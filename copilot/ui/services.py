@@ -89,7 +89,8 @@ class ModelHolder:
                 llm = self._resolver(spec, self.settings)
                 load_now(llm)
             except Exception as exc:  # noqa: BLE001 - every failure must keep the old model
-                self.error = f"Model {spec!r} could not be loaded: {one_sentence(exc)}"
+                self.error = one_sentence(exc) if isinstance(exc, ModelError) else \
+                    f"Model {spec!r} could not be loaded ({one_sentence(exc).rstrip('.')})."
                 if self._llm is None:
                     self._ready.set()  # nothing to wait for: get() reports the error
                 raise ModelError(self.error) from None
@@ -130,7 +131,6 @@ class Services:
         self._index_lock = threading.Lock()
         self.index_state = "waiting"  # waiting | building | opening | ready | failed
         self.index_error = ""
-        self.runs_slots = threading.BoundedSemaphore(1)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -174,6 +174,10 @@ class Services:
 
         index = Index.open(self.settings)
         index.search("warm up the embedder", k=1)  # the first query loads the embedder: pay it now
+        return self.set_index(index)
+
+    def set_index(self, index: Any) -> Any:
+        """Make ``index`` (anything with ``search(query, k, kinds)``) the shared index."""
         with self._index_lock:
             self._index = index
         self.index_state, self.index_error = "ready", ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -281,17 +282,19 @@ def test_reingest_skips_unchanged_and_upserts_changes(setup):
     with pytest.warns(UserWarning):
         run(settings)
     counter = CountingEmbedder(get_embedder())
-    with pytest.warns(UserWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the unchanged package is not even imported again
         again = run(settings, embedder=counter)
-    assert counter.documents == 0 and again["embedded"] == 0
+    assert counter.documents == 0 and again["embedded"] == 0 and again["by_kind"]["api"] == 3
     assert again["unchanged"] == 7 and again["added"] == again["updated"] == again["removed"] == 0
     old_ids = set(read_manifest(settings.index_dir)["sources"][str(corpus / "faq" / "seeds.txt")]["chunks"])
+    reader = Index.open(settings)  # opened before the change: it must notice the new chunks
+    assert reader.search("Set the seed for numpy", k=1)[0].path == "corpus/faq/seeds.txt"
 
     (corpus / "faq" / "seeds.txt").write_text("Why do runs differ?\n\nCall torch.manual_seed everywhere.")
     (corpus / "docs" / "rollouts.rst").unlink()
     (corpus / "faq" / "new.md").write_text("# Logging\n\nMetrics go to CSV and TensorBoard.")
-    with pytest.warns(UserWarning):
-        third = run(settings, embedder=counter)
+    third = run(settings, embedder=counter)
     assert (third["added"], third["updated"], third["removed"], third["unchanged"]) == (1, 1, 1, 5)
     assert counter.documents == third["embedded"] == 2
     manifest = read_manifest(settings.index_dir)
@@ -299,9 +302,23 @@ def test_reingest_skips_unchanged_and_upserts_changes(setup):
     stored = Index.open(settings).ids()
     assert not old_ids & stored and set(manifest["sources"][str(corpus / "faq" / "seeds.txt")]["chunks"]) <= stored
     assert stored == {c for e in manifest["sources"].values() for c in e["chunks"]}
-    hits = Index.open(settings).search("RolloutStorage buffer literal block", k=10)
+    hits = reader.search("RolloutStorage buffer literal block", k=10)
     assert all("rollouts.rst" not in h.path for h in hits)
-    assert Index.open(settings).search("manual_seed", k=1)[0].path == "corpus/faq/seeds.txt"
+    assert reader.search("manual_seed", k=1)[0].path == "corpus/faq/seeds.txt"
+
+
+def test_api_reference_follows_package_changes(setup, tmp_path):
+    settings, _ = setup
+    with pytest.warns(UserWarning, match="tinyrl.broken"):
+        run(settings)
+    ppo = tmp_path / "pkgroot" / "tinyrl" / "agents" / "ppo.py"
+    ppo.write_text(ppo.read_text().replace("Generalised advantage estimation.", "GAE with a lambda knob."))
+    (tmp_path / "pkgroot" / "tinyrl" / "broken.py").write_text('def fixed():\n    """Now imports."""\n')
+    summary = run(settings)
+    assert (summary["added"], summary["updated"], summary["unchanged"]) == (1, 1, 6)
+    assert "api:tinyrl.broken" in read_manifest(settings.index_dir)["sources"]
+    hit = Index.open(settings).search("tinyrl.agents.ppo.gae", k=1, kinds="api")[0]
+    assert hit.symbol == "tinyrl.agents.ppo.gae" and "GAE with a lambda knob." in hit.text
 
 
 def test_changed_embedder_is_refused_until_rebuild(setup):

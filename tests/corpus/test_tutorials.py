@@ -6,8 +6,11 @@
   Tutorials may write only under ``runs/``.
 * Every ``python -m rlcore ...`` command in a ```bash block of ``corpus/docs/*.md`` and
   ``corpus/tutorials/*.md`` parses with ``rlcore.cli.build_parser()``, and the algorithms,
-  ``--set`` fields and ``--part`` keys it names exist.
-* Every docs and tutorial page has one ``#`` title.
+  ``--set`` fields and ``--part`` keys it names exist; ``python -m copilot ...`` and
+  ``python app.py ...`` commands parse with their own parsers.
+* Reference tables match the code: every agent's config fields and defaults
+  (``agents.md``), the ``run.json`` keys (``trainer.md``), every CLI option (``cli.md``).
+* Every docs and tutorial page has one ``#`` title and ``##`` sections that name their subject.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ DRIVER = textwrap.dedent('''
             exec(compile(block["source"], name, "exec"), namespace)
         except BaseException:
             sys.stdout.flush()
-            print(f"%s {i}" , file=sys.stderr)
+            print(f"%s {i}", file=sys.stderr)
             traceback.print_exc()
             sys.exit(1)
 ''' % FAIL_MARK)
@@ -136,8 +139,11 @@ def test_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
 
 # ----- CLI commands shown in bash blocks ------------------------------------------------------
 
-def _commands(text: str) -> list[tuple[int, list[str]]]:
-    """(line, argv after ``python -m rlcore``) for every rlcore command in ```bash blocks."""
+def _commands(text: str, module: str = "rlcore") -> list[tuple[int, list[str]]]:
+    """(line, argv after ``python -m <module>``) for every such command in ```bash blocks.
+
+    ``module="app.py"`` finds ``python app.py ...`` commands instead.
+    """
     found = []
     for block in code_blocks(text):
         if block.lang not in ("bash", "sh", "shell", "console"):
@@ -147,11 +153,10 @@ def _commands(text: str) -> list[tuple[int, list[str]]]:
             line = SHELL_VAR.sub("0", line.strip().removeprefix("$ "))  # $seed -> 0
             for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
                 words = shlex.split(part, comments=True)
-                for k in range(len(words) - 2):
-                    if words[k].endswith(("python", "python3")) and words[k + 1:k + 3] == ["-m", "rlcore"]:
-                        found.append((block.line + offset, words[k + 3:]))
-                if words[:1] == ["rlcore"]:
-                    found.append((block.line + offset, words[1:]))
+                prefix = [module] if module.endswith(".py") else ["-m", module]
+                for k in range(len(words) - len(prefix)):
+                    if words[k].endswith(("python", "python3")) and words[k + 1:k + 1 + len(prefix)] == prefix:
+                        found.append((block.line + offset, words[k + 1 + len(prefix):]))
     return found
 
 
@@ -202,6 +207,36 @@ def test_cli_commands_in_page_are_real(page: Path) -> None:
             pytest.fail(f"{page.name} line {line}: `python -m rlcore {shlex.join(argv)}`: {exc}")
 
 
+def _parses(parse, argv: list[str]) -> bool:
+    """Whether ``parse(argv)`` (an argparse-based parse function) accepts ``argv``."""
+    try:
+        parse(argv)
+    except SystemExit as exc:
+        return exc.code == 0
+    return True
+
+
+def test_copilot_commands_in_docs_are_real() -> None:
+    import importlib.util
+
+    from copilot.__main__ import build_parser as copilot_parser
+
+    spec = importlib.util.spec_from_file_location("rl_copilot_app", REPO / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    checked = 0
+    for page in DOCS + TUTORIALS:
+        text = page.read_text(encoding="utf-8")
+        for line, argv in _commands(text, "copilot"):
+            assert _parses(copilot_parser().parse_args, argv), \
+                f"{page.name} line {line}: `python -m copilot {shlex.join(argv)}` does not parse"
+            checked += 1
+        for line, argv in _commands(text, "app.py"):
+            assert _parses(app.parse_args, argv), f"{page.name} line {line}: `python app.py {shlex.join(argv)}` does not parse"
+            checked += 1
+    assert checked >= 10, f"only {checked} copilot/app.py commands found in the docs"
+
+
 def test_cli_docs_show_every_subcommand() -> None:
     from rlcore.cli import build_parser
 
@@ -210,6 +245,46 @@ def test_cli_docs_show_every_subcommand() -> None:
     cli_page = CORPUS / "docs" / "cli.md"
     shown = {argv[0] for _, argv in _commands(cli_page.read_text(encoding="utf-8")) if argv}
     assert set(sub.choices) <= shown, f"cli.md shows no example of {sorted(set(sub.choices) - shown)}"
+
+
+# ----- reference tables match the code ----------------------------------------------------------
+
+def _section(text: str, heading: str) -> str:
+    found = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    assert found, f"no '## {heading}' section"
+    return found.group(1)
+
+
+def test_agents_doc_lists_every_config_field_with_its_default() -> None:
+    from rlcore import registry
+    from rlcore.config import config_fields
+
+    text = (CORPUS / "docs" / "agents.md").read_text(encoding="utf-8")
+    for algo in registry.keys("agents"):
+        rows = re.findall(r"^\| `(\w+)` \| (\w+) \| `([^`]*)` \|",
+                          _section(text, f"{algo.upper()} config fields"), flags=re.M)
+        documented = {name: (kind, default) for name, kind, default in rows}
+        fields = config_fields(registry.get("agents", algo).Config)
+        actual = {name: (info["type"], repr(info["default"])) for name, info in fields.items()}
+        assert documented == actual, f"agents.md '{algo.upper()} config fields' differs from the code"
+
+
+def test_trainer_doc_explains_every_run_json_key() -> None:
+    from rlcore.trainer import RUN_KEYS
+
+    text = (CORPUS / "docs" / "trainer.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \|", _section(text, "run.json manifest keys"), flags=re.M)
+    assert tuple(rows) == RUN_KEYS
+
+
+def test_cli_doc_mentions_every_option() -> None:
+    from rlcore.cli import build_parser
+
+    text = (CORPUS / "docs" / "cli.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    missing = [f"{name} {opt}" for name, parser in sub.choices.items() for action in parser._actions
+               for opt in action.option_strings if opt.startswith("--") and opt != "--help" and opt not in text]
+    assert not missing, f"cli.md does not mention: {missing}"
 
 
 # ----- structure ------------------------------------------------------------------------------

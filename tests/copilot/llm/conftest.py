@@ -7,6 +7,9 @@ from typing import Iterator
 
 import pytest
 
+# before torch or llama_cpp load libgomp: see LlamaCppLLM._open
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from copilot.config import Settings, load_settings
 from copilot.llm import DEFAULT_MODEL, resolve
 from copilot.llm.llamacpp import LlamaCppLLM

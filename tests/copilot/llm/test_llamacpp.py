@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -12,7 +14,9 @@ from copilot.config import Settings
 from copilot.llm import ModelError, fit_sources, prompt_budget, resolve
 from copilot.llm.llamacpp import LlamaCppLLM
 
-pytest.importorskip("llama_cpp")
+# not imported here: the backend imports llama_cpp itself, after choosing OpenMP settings
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                                reason="llama-cpp-python is not installed")
 
 QUESTION = [{"role": "system", "content": "You are a concise reinforcement learning tutor."},
             {"role": "user", "content": "In one short sentence: what does a discount factor do?"}]
@@ -64,7 +68,7 @@ def test_stop_strings_end_the_answer(qwen: LlamaCppLLM) -> None:
 
 @pytest.fixture(scope="module")
 def small_window(real_settings: Settings) -> LlamaCppLLM:
-    settings = Settings(**{**real_settings.__dict__, "n_ctx": 640})
+    settings = dataclasses.replace(real_settings, n_ctx=512)
     llm = resolve(None, settings)
     assert isinstance(llm, LlamaCppLLM)
     return llm
@@ -82,6 +86,7 @@ def test_budgeted_sources_fit_the_window(small_window: LlamaCppLLM) -> None:
     assert small_window.count_messages(chat) + 64 <= small_window.n_ctx
 
 
+@pytest.mark.slow  # a full 512-token window of prompt: about 4 s idle, near 20 s on a busy machine
 def test_overlong_chat_is_trimmed_instead_of_overflowing(small_window: LlamaCppLLM) -> None:
     history = [{"role": "user", "content": "Earlier question " * 300},
                {"role": "assistant", "content": "Earlier answer " * 300}]

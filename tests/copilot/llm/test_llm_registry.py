@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -84,8 +86,9 @@ def test_other_spec_forms_pick_their_backends(tmp_path: Path) -> None:
 
 
 def test_unknown_spec_lists_what_is_accepted() -> None:
-    with pytest.raises(ModelError, match=r"Model 'gpt-5' is not known; accepted: a registered name "
-                                         r"\(.*qwen2.5-coder-0.5b.*\), a path to a .gguf file, hf:DIR or openai:URL\."):
+    expected = (r"Model 'gpt-5' is not known; accepted: a registered name \(.*qwen2.5-coder-0.5b.*\), "
+                r"a path to a .gguf file, hf:DIR or openai:URL\.$")
+    with pytest.raises(ModelError, match=expected):
         resolve("gpt-5", Settings())
 
 
@@ -104,3 +107,13 @@ def test_list_models_reports_install_state(tmp_path: Path) -> None:
     with open(tmp_path / "models" / QWEN_CODER_05B.filename, "wb") as fh:
         fh.truncate(QWEN_CODER_05B.size_bytes)
     assert {r.name: r for r in list_models(Settings(home=tmp_path))}[DEFAULT_MODEL].status == "assembled"
+
+
+def test_importing_the_package_loads_no_backend_library() -> None:
+    code = ("import sys, copilot.llm; from copilot.config import Settings; "
+            "copilot.llm.list_models(Settings()); copilot.llm.resolve(None, Settings()); "
+            "print(sorted(m for m in ('llama_cpp', 'torch', 'transformers') if m in sys.modules))")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root)
+    assert out.stdout.strip() == "[]"

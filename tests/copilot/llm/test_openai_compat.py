@@ -90,7 +90,8 @@ def test_json_schema_becomes_response_format(server: ChatServer) -> None:
     server.pieces = ['{"algo":', ' "ppo"}']
     llm = OpenAICompatLLM(server.url)
     schema = {"type": "object", "properties": {"algo": {"type": "string"}}, "required": ["algo"]}
-    assert json.loads(llm.complete([{"role": "user", "content": "pick"}], json_schema=schema)) == {"algo": "ppo"}
+    text = llm.complete([{"role": "user", "content": "pick"}], json_schema=schema)
+    assert json.loads(text) == {"algo": "ppo"}
     body = server.requests[-1]["body"]
     assert body["response_format"] == {"type": "json_schema", "json_schema": {
         "name": "answer", "schema": schema, "strict": True}}

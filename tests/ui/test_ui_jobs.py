@@ -1,0 +1,111 @@
+"""Generate-and-run jobs as the UI sees them: events folded into a view, driven from a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from copilot.ui.jobs import JobView, drive, new_run_dir, result_dict
+
+
+def test_events_fold_into_the_view():
+    view = JobView()
+    view.apply("status", {"text": "Asking the model for a RunSpec"})
+    view.apply("spec", {"algo": "ppo", "env_id": "CartPole-v1"})
+    view.apply("script", {"text": "print('hi')"})
+    view.apply("log", {"line": "ppo CartPole-v1:  50%|#####     | 500/1000 [00:01<00:01]\rwarming up"})
+    view.apply("progress", {"step": 750, "total": 1000})
+    assert (view.status, view.state) == ("Asking the model for a RunSpec", "busy")
+    assert view.spec == {"algo": "ppo", "env_id": "CartPole-v1"} and view.script == "print('hi')"
+    assert (view.step, view.total) == (750, 1000)
+    assert view.log_text.endswith("warming up")
+    view.apply("done", {"ok": True, "manifest": {"eval": {"return_mean": 187.25, "return_std": 3.0}}})
+    assert view.state == "ok" and view.step == 1000
+    assert view.status == "Finished: final evaluation return 187.2 ± 3.0."
+
+
+def test_a_failure_shows_its_sentence_and_the_log_tail():
+    view = JobView()
+    view.apply("done", {"ok": False, "error": "Env 'Nope-v0' is not registered; accepted: CartPole-v1.",
+                        "log_tail": "Traceback (most recent call last):\nValueError: nope"})
+    assert view.state == "error"
+    assert view.status == "Env 'Nope-v0' is not registered; accepted: CartPole-v1."
+    assert "ValueError: nope" in view.log_text
+
+
+def test_log_keeps_the_last_lines_only():
+    view = JobView()
+    for i in range(1000):
+        view.add_line(f"line {i}")
+    assert len(view.log) == 400 and view.log[-1] == "line 999"
+
+
+def test_drive_streams_events_then_concludes_with_the_result(tmp_path: Path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+
+    class Result:
+        def __init__(self):
+            self.ok, self.error, self.run_dir = True, None, run_dir
+
+        def to_json(self):
+            return {"ok": True, "error": None, "manifest": {"eval": {"return_mean": 10.0}}}
+
+    def work(emit):
+        emit("status", {"text": "running"})
+        for step in (1, 2, 3):
+            emit("progress", {"step": step, "total": 3})
+            time.sleep(0.05)
+        emit("done", Result().to_json())
+        return Result()
+
+    views = list(drive(work, JobView(), threading.Event(), every_s=0.01))
+    final = views[-1]
+    assert final.state == "ok" and final.run_dir == str(run_dir)
+    assert final.status == "Finished: final evaluation return 10.0."
+
+
+def test_drive_turns_an_exception_into_one_sentence():
+    def work(emit):
+        raise ValueError("The request is empty; describe a training job")
+
+    final = list(drive(work, JobView(), threading.Event(), every_s=0.01))[-1]
+    assert final.state == "error" and final.status == "The request is empty; describe a training job."
+
+
+def test_closing_the_stream_early_cancels_the_job():
+    cancel = threading.Event()
+    stopped = threading.Event()
+
+    def work(emit):
+        while not cancel.is_set():
+            emit("log", {"line": "tick"})
+            time.sleep(0.01)
+        stopped.set()
+        return {"ok": False, "error": "The run was cancelled."}
+
+    stream = drive(work, JobView(), cancel, every_s=0.01)
+    next(stream)
+    stream.close()
+    assert cancel.is_set() and stopped.wait(5)
+
+
+def test_cancelled_job_says_so():
+    cancel = threading.Event()
+
+    def work(emit):
+        cancel.set()
+        return {"ok": False, "error": "The run was stopped after 3 s."}
+
+    final = list(drive(work, JobView(), cancel, every_s=0.01))[-1]
+    assert final.status == "Cancelled: The run was stopped after 3 s."
+
+
+def test_result_dict_and_new_run_dir(tmp_path: Path):
+    data = result_dict({"ok": True, "run_dir": tmp_path})
+    assert data["run_dir"] == str(tmp_path)
+    first = new_run_dir(tmp_path, "Train PPO")
+    first.mkdir()
+    second = new_run_dir(tmp_path, "Train PPO")
+    assert first.name.endswith("-train-ppo") and second.name == first.name + "-2"

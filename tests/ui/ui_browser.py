@@ -1,0 +1,74 @@
+"""Helpers for the browser tests: the app server handle, Chromium, waits and screenshots."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+STARTUP_LIMIT_S = 90  # the page must answer HTTP within this (it is usually well under 20 s)
+READY_LIMIT_S = 600  # model loaded and index ready (includes a first index build)
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    proc: subprocess.Popen
+    startup_s: float
+    model_file: Path
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path) -> float:
+    """Seconds until ``url`` answers 200; fails with the server log if it exits or takes too long."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < STARTUP_LIMIT_S:
+        if proc.poll() is not None:
+            pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return time.monotonic() - t0
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"app.py did not answer within {STARTUP_LIMIT_S} s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def wait_ready(page, timeout_s: float = READY_LIMIT_S) -> None:
+    """Wait until the header says the model and the index are ready."""
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#app-status');"
+        " return !!el && / ready · index: ready/.test(el.innerText); }", timeout=timeout_s * 1000)
+
+
+def shot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
