@@ -24,11 +24,11 @@ from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
 SYSTEM = (
     "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
-    "Answer the question using the numbered sources below. Cite every fact with its source "
-    "number in square brackets, like [1] or [2]. Be concise and concrete; include short code "
-    "when it helps. If the sources do not contain the answer, say that the documentation does "
-    "not cover it. Answer in the language of the question."
+    "You answer from numbered sources. Use their facts and their wording, and put the source "
+    "number in square brackets after each sentence, like [1] or [2]."
 )
+INSTRUCTION = ("Answer the question in 2 to 5 sentences using the sources above, citing them "
+               "like [1]. Answer in the language of the question.")
 NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
                "with a citation. Try rephrasing, or ingest documents that cover it "
                "(python -m copilot ingest PATH).")
@@ -151,7 +151,7 @@ class Copilot:
         llm, question = self.llm, state["question"]
         history = list(state.get("history") or [])[-4:]
         base = [{"role": "system", "content": SYSTEM}, *history,
-                {"role": "user", "content": f"Sources:\n\nQuestion: {question}"}]
+                {"role": "user", "content": f"Question: {question}\n\nSources:\n\nQuestion: {question}\n{INSTRUCTION}"}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         per_source = max(300, 4 * budget // max(len(state["hits"]), 1))
         blocks = [f"[{i}] {h.title} ({h.path})\n{focus(h.text, question, per_source)}"
@@ -159,7 +159,8 @@ class Copilot:
         kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
                             for i, h in enumerate(state["hits"][: len(kept)], 1)]
-        user = "Sources:\n" + "\n\n".join(kept) + f"\n\nQuestion: {question}"
+        user = (f"Question: {question}\n\nSources:\n" + "\n\n".join(kept)
+                + f"\n\nQuestion: {question}\n{INSTRUCTION}")
         state["messages"] = [*base[:-1], {"role": "user", "content": user}]
         return state
 

@@ -141,7 +141,8 @@ class Index:
         if not create:
             manifest = read_manifest(index_dir)
             if manifest is None:
-                raise SearchError(f"No index found in {str(index_dir)!r}; run `python -m copilot ingest` first.")
+                raise SearchError(f"No index found in {str(index_dir)!r}; "
+                                  "run `python -m copilot ingest` first.")
             built, wanted = manifest["embedder"]["name"], embedder_name(settings.embedder)
             if built != wanted:
                 raise SearchError(f"The index was built with embedder {built!r} but the embedder setting is "
@@ -245,8 +246,8 @@ class Index:
             fields = {name: self._table[name][row] for name in ("text", *_TABLE_FIELDS)}
         else:
             fields = {"text": doc.page_content, **{n: doc.metadata.get(n) for n in _TABLE_FIELDS}}
-        return Hit(id=chunk_id, title=fields["title"] or "", path=fields["path"] or "", kind=fields["kind"] or "",
-                   text=fields["text"] or "", score=score, dense_rank=ranks[0], bm25_rank=ranks[1],
+        return Hit(id=chunk_id, title=fields["title"] or "", path=fields["path"] or "",
+                   kind=fields["kind"] or "", text=fields["text"] or "", score=score, dense_rank=ranks[0], bm25_rank=ranks[1],
                    heading=fields["heading"] or "", symbol=fields["symbol"], symbol_rank=ranks[2])
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
@@ -258,8 +259,11 @@ class Index:
         if k < 1:
             raise SearchError(f"k must be at least 1, got {k}.")
         kinds = check_kinds(kinds)
-        if self._bm25 is None or self._stamp != self._table_stamp():
-            self.load_lexical()  # first use, or another Index (an ingest) changed the chunks
+        if self._bm25 is None:
+            self.load_lexical()
+        elif self._stamp != self._table_stamp():  # an ingest elsewhere changed the chunks
+            self.store = _chroma(self.index_dir, self.embedder)  # the collection may be a new one
+            self.load_lexical()
         if not query.strip() or self._bm25.n_docs == 0:
             return []
         reading = expand(query) if cross_lingual else Expansion((), (), query)

@@ -291,7 +291,9 @@ def _apply(index: Index, embedder: Embedder, manifest: dict[str, Any], sources: 
     manifest["counts"] = _counts(known)
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(index.index_dir / MANIFEST, manifest)
-    counts = {name: sum(1 for s in sources if status[s.key] == name and (name == "unchanged" or s.key in loaded))
+    done = {s.key for s in sources if status[s.key] == "unchanged"} | set(loaded)
+    counts = {name: sum(1 for s in sources if status[s.key] == name and s.key in done)
               for name in ("added", "updated", "unchanged")}
     return {**counts, "chunks": manifest["counts"]["chunks"], "embedded": len(fresh),
-            "deleted_chunks": len(orphans), "embedder": embedder.name, "by_kind": manifest["counts"]["by_kind"]}
+            "deleted_chunks": len(orphans), "embedder": embedder.name,
+            "by_kind": manifest["counts"]["by_kind"]}

@@ -113,3 +113,54 @@ def retrieve(settings: Any, query: str, k: int = 2) -> list[str]:
     except Exception:  # noqa: BLE001 - retrieval only helps; generation works without it
         return []
     return [snippet(h, query) for h in hits]
+
+
+ENV_PATTERN = r"^[A-Za-z][A-Za-z0-9_:./-]{0,63}$"
+
+
+def pinned(facts: Facts, algo: str) -> dict[str, Any]:
+    """Spec values the request settles for ``algo`` (stated, or left at the default unasked)."""
+    from copilot.codegen.checks import ENV_HINT_WORDS
+
+    out: dict[str, Any] = {}
+    if facts.env_id:
+        out["env_id"] = facts.env_id
+    if facts.total_steps:
+        out["total_steps"] = facts.total_steps
+    if facts.seed is not None or not facts.mentions("seed", "seeded"):
+        out["seed"] = facts.seed or 0
+    if facts.num_envs is not None or not facts.mentions(*ENV_HINT_WORDS[2:]):
+        out["num_envs"] = facts.num_envs or catalog.default_num_envs(algo)
+    if facts.eval_episodes is not None or not facts.mentions("evaluate", "evaluation", "eval", "episodes"):
+        out["eval_episodes"] = facts.eval_episodes or 10
+    if facts.checkpoint_every is not None or not (facts.checkpoint and facts.mentions("every")):
+        out["checkpoint_every"] = facts.checkpoint_every or 0
+    return out
+
+
+def decoding_schema(facts: Facts) -> dict[str, Any]:
+    """The grammar schema with what the request settles fixed, so decoding spends its choices
+    (algorithm, env, steps, config, parts) only where the request leaves them open.
+
+    Config offers only fields the request names (a 0.5B model otherwise fills in every
+    field it is offered); stated values are fixed.
+    """
+    from copilot.codegen.checks import _fact_fields, field_phrases
+    from copilot.codegen.spec import grammar_schema
+
+    schema = grammar_schema([facts.algo] if facts.algo else None)
+    for branch in schema.get("oneOf", [schema]):
+        props = branch["properties"]
+        algo = props["algo"]["enum"][0]
+        props["env_id"] = {"type": "string", "pattern": ENV_PATTERN}
+        for key, value in pinned(facts, algo).items():
+            props[key] = {"enum": [value]}
+        config = props["config"]
+        fixed = {field: value for name, value in facts.hyper.items() for field in _fact_fields(algo, name)}
+        named = [k for k in config["properties"] if k not in fixed and facts.mentions(*field_phrases(k))]
+        fields = {**{k: {"enum": [v]} for k, v in fixed.items()}, **{k: config["properties"][k] for k in named}}
+        for node in fields.values():
+            if node.get("type") == "array":
+                node.update(minItems=1, maxItems=4)
+        config["properties"], config["required"] = fields, list(fixed)
+    return schema

@@ -8,6 +8,7 @@ page at once; the header shows what is still loading. :func:`build_app` lays out
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -76,6 +77,18 @@ def build_app(services: Services, exports: Path) -> gr.Blocks:
     return demo
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (checked before any loading starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, model: str | None = None, auth: str | None = None,
            home: str | None = None) -> int:
     """Serve the UI until interrupted; returns the process exit status."""
@@ -85,6 +98,9 @@ def launch(host: str = "127.0.0.1", port: int = 7860, model: str | None = None, 
         settings = load_settings({"home": home, "model": model})
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not port_free(host, port):
+        print(f"error: port {port} on {host} is already in use; pick another --port.", file=sys.stderr)
         return 2
     # Print before loading starts: llama.cpp silences stdout/stderr while it loads a model.
     print(f"RL Copilot on http://{host}:{port} (model: {settings.model}; it loads in the background)",

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from copilot.index import KINDS
+from copilot.ui.jobs import pump
 from copilot.ui.render import Turn, chat_messages, history_for_model
 from copilot.ui.services import Services, one_sentence
 
@@ -49,6 +50,10 @@ class ChatSession:
         return chat_messages(self.turns, self.pending)
 
 
+class _Stopped(Exception):
+    """Stop was pressed before the answer started."""
+
+
 def _wait_until_ready(services: Services, session: ChatSession) -> Iterator[str]:
     """Yield a waiting message while the model or index is still loading."""
     while not session.stop.is_set():
@@ -74,25 +79,25 @@ def answer_stream(services: Services, session: ChatSession, kinds: list[str] | N
             turn.note = note
             yield session.view()
         turn.note = ""
+        if session.stop.is_set():
+            raise _Stopped
         copilot = Copilot(services.settings, llm=services.models.get(0), index=services.index(0))
-        stream = copilot.stream(turn.question, history=history_for_model(session.turns),
-                                k=k or None, kinds=kinds or None)
+        history = history_for_model(session.turns)
         last = 0.0
-        try:
-            for item in stream:
-                if session.stop.is_set():
-                    turn.note = "Stopped."
-                    break
-                if isinstance(item, Answer):
-                    turn.sources, turn.model, turn.timings = item.sources, item.model, item.timings
-                    turn.answer = item.answer
-                    continue
-                turn.answer += item
-                if time.monotonic() - last > STREAM_EVERY_S:
-                    last = time.monotonic()
-                    yield session.view()
-        finally:
-            stream.close()
+        for item in pump(lambda: copilot.stream(turn.question, history=history, k=k or None,
+                                                kinds=kinds or None), session.stop):
+            if session.stop.is_set():
+                break
+            if isinstance(item, Answer):
+                turn.sources, turn.model, turn.timings = item.sources, item.model, item.timings
+                turn.answer = item.answer
+                continue
+            turn.answer += item
+            if time.monotonic() - last > STREAM_EVERY_S:
+                last = time.monotonic()
+                yield session.view()
+    except _Stopped:
+        pass
     except Exception as exc:  # noqa: BLE001 - the chat shows one sentence, the log the traceback
         log.warning("chat failed", exc_info=True)
         turn.note, turn.error = one_sentence(exc), True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -48,8 +48,7 @@ def reusable_run_dir(view: JobView) -> Path | None:
     return None if used or not folder.is_dir() else folder
 
 
-def _run_script_work(services: Services, script: str, budget: float, run_dir: Path,
-                     cancel: threading.Event) -> Callable[[Emit], Any]:
+def _run_script_work(script: str, budget: float, run_dir: Path, cancel: threading.Event) -> Callable[[Emit], Any]:
     def work(emit: Emit) -> Any:
         from copilot.codegen.sandbox import run_script
 
@@ -99,13 +98,70 @@ def _render(view: JobView, with_script: bool, downloads: tuple[Any, Any] | None 
     return [status, progress, spec_json(view.spec), script, view.log_text, view.curve, ret, *dl]
 
 
+class Jobs:
+    """The tab's event handlers around the shared services (one instance for all sessions)."""
+
+    def __init__(self, services: Services, exports: Path) -> None:
+        self.services = services
+        self.exports = exports
+
+    @staticmethod
+    def arm(sess: GenSession) -> list[Any]:
+        sess.arm()
+        return _render(sess.view, with_script=False)
+
+    @staticmethod
+    def arm_keep(sess: GenSession) -> list[Any]:
+        sess.arm(keep_spec=True)
+        return _render(sess.view, with_script=False)
+
+    @staticmethod
+    def stop(sess: GenSession) -> None:
+        sess.cancel.set()
+
+    def stream(self, sess: GenSession, work: Callable[[Emit], Any], with_script: bool) -> Iterator[list[Any]]:
+        if sess.cancel.is_set():
+            sess.view.status, sess.view.state = "Cancelled before it started.", "error"
+            yield _render(sess.view, with_script)
+            return
+        sess.view.status = "Starting…"
+        for view in drive(work, sess.view, sess.cancel):
+            yield _render(view, with_script)
+        yield _render(sess.view, with_script, _complete(sess.view, self.exports))
+
+    def _generate(self, sess: GenSession, text: str, seconds: float, execute: bool) -> Iterator[list[Any]]:
+        from copilot.codegen.generate import generate
+
+        def work(emit: Emit) -> Any:
+            return generate(text or "", self.services.settings, llm=self.services.models.get(60), run=execute,
+                            budget_s=float(seconds), on_event=emit, cancel=sess.cancel)
+
+        yield from self.stream(sess, work, with_script=True)
+
+    def only_generate(self, sess: GenSession, text: str, seconds: float) -> Iterator[list[Any]]:
+        yield from self._generate(sess, text, seconds, False)
+
+    def generate_and_run(self, sess: GenSession, text: str, seconds: float) -> Iterator[list[Any]]:
+        yield from self._generate(sess, text, seconds, True)
+
+    def run_edited(self, sess: GenSession, code: str, seconds: float) -> Iterator[list[Any]]:
+        if not (code or "").strip():
+            sess.view.status, sess.view.state = "There is no script to run; generate one or paste it first.", "error"
+            yield _render(sess.view, False)
+            return
+        run_dir = reusable_run_dir(sess.previous) or new_run_dir(self.services.settings.runs_dir, "script")
+        sess.view.script = code
+        work = _run_script_work(code, float(seconds), run_dir, sess.cancel)
+        yield from self.stream(sess, work, False)
+
+
 def build(services: Services, exports: Path) -> None:
     """Lay out the Generate & Run tab and wire its events."""
     session = gr.State(GenSession)
     with gr.Row():
         request = gr.Textbox(label="What should be trained?", lines=2, scale=4, elem_id="gen-request",
                              placeholder="e.g. Train PPO on CartPole-v1 for 20000 steps")
-        budget = gr.Slider(30, 900, value=180, step=10, label="Time budget (s)", scale=1, min_width=260)
+        budget = gr.Slider(30, 900, value=180, step=10, label="Budget (s)", scale=1, min_width=240)
     with gr.Row():
         gen = gr.Button("Generate script", elem_id="gen-generate")
         gen_run = gr.Button("Generate & run", variant="primary", elem_id="gen-run-all")
@@ -130,58 +186,12 @@ def build(services: Services, exports: Path) -> None:
         dl_script = gr.DownloadButton("Download script", visible=False, elem_id="gen-dl-script")
         dl_run = gr.DownloadButton("Download run folder (.zip)", visible=False, elem_id="gen-dl-run")
     outputs = [status, progress, spec, script, log, curve, ret, dl_script, dl_run]
-
-    def arm(sess: GenSession):
-        sess.arm()
-        return _render(sess.view, with_script=False)
-
-    def arm_keep(sess: GenSession):
-        sess.arm(keep_spec=True)
-        return _render(sess.view, with_script=False)
-
-    def stream(sess: GenSession, work: Callable[[Emit], Any], with_script: bool):
-        if sess.cancel.is_set():
-            sess.view.status, sess.view.state = "Cancelled before it started.", "error"
-            yield _render(sess.view, with_script)
-            return
-        sess.view.status = "Starting…"
-        for view in drive(work, sess.view, sess.cancel):
-            yield _render(view, with_script)
-        yield _render(sess.view, with_script, _complete(sess.view, exports))
-
-    def generate_job(sess: GenSession, text: str, seconds: float, execute: bool):
-        from copilot.codegen.generate import generate
-
-        def work(emit: Emit) -> Any:
-            return generate(text or "", services.settings, llm=services.models.get(60), run=execute,
-                            budget_s=float(seconds), on_event=emit, cancel=sess.cancel)
-
-        yield from stream(sess, work, with_script=True)
-
-    def only_generate(sess: GenSession, text: str, seconds: float):
-        yield from generate_job(sess, text, seconds, False)
-
-    def generate_and_run(sess: GenSession, text: str, seconds: float):
-        yield from generate_job(sess, text, seconds, True)
-
-    def run_edited(sess: GenSession, code: str, seconds: float):
-        if not (code or "").strip():
-            sess.view.status, sess.view.state = "There is no script to run; generate one or paste it first.", "error"
-            yield _render(sess.view, False)
-            return
-        run_dir = reusable_run_dir(sess.previous) or new_run_dir(services.settings.runs_dir, "script")
-        sess.view.script = code
-        yield from stream(sess, _run_script_work(services, code, float(seconds), run_dir, sess.cancel), False)
-
-    def stop(sess: GenSession) -> None:
-        sess.cancel.set()
-
-    common = dict(outputs=outputs, show_progress="minimal")
-    gen.click(arm, session, outputs, queue=False).then(
-        only_generate, [session, request, budget], concurrency_id="llm", concurrency_limit=1, **common)
-    gen_run.click(arm, session, outputs, queue=False).then(
-        generate_and_run, [session, request, budget], concurrency_id="runs", concurrency_limit=MAX_RUNS,
-        **common)
-    run.click(arm_keep, session, outputs, queue=False).then(
-        run_edited, [session, script, budget], concurrency_id="runs", concurrency_limit=MAX_RUNS, **common)
-    cancel.click(stop, session, None, queue=False)
+    jobs = Jobs(services, exports)
+    queued = dict(outputs=outputs, show_progress="minimal")
+    runs = dict(concurrency_id="runs", concurrency_limit=MAX_RUNS, **queued)
+    gen.click(jobs.arm, session, outputs, queue=False).then(
+        jobs.only_generate, [session, request, budget], concurrency_id="llm", concurrency_limit=1, **queued)
+    gen_run.click(jobs.arm, session, outputs, queue=False).then(
+        jobs.generate_and_run, [session, request, budget], **runs)
+    run.click(jobs.arm_keep, session, outputs, queue=False).then(jobs.run_edited, [session, script, budget], **runs)
+    cancel.click(jobs.stop, session, None, queue=False)

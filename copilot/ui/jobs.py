@@ -173,6 +173,44 @@ def drive(work: Callable[[Emit], Any], view: JobView, cancel: threading.Event,
     yield view
 
 
+def pump(make: Callable[[], Iterator[Any]], stop: threading.Event) -> Iterator[Any]:
+    """Iterate ``make()`` entirely in one worker thread and hand its items over as they come.
+
+    Web servers resume a generator on whichever worker thread is free, but a model stream may
+    hold a thread-owned lock between tokens; so the stream is created, advanced and closed in
+    one thread here. Setting ``stop`` (or dropping this iterator) closes it after its next item.
+    """
+    items: queue.Queue = queue.Queue()
+    dropped = threading.Event()
+
+    def work() -> None:
+        stream = None
+        try:
+            stream = make()
+            for item in stream:
+                items.put(("item", item))
+                if stop.is_set() or dropped.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            items.put(("error", exc))
+        finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()
+            items.put(("end", None))
+
+    threading.Thread(target=work, name="copilot-stream", daemon=True).start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        dropped.set()
+
+
 def _conclude(view: JobView, outcome: dict[str, Any], cancel: threading.Event) -> None:
     from copilot.ui.services import one_sentence
 

@@ -22,6 +22,7 @@ class DQNConfig:
     """Double DQN hyperparameters (defaults suit classic control)."""
 
     lr: float = doc(2.3e-3, "Adam learning rate.")
+    lr_schedule: str = doc("constant", "'constant' or 'linear' (decays to 0 over training).")
     buffer_size: int = doc(100_000, "Replay capacity in transitions.")
     learning_starts: int = doc(1000, "Env steps of uniform random actions before learning.")
     batch_size: int = doc(64, "Minibatch size.")
@@ -98,6 +99,9 @@ class DQN(Agent):
 
     def update(self, gradient_steps: int) -> dict[str, float]:
         c = self.config
+        lr = c.lr * (self.progress_remaining() if c.lr_schedule == "linear" else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         total = torch.zeros(2, device=self.device)
         for _ in range(gradient_steps):
             b = self.storage.sample(c.batch_size, self.generator)

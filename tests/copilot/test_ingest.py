@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from copilot.apiref import api_reference
-from copilot.chunking import CAP, pack, split_markdown, split_python, split_rst, Block
+from copilot.chunking import CAP, Block, pack, split_markdown, split_python, split_rst
 from copilot.config import Settings
 from copilot.embeddings import get_embedder, packaged_model_dir
 from copilot.index import Index, SearchError, read_manifest
@@ -21,7 +21,8 @@ from copilot.loaders import html_to_markdown, load
 
 def tiny_pdf(lines: list[str], title: str = "Tiny Paper") -> bytes:
     """A one-page PDF with Helvetica text, written byte by byte (no PDF library needed)."""
-    stream = ("BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) Tj T*" for line in lines) + " ET").encode()
+    shown = " ".join(f"({line}) Tj T*" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td 14 TL {shown} ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -39,7 +40,8 @@ def tiny_pdf(lines: list[str], title: str = "Tiny Paper") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
 
@@ -205,10 +207,9 @@ def test_long_sections_are_capped_with_overlap_and_code_never_cut():
 
 def test_rst_sections_and_literal_blocks():
     pieces = split_rst(RST, "rollouts")
-    assert [p.title for p in pieces] == ["Rollouts", "Rollouts > Buffers", "Rollouts > Buffers"] or \
-        [p.title for p in pieces] == ["Rollouts", "Rollouts > Buffers"]
-    buffers = "\n\n".join(p.text for p in pieces if p.heading == "Buffers")
-    assert "    buf = RolloutStorage(128)\n\n    buf.add(obs)" in buffers and "After the block." in buffers
+    assert [p.title for p in pieces] == ["Rollouts", "Rollouts > Buffers"]
+    assert pieces[1].text == ("Use it like this::\n\n    buf = RolloutStorage(128)\n\n    buf.add(obs)"
+                              "\n\nAfter the block.")
 
 
 def test_python_split_by_top_level_symbols():
@@ -271,7 +272,8 @@ def test_ingest_every_file_type_with_kinds_ids_and_manifest(setup):
     got = Index.open(settings).store.get(ids=entry["chunks"][:1])
     text = got["documents"][0]
     assert entry["chunks"][0] == hashlib.sha256(f"docs/ppo.md\n{text}".encode()).hexdigest()
-    assert got["metadatas"][0] == {"title": "PPO", "path": "corpus/docs/ppo.md", "kind": "doc", "heading": "PPO"}
+    assert got["metadatas"][0] == {"title": "PPO", "path": "corpus/docs/ppo.md", "kind": "doc",
+                                   "heading": "PPO"}
     api = Index.open(settings).store.get(where={"kind": "api"})
     assert "tinyrl.agents.ppo.PPO.update" in {m["path"] for m in api["metadatas"]}
     assert all(m["title"] == m["symbol"] == m["path"] for m in api["metadatas"])
@@ -300,7 +302,8 @@ def test_reingest_skips_unchanged_and_upserts_changes(setup):
     manifest = read_manifest(settings.index_dir)
     assert str(corpus / "docs" / "rollouts.rst") not in manifest["sources"]
     stored = Index.open(settings).ids()
-    assert not old_ids & stored and set(manifest["sources"][str(corpus / "faq" / "seeds.txt")]["chunks"]) <= stored
+    new_ids = set(manifest["sources"][str(corpus / "faq" / "seeds.txt")]["chunks"])
+    assert not old_ids & stored and new_ids <= stored
     assert stored == {c for e in manifest["sources"].values() for c in e["chunks"]}
     hits = reader.search("RolloutStorage buffer literal block", k=10)
     assert all("rollouts.rst" not in h.path for h in hits)
@@ -326,7 +329,8 @@ def test_changed_embedder_is_refused_until_rebuild(setup):
     with pytest.warns(UserWarning):
         run(settings)
     other = Settings(home=settings.home, corpus=settings.corpus, embedder=str(packaged_model_dir()))
-    with pytest.raises(IngestError, match=r"built with embedder 'all-minilm-l6-v2'.*--rebuild to re-embed everything\.$"):
+    refusal = r"built with embedder 'all-minilm-l6-v2'.*--rebuild to re-embed everything\.$"
+    with pytest.raises(IngestError, match=refusal):
         run(other)
     with pytest.raises(SearchError, match="--rebuild"):
         Index.open(other)
@@ -371,3 +375,16 @@ def test_missing_bm25_state_is_rebuilt_from_chroma(setup):
     assert (settings.index_dir / "bm25.npz").is_file()
     table = json.loads((settings.index_dir / "chunks.json").read_text())
     assert len(table["id"]) == index.count()
+
+
+def test_an_open_index_follows_a_rebuild(setup):
+    settings, corpus = setup
+    with pytest.warns(UserWarning):
+        run(settings)
+    reader = Index.open(settings)
+    assert reader.search("clip_range", k=1, kinds="doc")[0].path == "corpus/docs/ppo.md"
+    (corpus / "docs" / "ppo.md").unlink()
+    with pytest.warns(UserWarning):
+        run(settings, rebuild=True)  # the collection is dropped and made anew
+    hits = reader.search("clip_range", k=5)
+    assert hits and all(h.path != "corpus/docs/ppo.md" for h in hits)

@@ -116,16 +116,16 @@ def test_two_tabs_chat_at_once_without_mixing(browser, ui_server: Server):
 
 @pytest.mark.slow
 def test_switch_model_and_a_broken_one_keeps_the_previous(page, ui_server: Server, tmp_path):
-    page.get_by_role("tab", name="Models").click()
     choice = page.locator("#model-choice input")
 
     def load(spec: str) -> str:
+        page.get_by_role("tab", name="Models").click()
         choice.fill(spec)
         choice.press("Enter")
-        page.evaluate("document.querySelector('#model-status').innerText = ''")
+        before = page.inner_text("#model-status")
         page.click("#model-load")
-        page.wait_for_function("document.querySelector('#model-status').innerText.trim().length > 0",
-                               timeout=180_000)
+        page.wait_for_function("b => { const t = document.querySelector('#model-status').innerText.trim();"
+                               " return /^(●|✖)/.test(t) && t !== b.trim(); }", arg=before, timeout=180_000)
         return page.inner_text("#model-status")
 
     good = str(ui_server.model_file)
@@ -175,13 +175,17 @@ def test_generate_and_run_a_small_job_shows_the_curve(page):
 
 
 @pytest.mark.slow
-def test_edited_script_runs_and_can_be_cancelled(page):
+def test_edited_script_runs_and_can_be_cancelled(page, ui_server: Server):
     page.get_by_role("tab", name="Generate & Run").click()
     page.fill("#gen-request textarea", "Train PPO on CartPole-v1 for 200000 steps")
     page.click("#gen-generate")
     page.wait_for_function("/Script ready|✖/.test(document.querySelector('#gen-status').innerText)",
                            timeout=ANSWER_S * 1000)
     assert "Script ready" in page.inner_text("#gen-status")
+    editor = page.locator("#gen-script .cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# edited in the browser\n")
     page.click("#gen-run")
     page.wait_for_function("document.querySelector('#gen-progress').innerText.includes('steps')",
                            timeout=180_000)
@@ -189,6 +193,8 @@ def test_edited_script_runs_and_can_be_cancelled(page):
     page.wait_for_function("/✖/.test(document.querySelector('#gen-status').innerText)", timeout=60_000)
     assert "ancel" in page.inner_text("#gen-status")
     shot(page, "08_run_cancelled")
+    ran = [p for p in (ui_server.home / "runs").glob("*/train.py") if "edited in the browser" in p.read_text()]
+    assert len(ran) == 1 and (ran[0].parent / "episodes.csv").exists()  # the edited script is what ran
 
 
 def test_bad_requests_show_one_readable_sentence(page):
@@ -220,3 +226,16 @@ def test_docs_search_filters_by_kind_and_opens_a_page(page):
     page.wait_for_selector("#docs-page h1, #docs-page h2")
     assert "Generalized Advantage Estimation" in page.inner_text("#docs-page")
     shot(page, "10_docs")
+
+
+def test_models_tab_lists_models_and_reingests(page):
+    page.get_by_role("tab", name="Models").click()
+    table = page.inner_text("#models-table")
+    assert "qwen2.5-coder-0.5b" in table and "491 MB" in table
+    assert "all-minilm-l6-v2" in page.inner_text("#index-info")
+    page.click("#reingest")
+    page.wait_for_function("/Index up to date|✖/.test(document.querySelector('#ingest-status').innerText)",
+                           timeout=300_000)
+    status = page.inner_text("#ingest-status")
+    assert re.search(r"Index up to date: \d+ chunks", status), status
+    shot(page, "11_models")

@@ -39,3 +39,17 @@ def test_launch_refuses_bad_settings(monkeypatch, capsys, tmp_path: Path):
     monkeypatch.setenv("COPILOT_K", "0")
     assert launch(port=1, home=str(tmp_path)) == 2
     assert "need k>=1" in capsys.readouterr().err
+
+
+def test_launch_refuses_a_busy_port_before_loading_anything(capsys, tmp_path: Path):
+    import socket
+
+    from copilot.ui.app import launch
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert launch(port=port, home=str(tmp_path)) == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()  # nothing was assembled or loaded

@@ -128,3 +128,15 @@ def test_two_sessions_at_once_do_not_mix(tmp_path: Path):
         text = " ".join(str(m["content"]) for m in finals[key])
         assert questions[key] in text and questions[other] not in text
         assert [t.question for t in sessions[key].turns] == [questions[key]]
+
+
+def test_stop_before_the_answer_starts_skips_the_model(tmp_path: Path):
+    services = make_services(tmp_path)
+    llm = services.models.get(0)
+    llm.count_tokens = None  # any use of the model would now fail loudly
+    session = ChatSession()
+    session.begin("What is PPO?")
+    session.stop.set()
+    final = list(answer_stream(services, session, None))[-1]
+    assert session.turns[-1].note == "Stopped." and not session.turns[-1].error
+    assert final[1]["content"] == "*Stopped.*"

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from copilot.ui.jobs import JobView, drive, new_run_dir, result_dict
+from copilot.ui.jobs import JobView, drive, new_run_dir, pump, result_dict
 
 
 def test_events_fold_into_the_view():
@@ -109,3 +109,65 @@ def test_result_dict_and_new_run_dir(tmp_path: Path):
     first.mkdir()
     second = new_run_dir(tmp_path, "Train PPO")
     assert first.name.endswith("-train-ppo") and second.name == first.name + "-2"
+
+
+def _next_from_new_thread(it):
+    out = []
+    t = threading.Thread(target=lambda: out.append(next(it, "END")))
+    t.start()
+    t.join(10)
+    return out[0]
+
+
+def test_pump_keeps_a_stream_that_holds_a_thread_owned_lock_in_one_thread():
+    lock = threading.RLock()  # released by another thread it would raise RuntimeError
+    threads: list[int] = []
+
+    def stream():
+        with lock:
+            for i in range(4):
+                threads.append(threading.get_ident())
+                yield i
+
+    it = pump(stream, threading.Event())
+    got = [_next_from_new_thread(it) for _ in range(5)]  # each step from a different thread
+    assert got == [0, 1, 2, 3, "END"]
+    assert len(set(threads)) == 1
+    assert lock.acquire(timeout=1)  # released: nothing left holding it
+    lock.release()
+
+
+def test_pump_stop_closes_the_stream_in_its_thread():
+    stop = threading.Event()
+    closed: list[int] = []
+
+    def stream():
+        try:
+            for i in range(1000):
+                yield i
+                time.sleep(0.01)
+        finally:
+            closed.append(threading.get_ident())
+
+    got = []
+    for item in pump(stream, stop):
+        got.append(item)
+        if item == 2:
+            stop.set()
+    assert got[:3] == [0, 1, 2] and len(got) <= 4
+    assert closed and closed[0] != threading.get_ident()
+
+
+def test_pump_reraises_the_stream_error():
+    def stream():
+        yield 1
+        raise ValueError("The index is missing.")
+
+    it = pump(stream, threading.Event())
+    assert next(it) == 1
+    try:
+        next(it)
+    except ValueError as exc:
+        assert str(exc) == "The index is missing."
+    else:
+        raise AssertionError("the error was swallowed")

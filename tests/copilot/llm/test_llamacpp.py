@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,11 @@ def one_sentence(message: str) -> bool:
 
 
 def test_default_model_streams_a_short_answer(qwen: LlamaCppLLM) -> None:
-    start = time.perf_counter()
     pieces = list(qwen.stream(QUESTION, max_tokens=24, temperature=0.0))
-    elapsed = time.perf_counter() - start
     text = "".join(pieces)
     assert len(pieces) >= 3 and text.strip()
     assert 3 <= qwen.count_tokens(text) <= 24
     assert any(w in text.lower() for w in ("reward", "future", "value", "weigh", "importance"))
-    assert elapsed < 60
 
 
 def test_count_tokens_matches_the_model_tokenizer(qwen: LlamaCppLLM) -> None:
