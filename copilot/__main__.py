@@ -117,6 +117,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ensure_index(settings)
     copilot = Copilot(settings)
+    load_s = copilot.warm()  # loading is reported apart from answering
     answer = None
     for item in copilot.stream(args.question, k=args.k, kinds=args.kind):
         if isinstance(item, Answer):
@@ -124,6 +125,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         elif not args.json:
             print(item, end="", flush=True)
     assert answer is not None
+    answer.timings["load_s"] = load_s
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0

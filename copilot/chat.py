@@ -137,6 +137,13 @@ class Copilot:
             self._index = Index.open(self.settings)
         return self._index
 
+    def warm(self) -> float:
+        """Open the index, load the embedder and the LLM; return the seconds it took."""
+        t0 = time.perf_counter()
+        self.index.search("warm up", k=1)
+        self.llm.count_tokens("warm up")
+        return round(time.perf_counter() - t0, 3)
+
     # ----- chain stages ------------------------------------------------------------------
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()

@@ -319,3 +319,16 @@ def check_spec(spec: RunSpec, budget_s: float | None = None) -> RunSpec:
     fit_rollout(spec)
     check_steps(spec, budget_s)
     return spec
+
+
+def precheck(facts: Facts) -> None:
+    """Refuse, before asking the model, what the request's own statements make impossible."""
+    if facts.unknown_env:
+        raise unknown_env_error(facts.unknown_env)
+    if not facts.algo:
+        choose_algo(catalog.algos()[0], facts, [])  # raises for a named algorithm rlcore lacks
+        return
+    if facts.env_id:
+        check_action_space(facts.algo, facts.env_id)
+    if facts.parts:
+        check_parts(RunSpec(facts.algo, facts.env_id or "", 1, parts=dict(facts.parts)))

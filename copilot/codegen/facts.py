@@ -62,7 +62,8 @@ HYPER = {
     "policy_delay": ("policy delay", "actor delay", "delayed policy update"),
     "init_alpha": ("initial alpha", "init alpha", "alpha", "entropy temperature", "temperature"),
     "hidden": ("hidden sizes", "hidden size", "hidden units", "hidden layers", "hidden layer",
-               "hidden", "units", "neurons", "network size", "layer size", "width"),
+               "hidden", "units", "neurons", "network size", "layer size", "width", "net arch",
+               "network architecture", "architecture"),
 }
 # Generic hyperparameters that map onto several fields of some agents.
 SPREAD = {"lr": ("actor_lr", "critic_lr")}
@@ -74,7 +75,8 @@ FLAGS = {  # field -> (value, phrases)
     "lr_schedule": ("linear", ("linear learning rate", "linear lr", "learning rate decay", "lr decay",
                                "anneal the learning rate", "linearly decaying learning rate")),
 }
-CONNECT = r"\s*(?:=|:|of|is|to|at|as|set to|equal to|around|about|~)?\s*"
+CONNECT = (r"\s*(?:(?:=|:|of|is|to|at|as|set to|equal to|around|about|approximately|~|std|value|size|"
+           r"coefficient|coef|rate|factor|constant)\s*)*")
 REWARD_NAMES = {"random network distillation": "rnd", "curiosity": "icm", "intrinsic curiosity": "icm",
                 "random encoders": "re3", "rnd": "rnd", "icm": "icm", "re3": "re3", "e3b": "e3b",
                 "ngu": "ngu"}
@@ -119,11 +121,16 @@ def to_english(request: str) -> str:
 
 
 # ----- algorithm and environment ---------------------------------------------------------
+ALGO_ALIASES = {"deep q-network": "dqn", "deep q network": "dqn", "deep q-learning": "dqn",
+                "advantage actor-critic": "a2c", "advantage actor critic": "a2c", "proximal policy": "ppo",
+                "soft actor critic": "sac", "twin delayed": "td3"}
+
+
 def algo_names() -> dict[str, str]:
-    """Phrase -> algorithm key: the keys and the names in each agent module's docstring."""
+    """Phrase -> algorithm key: the keys, the names in each agent module's docstring, aliases."""
     import sys
 
-    names = {}
+    names = {phrase: key for phrase, key in ALGO_ALIASES.items() if key in catalog.algos()}
     for key in catalog.algos():
         names[key] = key
         doc = (sys.modules[catalog.agent_class(key).__module__].__doc__ or "").strip().splitlines()
@@ -230,13 +237,14 @@ def find_num_envs(text: str) -> int | None:
                   r"(?:envs?|environments?|workers|actors)\b(?!\s*[-_]?v\d)", text, re.IGNORECASE)
     if m:
         return int(m.group(1))
-    return _int_after(text, r"(?:num[_ ]envs|n[_ ]envs|number of (?:parallel )?(?:envs|environments))")
+    return _int_after(text, r"(?:num[_ ]envs|n[_ ]envs|number of (?:parallel )?(?:envs|environments)|"
+                            r"parallel (?:envs|environments))")
 
 
 def find_eval_episodes(text: str) -> int | None:
     ev = r"(?:evaluat\w*|eval|test\w*|assess\w*)"
     pats = [rf"{ev}\b[^.;\n]{{0,40}}?(\d+)\s*(?:final\s+|test\s+|evaluation\s+|eval\s+)?(?:episodes?|runs|rollouts|trials|games)",
-            rf"(\d+)\s*(?:final\s+)?(?:evaluation|eval|test)\s*(?:episodes?|runs|rollouts)",
+            r"(\d+)\s*(?:final\s+)?(?:evaluation|eval|test)\s*(?:episodes?|runs|rollouts)",
             rf"(\d+)\s*(?:episodes?|runs|rollouts)\s*(?:of|for)?\s*{ev}",
             r"eval[_ ]episodes" + CONNECT + r"(\d+)"]
     for pat in pats:
@@ -259,10 +267,11 @@ def find_checkpoint(text: str) -> tuple[bool, int | None]:
 # ----- hyperparameters and parts ---------------------------------------------------------
 def _value_near(text: str, start: int, end: int) -> tuple[float, int, int] | None:
     """The number right after ``text[start:end]`` (or else right before it) and its span."""
-    after = re.match(CONNECT + NUMBER, text[end:], re.IGNORECASE)
+    after = re.match(CONNECT + r"(-\s*)?" + NUMBER, text[end:], re.IGNORECASE)
     if after:
         num = NUMBER_RE.search(text, end)
-        return match_value(num), start, num.end()
+        sign = -1.0 if after.group(1) else 1.0
+        return sign * match_value(num), start, num.end()
     before = re.search(NUMBER + r"\s*(?:of\s+)?$", text[:start], re.IGNORECASE)
     if before:
         return match_value(before), before.start(), end
@@ -284,7 +293,8 @@ def find_hidden(text: str) -> list[int] | None:
             continue
         m = re.match(r"\s*(?:=|:|of|sizes?|to|at)?\s*[\[(]?\s*(\d+)((?:\s*,\s*\d+)*)", text[hit.end():])
         if m:
-            return [int(m.group(1))] + [int(x) for x in re.findall(r"\d+", m.group(2))]
+            rest = [int(x) for x in re.findall(r"\d+", m.group(2))]
+            return [int(m.group(1))] + rest if rest else [int(m.group(1))] * 2
         m = re.search(r"(\d+)\s*$", text[:hit.start()])
         if m:
             return [int(m.group(1))] * 2

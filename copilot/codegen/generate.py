@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from copilot.codegen import prompt
-from copilot.codegen.checks import check_spec, reconcile
+from copilot.codegen.checks import check_spec, precheck, reconcile
 from copilot.codegen.errors import CodegenError, Impossible
 from copilot.codegen.facts import Facts, read_facts
 from copilot.codegen.render import SCRIPT_NAME, render
@@ -129,6 +129,7 @@ class _Session:
         self.facts = read_facts(request)
         self.run_dir: Path | None = None
         self.spent_s = 0.0
+        self.progress: tuple[int, int] | None = None
 
     def status(self, text: str) -> None:
         self.emit("status", {"text": text})
@@ -136,6 +137,7 @@ class _Session:
     def on_output(self, line: str) -> None:
         progress = parse_progress(line)
         if progress:
+            self.progress = progress
             self.emit("progress", {"step": progress[0], "total": progress[1]})
         else:
             self.emit("log", {"line": line})
@@ -179,8 +181,14 @@ class _Session:
         if rr.ok:
             self.result.manifest, self.result.curve_png = rr.manifest, rr.curve_png
             return rr
-        fatal = rr.timed_out or rr.cancelled or "memory limit" in (rr.error or "") or "CPU-time" in (rr.error or "")
-        if fatal:
+        if rr.timed_out and self.progress and self.progress[0] > 0:
+            step, total = self.progress
+            fit = int(float(f"{step * 0.8:.2g}"))
+            raise Impossible(f"The run did not finish within the {left:.0f} s budget (it reached {step} of {total} "
+                             f"steps); ask for about {fit} steps or raise the budget (--budget-s).")
+        if "memory limit" in (rr.error or ""):
+            raise Impossible(rr.error.rstrip(".") + "; use a smaller buffer_size, batch_size or network.")
+        if rr.timed_out or rr.cancelled or "CPU-time" in (rr.error or ""):
             raise Impossible(rr.error or "The run failed.")
         raise _Repair("run", rr.error or "The run failed.", rr.log_tail[-1500:])
 
@@ -200,7 +208,17 @@ def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, 
     if budget_s <= 0 or max_repairs < 0:
         raise CodegenError(f"budget_s must be positive and max_repairs at least 0; got {budget_s} and {max_repairs}.")
     session = _Session(request, settings, llm, run, budget_s, out, _emitter(on_event), cancel)
-    session.status("Reading the request and the docs")
+    session.status("Reading the request")
+    t0 = time.perf_counter()
+    try:
+        precheck(session.facts)
+    except Impossible as exc:
+        session.result.error = str(exc)
+        session.result.attempts.append({"attempt": 1, "stage": "check", "ok": False, "error": str(exc),
+                                        "spec": None, "seconds": round(time.perf_counter() - t0, 2)})
+        session.emit("done", session.result.to_json())
+        return session.result
+    session.status("Retrieving API docs")
     chat = prompt.messages(request, session.facts, prompt.retrieve(settings, request))
     if session.llm is None:
         session.llm = default_llm(settings)

@@ -49,16 +49,30 @@ def algo_lines() -> list[str]:
                                        for (spaces, n), algos in groups.items())]
 
 
-def field_lines(algo: str | None) -> list[str]:
-    """Config fields: name and doc for one algorithm, or names only for all of them."""
-    if algo:
+def config_fields(facts: Facts, algo: str) -> tuple[dict[str, Any], list[str]]:
+    """(fields the request sets, with values; other fields it names) for ``algo``'s config."""
+    from copilot.codegen.checks import _fact_fields, field_phrases
+
+    fixed = {field: value for name, value in facts.hyper.items() for field in _fact_fields(algo, name)}
+    named = [k for k in catalog.field_names(algo) if k not in fixed and facts.mentions(*field_phrases(k))]
+    return fixed, named
+
+
+def field_lines(facts: Facts) -> list[str]:
+    """The config fields the request touches, with their docs (the grammar offers no others)."""
+    algos = [facts.algo] if facts.algo else catalog.algos()
+    rows: dict[str, str] = {}
+    for algo in algos:
+        fixed, named = config_fields(facts, algo)
         info = catalog.config_info(algo)
-        return [f"{algo} config fields: " + "; ".join(f"{n} ({_short(f.doc)})" for n, f in info.items())]
-    names = dict.fromkeys(n for a in catalog.algos() for n in catalog.field_names(a))
-    return ["config fields (each agent has a subset): " + ", ".join(names)]
+        for name in [*fixed, *named]:
+            rows.setdefault(name, f"{name} ({_short(info[name].doc)})")
+    if not rows:
+        return ["config: {} (the request sets no hyperparameters)"]
+    return ["config fields to set: " + "; ".join(rows.values())]
 
 
-def _short(doc: str, words: int = 4) -> str:
+def _short(doc: str, words: int = 6) -> str:
     parts = re.sub(r"\s+", " ", doc).strip().rstrip(".").split(" ")
     return " ".join(parts[:words]) + ("..." if len(parts) > words else "")
 
@@ -71,7 +85,7 @@ def part_lines() -> list[str]:
 
 
 def system_prompt(facts: Facts, snippets: list[str]) -> str:
-    lines = [RULES, *algo_lines(), f"Envs: {env_lines()}", *field_lines(facts.algo),
+    lines = [RULES, *algo_lines(), f"Envs: {env_lines()}", *field_lines(facts),
              *part_lines()]
     if snippets:
         lines += ["Docs:", *snippets]
@@ -128,13 +142,13 @@ def pinned(facts: Facts, algo: str) -> dict[str, Any]:
     if facts.total_steps:
         out["total_steps"] = facts.total_steps
     if facts.seed is not None or not facts.mentions("seed", "seeded"):
-        out["seed"] = facts.seed or 0
+        out["seed"] = 0 if facts.seed is None else facts.seed
     if facts.num_envs is not None or not facts.mentions(*ENV_HINT_WORDS[2:]):
-        out["num_envs"] = facts.num_envs or catalog.default_num_envs(algo)
+        out["num_envs"] = catalog.default_num_envs(algo) if facts.num_envs is None else facts.num_envs
     if facts.eval_episodes is not None or not facts.mentions("evaluate", "evaluation", "eval", "episodes"):
-        out["eval_episodes"] = facts.eval_episodes or 10
+        out["eval_episodes"] = 10 if facts.eval_episodes is None else facts.eval_episodes
     if facts.checkpoint_every is not None or not (facts.checkpoint and facts.mentions("every")):
-        out["checkpoint_every"] = facts.checkpoint_every or 0
+        out["checkpoint_every"] = 0 if facts.checkpoint_every is None else facts.checkpoint_every
     return out
 
 
@@ -145,7 +159,6 @@ def decoding_schema(facts: Facts) -> dict[str, Any]:
     Config offers only fields the request names (a 0.5B model otherwise fills in every
     field it is offered); stated values are fixed.
     """
-    from copilot.codegen.checks import _fact_fields, field_phrases
     from copilot.codegen.spec import grammar_schema
 
     schema = grammar_schema([facts.algo] if facts.algo else None)
@@ -156,8 +169,7 @@ def decoding_schema(facts: Facts) -> dict[str, Any]:
         for key, value in pinned(facts, algo).items():
             props[key] = {"enum": [value]}
         config = props["config"]
-        fixed = {field: value for name, value in facts.hyper.items() for field in _fact_fields(algo, name)}
-        named = [k for k in config["properties"] if k not in fixed and facts.mentions(*field_phrases(k))]
+        fixed, named = config_fields(facts, algo)
         fields = {**{k: {"enum": [v]} for k, v in fixed.items()}, **{k: config["properties"][k] for k in named}}
         for node in fields.values():
             if node.get("type") == "array":

@@ -54,12 +54,12 @@ def build_app(services: Services, exports: Path) -> gr.Blocks:
         with gr.Row(elem_id="cp-header"):
             gr.HTML(f"<h1>{TITLE}</h1><p>Offline answers about RL and rlcore, training scripts "
                     "that run, and the docs at hand.</p>", elem_id="cp-title")
-            header = gr.HTML(lambda: header_status(services), elem_id="app-status")
-        timer = gr.Timer(STATUS_EVERY_S)
-        timer.tick(lambda: header_status(services), None, header, queue=False, show_progress="hidden")
+            header = gr.HTML(header_status(services), elem_id="app-status")
 
         def refresh_header() -> str:
             return header_status(services)
+
+        gr.Timer(STATUS_EVERY_S).tick(refresh_header, None, header, queue=False, show_progress="hidden")
 
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
@@ -73,7 +73,8 @@ def build_app(services: Services, exports: Path) -> gr.Blocks:
             with gr.Tab("Models", id="models"):
                 models_tab.build(services, header, refresh_header)
         runs.select(runs_ui["load"], None, runs_ui["outputs"], queue=False)
-        demo.load(runs_ui["load"], None, runs_ui["outputs"], queue=False)
+        demo.load(refresh_header, None, header, queue=False, show_progress="hidden")
+        demo.load(runs_ui["load"], None, runs_ui["outputs"], queue=False, show_progress="hidden")
     return demo
 
 

@@ -112,7 +112,8 @@ def build(services: Services) -> None:
     session = gr.State(ChatSession)
     chatbot = gr.Chatbot(elem_id="chatbot", height=520, show_label=False, feedback_options=None,
                          buttons=["copy"],
-                         placeholder="Ask about reinforcement learning or rlcore; answers cite their sources.")
+                         placeholder="Ask about reinforcement learning or rlcore; answers cite their "
+                                     "sources.")
     with gr.Row(elem_classes="cp-bottom"):
         question = gr.Textbox(elem_id="chat-input", show_label=False, scale=8, lines=1, max_lines=6,
                               placeholder="Ask a question (Enter to send, Shift+Enter for a new line)")

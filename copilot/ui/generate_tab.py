@@ -48,7 +48,8 @@ def reusable_run_dir(view: JobView) -> Path | None:
     return None if used or not folder.is_dir() else folder
 
 
-def _run_script_work(script: str, budget: float, run_dir: Path, cancel: threading.Event) -> Callable[[Emit], Any]:
+def _run_script_work(script: str, budget: float, run_dir: Path,
+                     cancel: threading.Event) -> Callable[[Emit], Any]:
     def work(emit: Emit) -> Any:
         from copilot.codegen.sandbox import run_script
 
@@ -119,7 +120,8 @@ class Jobs:
     def stop(sess: GenSession) -> None:
         sess.cancel.set()
 
-    def stream(self, sess: GenSession, work: Callable[[Emit], Any], with_script: bool) -> Iterator[list[Any]]:
+    def stream(self, sess: GenSession, work: Callable[[Emit], Any],
+               with_script: bool) -> Iterator[list[Any]]:
         if sess.cancel.is_set():
             sess.view.status, sess.view.state = "Cancelled before it started.", "error"
             yield _render(sess.view, with_script)
@@ -133,8 +135,8 @@ class Jobs:
         from copilot.codegen.generate import generate
 
         def work(emit: Emit) -> Any:
-            return generate(text or "", self.services.settings, llm=self.services.models.get(60), run=execute,
-                            budget_s=float(seconds), on_event=emit, cancel=sess.cancel)
+            return generate(text or "", self.services.settings, llm=self.services.models.get(60),
+                            run=execute, budget_s=float(seconds), on_event=emit, cancel=sess.cancel)
 
         yield from self.stream(sess, work, with_script=True)
 
@@ -146,7 +148,8 @@ class Jobs:
 
     def run_edited(self, sess: GenSession, code: str, seconds: float) -> Iterator[list[Any]]:
         if not (code or "").strip():
-            sess.view.status, sess.view.state = "There is no script to run; generate one or paste it first.", "error"
+            sess.view.status = "There is no script to run; generate one or paste it first."
+            sess.view.state = "error"
             yield _render(sess.view, False)
             return
         run_dir = reusable_run_dir(sess.previous) or new_run_dir(self.services.settings.runs_dir, "script")
@@ -193,5 +196,6 @@ def build(services: Services, exports: Path) -> None:
         jobs.only_generate, [session, request, budget], concurrency_id="llm", concurrency_limit=1, **queued)
     gen_run.click(jobs.arm, session, outputs, queue=False).then(
         jobs.generate_and_run, [session, request, budget], **runs)
-    run.click(jobs.arm_keep, session, outputs, queue=False).then(jobs.run_edited, [session, script, budget], **runs)
+    run.click(jobs.arm_keep, session, outputs, queue=False).then(
+        jobs.run_edited, [session, script, budget], **runs)
     cancel.click(jobs.stop, session, None, queue=False)

@@ -90,17 +90,18 @@ class JobView:
             self.step = self.total
         if ok:
             self.state = "ok"
-            self.status = self.summary()
+            self.status = self.summary(ran=bool(data.get("manifest")))
         else:
             self.state = "error"
             self.status = error or "The job failed; see the log below."
 
-    def summary(self) -> str:
+    def summary(self, ran: bool = True) -> str:
+        """The one-line outcome of a job that succeeded."""
         if self.eval_return is not None:
             std = f" ± {self.eval_std:.1f}" if self.eval_std is not None else ""
             return f"Finished: final evaluation return {self.eval_return:.1f}{std}."
-        if self.script and not self.run_dir:
-            return "Script ready: edit it if you like, then press Run."
+        if not ran:
+            return "Script ready: edit it if you like, then press Run script."
         return "Finished."
 
 

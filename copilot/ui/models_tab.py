@@ -36,7 +36,8 @@ def index_info(services: Services) -> str:
     emb, counts = manifest.get("embedder", {}), manifest.get("counts", {})
     kinds = ", ".join(f"{k} {v}" for k, v in sorted((counts.get("by_kind") or {}).items()))
     lines += [f"- **Index built with:** `{emb.get('name', '?')}` ({emb.get('dim', '?')} dimensions)",
-              f"- **Chunks:** {counts.get('chunks', '?')} from {counts.get('sources', '?')} sources ({kinds})",
+              f"- **Chunks:** {counts.get('chunks', '?')} from {counts.get('sources', '?')} sources "
+              f"({kinds})",
               f"- **Updated:** {manifest.get('updated', '?')}"]
     return "\n".join(lines)
 

@@ -54,7 +54,8 @@ def run_info(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     ev = manifest.get("eval") or {}
-    stamp = max((p.stat().st_mtime for p in run_dir.iterdir() if p.is_file()), default=run_dir.stat().st_mtime)
+    files = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file()]
+    stamp = max(files, default=run_dir.stat().st_mtime)
     return RunInfo(name=run_dir.name, path=run_dir, algo=str(manifest.get("algo", "?")),
                    env=str(manifest.get("env", "?")), steps=manifest.get("total_steps"),
                    eval_return=ev.get("return_mean"), wall_time_s=manifest.get("wall_time_s"),

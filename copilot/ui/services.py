@@ -82,7 +82,8 @@ class ModelHolder:
         """
         spec = (spec or "").strip()
         if not spec:
-            raise ModelError("No model was given; pick a registered name, a .gguf path, hf:DIR or openai:URL.")
+            raise ModelError("No model was given; pick a registered name, a .gguf path, hf:DIR or "
+                             "openai:URL.")
         with self._switching:
             self.loading, self.loading_since = spec, time.monotonic()
             try:

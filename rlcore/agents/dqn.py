@@ -22,7 +22,6 @@ class DQNConfig:
     """Double DQN hyperparameters (defaults suit classic control)."""
 
     lr: float = doc(2.3e-3, "Adam learning rate.")
-    lr_schedule: str = doc("constant", "'constant' or 'linear' (decays to 0 over training).")
     buffer_size: int = doc(100_000, "Replay capacity in transitions.")
     learning_starts: int = doc(1000, "Env steps of uniform random actions before learning.")
     batch_size: int = doc(64, "Minibatch size.")
@@ -36,6 +35,7 @@ class DQNConfig:
     exploration_final_eps: float = doc(0.04, "Final epsilon.")
     max_grad_norm: float = doc(10.0, "Gradient norm clip.")
     double_q: bool = doc(True, "Select next actions with the online network (Double DQN).")
+    lr_schedule: str = doc("constant", "'constant' or 'linear' (decays to 0 over training).")
     hidden: tuple = doc((256, 256), "Encoder hidden layer widths.")
     activation: str = doc("relu", "Encoder activation.")
     normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")

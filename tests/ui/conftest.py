@@ -37,7 +37,8 @@ def _real_model() -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if chromium() is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); the browser tests need it")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); "
+                    "the browser tests need it")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     model_file, real_index = _real_model()
     home = tmp_path_factory.mktemp("ui-home")
@@ -45,7 +46,8 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if (real_index / "manifest.json").is_file():
         shutil.copytree(real_index, home / "index")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPILOT_")}
-    env.update(COPILOT_HOME=str(home), COPILOT_MAX_TOKENS="128", COPILOT_THREADS=str(min(2, os.cpu_count() or 1)),
+    env.update(COPILOT_HOME=str(home), COPILOT_MAX_TOKENS="128",
+               COPILOT_THREADS=str(min(2, os.cpu_count() or 1)),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
                GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
     port = free_port()

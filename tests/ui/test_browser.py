@@ -45,11 +45,13 @@ def test_page_is_up_at_once_and_shows_the_model_loading(browser, ui_server: Serv
     page = context.new_page()
     page.goto(ui_server.url)
     header = page.locator("#app-status")
-    assert re.search(r"model: .+ · index: ", header.inner_text())
+    page.wait_for_function("/model: .+ · index: /.test(document.querySelector('#app-status').innerText)",
+                           timeout=10_000)
     shot(page, "01_start")
     t0 = time.monotonic()
     wait_ready(page)
-    print(f"\npage up in {ui_server.startup_s:.1f} s; model and index ready {time.monotonic() - t0:.1f} s later")
+    print(f"\npage up in {ui_server.startup_s:.1f} s; model and index ready "
+          f"{time.monotonic() - t0:.1f} s later")
     assert "qwen2.5-coder-0.5b ready" in header.inner_text()
     context.close()
 
@@ -125,7 +127,8 @@ def test_switch_model_and_a_broken_one_keeps_the_previous(page, ui_server: Serve
         before = page.inner_text("#model-status")
         page.click("#model-load")
         page.wait_for_function("b => { const t = document.querySelector('#model-status').innerText.trim();"
-                               " return /^(●|✖)/.test(t) && t !== b.trim(); }", arg=before, timeout=180_000)
+                               " return /^(●|✖)/.test(t) && t !== b.trim(); }", arg=before,
+                               timeout=180_000)
         return page.inner_text("#model-status")
 
     good = str(ui_server.model_file)
@@ -151,7 +154,8 @@ def test_generate_and_run_a_small_job_shows_the_curve(page):
     page.fill("#gen-request textarea", "Train PPO on CartPole-v1 for 3000 steps")
     t0 = time.monotonic()
     page.click("#gen-run-all")
-    page.wait_for_function("/Finished|✖/.test(document.querySelector('#gen-status').innerText)", timeout=420_000)
+    page.wait_for_function("/Finished|✖/.test(document.querySelector('#gen-status').innerText)",
+                           timeout=420_000)
     print(f"\ngenerate + run in {time.monotonic() - t0:.1f} s")
     status = page.inner_text("#gen-status")
     assert "Finished: final evaluation return" in status, status + "\n" + page.inner_text("#gen-log")
@@ -193,7 +197,8 @@ def test_edited_script_runs_and_can_be_cancelled(page, ui_server: Server):
     page.wait_for_function("/✖/.test(document.querySelector('#gen-status').innerText)", timeout=60_000)
     assert "ancel" in page.inner_text("#gen-status")
     shot(page, "08_run_cancelled")
-    ran = [p for p in (ui_server.home / "runs").glob("*/train.py") if "edited in the browser" in p.read_text()]
+    scripts = (ui_server.home / "runs").glob("*/train.py")
+    ran = [p for p in scripts if "edited in the browser" in p.read_text()]
     assert len(ran) == 1 and (ran[0].parent / "episodes.csv").exists()  # the edited script is what ran
 
 

@@ -29,7 +29,7 @@ class EchoLLM(LLM):
         return len(text.split())
 
     def _stream(self, messages, *, max_tokens, temperature, stop, json_schema):
-        question = messages[-1]["content"].rsplit("Question:", 1)[-1].strip()
+        question = messages[-1]["content"].rsplit("Question:", 1)[-1].strip().splitlines()[0]
         for word in f"About {question} see [1] .".split():
             time.sleep(self.delay)
             yield word + " "
@@ -37,7 +37,8 @@ class EchoLLM(LLM):
 
 class FakeIndex:
     def search(self, query, k=5, kinds=None):
-        return [Hit("c1", "PPO: clipping", "corpus/papers/ppo.md", "paper", "The ratio is clipped.", 0.03, 1, 1),
+        return [Hit("c1", "PPO: clipping", "corpus/papers/ppo.md", "paper", "The ratio is clipped.",
+                    0.03, 1, 1),
                 Hit("c2", "GAE", "corpus/papers/gae.md", "paper", "Lambda mixes returns.", 0.02, 2, 2)][:k]
 
 

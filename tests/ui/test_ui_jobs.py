@@ -25,6 +25,13 @@ def test_events_fold_into_the_view():
     assert view.status == "Finished: final evaluation return 187.2 ± 3.0."
 
 
+def test_a_generated_script_that_was_not_run_says_what_to_do_next():
+    view = JobView()
+    view.apply("done", {"ok": True, "script": "print(1)", "spec": {"algo": "dqn"}, "manifest": None})
+    assert view.state == "ok" and view.status == "Script ready: edit it if you like, then press Run script."
+    assert view.script == "print(1)" and view.spec == {"algo": "dqn"}
+
+
 def test_a_failure_shows_its_sentence_and_the_log_tail():
     view = JobView()
     view.apply("done", {"ok": False, "error": "Env 'Nope-v0' is not registered; accepted: CartPole-v1.",

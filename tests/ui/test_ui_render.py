@@ -39,7 +39,8 @@ def test_source_message_is_a_collapsed_titled_message_with_the_path():
     assert msg["content"] == "The ratio is clipped."
     api = Source(1, "rlcore.returns.gae", "rlcore.returns.gae", "api", 0.02, "")
     assert source_message(api)["metadata"]["title"] == "[1] rlcore.returns.gae"
-    prompt_block = Source(3, "GAE", "corpus/papers/gae.md", "paper", 0.1, "[3] GAE (corpus/papers/gae.md)\nBody.")
+    prompt_block = Source(3, "GAE", "corpus/papers/gae.md", "paper", 0.1,
+                          "[3] GAE (corpus/papers/gae.md)\nBody.")
     assert source_message(prompt_block)["content"] == "Body."
 
 

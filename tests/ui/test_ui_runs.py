@@ -45,7 +45,8 @@ def test_list_runs_newest_first_with_summaries(tmp_path: Path):
     runs = list_runs(tmp_path)
     assert [r.name for r in runs] == ["new", "nested", "old"]
     old = runs[-1]
-    assert (old.algo, old.env, old.steps, old.eval_return, old.finished) == ("ppo", "CartPole-v1", 200, 187.5, True)
+    summary = (old.algo, old.env, old.steps, old.eval_return, old.finished)
+    assert summary == ("ppo", "CartPole-v1", 200, 187.5, True)
     assert old.row()[:7] == ["old", "ppo", "CartPole-v1", 200, "187.5", "3 s", "finished"]
     assert runs[0].row()[3:7] == ["-", "-", "-", "unfinished"]
     assert list_runs(tmp_path / "missing") == []
@@ -73,7 +74,8 @@ def test_compare_figure_draws_one_line_per_run_with_episodes(tmp_path: Path):
     fig = compare_figure([runs["a"], runs["b"], runs["c"]])
     ax = fig.axes[0]
     assert len(ax.lines) == 2
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (ppo, CartPole-v1)", "b (ppo, CartPole-v1)"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["a (ppo, CartPole-v1)", "b (ppo, CartPole-v1)"]
     assert list(ax.lines[1].get_xdata()) == [50, 90]
     assert list(ax.lines[1].get_ydata()) == [2.0, 5.0]  # window 1: the per-step means
     empty = compare_figure([])

@@ -29,9 +29,6 @@ class Server:
     model_file: Path
     log: Path
 
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -56,7 +53,8 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path) -> float:
                     return time.monotonic() - t0
         except OSError:
             time.sleep(0.25)
-    pytest.fail(f"app.py did not answer within {STARTUP_LIMIT_S} s:\n{log.read_text(errors='replace')[-4000:]}")
+    pytest.fail(f"app.py did not answer within {STARTUP_LIMIT_S} s:\n"
+                f"{log.read_text(errors='replace')[-4000:]}")
 
 
 def wait_ready(page, timeout_s: float = READY_LIMIT_S) -> None:

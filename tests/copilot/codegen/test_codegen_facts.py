@@ -54,6 +54,10 @@ def test_chinese_request_is_rewritten_in_english_terms():
     ("dqn cartpole, 30k frames, epsilon 0.05, two hidden layers of 128 units, normalize observations",
      dict(env_id="CartPole-v1", total_steps=30_000,
           hyper={"exploration_final_eps": 0.05, "hidden": [128, 128], "normalize_obs": True})),
+    ("SAC on Pendulum-v1, target entropy -2, exploration noise std 0.2, 3000 steps",
+     dict(total_steps=3000, hyper={"target_entropy": -2, "exploration_noise": 0.2})),
+    ("deep Q-network on cartpole, 10k steps, hidden layer size 128", dict(algo="dqn", hyper={"hidden": [128, 128]})),
+    ("PPO在CartPole-v1上训练1万步，并行环境数为8，折扣因子0.97", dict(total_steps=10_000, num_envs=8, hyper={"gamma": 0.97})),
 ])
 def test_read_facts(request_text, expected):
     facts = read_facts(request_text)
