@@ -15,7 +15,7 @@ CASES = {
                                                   gae_lambda=0.8, lr=1e-3, lr_schedule="linear",
                                                   clip_schedule="linear", ent_coef=0.0)),
     "a2c": ("CartPole-v1", 100_000, 400.0, dict(optimizer="adam", lr=1e-3, gae_lambda=0.95, n_steps=16)),
-    "dqn": ("CartPole-v1", 50_000, 400.0, {}),
+    "dqn": ("CartPole-v1", 50_000, 400.0, dict(lr_schedule="linear")),
     "sac": ("Pendulum-v1", 10_000, -250.0, {}),
     "td3": ("Pendulum-v1", 10_000, -250.0, {}),
     "ddpg": ("Pendulum-v1", 15_000, -300.0, {}),

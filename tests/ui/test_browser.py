@@ -18,6 +18,15 @@ pytestmark = pytest.mark.browser
 ANSWER_S = 240  # one answer (queued behind at most one other) on a busy 2-core machine
 
 
+def wait_text(page, selector: str, pattern: str, timeout_s: float = 30) -> str:
+    """Wait until the text of ``selector`` matches the regular expression ``pattern``; return it."""
+    page.wait_for_function(
+        "([sel, pat]) => { const el = document.querySelector(sel);"
+        " return !!el && new RegExp(pat).test(el.innerText); }", arg=[selector, pattern],
+        timeout=timeout_s * 1000)
+    return page.inner_text(selector)
+
+
 def ask(page, question: str) -> None:
     page.fill("#chat-input textarea", question)
     page.click("#chat-send")
@@ -45,8 +54,7 @@ def test_page_is_up_at_once_and_shows_the_model_loading(browser, ui_server: Serv
     page = context.new_page()
     page.goto(ui_server.url)
     header = page.locator("#app-status")
-    page.wait_for_function("/model: .+ · index: /.test(document.querySelector('#app-status').innerText)",
-                           timeout=10_000)
+    wait_text(page, "#app-status", "model: .+ · index: ", 15)
     shot(page, "01_start")
     t0 = time.monotonic()
     wait_ready(page)
@@ -79,13 +87,11 @@ def test_stop_regenerate_and_clear(page):
     ask(page, "Explain how DQN uses a target network.")
     page.wait_for_selector('#chatbot [data-testid="bot"]')
     page.click("#chat-stop")
-    page.wait_for_function("document.querySelector('#chatbot').innerText.includes('Stopped.')",
-                           timeout=ANSWER_S * 1000)
+    wait_text(page, "#chatbot", r"Stopped\.", ANSWER_S)
     page.click("#chat-regen")
-    page.wait_for_function("!document.querySelector('#chatbot').innerText.includes('Stopped.')")
+    wait_text(page, "#chatbot", r"^(?![\s\S]*Stopped\.)")  # the stopped turn is gone
     page.click("#chat-stop")
-    page.wait_for_function("document.querySelector('#chatbot').innerText.includes('Stopped.')",
-                           timeout=ANSWER_S * 1000)
+    wait_text(page, "#chatbot", r"Stopped\.", ANSWER_S)
     assert user_messages(page) == ["Explain how DQN uses a target network."]
     shot(page, "03_chat_stopped")
     page.click("#chat-clear")
@@ -154,8 +160,7 @@ def test_generate_and_run_a_small_job_shows_the_curve(page):
     page.fill("#gen-request textarea", "Train PPO on CartPole-v1 for 3000 steps")
     t0 = time.monotonic()
     page.click("#gen-run-all")
-    page.wait_for_function("/Finished|✖/.test(document.querySelector('#gen-status').innerText)",
-                           timeout=420_000)
+    wait_text(page, "#gen-status", "Finished|✖", 420)
     print(f"\ngenerate + run in {time.monotonic() - t0:.1f} s")
     status = page.inner_text("#gen-status")
     assert "Finished: final evaluation return" in status, status + "\n" + page.inner_text("#gen-log")
@@ -173,7 +178,7 @@ def test_generate_and_run_a_small_job_shows_the_curve(page):
     assert any(n.endswith("/run.json") for n in names) and any(n.endswith("/curve.png") for n in names)
 
     page.get_by_role("tab", name="Runs").click()
-    page.wait_for_function("document.querySelector('#runs-table').innerText.includes('CartPole-v1')")
+    wait_text(page, "#runs-table", "CartPole-v1")
     page.wait_for_selector("#runs-plot img, #runs-plot canvas, #runs-plot svg")
     shot(page, "07_runs")
 
@@ -183,18 +188,16 @@ def test_edited_script_runs_and_can_be_cancelled(page, ui_server: Server):
     page.get_by_role("tab", name="Generate & Run").click()
     page.fill("#gen-request textarea", "Train PPO on CartPole-v1 for 200000 steps")
     page.click("#gen-generate")
-    page.wait_for_function("/Script ready|✖/.test(document.querySelector('#gen-status').innerText)",
-                           timeout=ANSWER_S * 1000)
+    wait_text(page, "#gen-status", "Script ready|✖", ANSWER_S)
     assert "Script ready" in page.inner_text("#gen-status")
     editor = page.locator("#gen-script .cm-content")
     editor.click()
     page.keyboard.press("Control+End")
     page.keyboard.type("\n# edited in the browser\n")
     page.click("#gen-run")
-    page.wait_for_function("document.querySelector('#gen-progress').innerText.includes('steps')",
-                           timeout=180_000)
+    wait_text(page, "#gen-progress", "steps", 180)
     page.click("#gen-cancel")
-    page.wait_for_function("/✖/.test(document.querySelector('#gen-status').innerText)", timeout=60_000)
+    wait_text(page, "#gen-status", "✖", 60)
     assert "ancel" in page.inner_text("#gen-status")
     shot(page, "08_run_cancelled")
     scripts = (ui_server.home / "runs").glob("*/train.py")
@@ -205,13 +208,12 @@ def test_edited_script_runs_and_can_be_cancelled(page, ui_server: Server):
 def test_bad_requests_show_one_readable_sentence(page):
     page.get_by_role("tab", name="Generate & Run").click()
     page.click("#gen-generate")  # empty request
-    page.wait_for_function("/✖/.test(document.querySelector('#gen-status').innerText)")
+    wait_text(page, "#gen-status", "✖")
     status = page.inner_text("#gen-status")
     assert "The request is empty" in status and "Traceback" not in status
     page.fill("#gen-request textarea", "Train PPO on NoSuchGame-v9 for 5000 steps")
     page.click("#gen-generate")
-    page.wait_for_function("/✖.*NoSuchGame/.test(document.querySelector('#gen-status').innerText)",
-                           timeout=ANSWER_S * 1000)
+    wait_text(page, "#gen-status", "✖.*NoSuchGame", ANSWER_S)
     status = page.inner_text("#gen-status")
     assert "is not a registered Gymnasium environment" in status and "Traceback" not in status
     shot(page, "09_bad_request")
@@ -239,8 +241,7 @@ def test_models_tab_lists_models_and_reingests(page):
     assert "qwen2.5-coder-0.5b" in table and "491 MB" in table
     assert "all-minilm-l6-v2" in page.inner_text("#index-info")
     page.click("#reingest")
-    page.wait_for_function("/Index up to date|✖/.test(document.querySelector('#ingest-status').innerText)",
-                           timeout=300_000)
+    wait_text(page, "#ingest-status", "Index up to date|✖", 300)
     status = page.inner_text("#ingest-status")
     assert re.search(r"Index up to date: \d+ chunks", status), status
     shot(page, "11_models")
