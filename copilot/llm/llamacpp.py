@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,6 +34,9 @@ def check_gguf(path: Path) -> Path:
         raise ModelError(f"Model file {path} is not a GGUF file (it does not start with "
                          "'GGUF'); pass a llama.cpp .gguf model.")
     return path
+
+
+_DONE = object()
 
 
 class LlamaCppLLM(LLM):
@@ -136,16 +140,40 @@ class LlamaCppLLM(LLM):
 
     def _stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
                 stop: list[str], json_schema: dict | None) -> Iterator[str]:
+        """Decode on a worker thread that owns the model lock for the whole answer.
+
+        The consumer may resume this generator from any thread (web servers do), so the
+        lock must never be held across a ``yield`` here; pieces arrive through a queue.
+        """
         grammar = self.grammar(json_schema) if json_schema is not None else None
-        with self._lock:
-            llama = self.load()
+        pieces: queue.Queue = queue.Queue()
+        halt = threading.Event()
+
+        def work() -> None:
             try:
-                chunks = llama.create_chat_completion(
-                    messages=messages, stream=True, max_tokens=max_tokens,
-                    temperature=temperature, stop=stop or None, grammar=grammar)
-                for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
-                    if piece:
-                        yield piece
+                with self._lock:
+                    llama = self.load()
+                    chunks = llama.create_chat_completion(
+                        messages=messages, stream=True, max_tokens=max_tokens,
+                        temperature=temperature, stop=stop or None, grammar=grammar)
+                    for chunk in chunks:
+                        if halt.is_set():
+                            break
+                        piece = chunk["choices"][0]["delta"].get("content")
+                        if piece:
+                            pieces.put(piece)
             except ValueError as exc:
-                raise ModelError(f"llama.cpp refused the request ({exc}).") from None
+                pieces.put(ModelError(f"llama.cpp refused the request ({exc})."))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                pieces.put(exc)
+            finally:
+                pieces.put(_DONE)
+
+        threading.Thread(target=work, name="llama-decode", daemon=True).start()
+        try:
+            while (item := pieces.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            halt.set()
