@@ -27,8 +27,9 @@ SYSTEM = (
     "You answer from numbered sources. Use their facts and their wording, and put the source "
     "number in square brackets after each sentence, like [1] or [2]."
 )
-INSTRUCTION = ("Answer the question in 2 to 5 sentences using the sources above, citing them "
-               "like [1]. Answer in the language of the question.")
+INSTRUCTION = ("Answer the user's question in 2 to 5 sentences of your own, using the facts in "
+               "the sources above and citing them like [1]. Do not copy the sources verbatim. "
+               "Answer in the language of the question.")
 NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
                "with a citation. Try rephrasing, or ingest documents that cover it "
                "(python -m copilot ingest PATH).")
@@ -155,20 +156,21 @@ class Copilot:
         return state
 
     def _prompt(self, state: dict) -> dict:
+        """System message = instructions + numbered sources; user message = the question."""
         llm, question = self.llm, state["question"]
         history = list(state.get("history") or [])[-4:]
-        base = [{"role": "system", "content": SYSTEM}, *history,
-                {"role": "user", "content": f"Question: {question}\n\nSources:\n\nQuestion: {question}\n{INSTRUCTION}"}]
+        base = [{"role": "system", "content": SYSTEM + "\n\nSources:\n"}, *history,
+                {"role": "user", "content": question}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         per_source = max(300, 4 * budget // max(len(state["hits"]), 1))
-        blocks = [f"[{i}] {h.title} ({h.path})\n{focus(h.text, question, per_source)}"
+        blocks = [f"[{i}] {h.title}\n{focus(h.text, question, per_source)}"
                   for i, h in enumerate(state["hits"], 1)]
         kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
                             for i, h in enumerate(state["hits"][: len(kept)], 1)]
-        user = (f"Question: {question}\n\nSources:\n" + "\n\n".join(kept)
-                + f"\n\nQuestion: {question}\n{INSTRUCTION}")
-        state["messages"] = [*base[:-1], {"role": "user", "content": user}]
+        system = SYSTEM + "\n\nSources:\n" + "\n\n".join(kept) + "\n\n" + INSTRUCTION
+        state["messages"] = [{"role": "system", "content": system}, *history,
+                             {"role": "user", "content": question}]
         return state
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:

@@ -38,7 +38,7 @@ class Settings:
     k: int = 5  # sources retrieved per question
     n_ctx: int = 4096  # model context window in tokens
     max_tokens: int = 384  # answer length cap in tokens
-    context_tokens: int = 700  # prompt tokens spent on retrieved sources (prompt speed ~150 tok/s)
+    context_tokens: int = 450  # prompt tokens spent on retrieved sources (prompt speed ~150 tok/s)
     temperature: float = 0.1
     threads: int = 0  # LLM threads; 0 means all cores
     api_key: str = ""  # for openai:URL backends

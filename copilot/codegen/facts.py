@@ -199,7 +199,7 @@ def find_env(text: str) -> tuple[str | None, str | None]:
 
 
 # ----- counts ----------------------------------------------------------------------------
-STEP_WORDS = r"(?:env(?:ironment)?[\s-]*)?(?:time[\s-]*)?(?:steps?|timesteps?|frames|interactions|transitions)"
+STEP_WORDS = r"(?:env(?:ironment)?[\s-]*)?(?:time[\s-]*)?(?:steps?|timesteps?|frames|interactions)"
 
 
 def find_steps(text: str) -> int | None:
@@ -309,8 +309,9 @@ def _phrases() -> list[tuple[str, str]]:
     return sorted(set(pairs), key=lambda pn: (-len(pn[0]), pn))
 
 
-def find_hyper(text: str) -> dict[str, Any]:
-    """Generic hyperparameter or field name -> value stated in ``text``."""
+def find_hyper(text: str, spans: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+    """Generic hyperparameter or field name -> value stated in ``text``; the spans of the
+    numbers used are appended to ``spans``."""
     out: dict[str, Any] = {}
     taken: list[tuple[int, int]] = []
     low = text.lower()
@@ -324,6 +325,8 @@ def find_hyper(text: str) -> dict[str, Any]:
             if hit is None or name in out:
                 continue
             taken.append(hit[1:])
+            if spans is not None:
+                spans.append(hit[1:])
             out[name] = as_int(hit[0])
     hidden = find_hidden(text)
     if hidden:
@@ -358,12 +361,15 @@ def read_facts(request: str) -> Facts:
     facts = Facts(text=text)
     facts.algo = find_algo(text)
     facts.env_id, facts.unknown_env = find_env(text)
-    masked = ENV_TOKEN.sub(" ", text)  # keep "-v1" digits out of the numbers below
+    masked = ENV_TOKEN.sub(lambda m: " " * len(m.group(0)), text)  # keep "-v1" out of the numbers
+    spans: list[tuple[int, int]] = []
+    facts.hyper = find_hyper(masked, spans)
+    for start, end in spans:  # a number that is a hyperparameter's value is not a step count
+        masked = masked[:start] + " " * (end - start) + masked[end:]
     facts.total_steps = find_steps(masked)
     facts.seed = find_seed(masked)
     facts.num_envs = find_num_envs(masked)
     facts.eval_episodes = find_eval_episodes(masked)
     facts.checkpoint, facts.checkpoint_every = find_checkpoint(masked)
-    facts.hyper = find_hyper(masked)
     facts.parts = find_parts(masked)
     return facts

@@ -21,8 +21,10 @@ _WORDS = {w: i for i, w in enumerate(
     "fifteen sixteen seventeen eighteen nineteen".split())}
 _WORDS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
 _WORD_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_NUM = r"(?:%s)" % "|".join(_WORDS)
 _N = r"(?:%s|%s)" % ("|".join(_WORDS), "|".join(_WORD_SCALES))
-_WORD_RUN = re.compile(rf"\b(?:a[\s-]+)?{_N}(?:[\s-]+(?:and[\s-]+)?{_N})*\b", re.IGNORECASE)
+_WORD_RUN = re.compile(rf"\b(?:a[\s-]+(?:hundred|thousand|million)|{_NUM})(?:[\s-]+(?:and[\s-]+)?{_N})*\b",
+                       re.IGNORECASE)
 
 
 def parse_number(text: str) -> float | None:
