@@ -325,6 +325,9 @@ def precheck(facts: Facts) -> None:
     """Refuse, before asking the model, what the request's own statements make impossible."""
     if facts.unknown_env:
         raise unknown_env_error(facts.unknown_env)
+    if facts.total_steps is not None and not 1 <= facts.total_steps <= MAX_STEPS:
+        raise Impossible(f"The request asks for {facts.total_steps} steps; rlcore runs from here take between 1 "
+                         f"and {MAX_STEPS} steps.", subject="steps")
     if not facts.algo:
         choose_algo(catalog.algos()[0], facts, [])  # raises for a named algorithm rlcore lacks
         return

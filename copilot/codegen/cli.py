@@ -43,18 +43,23 @@ def _settings(args: argparse.Namespace):
 
 
 def _printer(quiet_log: bool):
-    state = {"progress": None}
+    """An event printer for stderr: status lines, log lines and a progress counter."""
+    state: dict = {"progress": None, "open": False}
+
+    def line(text: str) -> None:
+        if state["open"]:
+            print(file=sys.stderr)
+            state["open"] = False
+        print(text, file=sys.stderr, flush=True)
 
     def on_event(kind: str, payload: dict) -> None:
         if kind == "status":
-            print(f"... {payload['text']}", file=sys.stderr, flush=True)
+            line(f"... {payload['text']}")
         elif kind == "log" and not quiet_log:
-            print(f"    {payload['line']}", file=sys.stderr, flush=True)
-        elif kind == "progress":
-            step, total = payload["step"], payload["total"]
-            if state["progress"] != step:
-                state["progress"] = step
-                print(f"\r    {step}/{total} steps", end="", file=sys.stderr, flush=True)
+            line(f"    {payload['line']}")
+        elif kind == "progress" and state["progress"] != payload["step"]:
+            state["progress"], state["open"] = payload["step"], True
+            print(f"\r    {payload['step']}/{payload['total']} steps", end="", file=sys.stderr, flush=True)
     return on_event
 
 
@@ -77,7 +82,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     result = generate(args.request, settings, run=args.run, budget_s=args.budget_s,
                       max_repairs=args.max_repairs, out=Path(args.out) if args.out else None,
                       on_event=_printer(quiet_log=False))
-    print(file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -107,7 +111,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         printer("progress", {"step": progress[0], "total": progress[1]}) if progress else printer("log", {"line": line})
 
     result = run_script(script, budget_s=args.budget_s, out=out, on_output=on_output)
-    print(file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -219,7 +219,7 @@ def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, 
         session.emit("done", session.result.to_json())
         return session.result
     session.status("Retrieving API docs")
-    chat = prompt.messages(request, session.facts, prompt.retrieve(settings, request))
+    chat = prompt.messages(request, session.facts, prompt.retrieve(settings, session.facts.text))
     if session.llm is None:
         session.llm = default_llm(settings)
     for number in range(1, max_repairs + 2):

@@ -1,10 +1,10 @@
 """The prompts that ask the LLM for a RunSpec, kept small for a 0.5B model on 2 cores.
 
 The system prompt is a cheat sheet generated from rlcore's registry (algorithms with the
-action spaces they act in, common envs with theirs, the config fields of the relevant
-agent, registered parts) plus two or three short snippets retrieved from the docs index
-(kinds ``api``, ``doc``, ``tutorial``) when an index exists. A one-shot example shows the
-expected JSON. Repairs add the failed spec, its error and the docs that match the error.
+action spaces they act in, common envs with theirs, the config fields the request touches,
+registered parts) plus two short snippets retrieved from the docs index (kinds ``api``,
+``doc``, ``tutorial``) when an index exists. A one-shot example shows the expected JSON.
+Repairs add the failed spec, its error and the docs that match the error.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from copilot.codegen import catalog
 from copilot.codegen.facts import Facts
 
-SNIPPET_CHARS = 360
+SNIPPET_CHARS = 300
 RETRIEVE_KINDS = ("api", "doc", "tutorial")
 EXAMPLE_REQUEST = "Train DQN on CartPole-v1 for 30k steps with discount 0.98, seed 3."
 EXAMPLE_SPEC = {"algo": "dqn", "env_id": "CartPole-v1", "total_steps": 30000, "seed": 3, "num_envs": 1,
@@ -108,25 +109,43 @@ def repair_messages(chat: list[dict[str, str]], answer: str, error: str, snippet
     return [*chat, {"role": "assistant", "content": answer or "{}"}, {"role": "user", "content": note}]
 
 
-def snippet(hit: Any, query: str) -> str:
-    from copilot.chat import focus
+@functools.lru_cache(maxsize=4)
+def _lexical_index(index_dir: str, stamp: float) -> tuple[Any, dict[str, list]] | None:
+    from copilot.bm25 import BM25
 
-    text = focus(hit.text, query, SNIPPET_CHARS)
-    text = re.sub(r"\s+", " ", text).strip()[:SNIPPET_CHARS]
-    return f"- {hit.title}: {text}"
+    folder = Path(index_dir)
+    table = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+    bm25 = BM25.load(folder / "bm25.npz")
+    return (bm25, table) if bm25.n_docs == len(table["id"]) else None
 
 
 def retrieve(settings: Any, query: str, k: int = 2) -> list[str]:
-    """Up to ``k`` short API/doc/tutorial snippets for ``query``; none when there is no index."""
-    try:
-        from copilot.index import Index, read_manifest
+    """Up to ``k`` short API/doc/tutorial snippets for ``query`` from the index's BM25 side.
 
-        if read_manifest(settings.index_dir) is None:
-            return []
-        hits = Index.open(settings).search(query, k=k, kinds=list(RETRIEVE_KINDS))
-    except Exception:  # noqa: BLE001 - retrieval only helps; generation works without it
+    Lexical retrieval needs no embedder or vector store, so it costs milliseconds even in a
+    fresh process, and it is deterministic: the same request always gets the same prompt.
+    No index yet (nothing ingested) means no snippets; generation works without them.
+    """
+    import numpy as np
+
+    from copilot.bm25 import tokenize
+    from copilot.chat import focus
+
+    folder = Path(settings.index_dir)
+    try:
+        loaded = _lexical_index(str(folder), (folder / "bm25.npz").stat().st_mtime)
+    except (OSError, ValueError, KeyError):
         return []
-    return [snippet(h, query) for h in hits]
+    if loaded is None:
+        return []
+    bm25, table = loaded
+    scores = np.where(np.isin(np.array(table["kind"]), RETRIEVE_KINDS), bm25.scores(tokenize(query)), 0.0)
+    best = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+    out = []
+    for i in best:
+        text = re.sub(r"\s+", " ", focus(table["text"][i], query, SNIPPET_CHARS)).strip()[:SNIPPET_CHARS]
+        out.append(f"- {table['title'][i]}: {text}")
+    return out
 
 
 ENV_PATTERN = r"^[A-Za-z][A-Za-z0-9_:./-]{0,63}$"

@@ -74,3 +74,29 @@ def test_precheck_refuses_before_asking_the_model(request_text, fragment):
 def test_precheck_lets_feasible_requests_through():
     precheck(read_facts("Train PPO on CartPole-v1 for 25000 steps."))
     precheck(read_facts("Balance the pole for 5000 steps"))
+
+
+def _tiny_index(folder, rows):
+    from copilot.bm25 import BM25, tokenize
+    from copilot.index import indexed_text
+
+    folder.mkdir(parents=True)
+    table = {"id": [f"c{i}" for i in range(len(rows))], "text": [r[2] for r in rows],
+             "title": [r[0] for r in rows], "path": ["p"] * len(rows), "kind": [r[1] for r in rows],
+             "heading": [""] * len(rows), "symbol": [None] * len(rows)}
+    (folder / "chunks.json").write_text(json.dumps(table))
+    BM25.build(tokenize(indexed_text(r[0], r[2])) for r in rows).save(folder / "bm25.npz")
+
+
+def test_retrieval_is_lexical_filtered_by_kind_and_deterministic(settings):
+    from copilot.codegen.prompt import retrieve
+
+    assert retrieve(settings, "sac pendulum") == []  # no index yet: no snippets, no error
+    _tiny_index(settings.index_dir, [
+        ("SAC tutorial", "tutorial", "Train sac on Pendulum-v1 with make_agent and a config dict."),
+        ("SAC paper", "paper", "Soft actor critic sac pendulum sac sac entropy."),
+        ("PPO guide", "doc", "PPO on CartPole-v1 uses n_steps and batch_size."),
+    ])
+    first = retrieve(settings, "train sac on pendulum")
+    assert first == retrieve(settings, "train sac on pendulum")
+    assert first[0].startswith("- SAC tutorial: Train sac") and all("SAC paper" not in s for s in first)

@@ -55,6 +55,7 @@ def test_model_chooses_an_algorithm_that_can_act(real_llm, home):
     assert result.spec["algo"] in ("ppo", "a2c", "dqn") and result.spec["env_id"] == "CartPole-v1"
 
 
-def test_impossible_request_with_the_real_model(real_llm, home):
-    result = generate("Train DQN on Pendulum-v1 for 4000 steps.", home, llm=real_llm, budget_s=120)
-    assert not result.ok and "DQN cannot act in Pendulum-v1" in result.error
+def test_impossible_budget_after_the_model_picks_the_algorithm(real_llm, home):
+    result = generate("Swing up Pendulum-v1 in 3 million steps.", home, llm=real_llm, budget_s=120)
+    assert not result.ok and "far over the 120 s budget" in result.error
+    assert result.attempts[-1]["stage"] == "check" and result.manifest is None
