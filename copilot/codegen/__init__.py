@@ -5,9 +5,13 @@
     result.ok, result.manifest["eval"], result.curve_png
 
 Modules: :mod:`~copilot.codegen.catalog` (what rlcore offers, read from its registry),
-:mod:`~copilot.codegen.spec` (RunSpec, its JSON schema and checks),
-:mod:`~copilot.codegen.facts` (deterministic reading of explicit facts in a request),
-:mod:`~copilot.codegen.render` (spec -> script), :mod:`~copilot.codegen.validate` (static
-checks), :mod:`~copilot.codegen.sandbox` (running a script in a child process),
-:mod:`~copilot.codegen.generate` (the request -> run pipeline with repairs).
+:mod:`~copilot.codegen.spec` (RunSpec and its JSON schema), :mod:`~copilot.codegen.facts`
+and :mod:`~copilot.codegen.numbers` (deterministic reading of what a request states),
+:mod:`~copilot.codegen.checks` and :mod:`~copilot.codegen.budget` (reconciling and checking
+a spec), :mod:`~copilot.codegen.prompt` (prompt, decoding grammar, doc snippets),
+:mod:`~copilot.codegen.render` (spec -> script), :mod:`~copilot.codegen.validate` and
+:mod:`~copilot.codegen.validate_calls` (static checks), :mod:`~copilot.codegen.sandbox` and
+``sandbox_boot.py`` (running a script in a limited child process),
+:mod:`~copilot.codegen.generate` (the request -> run pipeline with repairs) and
+:mod:`~copilot.codegen.cli` (``python -m copilot generate`` / ``run``).
 """

@@ -21,9 +21,11 @@ from copilot.codegen.numbers import NUMBER_RE, match_value
 from copilot.codegen.spec import MAX_ENVS, MAX_EVAL, MAX_STEPS, RunSpec
 from rlcore.errors import closest
 
+# Well-known algorithms rlcore does not have (a request naming one is refused, not replaced).
 OTHER_ALGOS = ("rainbow", "c51", "qr-dqn", "iqn", "impala", "trpo", "acktr", "acer", "ppg", "daac",
                "drq", "drq-v2", "drqv2", "dreamer", "dreamerv3", "muzero", "r2d2", "ape-x", "tqc",
-               "crossq", "redq", "reinforce", "cem", "her", "maddpg", "qmix", "dueling dqn")
+               "crossq", "redq", "maddpg", "qmix", "dueling dqn", "mappo", "qr dqn")
+OTHER_ALGOS_UPPER = ("REINFORCE", "CEM", "HER")  # ordinary English words unless written in capitals
 ENV_HINT_WORDS = ("env", "envs", "environment", "environments", "parallel", "workers", "actors")
 
 
@@ -167,14 +169,24 @@ def choose_env(proposed: Any, facts: Facts, notes: list[str]) -> str:
     return env
 
 
+def missing_algo(facts: Facts) -> str | None:
+    """A named algorithm rlcore lacks (unless a registered one is named on its own)."""
+    named = [n for n in OTHER_ALGOS if facts.mentions(n)]
+    named += [n for n in OTHER_ALGOS_UPPER if re.search(rf"\b{n}\b", facts.text)]
+    for name in named:
+        if facts.algo is None or facts.algo in name.lower():
+            return name
+    return None
+
+
 def choose_algo(proposed: Any, facts: Facts, notes: list[str]) -> str:
+    missing = missing_algo(facts)
+    if missing:
+        raise Impossible(f"rlcore has no {missing!r} agent; accepted algorithms: {', '.join(catalog.algos())}.")
     if facts.algo:
         if proposed and proposed != facts.algo:
             notes.append(f"Algorithm set to {facts.algo} as the request says (the model proposed {proposed}).")
         return facts.algo
-    for name in OTHER_ALGOS:
-        if facts.mentions(name):
-            raise Impossible(f"rlcore has no {name!r} agent; accepted algorithms: {', '.join(catalog.algos())}.")
     if proposed not in catalog.algos():
         raise Impossible(f"Unknown algorithm {proposed!r}; accepted: {', '.join(catalog.algos())}.")
     return str(proposed)
@@ -328,8 +340,8 @@ def precheck(facts: Facts) -> None:
     if facts.total_steps is not None and not 1 <= facts.total_steps <= MAX_STEPS:
         raise Impossible(f"The request asks for {facts.total_steps} steps; rlcore runs from here take between 1 "
                          f"and {MAX_STEPS} steps.", subject="steps")
+    choose_algo(facts.algo or catalog.algos()[0], facts, [])  # raises for a named algorithm rlcore lacks
     if not facts.algo:
-        choose_algo(catalog.algos()[0], facts, [])  # raises for a named algorithm rlcore lacks
         return
     if facts.env_id:
         check_action_space(facts.algo, facts.env_id)

@@ -296,7 +296,8 @@ def find_hidden(text: str) -> list[int] | None:
             rest = [int(x) for x in re.findall(r"\d+", m.group(2))]
             return [int(m.group(1))] + rest if rest else [int(m.group(1))] * 2
         m = re.search(r"(\d+)\s*$", text[:hit.start()])
-        if m:
+        counts_layers = "layer" in phrase or re.match(r"\s*layers?\b", text[hit.end():])
+        if m and not counts_layers:  # "2 hidden layers" counts layers, it is not a width
             return [int(m.group(1))] * 2
     return None
 

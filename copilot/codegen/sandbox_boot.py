@@ -10,9 +10,13 @@ only the standard library so it works before anything else is importable.
 
 import json
 import os
-import resource
 import runpy
 import sys
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits; the wall limit and the audit hook still apply
+    resource = None
 
 BLOCKED_EVENTS = {
     "subprocess.Popen": "starting processes", "os.system": "starting processes",
@@ -30,6 +34,8 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 def apply_limits(limits):
     """Lower this process's resource limits (inherited by anything it could start)."""
+    if resource is None:
+        return
     for name, value in limits.items():
         which = getattr(resource, name, None)
         if which is None or value is None:

@@ -81,6 +81,7 @@ def test_hidden_layer_phrasings():
     assert find_hidden("hidden sizes [256, 128]") == [256, 128]
     assert find_hidden("3 hidden layers of 32 units") == [32, 32, 32]
     assert find_hidden("no network size given") is None
+    assert find_hidden("PPO with 2 hidden layers for 10000 steps") is None  # a count, not a width
 
 
 def test_mentions_matches_whole_words():
