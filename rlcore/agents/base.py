@@ -16,7 +16,7 @@ import torch
 
 from rlcore import registry
 from rlcore.config import build_config
-from rlcore.envs import NormalizeObservation, NormalizeReward, make_env
+from rlcore.envs import NormalizeObservation, NormalizeReward, find_wrapper, make_env
 from rlcore.errors import RLCoreError
 from rlcore.utils import resolve_device, seed_everything, set_threads
 
@@ -27,14 +27,6 @@ def doc(default: Any, text: str) -> Any:
     """A dataclass field with a default and a one-line description (shown by tools and docs)."""
     return dataclasses.field(default=default, metadata={"doc": text})
 
-
-def find_wrapper(env, cls: type):
-    """The first wrapper of type ``cls`` in ``env``'s chain, or None."""
-    while env is not None:
-        if isinstance(env, cls):
-            return env
-        env = getattr(env, "env", None)
-    return None
 
 
 class Agent:

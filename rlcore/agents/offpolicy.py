@@ -42,6 +42,19 @@ def random_actions(agent, n: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def act_continuous(agent, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+    """Env actions from an actor whose distribution works in ``[-1, 1]`` (SAC, TD3, DDPG)."""
+    dist = agent.policy.distribution(obs)
+    return agent.to_env_action(dist.mode if deterministic else dist.sample(), True)
+
+
+@torch.no_grad()
+def explore_continuous(agent, obs: torch.Tensor) -> torch.Tensor:
+    """Exploratory actions in ``[-1, 1]``, as stored in replay."""
+    return agent.policy.distribution(obs).sample()
+
+
+@torch.no_grad()
 def collect_transitions(agent, n_steps: int) -> int:
     """Step the env ``n_steps`` times with exploration and store transitions. Returns env steps.
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import build_twin, collect_transitions
+from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.utils import adam
@@ -73,14 +73,11 @@ class SAC(Agent):
                 "actor_optimizer": self.actor_optimizer, "critic_optimizer": self.critic_optimizer,
                 "alpha_optimizer": self.alpha_optimizer, "alpha": _ParamBox(self.log_alpha)}
 
-    @torch.no_grad()
     def act(self, obs, deterministic=True):
-        dist = self.policy.distribution(obs)
-        return self.to_env_action(dist.mode if deterministic else dist.sample(), True)
+        return act_continuous(self, obs, deterministic)
 
-    @torch.no_grad()
     def explore(self, obs):
-        return self.policy.distribution(obs).sample()
+        return explore_continuous(self, obs)
 
     def iterate(self):
         c = self.config

@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import build_twin, collect_transitions
+from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.returns import td_target
@@ -72,14 +72,11 @@ class TD3(Agent):
         enc, head = self.target_actor
         return torch.tanh(head(enc(obs)))
 
-    @torch.no_grad()
     def act(self, obs, deterministic=True):
-        dist = self.policy.distribution(obs)
-        return self.to_env_action(dist.mode if deterministic else dist.sample(), True)
+        return act_continuous(self, obs, deterministic)
 
-    @torch.no_grad()
     def explore(self, obs):
-        return self.policy.distribution(obs).sample()
+        return explore_continuous(self, obs)
 
     def iterate(self):
         c = self.config

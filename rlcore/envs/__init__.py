@@ -6,7 +6,7 @@ import torch
 
 from rlcore.envs.base import Step, VecEnv
 from rlcore.envs.gym_env import GymVecEnv, check_env_id
-from rlcore.envs.wrappers import FrameStack, NormalizeObservation, NormalizeReward, VecEnvWrapper
+from rlcore.envs.wrappers import FrameStack, NormalizeObservation, NormalizeReward, VecEnvWrapper, find_wrapper
 from rlcore.errors import RLCoreError
 from rlcore.utils import resolve_device
 
@@ -58,4 +58,4 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
 
 
 __all__ = ["make_env", "VecEnv", "Step", "GymVecEnv", "VecEnvWrapper", "NormalizeObservation",
-           "NormalizeReward", "FrameStack", "check_env_id", "BACKENDS"]
+           "NormalizeReward", "FrameStack", "check_env_id", "find_wrapper", "BACKENDS"]

@@ -10,6 +10,15 @@ from rlcore.envs.base import Step
 from rlcore.utils import RunningMeanStd
 
 
+def find_wrapper(env, cls: type):
+    """The first env of type ``cls`` in ``env``'s wrapper chain (``env`` itself first), or None."""
+    while env is not None:
+        if isinstance(env, cls):
+            return env
+        env = getattr(env, "env", None)
+    return None
+
+
 class VecEnvWrapper:
     """Forwards everything to the wrapped env; subclasses override what they change."""
 
@@ -35,12 +44,8 @@ class VecEnvWrapper:
 
     def find(self, cls: type):
         """The first wrapper of type ``cls`` in this chain, or None."""
-        env = self
-        while env is not None:
-            if isinstance(env, cls):
-                return env
-            env = getattr(env, "env", None)
-        return None
+        return find_wrapper(self, cls)
+
 
 
 class NormalizeObservation(VecEnvWrapper):

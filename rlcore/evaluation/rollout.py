@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlcore.envs import NormalizeObservation, make_env
+from rlcore.envs import NormalizeObservation, find_wrapper, make_env
 
 
 def make_eval_env(agent, num_envs: int, seed: int):
@@ -14,8 +14,8 @@ def make_eval_env(agent, num_envs: int, seed: int):
     env_id = opts.pop("env_id")
     opts["normalize_reward"] = False
     env = make_env(env_id, num_envs=num_envs, seed=seed, device=agent.device, **opts)
-    train_norm = _find(agent.env, NormalizeObservation)
-    eval_norm = _find(env, NormalizeObservation)
+    train_norm = find_wrapper(agent.env, NormalizeObservation)
+    eval_norm = find_wrapper(env, NormalizeObservation)
     if train_norm is not None and eval_norm is None:  # the agent wrapped an env it was given
         env = eval_norm = NormalizeObservation(env)
     if train_norm is not None and eval_norm is not None:
@@ -29,14 +29,6 @@ def _make_kwargs(env) -> dict | None:
     while env is not None:
         if getattr(env, "make_kwargs", None):
             return env.make_kwargs
-        env = getattr(env, "env", None)
-    return None
-
-
-def _find(env, cls):
-    while env is not None:
-        if isinstance(env, cls):
-            return env
         env = getattr(env, "env", None)
     return None
 
