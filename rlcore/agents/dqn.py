@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import build_replay, collect_transitions, random_actions
+from rlcore.agents.offpolicy import build_replay, collect_transitions, random_actions, sample
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.utils import adam
@@ -104,7 +104,7 @@ class DQN(Agent):
             group["lr"] = lr
         total = torch.zeros(2, device=self.device)
         for _ in range(gradient_steps):
-            b = self.storage.sample(c.batch_size, self.generator)
+            b = sample(self)
             with torch.no_grad():
                 next_q = self.q_target(b.next_obs)
                 if c.double_q:

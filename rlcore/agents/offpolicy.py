@@ -7,6 +7,7 @@ import copy
 import gymnasium as gym
 import torch
 
+from rlcore.types import ReplayBatch
 from rlcore.utils import adam
 
 
@@ -52,6 +53,22 @@ def act_continuous(agent, obs: torch.Tensor, deterministic: bool) -> torch.Tenso
 def explore_continuous(agent, obs: torch.Tensor) -> torch.Tensor:
     """Exploratory actions in ``[-1, 1]``, as stored in replay."""
     return agent.policy.distribution(obs).sample()
+
+
+def sample(agent) -> ReplayBatch:
+    """One training minibatch from the agent's storage.
+
+    Every off-policy update samples through here, so storage-side features (n-step
+    returns, priorities) and reward-side features (intrinsic rewards) apply to all agents.
+    """
+    return agent.storage.sample(agent.config.batch_size, agent.generator)
+
+
+def feedback(agent, batch: ReplayBatch, td_error: torch.Tensor) -> None:
+    """Report per-sample TD errors back to a storage that uses them (prioritized replay)."""
+    update = getattr(agent.storage, "update_priorities", None)
+    if update is not None and batch.indices is not None:
+        update(batch.indices, td_error.detach().abs())
 
 
 @torch.no_grad()

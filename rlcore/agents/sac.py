@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous
+from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous, sample
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.utils import adam
@@ -90,7 +90,7 @@ class SAC(Agent):
 
     def update(self) -> dict[str, float]:
         c = self.config
-        b = self.storage.sample(c.batch_size, self.generator)
+        b = sample(self)
         alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
             next_a, next_logp = self.policy.distribution(b.next_obs).rsample_log_prob()

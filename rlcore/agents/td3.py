@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous
+from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous, sample
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.returns import td_target
@@ -89,7 +89,7 @@ class TD3(Agent):
 
     def update(self) -> dict[str, float]:
         c = self.config
-        b = self.storage.sample(c.batch_size, self.generator)
+        b = sample(self)
         with torch.no_grad():
             next_a = self._target_action(b.next_obs)
             if c.target_noise > 0:
