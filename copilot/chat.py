@@ -16,10 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
+from copilot.evidence import build_evidence
+from copilot.glossary_zh import expand
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
 SYSTEM = (
@@ -27,9 +30,10 @@ SYSTEM = (
     "You answer from numbered sources. Use their facts and their wording, and put the source "
     "number in square brackets after each sentence, like [1] or [2]."
 )
-INSTRUCTION = ("Answer the user's question in 2 to 5 sentences of your own, using the facts in "
-               "the sources above and citing them like [1]. Do not copy the sources verbatim. "
-               "Answer in the language of the question.")
+INSTRUCTION = ("Answer the user's question in 2 to 4 sentences of your own. Start with a direct "
+               "answer in plain words (say what each symbol or quantity means instead of only giving "
+               "a formula), then add the most useful detail from the sources. Use only facts from "
+               "the sources above and cite them like [1]. Answer in the language of the question.")
 NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
                "with a citation. Try rephrasing, or ingest documents that cover it "
                "(python -m copilot ingest PATH).")
@@ -162,16 +166,29 @@ class Copilot:
         base = [{"role": "system", "content": SYSTEM + "\n\nSources:\n"}, *history,
                 {"role": "user", "content": question}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
-        per_source = max(300, 4 * budget // max(len(state["hits"]), 1))
-        blocks = [f"[{i}] {h.title}\n{focus(h.text, question, per_source)}"
-                  for i, h in enumerate(state["hits"], 1)]
-        kept = fit_sources(llm, blocks, max(budget, 0))
+        evidence = self._evidence(question, state["hits"], llm, max(budget, 0))
+        kept = fit_sources(llm, [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence, 1)],
+                           max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
-                            for i, h in enumerate(state["hits"][: len(kept)], 1)]
+                            for i, (h, _) in enumerate(evidence[: len(kept)], 1)]
         system = SYSTEM + "\n\nSources:\n" + "\n\n".join(kept) + "\n\n" + INSTRUCTION
         state["messages"] = [{"role": "system", "content": system}, *history,
                              {"role": "user", "content": question}]
         return state
+
+    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int) -> list[tuple[Any, str]]:
+        """The retrieved chunks cut down to the sentences that bear on ``question``."""
+        if not hits:
+            return []
+        reading = expand(question)
+        query = reading.dense_query if reading.matched else question
+        embedder = getattr(self.index, "embedder", None)
+        if embedder is not None:
+            embed, vector = embedder.embed_documents, embedder.embed_query(query)
+        else:  # an index without an embedder: lexical scores only
+            embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
+        return build_evidence(query, hits, embed=embed, query_vector=vector,
+                              count_tokens=llm.count_tokens, budget=budget)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
         for state in states:

@@ -1,0 +1,128 @@
+"""Evidence selection: the sentences of the retrieved chunks that answer the question.
+
+A small local model answers best from a short prompt that holds exactly the relevant facts.
+Whole chunks waste the source budget on introductions, so the prompt is built from
+*units* (sentences, list items, short code blocks) of the retrieved chunks instead:
+
+1. split every retrieved chunk into units, keeping their order;
+2. score each unit by embedding similarity to the question plus a lexical bonus for the
+   question's rarer words (weighted by how few units contain them), with a small prior
+   for the chunk's retrieval rank;
+3. take units by score until the token budget is spent, then print each source's chosen
+   units in their original order, best source first.
+
+Everything is deterministic for a given index and question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from copilot.bm25 import tokenize
+
+CODE_BLOCK = re.compile(r"```.*?```", re.S)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
+LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+MAX_CODE_CHARS = 600
+STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
+                 "the this to what when which why with you your my me we our".split())
+
+
+@dataclass
+class Unit:
+    source: int  # index of the hit it came from
+    order: int  # position within that hit
+    text: str
+    score: float = 0.0
+
+
+def split_units(text: str) -> list[str]:
+    """Sentences, list items and whole code blocks of ``text``, in order."""
+    units: list[str] = []
+    pos = 0
+    for m in CODE_BLOCK.finditer(text):
+        units.extend(_prose_units(text[pos:m.start()]))
+        code = m.group(0)
+        if len(code) > MAX_CODE_CHARS:  # keep the head of a long block, still fenced
+            code = code[:MAX_CODE_CHARS].rsplit("\n", 1)[0] + "\n...\n```"
+        units.append(code)
+        pos = m.end()
+    units.extend(_prose_units(text[pos:]))
+    return units
+
+
+def _prose_units(text: str) -> list[str]:
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        for item in LIST_ITEM.split(para):
+            for sentence in SENTENCE_END.split(" ".join(item.split())):
+                if len(sentence.strip(" -*#>|")) > 2:
+                    out.append(sentence.strip())
+    return out
+
+
+def _content_tokens(text: str) -> set[str]:
+    return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
+
+
+def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
+                query_vector: np.ndarray, n_hits: int) -> None:
+    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior."""
+    vectors = embed([u.text for u in units])
+    cosine = vectors @ query_vector
+    q_tokens = _content_tokens(question)
+    unit_tokens = [_content_tokens(u.text) for u in units]
+    df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
+    weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
+    total = sum(weight.values()) or 1.0
+    for u, cos, toks in zip(units, cosine, unit_tokens):
+        lexical = sum(w for t, w in weight.items() if t in toks) / total
+        prior = 0.05 * (n_hits - u.source) / max(n_hits, 1)
+        u.score = float(cos) + 0.5 * lexical + prior
+
+
+def select(units: list[Unit], cost: Callable[[str], int], budget: int) -> list[Unit]:
+    """Best-scoring units whose token cost fits ``budget`` (at least one unit)."""
+    chosen: list[Unit] = []
+    left = budget
+    for u in sorted(units, key=lambda u: (-u.score, u.source, u.order)):
+        c = cost(u.text) + 1
+        if c <= left or not chosen:
+            chosen.append(u)
+            left -= c
+        if left <= 8:
+            break
+    return chosen
+
+
+def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
+                   query_vector: np.ndarray, count_tokens: Callable[[str], int],
+                   budget: int) -> list[tuple[Any, str]]:
+    """(hit, evidence text) pairs, most relevant source first, fitting ``budget`` tokens.
+
+    Titles are charged to the budget too; hits that contribute no unit are dropped.
+    """
+    units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
+    if not units:
+        return []
+    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits))
+    title_cost = sum(count_tokens(h.title) + 4 for h in hits)
+    chosen = select(units, count_tokens, max(budget - title_cost, 16))
+    by_source: dict[int, list[Unit]] = {}
+    for u in chosen:
+        by_source.setdefault(u.source, []).append(u)
+    ranked = sorted(by_source, key=lambda s: -max(u.score for u in by_source[s]))
+    return [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)]))
+            for s in ranked]
+
+
+def _join(texts: list[str]) -> str:
+    out = texts[0]
+    for prev, text in zip(texts, texts[1:]):
+        out += ("\n" if prev.startswith("```") or text.startswith("```") else " ") + text
+    return out
