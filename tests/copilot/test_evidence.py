@@ -1,0 +1,70 @@
+"""Evidence selection: the sentences of retrieved chunks that answer the question fit the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from copilot.evidence import build_evidence, split_units
+
+
+@dataclass
+class FakeHit:
+    title: str
+    text: str
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def no_vectors(texts):
+    return np.zeros((len(texts), 1), np.float32)
+
+
+def test_split_units_keeps_code_blocks_whole_and_splits_sentences_and_items():
+    text = ("TD3 adds three changes. It is stable.\n\n- Delayed updates.\n- Target smoothing.\n\n"
+            "```python\nagent = make_agent('td3', 'Pendulum-v1')\nagent.train(1000)\n```\nDone here.")
+    units = split_units(text)
+    assert units[:4] == ["TD3 adds three changes.", "It is stable.", "- Delayed updates.", "- Target smoothing."]
+    assert units[4].startswith("```python") and units[4].endswith("```") and "agent.train(1000)" in units[4]
+    assert units[5] == "Done here."
+
+
+def test_long_code_blocks_are_cut_but_stay_fenced():
+    code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(200)) + "\n```"
+    (unit,) = split_units(code)
+    assert len(unit) < 700 and unit.startswith("```python") and unit.endswith("```")
+
+
+def test_the_sentence_with_the_rare_question_words_is_chosen_within_budget():
+    hits = [
+        FakeHit("TD3 tutorial", "TD3 is an agent. TD3 runs on Pendulum. TD3 has a config. TD3 is fast."),
+        FakeHit("TD3 paper", "TD3 was published in 2018. Target policy smoothing adds clipped noise to the "
+                             "target action. The critic is twin."),
+    ]
+    evidence = build_evidence("What does target policy smoothing in TD3 do?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=25)
+    assert evidence[0][0] is hits[1], "the source holding the answer comes first"
+    assert "clipped noise" in evidence[0][1]
+    assert sum(words(t) + words(h.title) for h, t in evidence) <= 25 + 8
+
+
+def test_dense_similarity_decides_when_no_words_are_shared():
+    alpha, beta, gamma = (f"{w} " + "filler " * 10 + "end." for w in ("Alpha", "Beta", "Gamma"))
+    hits = [FakeHit("a", f"{alpha} {beta}"), FakeHit("b", gamma)]
+    table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    evidence = build_evidence("zzz", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
+                              count_tokens=words, budget=24)
+    assert [t for _, t in evidence] == [beta], "only the most similar unit fits this budget"
+
+
+def test_units_of_one_source_keep_their_original_order_and_empty_hits_give_nothing():
+    hits = [FakeHit("s", "Smoothing one. Filler two. Smoothing three.")]
+    evidence = build_evidence("smoothing", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                              count_tokens=words, budget=100)
+    assert evidence[0][1].index("one") < evidence[0][1].index("three")
+    assert build_evidence("x", [], embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                          count_tokens=words, budget=10) == []
