@@ -7,7 +7,7 @@ import torch
 
 from rlcore.registry import register
 from rlcore.returns import gae
-from rlcore.storage.spaces import action_spec, obs_spec
+from rlcore.storage.spaces import action_spec, obs_map, obs_write, obs_zeros
 from rlcore.types import RolloutBatch
 
 
@@ -17,7 +17,8 @@ class RolloutStorage:
 
     Fill with :meth:`add` exactly ``size`` times, call :meth:`finish`, then iterate
     :meth:`batches`. ``dones[t]`` marks an episode ending after step ``t`` (truncations
-    must already have ``gamma * V(final_obs)`` folded into the reward).
+    must already have ``gamma * V(final_obs)`` folded into the reward). Dict observation
+    spaces are stored as one preallocated tensor per key and batched as dicts of tensors.
     """
 
     kind = "on_policy"
@@ -25,10 +26,9 @@ class RolloutStorage:
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, num_envs: int,
                  size: int, device: torch.device | str = "cpu"):
         self.size, self.num_envs, self.device = size, num_envs, torch.device(device)
-        oshape, odtype = obs_spec(observation_space)
         ashape, adtype = action_spec(action_space)
         shape = (size, num_envs)
-        self.obs = torch.zeros(*shape, *oshape, dtype=odtype, device=self.device)
+        self.obs = obs_zeros(observation_space, shape, self.device)
         self.actions = torch.zeros(*shape, *ashape, dtype=adtype, device=self.device)
         self.log_probs = torch.zeros(shape, device=self.device)
         self.values = torch.zeros(shape, device=self.device)
@@ -40,7 +40,7 @@ class RolloutStorage:
 
     def add(self, obs, actions, log_probs, values, rewards, dones) -> None:
         t = self.step
-        self.obs[t].copy_(obs)
+        obs_write(self.obs, t, obs)
         self.actions[t].copy_(actions)
         self.log_probs[t].copy_(log_probs)
         self.values[t].copy_(values)
@@ -61,9 +61,10 @@ class RolloutStorage:
         """Yield shuffled minibatches of ``batch_size`` over the flattened rollout."""
         n = self.size * self.num_envs
         flat = lambda x: x.reshape(n, *x.shape[2:])  # noqa: E731
-        tensors = [flat(t) for t in (self.obs, self.actions, self.log_probs, self.values,
+        obs = obs_map(flat, self.obs)
+        tensors = [flat(t) for t in (self.actions, self.log_probs, self.values,
                                      self.advantages, self.returns)]
         perm = torch.randperm(n, generator=generator).to(self.device)
         for start in range(0, n, batch_size):
             idx = perm[start:start + batch_size]
-            yield RolloutBatch(*(t[idx] for t in tensors))
+            yield RolloutBatch(obs_map(lambda x: x[idx], obs), *(t[idx] for t in tensors))  # noqa: B023
