@@ -194,3 +194,43 @@ def test_styles_follow_the_given_order():
     styles = plots.styles_for(["b"], order=["a", "b"])
     assert styles == {"b": (plots.PALETTE[1], plots.MARKERS[1])}
     assert plots.styles_for(["b", "a"])["b"][0] == plots.PALETTE[0]
+
+
+def test_cli_report_passes_its_options_to_report(two_task_runs, tmp_path, capsys):
+    from rlcore.cli import main
+
+    out = tmp_path / "cli"
+    argv = ["report", str(two_task_runs), "--out", str(out), "--reps", "50", "--alpha", "0.5", "--seed", "3",
+            "--score-range", "task-a=0,40", "--score-range", "task-b=100,300", "--json"]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    direct = report([two_task_runs], tmp_path / "api", reps=50, alpha=0.5, seed=3,
+                    score_ranges={"task-a": (0.0, 40.0), "task-b": (100.0, 300.0)})
+    assert printed["metrics"] == json.loads(json.dumps(direct["metrics"]))
+    assert "given" in printed["normalization"] and printed["alpha"] == 0.5 and printed["reps"] == 50
+    for name in ("report.md", "report.json", "interval_estimates.png", "performance_profiles.png",
+                 "sample_efficiency.png"):
+        assert (out / name).is_file()
+    assert main(["report", str(two_task_runs), "--out", str(out), "--reps", "20"]) == 0
+    assert capsys.readouterr().out.strip() == f"Wrote {out / 'report.md'} and plots to {out}."
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--score-range", "task-a=0"], "--score-range expects ENV=LOW,HIGH"),
+    (["--score-range", "task-a=0,x"], "'task-a=0,x'"),
+    (["--alpha", "1.5"], "alpha 1.5"),
+])
+def test_cli_report_bad_input_exits_2_with_one_sentence(two_task_runs, tmp_path, capsys, extra, needle):
+    from rlcore.cli import main
+
+    assert main(["report", str(two_task_runs), "--out", str(tmp_path / "r"), "--reps", "10", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and needle in err and "\n" not in err
+
+
+def test_cli_report_without_runs_exits_2(tmp_path, capsys):
+    from rlcore.cli import main
+
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "None of the 1 given paths holds a run" in err and "\n" not in err
