@@ -38,6 +38,15 @@ def normalize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return (x - x.mean()) / (x.std() + eps)
 
 
+def polyak_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: float) -> None:
+    """:func:`soft_update` on parameter lists gathered once (no module walk per call)."""
+    with torch.no_grad():
+        if tau >= 1.0:
+            torch._foreach_copy_(targets, sources)
+        else:
+            torch._foreach_lerp_(targets, sources, tau)
+
+
 def soft_update(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
     """Polyak averaging ``target = (1 - tau) * target + tau * source`` in place."""
     with torch.no_grad():

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous, sample
-from rlcore.losses import soft_update
+from rlcore.agents.offpolicy import (act_continuous, build_twin, collect_transitions, discount, explore_continuous,
+                                     feedback, sample, weighted_mean)
+from rlcore.losses import polyak_
 from rlcore.registry import register
 from rlcore.utils import adam
 from rlcore.returns import td_target
@@ -67,6 +68,8 @@ class SAC(Agent):
         self.target_entropy = c.target_entropy or -float(act_dim)
         self.log_alpha = torch.tensor(math.log(c.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = adam([self.log_alpha], lr=c.alpha_lr)
+        self._target_params = list(self.target_critics.parameters())
+        self._critic_params = list(self.policy.critics.parameters())
 
     def networks(self):
         return {"policy": self.policy, "target_critics": self.target_critics,
@@ -86,7 +89,7 @@ class SAC(Agent):
         if self.global_step >= c.learning_starts:
             for _ in range(c.gradient_steps):
                 metrics = self.update()
-        return steps, metrics
+        return steps, {**metrics, **self.reward_metrics}
 
     def update(self) -> dict[str, float]:
         c = self.config
@@ -94,18 +97,20 @@ class SAC(Agent):
         alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
             next_a, next_logp = self.policy.distribution(b.next_obs).rsample_log_prob()
-            next_q = torch.min(*[q(b.next_obs, next_a) for q in self.target_critics])
-            target = td_target(b.rewards, b.dones, next_q - alpha * next_logp, c.gamma)
-        qs = self.policy.q_values(b.obs, b.actions)
-        critic_loss = sum((q - target).pow(2).mean() for q in qs)
+            next_q = self.target_critics(b.next_obs, next_a).min(0).values
+            target = td_target(b.rewards, b.dones, next_q - alpha * next_logp, discount(self, b))
+        qs = self.policy.q_values(b.obs, b.actions)  # [num_critics, B]
+        td = qs - target
+        critic_loss = weighted_mean(td.pow(2), b) * len(qs)  # the sum of the critics' losses
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimizer.step()
+        feedback(self, b, td.detach().abs().mean(0))
 
         a, logp = self.policy.distribution(b.obs).rsample_log_prob()
-        self.policy.critics.requires_grad_(False)
-        q_pi = torch.min(*self.policy.q_values(b.obs, a))
-        self.policy.critics.requires_grad_(True)
+        self.policy.freeze_critics(True)
+        q_pi = self.policy.q_values(b.obs, a).min(0).values
+        self.policy.freeze_critics(False)
         actor_loss = (alpha * logp - q_pi).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
@@ -117,7 +122,7 @@ class SAC(Agent):
             self.alpha_optimizer.zero_grad(set_to_none=True)
             alpha_loss.backward()
             self.alpha_optimizer.step()
-        soft_update(self.target_critics, self.policy.critics, c.tau)
+        polyak_(self._target_params, self._critic_params, c.tau)
         return {"critic_loss": critic_loss.item() / len(qs), "actor_loss": actor_loss.item(),
                 "alpha": alpha.item(), "entropy": -logp.mean().item()}
 

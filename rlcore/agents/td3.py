@@ -9,8 +9,9 @@ import gymnasium as gym
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import act_continuous, build_twin, collect_transitions, explore_continuous, sample
-from rlcore.losses import soft_update
+from rlcore.agents.offpolicy import (act_continuous, build_twin, collect_transitions, discount, explore_continuous,
+                                     feedback, sample, weighted_mean)
+from rlcore.losses import polyak_
 from rlcore.registry import register
 from rlcore.returns import td_target
 
@@ -62,6 +63,9 @@ class TD3(Agent):
         self.target_actor = copy.deepcopy(
             torch.nn.ModuleList([self.policy.actor_encoder, self.policy.actor])).requires_grad_(False)
         self._updates = 0
+        online = [*self.policy.critics.parameters(), *self.policy.actor_encoder.parameters(),
+                  *self.policy.actor.parameters()]
+        self._polyak_pairs = ([*self.target_critics.parameters(), *self.target_actor.parameters()], online)
 
     def networks(self):
         return {"policy": self.policy, "target_critics": self.target_critics,
@@ -85,7 +89,7 @@ class TD3(Agent):
         if self.global_step >= c.learning_starts:
             for _ in range(c.gradient_steps):
                 metrics = self.update() or metrics
-        return steps, metrics
+        return steps, {**metrics, **self.reward_metrics}
 
     def update(self) -> dict[str, float]:
         c = self.config
@@ -95,24 +99,25 @@ class TD3(Agent):
             if c.target_noise > 0:
                 noise = (torch.randn_like(next_a) * c.target_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
                 next_a = (next_a + noise).clamp(-1.0, 1.0)
-            next_q = torch.stack([q(b.next_obs, next_a) for q in self.target_critics]).min(0).values
-            target = td_target(b.rewards, b.dones, next_q, c.gamma)
-        qs = self.policy.q_values(b.obs, b.actions)
-        critic_loss = sum((q - target).pow(2).mean() for q in qs)
+            next_q = self.target_critics(b.next_obs, next_a).min(0).values
+            target = td_target(b.rewards, b.dones, next_q, discount(self, b))
+        qs = self.policy.q_values(b.obs, b.actions)  # [num_critics, B]
+        td = qs - target
+        critic_loss = weighted_mean(td.pow(2), b) * len(qs)  # the sum of the critics' losses
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimizer.step()
+        feedback(self, b, td.detach().abs().mean(0))
         self._updates += 1
         metrics = {"critic_loss": critic_loss.item() / len(qs)}
         if self._updates % c.policy_delay == 0:
             a = self.policy.distribution(b.obs).mode
-            self.policy.critics.requires_grad_(False)
-            actor_loss = -self.policy.critics[0](b.obs, a).mean()
-            self.policy.critics.requires_grad_(True)
+            self.policy.freeze_critics(True)
+            actor_loss = -self.policy.critics.first(b.obs, a).mean()
+            self.policy.freeze_critics(False)
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_optimizer.step()
-            soft_update(self.target_critics, self.policy.critics, c.tau)
-            soft_update(self.target_actor, torch.nn.ModuleList([self.policy.actor_encoder, self.policy.actor]), c.tau)
+            polyak_(*self._polyak_pairs, c.tau)
             metrics["actor_loss"] = actor_loss.item()
         return metrics

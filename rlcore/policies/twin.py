@@ -2,26 +2,65 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import gymnasium as gym
 import torch
 from torch import nn
 
+from rlcore.encoders import activation as act_module
 from rlcore.encoders import mlp
 from rlcore.registry import register
 
 
-class Critic(nn.Module):
-    """Q(s, a): encoder features concatenated with the action, then an MLP to a scalar."""
+class CriticEnsemble(nn.Module):
+    """``n`` independent Q(s, a) critics evaluated together: ``forward`` returns ``[n, B]``.
 
-    def __init__(self, encoder: nn.Module, act_dim: int, hidden: tuple[int, ...], activation: str):
+    Each critic has its own encoder and its own MLP over ``[features, action]``; the MLPs'
+    weights are stacked (``[n, in, out]``) so one batched matrix product serves every critic,
+    which costs about as much as evaluating a single critic. Encoders without parameters
+    (``identity``) are evaluated once and shared. Initialisation matches ``nn.Linear``.
+    """
+
+    def __init__(self, encoders: list[nn.Module], act_dim: int, hidden: tuple[int, ...], activation: str):
         super().__init__()
-        self.encoder = encoder
-        self.net = mlp([encoder.out_dim + act_dim, *hidden, 1], activation)
+        self.n = len(encoders)
+        self.encoders = nn.ModuleList(encoders)
+        self._stateless = not any(True for e in encoders for _ in e.parameters())
+        sizes = [encoders[0].out_dim + act_dim, *hidden, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(self.n, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(self.n, 1, fan_out).uniform_(-bound, bound)))
+        self.act = act_module(activation)()
+
+    def __len__(self) -> int:
+        return self.n
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([self.encoder(obs), action], dim=-1)).squeeze(-1)
+        if self._stateless:
+            x = torch.cat([self.encoders[0](obs), action], dim=-1).expand(self.n, -1, -1)
+        else:
+            x = torch.stack([torch.cat([e(obs), action], dim=-1) for e in self.encoders])
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = self.act(x)
+        return x.squeeze(-1)
+
+    def first(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q of the first critic only, ``[B]`` (TD3's and DDPG's actor objective)."""
+        x = torch.cat([self.encoders[0](obs), action], dim=-1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.addmm(b[0], x, w[0])
+            if i < last:
+                x = self.act(x)
+        return x.squeeze(-1)
 
 
 class _ActorTwinCritics(nn.Module):
@@ -33,8 +72,9 @@ class _ActorTwinCritics(nn.Module):
         self.dist = distribution
         self.actor_encoder = make_encoder()
         self.actor = mlp([self.actor_encoder.out_dim, *hidden, distribution.num_params], activation)
-        self.critics = nn.ModuleList(Critic(make_encoder(), act_dim, hidden, activation)
-                                     for _ in range(num_critics))
+        self.critics = CriticEnsemble([make_encoder() for _ in range(num_critics)], act_dim, hidden,
+                                      activation)
+        self._critic_params = list(self.critics.parameters())
 
     def actor_params(self) -> list[nn.Parameter]:
         return [*self.actor_encoder.parameters(), *self.actor.parameters(), *self.dist.parameters()]
@@ -45,8 +85,14 @@ class _ActorTwinCritics(nn.Module):
     def distribution(self, obs: torch.Tensor):
         return self.dist(self.actor(self.actor_encoder(obs)))
 
-    def q_values(self, obs: torch.Tensor, action: torch.Tensor) -> list[torch.Tensor]:
-        return [c(obs, action) for c in self.critics]
+    def q_values(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Every critic's Q(obs, action), ``[num_critics, B]``."""
+        return self.critics(obs, action)
+
+    def freeze_critics(self, frozen: bool) -> None:
+        """Stop (or restart) gradients into the critics, e.g. while the actor is updated."""
+        for p in self._critic_params:
+            p.requires_grad_(not frozen)
 
 
 @register("policies", "deterministic_twin")
