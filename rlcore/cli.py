@@ -17,6 +17,7 @@ EPILOG = """examples:
   python -m rlcore train ppo CartPole-v1 --steps 50000
   python -m rlcore train sac Pendulum-v1 --steps 10000 --set actor_lr=3e-4 --json
   python -m rlcore eval runs/ppo-CartPole-v1-s0-20260101-120000 --episodes 20
+  python -m rlcore export runs/ppo-CartPole-v1-s0-20260101-120000 --format onnx
 """
 
 
@@ -57,7 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dirs", nargs="+", help="run folders, or folders containing run folders")
     r.add_argument("--out", default="report", help="output folder (default ./report)")
     r.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    r.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05: 95%% intervals)")
+    r.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    r.add_argument("--score-range", dest="score_ranges", action="append", default=[], metavar="ENV=LOW,HIGH",
+                   help="normalise ENV's scores to (score - LOW) / (HIGH - LOW); repeatable")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    x = sub.add_parser("export", help="export a run's deterministic policy to ONNX or TorchScript")
+    x.add_argument("run_dir", help="a run folder containing run.json")
+    x.add_argument("--format", dest="fmt", default="onnx", metavar="FORMAT",
+                   help="onnx (default, checked with onnxruntime) or torchscript")
+    x.add_argument("--out", default=None, help="output file (default RUN_DIR/policy.onnx or "
+                   "RUN_DIR/policy.torchscript.pt)")
+    x.add_argument("--json", action="store_true", help="print the result as JSON")
 
     ls = sub.add_parser("list", help="list registered agents and parts")
     ls.add_argument("--json", action="store_true", help="print one JSON object")
@@ -72,6 +85,20 @@ def _parts(items: list[str]) -> dict[str, str]:
         if not sep:
             raise RLCoreError(f"--part expects role=key; got {item!r}.")
         out[role.strip()] = key.strip()
+    return out
+
+
+def _score_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for item in items:
+        env, _, bounds = item.rpartition("=")
+        low, sep, high = bounds.partition(",")
+        try:
+            if not env or not sep:
+                raise ValueError
+            out[env.strip()] = (float(low), float(high))
+        except ValueError:
+            raise RLCoreError(f"--score-range expects ENV=LOW,HIGH with two numbers; got {item!r}.") from None
     return out
 
 
@@ -161,7 +188,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rlcore.evaluation.report import report
 
-    summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps)
+    summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps, alpha=args.alpha,
+                     seed=args.seed, score_ranges=_score_ranges(args.score_ranges) or None)
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -171,7 +199,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "report": cmd_report}
+def cmd_export(args: argparse.Namespace) -> int:
+    from rlcore.export import export_policy
+
+    result = export_policy(args.run_dir, args.fmt, args.out)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"Exported {result['algo']} on {result['env']} to {result['path']}: max abs diff "
+              f"{result['max_abs_diff']:.3g} vs PyTorch on {result['batch']} observations; latency "
+              f"{result['latency_ms']:.3f} ms per observation, {result['batch_latency_ms']:.3f} ms per "
+              f"batch of {result['batch']} (PyTorch {result['torch_latency_ms']:.3f} ms).")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "report": cmd_report,
+            "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

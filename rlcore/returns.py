@@ -70,7 +70,41 @@ def nstep_targets(rewards: torch.Tensor, dones: torch.Tensor, bootstrap: torch.T
     return partial + discount * bootstrap, discount
 
 
+def nstep_returns(rewards: torch.Tensor, terminated: torch.Tensor, stops: torch.Tensor,
+                  gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Truncated n-step discounted sums for windows that may end early.
+
+    ``rewards``, ``terminated`` and ``stops`` are ``[B, n]``: the up-to-n transitions that
+    follow each sampled state, in order. ``stops[b, k]`` is 1 where the window must end after
+    transition ``k`` (the episode terminated or was truncated there, or transition ``k + 1``
+    has not been collected yet); the last column is ignored (a window never goes past n).
+    With ``m`` the number of transitions actually used (1 to n), returns
+
+    * ``returns = sum_{k < m} gamma^k r_k``,
+    * ``discounts = gamma^m`` (multiply the bootstrap value of the state after step ``m``),
+    * ``steps = m`` (int64),
+    * ``dones = terminated[m - 1]`` (1.0 where the last used transition was terminal).
+
+    The TD target is then ``returns + discounts * (1 - dones) * V(s_{t+m})``.
+    """
+    n = rewards.shape[-1]
+    stops = stops.to(rewards.dtype)
+    # transition k is used if no stop happened strictly before k
+    used = torch.cumprod(torch.cat([torch.ones_like(stops[..., :1]), 1.0 - stops[..., :-1]], -1), -1)
+    powers = gamma ** torch.arange(n, dtype=rewards.dtype, device=rewards.device)
+    returns = (rewards * used * powers).sum(-1)
+    steps = used.sum(-1).round().long()
+    dones = terminated.to(rewards.dtype).gather(-1, (steps - 1).unsqueeze(-1)).squeeze(-1)
+    discounts = torch.pow(torch.as_tensor(gamma, dtype=rewards.dtype, device=rewards.device),
+                          steps.to(rewards.dtype))
+    return returns, discounts, steps, dones
+
+
 def td_target(rewards: torch.Tensor, dones: torch.Tensor, next_values: torch.Tensor,
               gamma: float | torch.Tensor) -> torch.Tensor:
-    """One-step TD target ``r + gamma * (1 - done) * V(s')``."""
+    """One-step TD target ``r + gamma * (1 - done) * V(s')``.
+
+    ``gamma`` may be a ``[B]`` tensor: pass ``ReplayBatch.discounts`` (``gamma^k`` per sample)
+    for n-step batches, which makes this the n-step target.
+    """
     return rewards + gamma * (1.0 - dones.to(rewards.dtype)) * next_values

@@ -9,6 +9,7 @@ from torch import nn
 
 from rlcore.agents.base import Agent, doc
 from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect_rollout, default_distribution
+from rlcore.augment.drac import augmentation_fits, build_augmentation, drac_regularizer
 from rlcore.errors import RLCoreError
 from rlcore.losses import normalize
 from rlcore.registry import register
@@ -35,6 +36,7 @@ class A2CConfig:
     log_std_init: float = doc(0.0, "Initial log-std of Gaussian policies.")
     normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
     normalize_reward: bool = doc(False, "Scale rewards by the running std of returns.")
+    aug_coef: float = doc(0.1, "Weight of the DrAC regulariser when an augmentation part is set.")
 
     def validate(self) -> None:
         if self.optimizer not in ("rmsprop", "adam"):
@@ -48,21 +50,30 @@ class A2C(Agent):
     """A2C: one policy-gradient + value step on each short rollout.
 
     Parts as for PPO: encoder ``mlp``, policy ``separate_actor_critic``, storage ``rollout``,
-    distribution ``categorical`` (Discrete) or ``diag_gaussian`` (Box).
+    distribution ``categorical`` (Discrete) or ``diag_gaussian`` (Box), augmentation (default
+    none; when set, the update adds ``aug_coef`` x the DrAC regulariser, see
+    :mod:`rlcore.augment.drac`).
     """
 
     Config = A2CConfig
     default_num_envs = 8
+    slots = Agent.slots + ("augmentation",)
 
     def default_parts(self):
         return {"encoder": "mlp", "policy": "separate_actor_critic", "storage": "rollout",
-                "distribution": default_distribution(self.action_space)}
+                "distribution": default_distribution(self.action_space), "augmentation": None}
+
+    def _fits(self, role, cls):
+        if role == "augmentation":
+            return augmentation_fits(cls, self.observation_space)
+        return super()._fits(role, cls)
 
     def _distribution_fits(self, cls):
         return None if cls.has_log_prob else "has no log-probability"
 
     def _build(self) -> None:
         build_actor_critic(self)
+        self.augmentation = build_augmentation(self)
         c = self.config
         if c.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(self.policy.parameters(), lr=c.lr, alpha=0.99, eps=1e-5)
@@ -77,7 +88,7 @@ class A2C(Agent):
 
     def iterate(self):
         steps = collect_rollout(self, self.storage)
-        return steps, self.update()
+        return steps, {**self.update(), **self.reward_metrics}
 
     def update(self) -> dict[str, float]:
         c = self.config
@@ -91,9 +102,15 @@ class A2C(Agent):
         v_loss = (b.returns - values).pow(2).mean()
         entropy = dist.entropy().mean()
         loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+        if self.augmentation is not None:
+            aug_loss = drac_regularizer(self.policy, self.augmentation, b.obs, dist, values)
+            loss = loss + c.aug_coef * aug_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
         self.optimizer.step()
-        return {"policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
-                "entropy": entropy.item(), "lr": lr}
+        metrics = {"policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
+                   "entropy": entropy.item(), "lr": lr}
+        if self.augmentation is not None:
+            metrics["aug_loss"] = aug_loss.item()
+        return metrics

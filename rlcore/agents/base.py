@@ -20,7 +20,8 @@ from rlcore.envs import NormalizeObservation, NormalizeReward, find_wrapper, mak
 from rlcore.errors import RLCoreError
 from rlcore.utils import resolve_device, seed_everything, set_threads
 
-SPACE_NAMES = {gym.spaces.Discrete: "Discrete", gym.spaces.Box: "Box"}
+SPACE_NAMES = {gym.spaces.Discrete: "Discrete", gym.spaces.Box: "Box",
+               gym.spaces.MultiDiscrete: "MultiDiscrete", gym.spaces.MultiBinary: "MultiBinary"}
 
 
 def doc(default: Any, text: str) -> Any:
@@ -37,14 +38,16 @@ class Agent:
         action_spaces: action-space types the algorithm can act in.
         policy_family / storage_kind: which registered policies and storages fit.
         default_parts: role -> registry key (a callable may choose by action space).
-        slots: roles the agent uses; any other role is refused.
+        slots: roles the agent uses; any other role is refused. The ``reward`` role (default
+            none) adds an intrinsic reward from ``rlcore.rewards`` to the agent's rewards.
     """
 
     Config: ClassVar[type]
-    action_spaces: ClassVar[tuple[type, ...]] = (gym.spaces.Discrete, gym.spaces.Box)
+    action_spaces: ClassVar[tuple[type, ...]] = (gym.spaces.Discrete, gym.spaces.Box,
+                                                  gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
     policy_family: ClassVar[str] = "actor_critic"
     storage_kind: ClassVar[str] = "on_policy"
-    slots: ClassVar[tuple[str, ...]] = ("encoder", "policy", "storage", "distribution")
+    slots: ClassVar[tuple[str, ...]] = ("encoder", "policy", "storage", "distribution", "reward")
     default_num_envs: ClassVar[int] = 1
 
     def __init__(self, env, config: Any = None, *, seed: int = 0, device: str | None = None,
@@ -102,6 +105,8 @@ class Agent:
             return f"is a {getattr(cls, 'family', '?')} policy"
         if role == "storage" and getattr(cls, "kind", None) != self.storage_kind:
             return f"is an {getattr(cls, 'kind', '?')} storage"
+        if role == "reward" and hasattr(cls, "fits"):
+            return cls.fits(self.observation_space, self.action_space)
         if role == "distribution":
             if not isinstance(self.action_space, getattr(cls, "spaces", ())):
                 return f"does not support a {type(self.action_space).__name__} action space"
@@ -170,9 +175,25 @@ class Agent:
         else:
             self._wrap_given_env()
         self._build()
+        self._build_reward()
         self.built = True
         self.obs = None
         return self
+
+    def _build_reward(self) -> None:
+        """The intrinsic-reward part as ``self.reward`` (None when unset).
+
+        It is built under its own random stream seeded from ``seed``, so adding a reward
+        never changes how the agent's own networks are initialised or its actions drawn.
+        Agents apply it in ``collect_rollout`` (on-policy) or ``offpolicy.sample``.
+        """
+        self.reward, self.reward_metrics = None, {}
+        if "reward" not in self.slots or self.parts.get("reward") is None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + 104_729)
+            self.reward = self.make_part("reward", self.env.single_observation_space, self.action_space,
+                                         self.device)
 
     def env_options(self) -> dict[str, Any]:
         c = self.config
@@ -210,7 +231,13 @@ class Agent:
             self._high = torch.as_tensor(space.high, dtype=torch.float32, device=self.device)
 
     def to_env_action(self, action: torch.Tensor, squashed: bool) -> torch.Tensor:
-        """Map a policy action to the env's action space (rescale from [-1, 1] or clip)."""
+        """Map a policy action to the env's action space (rescale from [-1, 1] or clip).
+
+        MultiDiscrete actions are indices from 0; the space's ``start`` is added here.
+        """
+        if isinstance(self.action_space, gym.spaces.MultiDiscrete):
+            start = self.action_space.start
+            return action if not start.any() else action + torch.as_tensor(start, device=action.device)
         if not isinstance(self.action_space, gym.spaces.Box):
             return action
         if squashed:
@@ -238,6 +265,8 @@ class Agent:
             wrapper = find_wrapper(self.env, cls)
             if wrapper is not None:
                 state[name] = wrapper.rms.state_dict()
+        if getattr(self, "reward", None) is not None:
+            state["reward"] = self.reward.state_dict()
         state["global_step"] = torch.tensor(self.global_step)
         return state
 
@@ -249,6 +278,8 @@ class Agent:
             wrapper = find_wrapper(self.env, cls)
             if wrapper is not None and name in state:
                 wrapper.rms.load_state_dict(state[name])
+        if getattr(self, "reward", None) is not None and "reward" in state:
+            self.reward.load_state_dict(state["reward"])
         self.global_step = int(state.get("global_step", 0))
 
     def save(self, path: str | Path) -> Path:

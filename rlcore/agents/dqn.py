@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import build_replay, collect_transitions, random_actions, sample
+from rlcore.agents.offpolicy import (build_replay, collect_transitions, discount, feedback, random_actions,
+                                     sample, weighted_mean)
 from rlcore.losses import soft_update
 from rlcore.registry import register
 from rlcore.utils import adam
@@ -52,7 +53,7 @@ class DQN(Agent):
     action_spaces = (gym.spaces.Discrete,)
     policy_family = "q_network"
     storage_kind = "off_policy"
-    slots = ("encoder", "policy", "storage")
+    slots = ("encoder", "policy", "storage", "reward")
 
     def default_parts(self):
         return {"encoder": "mlp", "policy": "q_network", "storage": "replay"}
@@ -83,8 +84,9 @@ class DQN(Agent):
     @torch.no_grad()
     def explore(self, obs):
         greedy = self.q(obs).argmax(-1)
-        explore = torch.rand(obs.shape[0], generator=self.generator).to(self.device) < self.epsilon()
-        return torch.where(explore, random_actions(self, obs.shape[0]), greedy)
+        n = greedy.shape[0]
+        explore = torch.rand(n, generator=self.generator).to(self.device) < self.epsilon()
+        return torch.where(explore, random_actions(self, n), greedy)
 
     def to_env_action(self, action, squashed=False):
         return action
@@ -95,6 +97,7 @@ class DQN(Agent):
         metrics = {"epsilon": self.epsilon()}
         if self.global_step >= c.learning_starts:
             metrics.update(self.update(c.gradient_steps))
+            metrics.update(self.reward_metrics)
         return steps, metrics
 
     def update(self, gradient_steps: int) -> dict[str, float]:
@@ -112,13 +115,14 @@ class DQN(Agent):
                     next_v = next_q.gather(-1, best).squeeze(-1)
                 else:
                     next_v = next_q.max(-1).values
-                target = td_target(b.rewards, b.dones, next_v, c.gamma)
+                target = td_target(b.rewards, b.dones, next_v, discount(self, b))
             q = self.q(b.obs).gather(-1, b.actions.long().unsqueeze(-1)).squeeze(-1)
-            loss = nn.functional.smooth_l1_loss(q, target)
+            loss = weighted_mean(nn.functional.smooth_l1_loss(q, target, reduction="none"), b)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
             self.optimizer.step()
+            feedback(self, b, q.detach() - target)
             total += torch.stack([loss.detach(), q.detach().mean()])
         if self.global_step - self._last_target_update >= c.target_update_interval:
             soft_update(self.q_target, self.q, c.tau)

@@ -14,7 +14,8 @@ from rlcore.utils import adam
 def build_replay(agent) -> None:
     c = agent.config
     agent.storage = agent.make_part("storage", agent.env.single_observation_space, agent.action_space,
-                                    agent.env.num_envs, c.buffer_size, agent.device)
+                                    agent.env.num_envs, c.buffer_size, agent.device,
+                                    gamma=c.gamma, progress=agent.progress_remaining)
 
 
 def build_twin(agent) -> None:
@@ -60,8 +61,37 @@ def sample(agent) -> ReplayBatch:
 
     Every off-policy update samples through here, so storage-side features (n-step
     returns, priorities) and reward-side features (intrinsic rewards) apply to all agents.
+    With a ``reward`` part, its bonuses for ``(obs, actions, next_obs)`` are added to
+    ``batch.rewards`` (so every TD target sees them) and the reward trains on the batch.
     """
-    return agent.storage.sample(agent.config.batch_size, agent.generator)
+    batch = agent.storage.sample(agent.config.batch_size, agent.generator)
+    part = getattr(agent, "reward", None)
+    if part is not None:
+        coef = part.coefficient
+        intrinsic = part.compute(batch.obs, batch.actions, batch.next_obs)
+        with torch.enable_grad():
+            metrics = part.update(batch)
+        batch.rewards = batch.rewards + intrinsic
+        agent.reward_metrics = {"intrinsic_reward": intrinsic.mean().item(), "intrinsic_coef": coef,
+                                **metrics}
+    return batch
+
+
+def discount(agent, batch: ReplayBatch) -> float | torch.Tensor:
+    """The bootstrap discount of each sample: ``batch.discounts`` (n-step storages) or gamma."""
+    return agent.config.gamma if batch.discounts is None else batch.discounts
+
+
+def weighted_mean(losses: torch.Tensor, batch: ReplayBatch) -> torch.Tensor:
+    """Mean of per-sample ``losses``, weighted by ``batch.weights`` (prioritized replay) if set."""
+    return losses.mean() if batch.weights is None else (losses * batch.weights).mean()
+
+
+def reset_noise(agent, done: torch.Tensor) -> None:
+    """Restart per-env exploration-noise state (e.g. ``ou_noise``) where episodes ended."""
+    dist = getattr(getattr(agent, "policy", None), "dist", None)
+    if hasattr(dist, "reset_noise") and bool(done.any()):
+        dist.reset_noise(done)
 
 
 def feedback(agent, batch: ReplayBatch, td_error: torch.Tensor) -> None:
@@ -85,7 +115,8 @@ def collect_transitions(agent, n_steps: int) -> int:
         else:
             action = agent.explore(obs)
         s = env.step(agent.to_env_action(action, True))
-        storage.add(obs, action, s.reward, s.next_obs, s.terminated)
+        storage.add(obs, action, s.reward, s.next_obs, s.terminated, s.truncated)
+        reset_noise(agent, s.terminated | s.truncated)
         obs = s.obs
         agent.global_step += env.num_envs
     agent.obs = obs

@@ -6,10 +6,20 @@ import gymnasium as gym
 import torch
 
 from rlcore.storage.rollout import RolloutStorage
+from rlcore.storage.spaces import obs_map
+from rlcore.types import ReplayBatch
+
+
+DEFAULT_DISTRIBUTIONS = {gym.spaces.Discrete: "categorical", gym.spaces.Box: "diag_gaussian",
+                         gym.spaces.MultiDiscrete: "multi_categorical", gym.spaces.MultiBinary: "bernoulli"}
 
 
 def default_distribution(action_space: gym.Space) -> str:
-    return "categorical" if isinstance(action_space, gym.spaces.Discrete) else "diag_gaussian"
+    """The distribution key on-policy agents use by default for ``action_space``."""
+    for space_type, key in DEFAULT_DISTRIBUTIONS.items():
+        if isinstance(action_space, space_type):
+            return key
+    return "diag_gaussian"
 
 
 def build_actor_critic(agent) -> None:
@@ -32,10 +42,12 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
     """Fill ``storage`` with one rollout from ``agent.env``; compute GAE. Returns env steps.
 
     A time-limit truncation bootstraps by adding ``gamma * V(final_obs)`` to that reward.
+    With a ``reward`` part, intrinsic rewards join the stored rewards before GAE.
     """
     c, env, policy = agent.config, agent.env, agent.policy
     obs = agent.obs
-    for _ in range(storage.size):
+    next_obs = next_obs_buffer(agent, storage) if getattr(agent, "reward", None) is not None else None
+    for t in range(storage.size):
         dist, value = policy(obs)
         action = dist.sample()
         log_prob = dist.log_prob(action)
@@ -44,13 +56,45 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
         trunc = s.truncated & ~s.terminated
         if trunc.any():
             reward = reward.clone()
-            reward[trunc] += c.gamma * policy.value(s.next_obs[trunc])
+            reward[trunc] += c.gamma * policy.value(obs_map(lambda x: x[trunc], s.next_obs))  # noqa: B023
         storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
+        if next_obs is not None:
+            next_obs[t].copy_(s.next_obs)
         obs = s.obs
         agent.global_step += env.num_envs
     agent.obs = obs
+    if next_obs is not None:
+        agent.reward_metrics = add_intrinsic_rewards(agent, storage, next_obs)
     storage.finish(policy.value(obs), c.gamma, c.gae_lambda)
     return storage.size * env.num_envs
+
+
+def next_obs_buffer(agent, storage: RolloutStorage) -> torch.Tensor:
+    """``[n_steps, num_envs, *obs_shape]`` for the true next observations, allocated once."""
+    buf = getattr(agent, "_next_obs", None)
+    if buf is None or buf.shape != storage.obs.shape or buf.device != storage.obs.device:
+        buf = agent._next_obs = torch.zeros_like(storage.obs)
+    return buf
+
+
+def add_intrinsic_rewards(agent, storage: RolloutStorage, next_obs: torch.Tensor) -> dict[str, float]:
+    """Add ``agent.reward``'s bonuses to ``storage.rewards`` (call before ``finish``, so they
+    reach the advantages), then train the reward on the rollout. Returns its metrics.
+
+    The reward sees the rollout time-major (``[n_steps, num_envs]``) with its ``dones``, so
+    episodic rewards keep one memory per env that restarts after each episode end.
+    """
+    part = agent.reward
+    coef = part.coefficient
+    intrinsic = part.compute(storage.obs, storage.actions, next_obs, dones=storage.dones > 0)
+    storage.rewards += intrinsic
+    n = storage.size * storage.num_envs
+    flat = lambda x: x.reshape(n, *x.shape[2:])
+    batch = ReplayBatch(flat(storage.obs), flat(storage.actions), flat(storage.rewards),
+                        flat(next_obs), flat(storage.dones))
+    with torch.enable_grad():
+        metrics = part.update(batch)
+    return {"intrinsic_reward": intrinsic.mean().item(), "intrinsic_coef": coef, **metrics}
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from torch import nn
 
 from rlcore.agents.base import Agent, doc
 from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect_rollout, default_distribution
+from rlcore.augment.drac import augmentation_fits, build_augmentation, drac_regularizer
 from rlcore.errors import RLCoreError
 from rlcore.losses import approx_kl, normalize, ppo_policy_loss, value_loss
 from rlcore.registry import register
@@ -40,6 +41,7 @@ class PPOConfig:
     log_std_init: float = doc(0.0, "Initial log-std of Gaussian policies.")
     normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
     normalize_reward: bool = doc(False, "Scale rewards by the running std of returns.")
+    aug_coef: float = doc(0.1, "Weight of the DrAC regulariser when an augmentation part is set.")
 
     def validate(self) -> None:
         for name in ("lr_schedule", "clip_schedule"):
@@ -54,21 +56,30 @@ class PPO(Agent):
     """PPO with clipped surrogate, GAE, optional value clipping and linear schedules.
 
     Parts: encoder (default ``mlp``), policy (``separate_actor_critic``), storage
-    (``rollout``), distribution (``categorical`` for Discrete, ``diag_gaussian`` for Box).
+    (``rollout``), distribution (``categorical`` for Discrete, ``diag_gaussian`` for Box),
+    augmentation (default none; when set, each minibatch adds ``aug_coef`` x the DrAC
+    regulariser, see :mod:`rlcore.augment.drac`).
     """
 
     Config = PPOConfig
     default_num_envs = 8
+    slots = Agent.slots + ("augmentation",)
 
     def default_parts(self):
         return {"encoder": "mlp", "policy": "separate_actor_critic", "storage": "rollout",
-                "distribution": default_distribution(self.action_space)}
+                "distribution": default_distribution(self.action_space), "augmentation": None}
+
+    def _fits(self, role, cls):
+        if role == "augmentation":
+            return augmentation_fits(cls, self.observation_space)
+        return super()._fits(role, cls)
 
     def _distribution_fits(self, cls):
         return None if cls.has_log_prob else "has no log-probability"
 
     def _build(self) -> None:
         build_actor_critic(self)
+        self.augmentation = build_augmentation(self)
         self.optimizer = adam(self.policy.parameters(), lr=self.config.lr, eps=1e-5)
 
     def networks(self):
@@ -79,7 +90,7 @@ class PPO(Agent):
 
     def iterate(self):
         steps = collect_rollout(self, self.storage)
-        return steps, self.update()
+        return steps, {**self.update(), **self.reward_metrics}
 
     def _scheduled(self, value: float, schedule: str) -> float:
         return value * self.progress_remaining() if schedule == "linear" else value
@@ -90,7 +101,7 @@ class PPO(Agent):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         clip = self._scheduled(c.clip_range, c.clip_schedule)
-        stats = torch.zeros(5, device=self.device)
+        stats = torch.zeros(6, device=self.device)
         n = 0
         for _ in range(c.n_epochs):
             kl_stop = False
@@ -102,19 +113,26 @@ class PPO(Agent):
                 v_loss = value_loss(values, b.returns, b.values, c.clip_range_vf or None)
                 entropy = dist.entropy().mean()
                 loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+                aug_loss = torch.zeros((), device=self.device)
+                if self.augmentation is not None:
+                    aug_loss = drac_regularizer(self.policy, self.augmentation, b.obs, dist, values)
+                    loss = loss + c.aug_coef * aug_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     kl = approx_kl(log_probs, b.log_probs)
-                    stats += torch.stack([pg_loss, v_loss, entropy, kl, clip_frac]).detach()
+                    stats += torch.stack([pg_loss, v_loss, entropy, kl, clip_frac, aug_loss]).detach()
                 n += 1
                 if c.target_kl and kl > 1.5 * c.target_kl:
                     kl_stop = True
                     break
             if kl_stop:
                 break
-        pg, vl, ent, kl, cf = (stats / max(n, 1)).tolist()
-        return {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
-                "clip_fraction": cf, "lr": lr}
+        pg, vl, ent, kl, cf, aug = (stats / max(n, 1)).tolist()
+        metrics = {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
+                   "clip_fraction": cf, "lr": lr}
+        if self.augmentation is not None:
+            metrics["aug_loss"] = aug
+        return metrics

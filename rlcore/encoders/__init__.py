@@ -44,6 +44,9 @@ def mlp(sizes: list[int], act: str = "tanh", out_act: bool = False) -> nn.Sequen
 
 
 def _flat_dim(space: gym.Space) -> int:
+    if isinstance(space, gym.spaces.Dict):
+        raise RLCoreError(f"Vector encoders need a Box observation space; got a Dict space with keys "
+                          f"{', '.join(space.spaces)}: use encoder='multi_input'.")
     if not isinstance(space, gym.spaces.Box):
         raise RLCoreError(f"Vector encoders need a Box observation space; got {space}.")
     return int(np.prod(space.shape))
@@ -79,3 +82,7 @@ class MlpEncoder(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs.reshape(obs.shape[0], -1).float())
+
+
+from rlcore.encoders import cnn  # noqa: E402,F401  (registers nature_cnn, impala_cnn, drq_cnn)
+from rlcore.encoders import multi  # noqa: E402,F401  (registers multi_input)

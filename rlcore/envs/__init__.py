@@ -6,6 +6,7 @@ import torch
 
 from rlcore.envs.base import Step, VecEnv
 from rlcore.envs.gym_env import GymVecEnv, check_env_id
+from rlcore.envs.pixels import PIXEL_ENV_IDS, ActionRepeat, PixelObservation, pixel_options
 from rlcore.envs.wrappers import FrameStack, NormalizeObservation, NormalizeReward, VecEnvWrapper, find_wrapper
 from rlcore.errors import RLCoreError
 from rlcore.utils import resolve_device
@@ -16,7 +17,8 @@ BACKENDS = ("gym", "gym-async", "torch")
 def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
              device: str | torch.device = "cpu", *, backend: str = "gym",
              normalize_obs: bool = False, normalize_reward: bool = False, gamma: float = 0.99,
-             frame_stack: int = 1, **env_kwargs) -> VecEnv:
+             frame_stack: int = 1, pixels: bool | dict = False, action_repeat: int = 1,
+             **env_kwargs) -> VecEnv:
     """Build a batched environment that speaks torch tensors on ``device``.
 
     Args:
@@ -30,6 +32,11 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
         normalize_obs / normalize_reward: running mean/std normalisation (``gamma`` is used
             for reward scaling).
         frame_stack: stack the last ``k`` observations when ``k > 1``.
+        pixels: ``True`` or ``dict(size=64, frames=3, channels=1)`` turns a classic-control
+            task's observations into stacked uint8 images (see ``PixelObservation``); the
+            frames are stacked along channels, so ``frame_stack`` must stay 1.
+        action_repeat: repeat each action ``k`` times, summing rewards (``ActionRepeat``);
+            applied before pixels and frame stacking, so stacked frames are ``k`` steps apart.
         env_kwargs: passed to ``gymnasium.make``.
     """
     if num_envs < 1:
@@ -44,6 +51,24 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
                         **env_kwargs)
     else:
         raise RLCoreError(f"Unknown env backend {backend!r}; accepted: {', '.join(BACKENDS)}.")
+    if action_repeat != 1:
+        try:
+            env = ActionRepeat(env, action_repeat)
+        except RLCoreError:
+            env.close()
+            raise
+    pixel_kwargs = pixel_options(pixels)
+    if pixel_kwargs is not None:
+        if frame_stack > 1:
+            raise RLCoreError(f"frame_stack={frame_stack} cannot be combined with pixels; "
+                              "set pixels=dict(frames=k) to stack images.")
+        try:
+            env = PixelObservation(env, **pixel_kwargs)
+        except (RLCoreError, TypeError) as exc:
+            env.close()
+            if isinstance(exc, TypeError):
+                raise RLCoreError(f"Bad pixels options {pixels!r}; accepted keys: size, frames, channels.") from None
+            raise
     if frame_stack > 1:
         env = FrameStack(env, frame_stack)
     if normalize_obs:
@@ -52,10 +77,11 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
         env = NormalizeReward(env, gamma=gamma)
     env.make_kwargs = dict(env_id=env_id, backend=backend, frame_stack=frame_stack,
                            normalize_obs=normalize_obs, normalize_reward=normalize_reward,
-                           gamma=gamma, **env_kwargs)
+                           gamma=gamma, pixels=pixels, action_repeat=action_repeat, **env_kwargs)
     env.seed = seed
     return env
 
 
 __all__ = ["make_env", "VecEnv", "Step", "GymVecEnv", "VecEnvWrapper", "NormalizeObservation",
-           "NormalizeReward", "FrameStack", "check_env_id", "find_wrapper", "BACKENDS"]
+           "NormalizeReward", "FrameStack", "PixelObservation", "ActionRepeat", "PIXEL_ENV_IDS", "check_env_id",
+           "find_wrapper", "BACKENDS"]

@@ -24,7 +24,7 @@ def check_env_id(env_id: str) -> None:
         raise unknown("env id", env_id, gym.registry.keys(), limit=8)
 
 
-def _obs_converter(space: gym.Space):
+def _obs_converter(space: gym.Space, nested: bool = False):
     """(torch-facing observation space, numpy->numpy converter) for a single-env space."""
     if isinstance(space, gym.spaces.Box):
         if np.issubdtype(space.dtype, np.floating) or space.dtype == np.uint8:
@@ -36,7 +36,24 @@ def _obs_converter(space: gym.Space):
         eye = np.eye(n, dtype=np.float32)
         box = gym.spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
         return box, lambda x: eye[np.asarray(x, dtype=np.int64) - space.start]
-    raise RLCoreError(f"Observation space {space} is not supported yet; accepted: Box or Discrete.")
+    if isinstance(space, gym.spaces.Dict) and not nested:
+        parts = {key: _obs_converter(sub, nested=True) for key, sub in space.spaces.items()}
+        dict_space = gym.spaces.Dict({key: sub for key, (sub, _) in parts.items()})
+        return dict_space, lambda x: {k: (fn(x[k]) if fn else x[k]) for k, (_, fn) in parts.items()}
+    raise RLCoreError(f"Observation space {space} is not supported yet; accepted: Box, Discrete, "
+                      "or a Dict of them.")
+
+
+def _copy_obs(obs):
+    return {k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy()
+
+
+def _set_row(obs, i: int, row) -> None:
+    if isinstance(obs, dict):
+        for k, v in obs.items():
+            v[i] = row[k]
+    else:
+        obs[i] = row
 
 
 class GymVecEnv:
@@ -59,13 +76,17 @@ class GymVecEnv:
         self.single_observation_space, self._convert = _obs_converter(raw_space)
         self.single_action_space = self._env.single_action_space
         self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
+        multi = (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+        self._int_dtype = self.single_action_space.dtype if isinstance(self.single_action_space, multi) else None
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._finished: list[tuple[float, int]] = []
 
-    def _to_torch(self, obs: np.ndarray) -> torch.Tensor:
+    def _to_torch(self, obs):
         if self._convert is not None:
             obs = self._convert(obs)
+        if isinstance(obs, dict):
+            return {k: torch.as_tensor(np.asarray(v), device=self.device) for k, v in obs.items()}
         return torch.as_tensor(np.asarray(obs), device=self.device)
 
     def reset(self, seed: int | None = None) -> torch.Tensor:
@@ -84,18 +105,20 @@ class GymVecEnv:
         act = action.detach().cpu().numpy()
         if self._discrete:
             act = act.astype(np.int64).reshape(self.num_envs)
+        elif self._int_dtype is not None:
+            act = act.astype(self._int_dtype)
         obs, reward, terminated, truncated, info = self._env.step(act)
         done = terminated | truncated
         self._ep_return += reward
         self._ep_length += 1
         next_obs = obs
         if done.any():
-            next_obs = obs.copy()
+            next_obs = _copy_obs(obs)
             mask = info.get("_final_obs", done)
             for i in np.flatnonzero(done):
                 self._finished.append((float(self._ep_return[i]), int(self._ep_length[i])))
                 if mask[i]:
-                    next_obs[i] = info["final_obs"][i]
+                    _set_row(next_obs, i, info["final_obs"][i])
             self._ep_return[done] = 0.0
             self._ep_length[done] = 0
         obs_t = self._to_torch(obs)

@@ -31,8 +31,15 @@ OBS_SPACES = {  # candidate observation spaces; a part may refuse some with an R
 ACTION_SPACES = {
     gym.spaces.Discrete: gym.spaces.Discrete(3),
     gym.spaces.Box: gym.spaces.Box(-2.0, 2.0, (2,), dtype=np.float32),
+    gym.spaces.MultiDiscrete: gym.spaces.MultiDiscrete([3, 4, 2]),
+    gym.spaces.MultiBinary: gym.spaces.MultiBinary(4),
 }
-ENV_FOR_SPACE = {gym.spaces.Discrete: "CartPole-v1", gym.spaces.Box: "Pendulum-v1"}
+INT_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+ENV_FOR_SPACE = {gym.spaces.Discrete: "CartPole-v1", gym.spaces.Box: "Pendulum-v1",
+                 gym.spaces.MultiDiscrete: "rlcore.envs.toy:DigitMatch-v0",
+                 gym.spaces.MultiBinary: "rlcore.envs.toy:BitMatch-v0"}
+SPACE_IDS = {gym.spaces.Discrete: "discrete", gym.spaces.Box: "box",
+             gym.spaces.MultiDiscrete: "multidiscrete", gym.spaces.MultiBinary: "multibinary"}
 
 
 def sample_obs(space: gym.Space, n: int = B) -> torch.Tensor:
@@ -44,6 +51,8 @@ def sample_obs(space: gym.Space, n: int = B) -> torch.Tensor:
 def sample_actions(space: gym.Space, n: int = B) -> torch.Tensor:
     if isinstance(space, gym.spaces.Discrete):
         return torch.randint(0, int(space.n), (n,))
+    if isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+        return torch.as_tensor(np.stack([space.sample() for _ in range(n)]), dtype=torch.int64)
     return torch.rand(n, *space.shape) * 2 - 1
 
 
@@ -100,6 +109,9 @@ def test_distribution_contract(key):
         if isinstance(space, gym.spaces.Discrete):
             assert a.shape == (B,) and not a.is_floating_point()
             assert ((a >= 0) & (a < space.n)).all()
+        elif isinstance(space, INT_SPACES):  # indices from 0; agents add MultiDiscrete's start
+            assert a.shape == (B, *space.shape) and a.dtype == torch.int64
+            assert all(space.contains(row.numpy().astype(space.dtype)) for row in a)
         else:
             assert a.shape == (B, *space.shape) and a.dtype == torch.float32
             if cls.squashed:
@@ -194,7 +206,7 @@ def _fill_on_policy(storage, size: int, n: int, act_space):
 
 
 @pytest.mark.parametrize("key", params("storages"))
-@pytest.mark.parametrize("space_type", [gym.spaces.Discrete, gym.spaces.Box], ids=["discrete", "box"])
+@pytest.mark.parametrize("space_type", list(SPACE_IDS), ids=list(SPACE_IDS.values()))
 def test_storage_contract(key, space_type):
     cls = registry.get("storages", key)
     act_space = ACTION_SPACES[space_type]
@@ -246,10 +258,22 @@ def _check_off_policy(cls, act_space):
     assert batch.dones.is_floating_point()
     seen = batch.obs[:, 0].long()
     assert set(seen.tolist()) == {1, 2, 3, 4, 5}, "the oldest transition must be overwritten"
-    torch.testing.assert_close(batch.next_obs, batch.obs + 0.5)
     torch.testing.assert_close(batch.dones, (seen % 2).float())
-    if batch.discounts is None:  # one-step storages return the raw reward
+    if batch.weights is not None:
+        assert batch.weights.shape == (256,) and (batch.weights > 0).all() and (batch.weights <= 1).all()
+    if batch.discounts is None:  # one-step storages return the raw transition
+        torch.testing.assert_close(batch.next_obs, batch.obs + 0.5)
         torch.testing.assert_close(batch.rewards, seen.float())
+        return
+    # multi-step storages: terminal transitions (odd ids) stop after one step; the others
+    # may continue along the same env (ids 2 apart) up to the newest transition
+    assert batch.discounts.shape == (256,)
+    assert ((batch.discounts > 0) & (batch.discounts <= 1)).all()
+    done = batch.dones.bool()
+    torch.testing.assert_close(batch.next_obs[done], batch.obs[done] + 0.5)
+    torch.testing.assert_close(batch.rewards[done], seen[done].float())
+    last = batch.next_obs[:, 0] - 0.5
+    assert ((last >= batch.obs[:, 0]) & ((last - batch.obs[:, 0]) % n == 0)).all()
 
 
 # ----- agents ---------------------------------------------------------------------------------
@@ -262,7 +286,7 @@ def _agent_cases():
     cases = []
     for key in registry.keys("agents"):
         for space_type in registry.get("agents", key).action_spaces:
-            name = "discrete" if space_type is gym.spaces.Discrete else "box"
+            name = SPACE_IDS[space_type]
             cases.append(pytest.param(key, space_type, id=f"{key}-{name}"))
     return cases
 
