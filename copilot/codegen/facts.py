@@ -77,9 +77,13 @@ FLAGS = {  # field -> (value, phrases)
 }
 CONNECT = (r"\s*(?:(?:=|:|of|is|to|at|as|set to|equal to|around|about|approximately|~|std|value|size|"
            r"coefficient|coef|rate|factor|constant)\s*)*")
-REWARD_NAMES = {"random network distillation": "rnd", "curiosity": "icm", "intrinsic curiosity": "icm",
-                "random encoders": "re3", "rnd": "rnd", "icm": "icm", "re3": "re3", "e3b": "e3b",
-                "ngu": "ngu"}
+REWARD_NAMES = {  # how requests name exploration bonuses -> registry key (unregistered: refused)
+    "random network distillation": "rnd", "curiosity": "icm", "intrinsic curiosity": "icm",
+    "random encoders": "re3", "rnd": "rnd", "icm": "icm", "re3": "re3", "e3b": "e3b",
+    "elliptical episodic bonus": "e3b", "ngu": "ngu", "never give up": "ngu",
+    "pseudo-count": "pseudo_counts", "pseudo count": "pseudo_counts", "count-based": "pseudo_counts",
+    "simhash": "pseudo_counts", "ride": "ride", "impact-driven": "ride", "disagreement": "disagreement",
+    "agac": "agac", "go-explore": "go_explore", "novelty search": "novelty_search"}
 
 
 @dataclass

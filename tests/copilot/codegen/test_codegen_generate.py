@@ -53,15 +53,15 @@ def test_model_choice_that_cannot_act_is_repaired(settings, scripted, make_spec)
     result = generate("Swing up Pendulum-v1 in 5000 steps", settings, llm=llm, run=False)
     assert result.ok and result.spec["algo"] == "sac"
     assert "DQN cannot act" in result.attempts[0]["error"]
-    assert "use ddpg, sac, td3" in llm.prompts[1][-1]["content"]
+    assert "use ddpg, drqv2, sac, td3" in llm.prompts[1][-1]["content"]
 
 
 @pytest.mark.parametrize("request_text,answer,fragment", [
     ("Train PPO on a made-up env NotAnEnv-v0.", {}, "'NotAnEnv-v0' is not a registered Gymnasium environment"),
     ("DQN on Pendulum-v1 for 5000 steps", {"algo": "dqn", "env_id": "Pendulum-v1"},
-     "DQN cannot act in Pendulum-v1's continuous (Box) action space; use ddpg, sac, td3"),
+     "DQN cannot act in Pendulum-v1's continuous (Box) action space; use ddpg, drqv2, sac, td3"),
     ("SAC on Pendulum-v1 for 5 million steps", {"algo": "sac", "env_id": "Pendulum-v1"}, "far over the 300 s budget"),
-    ("PPO with the NGU bonus on CartPole-v1 for 5000 steps", {}, "rlcore has no reward 'ngu'"),
+    ("PPO with the AGAC bonus on CartPole-v1 for 5000 steps", {}, "rlcore has no reward 'agac'"),
 ])
 def test_impossible_requests_end_with_one_sentence(settings, scripted, make_spec, request_text, answer, fragment):
     llm = scripted(make_spec(**answer))

@@ -64,7 +64,7 @@ def test_repair_message_carries_the_error_and_docs():
     ("Train PPO on NotAnEnv-v0", "'NotAnEnv-v0' is not a registered Gymnasium environment"),
     ("DQN on Pendulum-v1 for 5000 steps", "DQN cannot act in Pendulum-v1"),
     ("Train Rainbow on CartPole-v1", "rlcore has no 'rainbow' agent"),
-    ("SAC with the NGU bonus on Pendulum-v1", "rlcore has no reward 'ngu'"),
+    ("SAC with the AGAC bonus on Pendulum-v1", "rlcore has no reward 'agac'"),
 ])
 def test_precheck_refuses_before_asking_the_model(request_text, fragment):
     with pytest.raises(Impossible, match=fragment.replace("(", r"\(")):

@@ -51,7 +51,8 @@ def test_parts_are_registry_keys_that_fit_the_agent(algo):
 
 
 def test_distribution_choices_follow_the_action_space():
-    assert branch_schema("sac")["properties"]["parts"]["properties"]["distribution"]["enum"] == ["squashed_gaussian"]
+    sac = branch_schema("sac")["properties"]["parts"]["properties"]["distribution"]["enum"]
+    assert set(sac) == {"squashed_gaussian", "truncated_normal"}  # bounded, with log-probabilities
     assert "distribution" not in branch_schema("dqn")["properties"]["parts"]["properties"]
     assert "normal_noise" not in branch_schema("ppo")["properties"]["parts"]["properties"]["distribution"]["enum"]
 
