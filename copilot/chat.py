@@ -21,7 +21,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import build_evidence
+from copilot.evidence import Evidence, build_evidence, sentence_count, supporting_quote
 from copilot.glossary_zh import expand
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
@@ -167,19 +167,20 @@ class Copilot:
                 {"role": "user", "content": question}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         evidence = self._evidence(question, state["hits"], llm, max(budget, 0))
-        kept = fit_sources(llm, [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence, 1)],
+        kept = fit_sources(llm, [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)],
                            max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
-                            for i, (h, _) in enumerate(evidence[: len(kept)], 1)]
+                            for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
+        state["quotes"] = [(n, text) for n, text in evidence.quotes if n <= len(kept) and text in kept[n - 1]]
         system = SYSTEM + "\n\nSources:\n" + "\n\n".join(kept) + "\n\n" + INSTRUCTION
         state["messages"] = [{"role": "system", "content": system}, *history,
                              {"role": "user", "content": question}]
         return state
 
-    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int) -> list[tuple[Any, str]]:
+    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int) -> Evidence:
         """The retrieved chunks cut down to the sentences that bear on ``question``."""
         if not hits:
-            return []
+            return Evidence([], [])
         reading = expand(question)
         query = reading.dense_query if reading.matched else question
         embedder = getattr(self.index, "embedder", None)
@@ -219,11 +220,23 @@ class Copilot:
                 state["timings"]["first_token_s"] = round(time.perf_counter() - t0, 4)
             parts.append(item)
             yield item
+        quote = self._quote("".join(parts), final_state)
+        if quote:
+            parts.append(quote)
+            yield quote
         text = "".join(parts).strip()
         timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
                    "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
                    "total_s": round(time.perf_counter() - t0, 4)}
         yield self._answer(text, final_state, timings)
+
+    @staticmethod
+    def _quote(text: str, state: dict) -> str:
+        """A one-sentence answer is followed by the best source sentence it does not already say."""
+        if not state.get("covered") or not state.get("sources") or sentence_count(text) >= 2:
+            return ""
+        found = supporting_quote(text, state.get("quotes") or [])
+        return f'\n\nFrom [{found[0]}]: "{found[1]}"' if found else ""
 
     def _answer(self, text: str, state: dict, timings: dict) -> Answer:
         sources: list[Source] = state.get("sources") or []

@@ -100,16 +100,28 @@ def select(units: list[Unit], cost: Callable[[str], int], budget: int) -> list[U
     return chosen
 
 
+@dataclass
+class Evidence:
+    """The prompt's sources and the single sentences behind them.
+
+    ``blocks``: (hit, evidence text) pairs, most relevant source first. ``quotes``:
+    (1-based position in ``blocks``, sentence) for prose units, best first.
+    """
+
+    blocks: list[tuple[Any, str]]
+    quotes: list[tuple[int, str]]
+
+
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
                    query_vector: np.ndarray, count_tokens: Callable[[str], int],
-                   budget: int) -> list[tuple[Any, str]]:
-    """(hit, evidence text) pairs, most relevant source first, fitting ``budget`` tokens.
+                   budget: int) -> Evidence:
+    """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too; hits that contribute no unit are dropped.
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
-        return []
+        return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits))
     title_cost = sum(count_tokens(h.title) + 4 for h in hits)
     chosen = select(units, count_tokens, max(budget - title_cost, 16))
@@ -117,8 +129,28 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
     ranked = sorted(by_source, key=lambda s: -max(u.score for u in by_source[s]))
-    return [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)]))
-            for s in ranked]
+    blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
+    position = {s: n for n, s in enumerate(ranked, 1)}
+    quotes = [(position[u.source], u.text) for u in sorted(chosen, key=lambda u: -u.score)
+              if not u.text.startswith("```")]
+    return Evidence(blocks, quotes)
+
+
+def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6
+                     ) -> tuple[int, str] | None:
+    """The best quote that adds something to ``answer`` (most of its words not already there)."""
+    said = _content_tokens(answer)
+    for n, text in quotes:
+        words = _content_tokens(text)
+        if words and len(words & said) / len(words) <= max_overlap:
+            return n, text
+    return None
+
+
+def sentence_count(text: str) -> int:
+    """Sentences in ``text`` (code blocks ignored)."""
+    prose = CODE_BLOCK.sub(" ", text).strip()
+    return len([s for s in re.split(r"(?<=[.!?。！？])\s*", prose) if len(s.strip()) > 3])
 
 
 def _join(texts: list[str]) -> str:

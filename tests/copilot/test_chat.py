@@ -62,8 +62,12 @@ def test_answer_streams_pieces_then_cites_the_sources_it_used(settings):
     items = list(bot.stream("How large should the replay buffer be?", k=3))
     assert all(isinstance(i, str) for i in items[:-1]) and isinstance(items[-1], Answer)
     answer = items[-1]
-    assert answer.answer == "The buffer keeps old transitions [2]."
-    assert [s.n for s in answer.sources] == [2]  # only the cited source is returned
+    first, _, quote = answer.answer.partition("\n\nFrom [")
+    assert first == "The buffer keeps old transitions [2]."
+    # a one-sentence answer is followed by the best source sentence it does not already say
+    n = int(quote.split("]")[0])
+    assert quote.endswith('"') and quote.split(': "', 1)[1][:-1] in system_of(bot)
+    assert [s.n for s in answer.sources] == sorted({2, n}, key=[2, n].index)  # only cited sources
     system = bot.llm.seen[0]["content"]
     assert "[1]" in system and "[2]" in system and "replay buffer" in system.lower()
     assert bot.llm.seen[-1] == {"role": "user", "content": "How large should the replay buffer be?"}
@@ -71,6 +75,10 @@ def test_answer_streams_pieces_then_cites_the_sources_it_used(settings):
     assert set(data) == {"answer", "sources", "model", "timings"}
     assert set(data["sources"][0]) == {"n", "title", "path", "kind", "score"}
     assert {"retrieval_s", "first_token_s", "total_s"} <= set(data["timings"])
+
+
+def system_of(bot) -> str:
+    return bot.llm.seen[0]["content"]
 
 
 def test_question_outside_the_corpus_is_said_plainly(settings):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from copilot.evidence import build_evidence, split_units
+from copilot.evidence import build_evidence, sentence_count, split_units, supporting_quote
 
 
 @dataclass
@@ -45,7 +45,7 @@ def test_the_sentence_with_the_rare_question_words_is_chosen_within_budget():
                              "target action. The critic is twin."),
     ]
     evidence = build_evidence("What does target policy smoothing in TD3 do?", hits, embed=no_vectors,
-                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=25)
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=25).blocks
     assert evidence[0][0] is hits[1], "the source holding the answer comes first"
     assert "clipped noise" in evidence[0][1]
     assert sum(words(t) + words(h.title) for h, t in evidence) <= 25 + 8
@@ -57,14 +57,31 @@ def test_dense_similarity_decides_when_no_words_are_shared():
     table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8]}
     embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
     evidence = build_evidence("zzz", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
-                              count_tokens=words, budget=24)
+                              count_tokens=words, budget=24).blocks
     assert [t for _, t in evidence] == [beta], "only the most similar unit fits this budget"
 
 
 def test_units_of_one_source_keep_their_original_order_and_empty_hits_give_nothing():
     hits = [FakeHit("s", "Smoothing one. Filler two. Smoothing three.")]
     evidence = build_evidence("smoothing", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
-                              count_tokens=words, budget=100)
+                              count_tokens=words, budget=100).blocks
     assert evidence[0][1].index("one") < evidence[0][1].index("three")
     assert build_evidence("x", [], embed=no_vectors, query_vector=np.zeros(1, np.float32),
-                          count_tokens=words, budget=10) == []
+                          count_tokens=words, budget=10).blocks == []
+
+
+def test_quotes_are_best_first_and_a_supporting_quote_adds_new_words():
+    hits = [FakeHit("a", "Smoothing adds clipped noise to the target action. Unrelated filler text here."),
+            FakeHit("b", "Target smoothing averages the critic over nearby actions.")]
+    ev = build_evidence("target smoothing noise", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                        count_tokens=words, budget=100)
+    assert ev.quotes[0] == (1, "Smoothing adds clipped noise to the target action.")
+    answer = "Smoothing adds clipped noise to the target action [1]."
+    assert supporting_quote(answer, ev.quotes) == (2, "Target smoothing averages the critic over nearby actions.")
+    assert supporting_quote(answer, ev.quotes[:1]) is None  # nothing new to add
+
+
+def test_sentence_count_ignores_code():
+    assert sentence_count("One sentence here [1].") == 1
+    assert sentence_count("First one. Second one! ```python\nx = 1. y = 2.\n```") == 2
+    assert sentence_count("第一句。第二句。") == 2
