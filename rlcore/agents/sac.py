@@ -113,15 +113,15 @@ class SAC(Agent):
         self.policy.freeze_critics(False)
         actor_loss = (alpha * logp - q_pi).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optimizer.step()
-
         alpha_loss = torch.zeros(())
-        if c.autotune_alpha:
+        if c.autotune_alpha:  # disjoint parameters (alpha is detached above), so one backward serves both
             alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
             self.alpha_optimizer.zero_grad(set_to_none=True)
-            alpha_loss.backward()
+            (actor_loss + alpha_loss).backward()
             self.alpha_optimizer.step()
+        else:
+            actor_loss.backward()
+        self.actor_optimizer.step()
         polyak_(self._target_params, self._critic_params, c.tau)
         return {"critic_loss": critic_loss.item() / len(qs), "actor_loss": actor_loss.item(),
                 "alpha": alpha.item(), "entropy": -logp.mean().item()}
