@@ -152,8 +152,9 @@ class Copilot:
     # ----- chain stages ------------------------------------------------------------------
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
-        hits = self.index.search(state["question"], k=state.get("k") or self.settings.k,
-                                 kinds=state.get("kinds"))
+        k = state.get("k") or self.settings.k
+        # more candidates than sources: evidence selection keeps the best sentences of at most k
+        hits = self.index.search(state["question"], k=max(2 * k, 8), kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
         state["hits"] = hits
@@ -166,7 +167,8 @@ class Copilot:
         base = [{"role": "system", "content": SYSTEM + "\n\nSources:\n"}, *history,
                 {"role": "user", "content": question}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
-        evidence = self._evidence(question, state["hits"], llm, max(budget, 0))
+        k = state.get("k") or self.settings.k
+        evidence = self._evidence(question, state["hits"], llm, max(budget, 0), k)
         kept = fit_sources(llm, [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)],
                            max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
@@ -177,7 +179,7 @@ class Copilot:
                              {"role": "user", "content": question}]
         return state
 
-    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int) -> Evidence:
+    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int, k: int) -> Evidence:
         """The retrieved chunks cut down to the sentences that bear on ``question``."""
         if not hits:
             return Evidence([], [])
@@ -188,8 +190,8 @@ class Copilot:
             embed, vector = embedder.embed_documents, embedder.embed_query(query)
         else:  # an index without an embedder: lexical scores only
             embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
-        return build_evidence(query, hits, embed=embed, query_vector=vector,
-                              count_tokens=llm.count_tokens, budget=budget)
+        return build_evidence(query, hits, embed=embed, query_vector=vector, count_tokens=llm.count_tokens,
+                              budget=budget, max_sources=k)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
         for state in states:

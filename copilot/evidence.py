@@ -70,30 +70,43 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
 
 
-def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                query_vector: np.ndarray, n_hits: int) -> None:
-    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior."""
-    vectors = embed([u.text for u in units])
+def score_units(question: str, units: list[Unit], titles: Sequence[str],
+                embed: Callable[[list[str]], np.ndarray], query_vector: np.ndarray, n_hits: int) -> None:
+    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior.
+
+    A unit is read in the context of its chunk's title (``"RND: the idea: It rewards ..."``),
+    so a sentence that never names its subject still matches a question about it; words that
+    only the title holds count half.
+    """
+    vectors = embed([f"{titles[u.source]}: {u.text}" for u in units])
     cosine = vectors @ query_vector
     q_tokens = _content_tokens(question)
     unit_tokens = [_content_tokens(u.text) for u in units]
+    title_tokens = [_content_tokens(t) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
     for u, cos, toks in zip(units, cosine, unit_tokens):
-        lexical = sum(w for t, w in weight.items() if t in toks) / total
+        in_title = title_tokens[u.source]
+        lexical = sum(w if t in toks else 0.5 * w if t in in_title else 0.0 for t, w in weight.items()) / total
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1)
         u.score = float(cos) + 0.5 * lexical + prior
 
 
-def select(units: list[Unit], cost: Callable[[str], int], budget: int) -> list[Unit]:
-    """Best-scoring units whose token cost fits ``budget`` (at least one unit)."""
+def select(units: list[Unit], cost: Callable[[str], int], budget: int,
+           max_sources: int | None = None) -> list[Unit]:
+    """Best-scoring units whose token cost fits ``budget`` (at least one unit), drawn from at
+    most ``max_sources`` different sources."""
     chosen: list[Unit] = []
+    sources: set[int] = set()
     left = budget
     for u in sorted(units, key=lambda u: (-u.score, u.source, u.order)):
+        if max_sources and u.source not in sources and len(sources) >= max_sources:
+            continue
         c = cost(u.text) + 1
         if c <= left or not chosen:
             chosen.append(u)
+            sources.add(u.source)
             left -= c
         if left <= 8:
             break
@@ -114,17 +127,19 @@ class Evidence:
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
                    query_vector: np.ndarray, count_tokens: Callable[[str], int],
-                   budget: int) -> Evidence:
+                   budget: int, max_sources: int | None = None) -> Evidence:
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
-    Titles are charged to the budget too; hits that contribute no unit are dropped.
+    Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
+    that contribute no unit are dropped, and at most ``max_sources`` contribute.
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
-    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits))
-    title_cost = sum(count_tokens(h.title) + 4 for h in hits)
-    chosen = select(units, count_tokens, max(budget - title_cost, 16))
+    score_units(question, units, [h.title for h in hits], embed, np.asarray(query_vector, dtype=np.float32),
+                len(hits))
+    title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
+    chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)

@@ -55,7 +55,7 @@ def test_dense_similarity_decides_when_no_words_are_shared():
     alpha, beta, gamma = (f"{w} " + "filler " * 10 + "end." for w in ("Alpha", "Beta", "Gamma"))
     hits = [FakeHit("a", f"{alpha} {beta}"), FakeHit("b", gamma)]
     table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8]}
-    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    embed = lambda texts: np.array([table[t.split(": ", 1)[1]] for t in texts], np.float32)  # noqa: E731
     evidence = build_evidence("zzz", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
                               count_tokens=words, budget=24).blocks
     assert [t for _, t in evidence] == [beta], "only the most similar unit fits this budget"
@@ -85,3 +85,10 @@ def test_sentence_count_ignores_code():
     assert sentence_count("One sentence here [1].") == 1
     assert sentence_count("First one. Second one! ```python\nx = 1. y = 2.\n```") == 2
     assert sentence_count("第一句。第二句。") == 2
+
+
+def test_at_most_max_sources_contribute():
+    hits = [FakeHit(f"s{i}", f"Smoothing fact number {i}.") for i in range(6)]
+    ev = build_evidence("smoothing fact", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                        count_tokens=words, budget=200, max_sources=3)
+    assert len(ev.blocks) == 3 and {n for n, _ in ev.quotes} == {1, 2, 3}
