@@ -153,8 +153,7 @@ class Copilot:
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
         k = state.get("k") or self.settings.k
-        # more candidates than sources: evidence selection keeps the best sentences of at most k
-        hits = self.index.search(state["question"], k=max(2 * k, 8), kinds=state.get("kinds"))
+        hits = self.index.search(state["question"], k=k, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
         state["hits"] = hits

@@ -39,6 +39,7 @@ class Unit:
     order: int  # position within that hit
     text: str
     score: float = 0.0
+    lexical: float = 0.0  # share of the question's rare words in the unit itself
 
 
 def split_units(text: str) -> list[str]:
@@ -70,27 +71,20 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
 
 
-def score_units(question: str, units: list[Unit], titles: Sequence[str],
-                embed: Callable[[list[str]], np.ndarray], query_vector: np.ndarray, n_hits: int) -> None:
-    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior.
-
-    A unit is read in the context of its chunk's title (``"RND: the idea: It rewards ..."``),
-    so a sentence that never names its subject still matches a question about it; words that
-    only the title holds count half.
-    """
-    vectors = embed([f"{titles[u.source]}: {u.text}" for u in units])
+def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
+                query_vector: np.ndarray, n_hits: int) -> None:
+    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior."""
+    vectors = embed([u.text for u in units])
     cosine = vectors @ query_vector
     q_tokens = _content_tokens(question)
     unit_tokens = [_content_tokens(u.text) for u in units]
-    title_tokens = [_content_tokens(t) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
     for u, cos, toks in zip(units, cosine, unit_tokens):
-        in_title = title_tokens[u.source]
-        lexical = sum(w if t in toks else 0.5 * w if t in in_title else 0.0 for t, w in weight.items()) / total
+        u.lexical = sum(w for t, w in weight.items() if t in toks) / total
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1)
-        u.score = float(cos) + 0.5 * lexical + prior
+        u.score = float(cos) + 0.5 * u.lexical + prior
 
 
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,
@@ -136,8 +130,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
-    score_units(question, units, [h.title for h in hits], embed, np.asarray(query_vector, dtype=np.float32),
-                len(hits))
+    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits))
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}
@@ -147,7 +140,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
     position = {s: n for n, s in enumerate(ranked, 1)}
     quotes = [(position[u.source], u.text) for u in sorted(chosen, key=lambda u: -u.score)
-              if not u.text.startswith("```")]
+              if not u.text.startswith("```") and u.lexical > 0]
     return Evidence(blocks, quotes)
 
 

@@ -55,7 +55,7 @@ def test_dense_similarity_decides_when_no_words_are_shared():
     alpha, beta, gamma = (f"{w} " + "filler " * 10 + "end." for w in ("Alpha", "Beta", "Gamma"))
     hits = [FakeHit("a", f"{alpha} {beta}"), FakeHit("b", gamma)]
     table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8]}
-    embed = lambda texts: np.array([table[t.split(": ", 1)[1]] for t in texts], np.float32)  # noqa: E731
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
     evidence = build_evidence("zzz", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
                               count_tokens=words, budget=24).blocks
     assert [t for _, t in evidence] == [beta], "only the most similar unit fits this budget"
