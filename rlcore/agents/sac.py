@@ -113,7 +113,6 @@ class SAC(Agent):
         self.policy.freeze_critics(False)
         actor_loss = (alpha * logp - q_pi).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
-        alpha_loss = torch.zeros(())
         if c.autotune_alpha:  # disjoint parameters (alpha is detached above), so one backward serves both
             alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
             self.alpha_optimizer.zero_grad(set_to_none=True)

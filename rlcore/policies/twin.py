@@ -45,19 +45,18 @@ class CriticEnsemble(nn.Module):
             x = torch.cat([self.encoders[0](obs), action], dim=-1).expand(self.n, -1, -1)
         else:
             x = torch.stack([torch.cat([e(obs), action], dim=-1) for e in self.encoders])
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(b, x, w)
-            if i < last:
-                x = self.act(x)
-        return x.squeeze(-1)
+        return self._mlp(x, torch.baddbmm, slice(None))
 
     def first(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Q of the first critic only, ``[B]`` (TD3's and DDPG's actor objective)."""
         x = torch.cat([self.encoders[0](obs), action], dim=-1)
+        return self._mlp(x, torch.addmm, 0)
+
+    def _mlp(self, x: torch.Tensor, affine, which) -> torch.Tensor:
+        """The stacked MLP on ``x``: ``which`` picks the critics (all, or one index)."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.addmm(b[0], x, w[0])
+            x = affine(b[which], x, w[which])
             if i < last:
                 x = self.act(x)
         return x.squeeze(-1)
