@@ -27,13 +27,12 @@ from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
 SYSTEM = (
     "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
-    "You answer from numbered sources. Use their facts and their wording, and put the source "
-    "number in square brackets after each sentence, like [1] or [2]."
+    "Each question comes with numbered sources. Answer in 2 to 4 sentences of your own: start "
+    "with a direct answer in plain words (say what each symbol or quantity means instead of only "
+    "giving a formula), then add the most useful detail from the sources. Use only facts from the "
+    "sources, keep their wording, and put the source number in square brackets after each "
+    "sentence, like [1] or [2]. Answer in the language of the question."
 )
-INSTRUCTION = ("Answer the user's question in 2 to 4 sentences of your own. Start with a direct "
-               "answer in plain words (say what each symbol or quantity means instead of only giving "
-               "a formula), then add the most useful detail from the sources. Use only facts from "
-               "the sources above and cite them like [1]. Answer in the language of the question.")
 NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
                "with a citation. Try rephrasing, or ingest documents that cover it "
                "(python -m copilot ingest PATH).")
@@ -98,6 +97,11 @@ def is_covered(hits: Sequence[Any], query: str) -> bool:
     return lexical
 
 
+def user_message(sources: str, question: str) -> str:
+    """The user turn: the numbered sources, then the question."""
+    return f"Sources:\n{sources}\n\nQuestion: {question}"
+
+
 def cited_numbers(answer: str, count: int) -> list[int]:
     """Source numbers cited in ``answer`` (in order of first citation, valid ones only)."""
     seen: list[int] = []
@@ -146,7 +150,7 @@ class Copilot:
         """Open the index, load the embedder and the LLM; return the seconds it took."""
         t0 = time.perf_counter()
         self.index.search("warm up", k=1)
-        self.llm.count_tokens("warm up")
+        self.llm.prime([{"role": "system", "content": SYSTEM}])
         return round(time.perf_counter() - t0, 3)
 
     # ----- chain stages ------------------------------------------------------------------
@@ -160,11 +164,15 @@ class Copilot:
         return state
 
     def _prompt(self, state: dict) -> dict:
-        """System message = instructions + numbered sources; user message = the question."""
+        """System message = fixed instructions; user message = numbered sources + question.
+
+        The system message never changes, so a backend that keeps its prompt state (llama.cpp)
+        evaluates it once, at :meth:`warm`, and only the sources and question per answer.
+        """
         llm, question = self.llm, state["question"]
         history = list(state.get("history") or [])[-4:]
-        base = [{"role": "system", "content": SYSTEM + "\n\nSources:\n"}, *history,
-                {"role": "user", "content": question}]
+        base = [{"role": "system", "content": SYSTEM}, *history,
+                {"role": "user", "content": user_message("", question)}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         k = state.get("k") or self.settings.k
         evidence = self._evidence(question, state["hits"], llm, max(budget, 0), k)
@@ -173,9 +181,8 @@ class Copilot:
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
                             for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
         state["quotes"] = [(n, text) for n, text in evidence.quotes if n <= len(kept) and text in kept[n - 1]]
-        system = SYSTEM + "\n\nSources:\n" + "\n\n".join(kept) + "\n\n" + INSTRUCTION
-        state["messages"] = [{"role": "system", "content": system}, *history,
-                             {"role": "user", "content": question}]
+        state["messages"] = [{"role": "system", "content": SYSTEM}, *history,
+                             {"role": "user", "content": user_message("\n\n".join(kept), question)}]
         return state
 
     def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int, k: int) -> Evidence:

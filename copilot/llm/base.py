@@ -71,6 +71,11 @@ class LLM(ABC):
         return sum(self.count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in messages) \
             + REPLY_OVERHEAD
 
+    def prime(self, prefix: Sequence[Message]) -> None:
+        """Load the model and get ready for chats that start with ``prefix`` (a backend that
+        keeps its prompt state evaluates the prefix now, so answers skip it)."""
+        self.count_messages(list(prefix))
+
     def prepare(self, messages: list[Message], json_schema: dict | None) -> list[Message]:
         """Backend hook run before budgeting (e.g. to put a schema into the prompt)."""
         return messages

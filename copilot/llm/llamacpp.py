@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from copilot.llm.base import LLM, Message, ModelError
 
@@ -127,6 +127,26 @@ class LlamaCppLLM(LLM):
         result = self._formatter(messages=messages)
         return len(llama.tokenize(result.prompt.encode("utf-8"),
                                   add_bos=not result.added_special, special=True))
+
+    def prime(self, prefix: Sequence[Message]) -> None:
+        """Evaluate the prompt tokens of ``prefix`` (as they start a chat that continues with a
+        user turn) so the next answer starting with them decodes only the rest.
+
+        llama.cpp keeps the last prompt's state and reuses its longest common token prefix, so
+        a fixed system message costs its prompt time once instead of on every answer.
+        """
+        llama = self.load()
+        if self._formatter is None:
+            return
+        mark = "\u2063prefix-end\u2063"
+        result = self._formatter(messages=[*prefix, {"role": "user", "content": mark}])
+        head = result.prompt.split(mark, 1)[0]
+        tokens = llama.tokenize(head.encode("utf-8"), add_bos=not result.added_special, special=True)
+        with self._lock:
+            if list(llama._input_ids[: len(tokens)]) == tokens:
+                return
+            llama.reset()
+            llama.eval(tokens)
 
     def grammar(self, json_schema: dict) -> Any:
         """A GBNF grammar enforcing ``json_schema``; refuses schemas llama.cpp cannot convert."""

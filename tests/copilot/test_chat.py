@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from copilot.chat import NOT_COVERED, Answer, Copilot, cited_numbers, focus
+from copilot.chat import NOT_COVERED, SYSTEM, Answer, Copilot, cited_numbers, focus
 from copilot.config import Settings
 from copilot.ingest import ingest
 from copilot.llm.base import LLM
@@ -66,19 +66,37 @@ def test_answer_streams_pieces_then_cites_the_sources_it_used(settings):
     assert first == "The buffer keeps old transitions [2]."
     # a one-sentence answer is followed by the best source sentence it does not already say
     n = int(quote.split("]")[0])
-    assert quote.endswith('"') and quote.split(': "', 1)[1][:-1] in system_of(bot)
+    assert quote.endswith('"') and quote.split(': "', 1)[1][:-1] in prompt_of(bot)
     assert [s.n for s in answer.sources] == sorted({2, n}, key=[2, n].index)  # only cited sources
-    system = bot.llm.seen[0]["content"]
-    assert "[1]" in system and "[2]" in system and "replay buffer" in system.lower()
-    assert bot.llm.seen[-1] == {"role": "user", "content": "How large should the replay buffer be?"}
+    assert bot.llm.seen[0] == {"role": "system", "content": SYSTEM}
+    prompt = prompt_of(bot)
+    assert "[1]" in prompt and "[2]" in prompt and "replay buffer" in prompt.lower()
+    assert prompt.endswith("\n\nQuestion: How large should the replay buffer be?")
     data = answer.to_json()
     assert set(data) == {"answer", "sources", "model", "timings"}
     assert set(data["sources"][0]) == {"n", "title", "path", "kind", "score"}
     assert {"retrieval_s", "first_token_s", "total_s"} <= set(data["timings"])
 
 
-def system_of(bot) -> str:
-    return bot.llm.seen[0]["content"]
+def prompt_of(bot) -> str:
+    """The last user turn the model saw: numbered sources, then the question."""
+    assert bot.llm.seen[-1]["role"] == "user"
+    return bot.llm.seen[-1]["content"]
+
+
+def test_the_system_message_is_the_same_for_every_question_and_is_primed_at_warm(settings):
+    """Backends that keep prompt state evaluate the fixed system message once, at warm-up."""
+    llm = EchoLLM()
+    primed = []
+    llm.prime = primed.append
+    bot = Copilot(settings, llm=llm)
+    bot.warm()
+    assert primed == [[{"role": "system", "content": SYSTEM}]]
+    systems = []
+    for question in ("How large should the replay buffer be?", "How does SAC tune alpha?"):
+        bot.ask(question)
+        systems.append(llm.seen[0])
+    assert systems == [{"role": "system", "content": SYSTEM}] * 2
 
 
 def test_question_outside_the_corpus_is_said_plainly(settings):

@@ -11,7 +11,7 @@ operation runs on contiguous vectors; only observations (and ``get_state`` /
 ``set_state``) use the batch-major ``[num_envs, dim]`` layout.
 
 Randomness comes from one ``torch.Generator`` on the env's device. ``reset(seed)`` seeds
-it with ``seed``, so the same seed gives the same batch of initial states and, with the
+it with a hash of ``seed`` (see :func:`env_stream_seed`), so the same seed gives the same batch of initial states and, with the
 same actions, the same trajectories. Unlike Gymnasium's vector envs, sub-env ``i`` does not
 own a stream seeded with ``seed + i``: the batch shares one stream, so the states drawn
 depend on ``num_envs`` and on the device (CPU and CUDA generators differ).
@@ -28,6 +28,7 @@ from __future__ import annotations
 import numbers
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from rlcore.envs.base import Step
@@ -169,7 +170,7 @@ class TorchVecEnv:
         if seed is None and not self._seeded:
             seed = self._initial_seed
         if seed is not None:
-            self._generator.manual_seed(seed)
+            self._generator.manual_seed(env_stream_seed(seed))
             self.single_action_space.seed(seed)
         elif not self._seeded:
             self._generator.seed()
@@ -246,6 +247,13 @@ class TorchVecEnv:
             return
         mask = self._rec_done[:rows]
         self._finished.append((self._rec_return[:rows][mask], self._rec_length[:rows][mask]))
+
+
+def env_stream_seed(seed: int) -> int:
+    """The generator seed of an env seeded with ``seed``: a hash of it, so the env's stream is
+    not the one ``torch.manual_seed(seed)`` gives the agent (initial states would otherwise
+    repeat the numbers that initialise the networks and draw the exploration noise)."""
+    return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def batch_major(rows: torch.Tensor) -> torch.Tensor:

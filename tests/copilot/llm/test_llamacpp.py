@@ -45,6 +45,23 @@ def test_count_tokens_matches_the_model_tokenizer(qwen: LlamaCppLLM) -> None:
     assert qwen.count_messages(QUESTION) == reply["usage"]["prompt_tokens"]
 
 
+def test_primed_system_message_is_the_prefix_of_the_next_prompt(qwen: LlamaCppLLM) -> None:
+    """prime() evaluates exactly the tokens the next chat starts with, so llama.cpp reuses them
+    (a prefix that tokenized differently would silently cost the full prompt again)."""
+    llama = qwen.load()
+    qwen.prime(QUESTION[:1])
+    primed = list(llama._input_ids)
+    assert len(primed) > 10
+    answer = qwen.complete(QUESTION, max_tokens=4, temperature=0.0)
+    assert answer.strip()
+    assert list(llama._input_ids[: len(primed)]) == primed
+    prompt = qwen._formatter(messages=QUESTION).prompt
+    tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+    assert tokens[: len(primed)] == primed
+    qwen.prime(QUESTION[:1])  # already in place: nothing is evaluated again
+    assert list(llama._input_ids[: len(primed)]) == primed
+
+
 def test_json_schema_constrains_the_answer(qwen: LlamaCppLLM) -> None:
     schema = {"type": "object", "properties": {
         "algo": {"type": "string", "enum": ["ppo", "sac", "dqn"]},
