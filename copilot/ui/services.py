@@ -27,12 +27,14 @@ def one_sentence(exc: BaseException) -> str:
 
 
 def load_now(llm: LLM) -> None:
-    """Force a backend to load its weights (backends load lazily on first use)."""
+    """Force a backend to load its weights (backends load lazily on first use) and evaluate
+    the chat's fixed system message, so the first question pays only for its own prompt."""
+    from copilot.chat import SYSTEM
+
     loader = getattr(llm, "load", None)
     if callable(loader):
         loader()
-    else:
-        llm.count_tokens("ok")
+    llm.prime([{"role": "system", "content": SYSTEM}])
 
 
 class ModelHolder:
