@@ -240,8 +240,12 @@ class Copilot:
 
     @staticmethod
     def _quote(text: str, state: dict) -> str:
-        """A one-sentence answer is followed by the best source sentence it does not already say."""
-        if not state.get("covered") or not state.get("sources") or sentence_count(text) >= 2:
+        """A one-sentence answer, or one that cites no source, is followed by the best source
+        sentence it does not already say, so every answer shows where it comes from."""
+        sources = state.get("sources") or []
+        if not state.get("covered") or not sources:
+            return ""
+        if sentence_count(text) >= 2 and cited_numbers(text, len(sources)):
             return ""
         found = supporting_quote(text, state.get("quotes") or [])
         return f'\n\nFrom [{found[0]}]: "{found[1]}"' if found else ""

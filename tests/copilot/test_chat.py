@@ -99,6 +99,24 @@ def test_the_system_message_is_the_same_for_every_question_and_is_primed_at_warm
     assert systems == [{"role": "system", "content": SYSTEM}] * 2
 
 
+class UncitedLLM(EchoLLM):
+    """Answers in two sentences without citing anything."""
+
+    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
+        self.seen = messages
+        yield from ["Replay keeps experience. ", "It helps learning."]
+
+
+def test_an_answer_without_citations_is_grounded_by_a_quoted_source_sentence(settings):
+    bot = Copilot(settings, llm=UncitedLLM())
+    answer = bot.ask("How large should the replay buffer be?", k=3)
+    said, _, quote = answer.answer.partition("\n\nFrom [")
+    assert said == "Replay keeps experience. It helps learning."
+    n = int(quote.split("]")[0])
+    assert quote.split(': "', 1)[1][:-1] in prompt_of(bot)
+    assert [s.n for s in answer.sources] == [n]  # the quoted source is the one listed
+
+
 def test_question_outside_the_corpus_is_said_plainly(settings):
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("zxqv wibble frobnicate?")
