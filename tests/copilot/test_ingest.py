@@ -285,7 +285,7 @@ def test_reingest_skips_unchanged_and_upserts_changes(setup):
         run(settings)
     counter = CountingEmbedder(get_embedder())
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the unchanged package is not even imported again
+        warnings.simplefilter("error", UserWarning)  # the unchanged package is not even imported again
         again = run(settings, embedder=counter)
     assert counter.documents == 0 and again["embedded"] == 0 and again["by_kind"]["api"] == 3
     assert again["unchanged"] == 7 and again["added"] == again["updated"] == again["removed"] == 0
