@@ -228,7 +228,8 @@ class Copilot:
                 state["timings"]["first_token_s"] = round(time.perf_counter() - t0, 4)
             parts.append(item)
             yield item
-        quote = self._quote("".join(parts), final_state)
+        said = "".join(parts)
+        quote = self._quote(said, final_state)
         if quote:
             parts.append(quote)
             yield quote
@@ -236,7 +237,7 @@ class Copilot:
         timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
                    "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
                    "total_s": round(time.perf_counter() - t0, 4)}
-        yield self._answer(text, final_state, timings)
+        yield self._answer(text, final_state, timings, said)
 
     @staticmethod
     def _quote(text: str, state: dict) -> str:
@@ -250,11 +251,13 @@ class Copilot:
         found = supporting_quote(text, state.get("quotes") or [])
         return f'\n\nFrom [{found[0]}]: "{found[1]}"' if found else ""
 
-    def _answer(self, text: str, state: dict, timings: dict) -> Answer:
+    def _answer(self, text: str, state: dict, timings: dict, said: str) -> Answer:
+        """The final answer; its sources are those cited in ``text`` (the model's words ``said``
+        plus any quote), or every source shown to the model when the model cited none."""
         sources: list[Source] = state.get("sources") or []
         covered = bool(state.get("covered")) and bool(sources)
         if covered:
-            cited = cited_numbers(text, len(sources))
+            cited = cited_numbers(text, len(sources)) if cited_numbers(said, len(sources)) else []
             used = [sources[n - 1] for n in cited] if cited else sources
         else:
             used = []

@@ -27,6 +27,7 @@ from copilot.bm25 import tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
+TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 MAX_CODE_CHARS = 600
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
@@ -60,6 +61,11 @@ def split_units(text: str) -> list[str]:
 def _prose_units(text: str) -> list[str]:
     out: list[str] = []
     for para in re.split(r"\n\s*\n", text):
+        rows = [line.strip() for line in para.splitlines() if line.strip()]
+        if len(rows) >= 2 and all(row.startswith("|") for row in rows):
+            # a table: each data row is a unit (a config field and its meaning, say)
+            out.extend(row for row in rows[1:] if not TABLE_RULE.match(row))
+            continue
         for item in LIST_ITEM.split(para):
             for sentence in SENTENCE_END.split(" ".join(item.split())):
                 if len(sentence.strip(" -*#>|")) > 2:

@@ -114,7 +114,9 @@ def test_an_answer_without_citations_is_grounded_by_a_quoted_source_sentence(set
     assert said == "Replay keeps experience. It helps learning."
     n = int(quote.split("]")[0])
     assert quote.split(': "', 1)[1][:-1] in prompt_of(bot)
-    assert [s.n for s in answer.sources] == [n]  # the quoted source is the one listed
+    # the model cited nothing, so every source it was shown is listed (the quoted one among them)
+    assert [s.n for s in answer.sources] == list(range(1, len(answer.sources) + 1))
+    assert n in [s.n for s in answer.sources] and len(answer.sources) >= 2
 
 
 def test_question_outside_the_corpus_is_said_plainly(settings):

@@ -92,3 +92,13 @@ def test_at_most_max_sources_contribute():
     ev = build_evidence("smoothing fact", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
                         count_tokens=words, budget=200, max_sources=3)
     assert len(ev.blocks) == 3 and {n for n, _ in ev.quotes} == {1, 2, 3}
+
+
+def test_table_rows_are_units_of_their_own():
+    """A config table's rows are separate units, so one field's row can be chosen alone."""
+    text = ("Fields:\n\n| field | type | meaning |\n| --- | --- | --- |\n"
+            "| `lr` | float | Adam learning rate. |\n| `clip_range` | float | Clipping range of the ratio. |"
+            "\n\nAfter the table. Second sentence.")
+    assert split_units(text) == ["Fields:", "| `lr` | float | Adam learning rate. |",
+                                 "| `clip_range` | float | Clipping range of the ratio. |",
+                                 "After the table.", "Second sentence."]
