@@ -97,6 +97,16 @@ def is_covered(hits: Sequence[Any], query: str) -> bool:
     return lexical
 
 
+def system_message() -> dict:
+    """The chat's first message; the same for every question (see :func:`prime_chat`)."""
+    return {"role": "system", "content": SYSTEM}
+
+
+def prime_chat(llm: LLM) -> None:
+    """Load ``llm`` and let it evaluate the fixed system message before the first question."""
+    llm.prime([system_message()])
+
+
 def user_message(sources: str, question: str) -> str:
     """The user turn: the numbered sources, then the question."""
     return f"Sources:\n{sources}\n\nQuestion: {question}"
@@ -150,13 +160,13 @@ class Copilot:
         """Open the index, load the embedder and the LLM; return the seconds it took."""
         t0 = time.perf_counter()
         self.index.search("warm up", k=1)
-        self.llm.prime([{"role": "system", "content": SYSTEM}])
+        prime_chat(self.llm)
         return round(time.perf_counter() - t0, 3)
 
     # ----- chain stages ------------------------------------------------------------------
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
-        k = state.get("k") or self.settings.k
+        state["k"] = k = state.get("k") or self.settings.k
         hits = self.index.search(state["question"], k=k, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
@@ -171,17 +181,16 @@ class Copilot:
         """
         llm, question = self.llm, state["question"]
         history = list(state.get("history") or [])[-4:]
-        base = [{"role": "system", "content": SYSTEM}, *history,
-                {"role": "user", "content": user_message("", question)}]
+        base = [system_message(), *history, {"role": "user", "content": user_message("", question)}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
-        k = state.get("k") or self.settings.k
-        evidence = self._evidence(question, state["hits"], llm, max(budget, 0), k)
-        kept = fit_sources(llm, [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)],
-                           max(budget, 0))
+        evidence = self._evidence(question, state["hits"], llm, max(budget, 0), state["k"])
+        blocks = [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)]
+        kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
                             for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
-        state["quotes"] = [(n, text) for n, text in evidence.quotes if n <= len(kept) and text in kept[n - 1]]
-        state["messages"] = [{"role": "system", "content": SYSTEM}, *history,
+        state["quotes"] = [(n, text) for n, text in evidence.quotes
+                           if n <= len(kept) and text in kept[n - 1]]
+        state["messages"] = [system_message(), *history,
                              {"role": "user", "content": user_message("\n\n".join(kept), question)}]
         return state
 

@@ -29,12 +29,12 @@ def one_sentence(exc: BaseException) -> str:
 def load_now(llm: LLM) -> None:
     """Force a backend to load its weights (backends load lazily on first use) and evaluate
     the chat's fixed system message, so the first question pays only for its own prompt."""
-    from copilot.chat import SYSTEM
+    from copilot.chat import prime_chat
 
     loader = getattr(llm, "load", None)
     if callable(loader):
         loader()
-    llm.prime([{"role": "system", "content": SYSTEM}])
+    prime_chat(llm)
 
 
 class ModelHolder:

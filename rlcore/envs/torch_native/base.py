@@ -11,10 +11,11 @@ operation runs on contiguous vectors; only observations (and ``get_state`` /
 ``set_state``) use the batch-major ``[num_envs, dim]`` layout.
 
 Randomness comes from one ``torch.Generator`` on the env's device. ``reset(seed)`` seeds
-it with a hash of ``seed`` (see :func:`env_stream_seed`), so the same seed gives the same batch of initial states and, with the
-same actions, the same trajectories. Unlike Gymnasium's vector envs, sub-env ``i`` does not
-own a stream seeded with ``seed + i``: the batch shares one stream, so the states drawn
-depend on ``num_envs`` and on the device (CPU and CUDA generators differ).
+it with a hash of ``seed`` (see :func:`env_stream_seed`), so the same seed gives the same
+batch of initial states and, with the same actions, the same trajectories. Unlike
+Gymnasium's vector envs, sub-env ``i`` does not own a stream seeded with ``seed + i``: the
+batch shares one stream, so the states drawn depend on ``num_envs`` and on the device (CPU
+and CUDA generators differ).
 
 On CPU a step with no finished episode touches no random numbers; steps where some
 episode ends redraw only those rows. On CUDA the step never waits for the host: a full
