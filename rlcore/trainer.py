@@ -15,7 +15,8 @@ import numpy as np
 from rlcore import __version__
 
 RUN_KEYS = ("algo", "env", "seed", "total_steps", "num_envs", "device", "config", "modules",
-            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "rlcore_version")
+            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "update_path",
+            "rlcore_version")
 
 
 def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
@@ -179,6 +180,7 @@ class Trainer:
             "eval": result,
             "checkpoint": str(ckpt.relative_to(self.out)),
             "wall_time_s": round(train_time, 3),
+            "update_path": agent.update_path,
             "rlcore_version": __version__,
         }
         assert tuple(manifest) == RUN_KEYS

@@ -176,6 +176,7 @@ class Agent:
             self._wrap_given_env()
         self._build()
         self._build_reward()
+        self._choose_update_path()
         self.built = True
         self.obs = None
         return self
@@ -194,6 +195,22 @@ class Agent:
             torch.manual_seed(self.seed + 104_729)
             self.reward = self.make_part("reward", self.env.single_observation_space, self.action_space,
                                          self.device)
+
+    def _choose_update_path(self) -> None:
+        """Use a fused update kernel (:mod:`rlcore.fast`) where one fits, else eager PyTorch.
+
+        ``self.fast`` is the kernel or None; ``self.update_path`` says which path and why.
+        """
+        from rlcore import fast
+
+        self.fast, self.update_path = fast.kernel_for(self)
+
+    def fast_kernel(self):
+        """The fused kernel for the next update (None: eager), rebuilt if the tensors it
+        points into were replaced since it was made."""
+        if self.fast is not None and self.fast.stale():
+            self._choose_update_path()
+        return self.fast
 
     def env_options(self) -> dict[str, Any]:
         c = self.config
@@ -281,6 +298,7 @@ class Agent:
         if getattr(self, "reward", None) is not None and "reward" in state:
             self.reward.load_state_dict(state["reward"])
         self.global_step = int(state.get("global_step", 0))
+        self._choose_update_path()  # loading replaced the optimizers' state tensors
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (tensors only; loadable with ``weights_only=True``)."""

@@ -101,6 +101,22 @@ class PPO(Agent):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         clip = self._scheduled(c.clip_range, c.clip_schedule)
+        fast = self.fast_kernel()
+        if fast is not None:
+            sums, n = fast.update(lr, clip)
+            stats = torch.tensor([*sums, 0.0])
+        else:
+            stats, n = self._update_eager(clip)
+        pg, vl, ent, kl, cf, aug = (stats / max(n, 1)).tolist()
+        metrics = {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
+                   "clip_fraction": cf, "lr": lr}
+        if self.augmentation is not None:
+            metrics["aug_loss"] = aug
+        return metrics
+
+    def _update_eager(self, clip: float) -> tuple[torch.Tensor, int]:
+        """Every epoch's minibatch steps with autograd; returns (summed stats, minibatches)."""
+        c = self.config
         stats = torch.zeros(6, device=self.device)
         n = 0
         for _ in range(c.n_epochs):
@@ -130,9 +146,4 @@ class PPO(Agent):
                     break
             if kl_stop:
                 break
-        pg, vl, ent, kl, cf, aug = (stats / max(n, 1)).tolist()
-        metrics = {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
-                   "clip_fraction": cf, "lr": lr}
-        if self.augmentation is not None:
-            metrics["aug_loss"] = aug
-        return metrics
+        return stats, n

@@ -92,6 +92,9 @@ class SAC(Agent):
         return steps, {**metrics, **self.reward_metrics}
 
     def update(self) -> dict[str, float]:
+        fast = self.fast_kernel()
+        if fast is not None:
+            return fast.update()
         c = self.config
         b = sample(self)
         alpha = self.log_alpha.detach().exp()

@@ -72,6 +72,13 @@ class TD3(Agent):
                 "target_actor": self.target_actor, "actor_optimizer": self.actor_optimizer,
                 "critic_optimizer": self.critic_optimizer}
 
+    def state_dict(self):
+        return {**super().state_dict(), "updates": torch.tensor(self._updates)}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._updates = int(state.get("updates", 0))  # keeps the actor-update phase on resume
+
     def _target_action(self, obs):
         enc, head = self.target_actor
         return torch.tanh(head(enc(obs)))
@@ -92,6 +99,9 @@ class TD3(Agent):
         return steps, {**metrics, **self.reward_metrics}
 
     def update(self) -> dict[str, float]:
+        fast = self.fast_kernel()
+        if fast is not None:
+            return fast.update()
         c = self.config
         b = sample(self)
         with torch.no_grad():

@@ -18,7 +18,8 @@ from rlcore.evaluation.rollout import make_eval_env
 torch.set_num_threads(1)
 
 RUN_KEYS = ["algo", "env", "seed", "total_steps", "num_envs", "device", "config", "modules",
-            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "rlcore_version"]
+            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "update_path",
+            "rlcore_version"]
 SMALL = {  # tiny settings so each run takes about a second
     "ppo": dict(n_steps=32, batch_size=32, n_epochs=2),
     "a2c": dict(n_steps=8),

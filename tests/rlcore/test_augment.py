@@ -282,8 +282,10 @@ def test_the_regulariser_is_what_changes_the_update(algo):
     _, zero, p_zero, _, _ = run_once(algo, augmentation="gaussian_noise", config={"aug_coef": 0.0})
     _, used, p_used, _, _ = run_once(algo, augmentation="gaussian_noise", config={"aug_coef": 1.0})
     assert "aug_loss" in zero and "aug_loss" in used
-    assert torch.equal(p_zero, base), "same seed and aug_coef=0 must give the plain update"
-    assert not torch.equal(p_used, base), "aug_coef>0 must change the update"
+    # the plain agent may take the fused update path (rlcore.fast): equal up to float rounding
+    torch.testing.assert_close(p_zero, base, rtol=0, atol=1e-6,
+                               msg="same seed and aug_coef=0 must give the plain update")
+    assert (p_used - base).abs().max() > 1e-4, "aug_coef>0 must change the update"
     if algo == "a2c":  # one step on one batch: the reported losses are the agent's own, before the step
         assert plain["policy_loss"] == used["policy_loss"] and plain["value_loss"] == used["value_loss"]
 

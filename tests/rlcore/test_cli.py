@@ -15,7 +15,8 @@ from rlcore import registry
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ["agents", "encoders", "policies", "storages", "distributions", "augmentations", "rewards"]
 RUN_KEYS = ["algo", "env", "seed", "total_steps", "num_envs", "device", "config", "modules",
-            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "rlcore_version"]
+            "obs_shape", "action_space", "eval", "checkpoint", "wall_time_s", "update_path",
+            "rlcore_version"]
 
 
 def rlcore(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -127,6 +127,8 @@ def test_intrinsic_rewards_change_dqn_td_targets(key, monkeypatch):
 def test_intrinsic_rewards_change_continuous_td_targets(algo, module, monkeypatch):
     seen = _spy_targets(monkeypatch, module)
     plain, curious = _off_policy(algo), _off_policy(algo, "rnd")
+    assert curious.fast is None  # agents with a reward part always take the eager path
+    plain.fast = None  # so the spy on td_target sees both updates
     for agent in (plain, curious):
         torch.manual_seed(0)  # the same actor noise in both updates
         agent.update()

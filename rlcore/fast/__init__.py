@@ -1,0 +1,488 @@
+"""Fused update steps: one compiled call per update for the default MLP agents.
+
+For the small networks of RL, eager PyTorch spends most of an update on per-op dispatch and
+autograd bookkeeping, not on arithmetic. :mod:`rlcore.fast` compiles ``kernels.c`` once (with
+the system C compiler, cached under ``~/.cache/rlcore/kernels``) and runs a whole update in one
+call: gather the minibatch, forward, backward, Adam, Polyak averaging. The kernel works on the
+memory of the agent's own tensors (parameters, Adam state, storage), so checkpoints,
+evaluation and export are unchanged, and it draws its random numbers (minibatch indices,
+noise) from the same torch generators in the same order as the eager path.
+
+It is used automatically for TD3, DDPG, SAC and PPO on CPU with their default parts (MLP
+networks with ReLU or tanh, uniform replay or rollout storage, no intrinsic reward or
+augmentation). Anything else, no C compiler, or ``RLCORE_FUSED=0`` in the environment,
+selects the eager path; ``agent.update_path`` says which one an agent uses and why.
+Tests compare every fused update with autograd (``tests/rlcore/test_fast.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+SOURCE = Path(__file__).with_name("kernels.c")
+MAXL, MAXP, MAXC = 8, 40, 4
+_ACT = {nn.ReLU: 1, nn.Tanh: 2}
+
+_state: dict[str, object] = {}
+
+
+# ----- building and loading the library -----------------------------------------------------
+def cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "rlcore" / "kernels"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _compile_flags() -> list[str]:
+    flags = ["-O3", "-fPIC", "-shared", "-fno-math-errno"]
+    cpu = _cpu_flags()
+    if {"avx2", "fma"} <= cpu:  # no -march=native: some VMs report features they do not allow
+        flags += ["-mavx2", "-mfma"]
+    return flags
+
+
+def _build() -> Path:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise OSError(f"no C compiler ({cc}) on PATH")
+    flags = _compile_flags()
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join([cc, *flags]).encode()).hexdigest()[:16]
+    target = cache_dir() / f"kernels-{digest}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so", delete=False) as tmp:
+        pass
+    try:
+        proc = subprocess.run([cc, *flags, str(SOURCE), "-o", tmp.name, "-lm"], capture_output=True,
+                              text=True, timeout=120)
+        if proc.returncode != 0:
+            raise OSError(f"{cc} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}")
+        os.replace(tmp.name, target)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return target
+
+
+def _torch_symbol(name: str) -> int | None:
+    """Address of a BLAS/VM function exported by torch's CPU library (MKL builds), or None."""
+    lib_dir = Path(torch.__file__).parent / "lib"
+    for path in sorted(lib_dir.glob("libtorch_cpu.*")):
+        try:
+            return ctypes.cast(getattr(ctypes.CDLL(str(path)), name), ctypes.c_void_p).value
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def library():
+    """The loaded kernel library, or None (see :func:`unavailable_reason`)."""
+    if "lib" in _state:
+        return _state["lib"]
+    lib, reason = None, None
+    if os.environ.get("RLCORE_FUSED", "1").strip().lower() in ("0", "false", "no", "off"):
+        reason = "disabled by RLCORE_FUSED=0"
+    else:
+        try:
+            lib = ctypes.CDLL(str(_build()))
+        except (OSError, subprocess.SubprocessError) as exc:
+            reason = f"the fused kernels could not be built ({exc})"
+    if lib is not None:
+        P = ctypes.c_void_p
+        lib.rl_init.argtypes = [P, P]
+        lib.rl_off_ws_size.argtypes = [P]
+        lib.rl_off_ws_size.restype = ctypes.c_size_t
+        lib.rl_ppo_ws_size.argtypes = [P]
+        lib.rl_ppo_ws_size.restype = ctypes.c_size_t
+        f, i = ctypes.c_float, ctypes.c_int
+        lib.rl_td3_update.argtypes = [P, P, i, P, i, f, f, P]
+        lib.rl_sac_update.argtypes = [P, P, i, P, P, i, f, f, f, P]
+        lib.rl_ppo_epoch.argtypes = [P, P, P, P, P, P, P, P, i, i, f, f, f, P]
+        lib.rl_ppo_epoch.restype = i
+        lib.rl_init(_torch_symbol("sgemm_"), _torch_symbol("vsTanh"))
+    _state["lib"], _state["reason"] = lib, reason
+    return lib
+
+
+def unavailable_reason() -> str | None:
+    library()
+    return _state.get("reason")  # type: ignore[return-value]
+
+
+# ----- C structures ---------------------------------------------------------------------------
+_P = ctypes.c_void_p
+
+
+class _Mlp(ctypes.Structure):
+    _fields_ = [("L", ctypes.c_int), ("hidden_act", ctypes.c_int), ("out_act", ctypes.c_int),
+                ("wt", ctypes.c_int), ("dims", ctypes.c_int * (MAXL + 1)), ("W", _P * MAXL),
+                ("b", _P * MAXL), ("gW", _P * MAXL), ("gb", _P * MAXL)]
+
+
+class _Adam(ctypes.Structure):
+    _fields_ = [("n", ctypes.c_int), ("b1", ctypes.c_float), ("b2", ctypes.c_float), ("eps", ctypes.c_float),
+                ("wd", ctypes.c_float), ("size", ctypes.c_int * MAXP), ("p", _P * MAXP), ("g", _P * MAXP),
+                ("m", _P * MAXP), ("v", _P * MAXP), ("step", _P * MAXP)]
+
+
+class _OffCtx(ctypes.Structure):
+    _fields_ = [*((n, ctypes.c_int) for n in ("nc", "obs_dim", "act_dim", "max_batch", "npolyak")),
+                *((n, ctypes.c_float) for n in ("gamma", "tau", "target_noise", "noise_clip", "target_entropy",
+                                                "log_std_min", "log_std_max")),
+                ("actor", _Mlp), ("actor_t", _Mlp), ("critic", _Mlp * MAXC), ("critic_t", _Mlp * MAXC),
+                ("actor_opt", _Adam), ("critic_opt", _Adam), ("alpha_opt", _Adam),
+                ("polyak_size", ctypes.c_int * (2 * MAXP)), ("polyak_t", _P * (2 * MAXP)),
+                ("polyak_s", _P * (2 * MAXP)),
+                *((n, _P) for n in ("obs", "next_obs", "act", "rew", "done", "log_alpha", "ws"))]
+
+
+class _PPOCtx(ctypes.Structure):
+    _fields_ = [*((n, ctypes.c_int) for n in ("obs_dim", "act_dim", "nout", "discrete", "max_batch", "norm_adv")),
+                *((n, ctypes.c_float) for n in ("vf_coef", "ent_coef", "clip_vf", "max_grad_norm")),
+                ("pi", _Mlp), ("vf", _Mlp), ("log_std", _P), ("g_log_std", _P), ("opt", _Adam), ("ws", _P)]
+
+
+class Unfit(Exception):
+    """The agent's parts or settings are outside what the fused kernels implement."""
+
+
+def _ptr(t: torch.Tensor) -> int:
+    if t.device.type != "cpu" or t.dtype != torch.float32 or not t.is_contiguous():
+        raise Unfit(f"a {t.dtype} tensor on {t.device} (fused kernels need contiguous float32 on CPU)")
+    return t.data_ptr()
+
+
+class _Kernel:
+    """Common plumbing: gradient buffers, Adam state and the tensors the C side points into."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.lib = library()
+        self.grads: dict[nn.Parameter, torch.Tensor] = {}
+        self.keep: list[object] = []  # every tensor the C side points into stays alive
+        self.checks: list[tuple] = []  # (optimizer, param, its state, exp_avg, param address)
+        self.moved: list[tuple[torch.Tensor, int]] = []  # other tensors and their addresses
+        self.storage = getattr(agent, "storage", None)
+
+    def stale(self) -> bool:
+        """True when a tensor this kernel points into was replaced (e.g. an optimizer's
+        ``load_state_dict``, parameters moved, a new storage); the agent then rebuilds it."""
+        if self.agent.storage is not self.storage:
+            return True
+        return any(opt.state.get(p) is not st or st.get("exp_avg") is not m or p.data_ptr() != ptr
+                   for opt, p, st, m, ptr in self.checks) or any(t.data_ptr() != ptr for t, ptr in self.moved)
+
+    def grad(self, p: torch.Tensor) -> torch.Tensor:
+        if p not in self.grads:
+            self.grads[p] = torch.zeros_like(p)
+        return self.grads[p]
+
+    def mlp(self, layers: list[nn.Linear], hidden_act: int, out_act: int) -> _Mlp:
+        if len(layers) > MAXL:
+            raise Unfit(f"{len(layers)} layers (at most {MAXL})")
+        m = _Mlp(L=len(layers), hidden_act=hidden_act, out_act=out_act, wt=1)
+        m.dims[0] = layers[0].in_features
+        for i, lin in enumerate(layers):
+            if lin.bias is None:
+                raise Unfit("a Linear layer without bias")
+            m.dims[i + 1] = lin.out_features
+            m.W[i], m.b[i] = _ptr(lin.weight), _ptr(lin.bias)
+            self.keep.extend((lin.weight, lin.bias))
+            m.gW[i], m.gb[i] = _ptr(self.grad(lin.weight)), _ptr(self.grad(lin.bias))
+        return m
+
+    def ensemble(self, critics, n: int, with_grads: bool) -> _Mlp:
+        """Critic ``n`` of a CriticEnsemble as an MLP with ``[in, out]`` weight slices."""
+        layers = len(critics.weights)
+        if layers > MAXL:
+            raise Unfit(f"{layers} critic layers (at most {MAXL})")
+        m = _Mlp(L=layers, hidden_act=_act_code(type(critics.act)), out_act=0, wt=0)
+        for i, (w, b) in enumerate(zip(critics.weights, critics.biases)):
+            fan_in, fan_out = w.shape[1], w.shape[2]
+            m.dims[i], m.dims[i + 1] = fan_in, fan_out
+            m.W[i], m.b[i] = _ptr(w) + 4 * n * fan_in * fan_out, _ptr(b) + 4 * n * fan_out
+            self.keep.extend((w, b))
+            if with_grads:
+                m.gW[i] = _ptr(self.grad(w)) + 4 * n * fan_in * fan_out
+                m.gb[i] = _ptr(self.grad(b)) + 4 * n * fan_out
+        return m
+
+    def adam(self, optimizer: torch.optim.Optimizer) -> _Adam:
+        if not isinstance(optimizer, torch.optim.Adam) or len(optimizer.param_groups) != 1:
+            raise Unfit("an optimizer other than single-group Adam")
+        group = optimizer.param_groups[0]
+        if group["amsgrad"] or group["maximize"] or len(group["params"]) > MAXP:
+            raise Unfit("Adam with amsgrad, maximize or too many parameters")
+        beta1, beta2 = group["betas"]
+        o = _Adam(n=len(group["params"]), b1=beta1, b2=beta2, eps=group["eps"], wd=group["weight_decay"])
+        for k, p in enumerate(group["params"]):
+            st = optimizer.state[p]
+            if not st:  # the state torch's Adam creates on its first step
+                st["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            o.size[k] = p.numel()
+            o.p[k], o.g[k] = _ptr(p), _ptr(self.grad(p))
+            o.m[k], o.v[k], o.step[k] = _ptr(st["exp_avg"]), _ptr(st["exp_avg_sq"]), _ptr(st["step"])
+            self.keep.extend((p, st["exp_avg"], st["exp_avg_sq"], st["step"]))
+            self.checks.append((optimizer, p, st, st["exp_avg"], p.data_ptr()))
+        return o
+
+    def workspace(self, floats: int) -> int:
+        ws = torch.empty(int(floats), dtype=torch.float32)
+        self.keep.append(ws)
+        return ws.data_ptr()
+
+
+def _act_code(cls: type) -> int:
+    if cls not in _ACT:
+        raise Unfit(f"activation {cls.__name__} (fused kernels implement ReLU and Tanh)")
+    return _ACT[cls]
+
+
+def _sequential_layers(seq: nn.Sequential) -> tuple[list[nn.Linear], int, bool]:
+    """Linear layers, their (single) activation code, and whether the last layer has it."""
+    layers, acts = [], set()
+    ends_with_act = False
+    for m in seq:
+        if isinstance(m, nn.Linear):
+            layers.append(m)
+            ends_with_act = False
+        elif type(m) in _ACT:
+            acts.add(_ACT[type(m)])
+            ends_with_act = True
+        else:
+            raise Unfit(f"a {type(m).__name__} layer")
+    if len(acts) > 1 or not layers:
+        raise Unfit("mixed activations")
+    return layers, (acts.pop() if acts else 0), ends_with_act
+
+
+def _flat_box_obs(agent) -> int:
+    import gymnasium as gym
+
+    space = agent.env.single_observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise Unfit("observations that are not a flat Box")
+    return int(space.shape[0])
+
+
+# ----- off-policy: TD3 / DDPG and SAC ------------------------------------------------------------
+class _OffPolicyKernel(_Kernel):
+    def __init__(self, agent, *, actor_out_act: int, target_actor: nn.Module | None):
+        super().__init__(agent)
+        from rlcore.encoders import IdentityEncoder
+        from rlcore.policies.twin import CriticEnsemble
+        from rlcore.storage.replay import ReplayStorage
+
+        c, pol = agent.config, agent.policy
+        if type(agent.storage) is not ReplayStorage:
+            raise Unfit(f"storage {type(agent.storage).__name__} (fused: uniform replay)")
+        if not isinstance(pol.actor_encoder, IdentityEncoder) or not isinstance(pol.critics, CriticEnsemble) \
+                or not pol.critics._stateless or list(pol.dist.parameters()):
+            raise Unfit("encoders with parameters or a distribution with parameters")
+        if len(pol.critics) > MAXC:
+            raise Unfit(f"{len(pol.critics)} critics (at most {MAXC})")
+        obs_dim = _flat_box_obs(agent)
+        act_dim = int(agent.action_space.shape[0]) if len(agent.action_space.shape) == 1 else -1
+        layers, act, ends = _sequential_layers(pol.actor)
+        if ends or act == 0:
+            raise Unfit("an actor MLP without hidden activations")
+        ctx = self.ctx = _OffCtx(nc=len(pol.critics), obs_dim=obs_dim, act_dim=act_dim, max_batch=c.batch_size,
+                                 gamma=c.gamma, tau=c.tau)
+        ctx.actor = self.mlp(layers, act, actor_out_act)
+        ctx.actor_opt = self.adam(agent.actor_optimizer)
+        if target_actor is not None:
+            t_layers, _, _ = _sequential_layers(target_actor)
+            ctx.actor_t = self.mlp(t_layers, act, actor_out_act)
+        for n in range(ctx.nc):
+            ctx.critic[n] = self.ensemble(pol.critics, n, True)
+            ctx.critic_t[n] = self.ensemble(agent.target_critics, n, False)
+        ctx.critic_opt = self.adam(agent.critic_optimizer)
+        st = agent.storage
+        ctx.obs, ctx.next_obs, ctx.act = _ptr(st.obs), _ptr(st.next_obs), _ptr(st.actions)
+        ctx.rew, ctx.done = _ptr(st.rewards), _ptr(st.dones)
+        self.keep.append(st)
+        self.out = (ctypes.c_float * 4)()
+        self.B, self.act_dim = c.batch_size, act_dim
+
+    def set_polyak(self, targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+        if len(targets) > 2 * MAXP:
+            raise Unfit("too many target tensors")
+        self.ctx.npolyak = len(targets)
+        for k, (t, s) in enumerate(zip(targets, sources)):
+            self.ctx.polyak_size[k], self.ctx.polyak_t[k], self.ctx.polyak_s[k] = t.numel(), _ptr(t), _ptr(s)
+            self.moved.append((t, t.data_ptr()))
+            self.keep.extend((t, s))
+
+    def finish(self) -> None:
+        self.ctx.ws = self.workspace(self.lib.rl_off_ws_size(ctypes.byref(self.ctx)))
+        self.ref = ctypes.byref(self.ctx)
+
+    def indices(self) -> torch.Tensor:
+        a = self.agent
+        return a.storage._uniform_slots(self.B, a.generator)
+
+
+class TD3Kernel(_OffPolicyKernel):
+    """TD3 and DDPG: critic step, delayed actor step and Polyak averaging in one call."""
+
+    def __init__(self, agent):
+        super().__init__(agent, actor_out_act=2, target_actor=agent.target_actor[1])
+        c = agent.config
+        if list(agent.target_actor[0].parameters()):
+            raise Unfit("a target actor encoder with parameters")
+        self.ctx.target_noise, self.ctx.noise_clip = c.target_noise, c.target_noise_clip
+        self.set_polyak(*agent._polyak_pairs)
+        self.noise = torch.zeros(self.B, self.act_dim)
+        self.finish()
+
+    def update(self) -> dict[str, float]:
+        a, c = self.agent, self.agent.config
+        idx = self.indices()
+        if c.target_noise > 0:
+            torch.randn(self.noise.shape, out=self.noise)
+        a._updates += 1
+        do_actor = a._updates % c.policy_delay == 0
+        self.lib.rl_td3_update(self.ref, idx.data_ptr(), self.B, self.noise.data_ptr(), int(do_actor),
+                               a.critic_optimizer.param_groups[0]["lr"], a.actor_optimizer.param_groups[0]["lr"],
+                               self.out)
+        metrics = {"critic_loss": self.out[0]}
+        if do_actor:
+            metrics["actor_loss"] = self.out[1]
+        return metrics
+
+
+class SACKernel(_OffPolicyKernel):
+    """SAC: critic step, actor step, temperature step and Polyak averaging in one call."""
+
+    def __init__(self, agent):
+        super().__init__(agent, actor_out_act=0, target_actor=None)
+        dist = agent.policy.dist
+        self.ctx.log_std_min, self.ctx.log_std_max = dist.log_std_min, dist.log_std_max
+        self.ctx.target_entropy = agent.target_entropy
+        self.ctx.log_alpha = _ptr(agent.log_alpha.data)
+        self.keep.append(agent.log_alpha)
+        self.ctx.alpha_opt = self.adam(agent.alpha_optimizer)
+        self.set_polyak(agent._target_params, agent._critic_params)
+        self.e_next, self.e_cur = torch.zeros(self.B, self.act_dim), torch.zeros(self.B, self.act_dim)
+        self.finish()
+
+    def update(self) -> dict[str, float]:
+        a, c = self.agent, self.agent.config
+        idx = self.indices()
+        torch.randn(self.e_next.shape, out=self.e_next)
+        torch.randn(self.e_cur.shape, out=self.e_cur)
+        self.lib.rl_sac_update(self.ref, idx.data_ptr(), self.B, self.e_next.data_ptr(), self.e_cur.data_ptr(),
+                               int(c.autotune_alpha), a.critic_optimizer.param_groups[0]["lr"],
+                               a.actor_optimizer.param_groups[0]["lr"], a.alpha_optimizer.param_groups[0]["lr"],
+                               self.out)
+        o = self.out
+        return {"critic_loss": o[0], "actor_loss": o[1], "alpha": o[2], "entropy": o[3]}
+
+
+# ----- PPO ------------------------------------------------------------------------------------------
+class PPOKernel(_Kernel):
+    """PPO: each epoch's minibatch steps (loss, backward, gradient clip, Adam) in one call."""
+
+    def __init__(self, agent):
+        super().__init__(agent)
+        from rlcore.distributions.categorical import Categorical
+        from rlcore.distributions.gaussian import DiagGaussian
+        from rlcore.encoders import MlpEncoder
+        from rlcore.policies.actor_critic import SeparateActorCritic
+        from rlcore.storage.rollout import RolloutStorage
+
+        c, pol = agent.config, agent.policy
+        if type(agent.storage) is not RolloutStorage:
+            raise Unfit(f"storage {type(agent.storage).__name__} (fused: rollout)")
+        if type(pol) is not SeparateActorCritic or not isinstance(pol.encoder, MlpEncoder) \
+                or not isinstance(pol.critic_encoder, MlpEncoder):
+            raise Unfit("a policy other than separate_actor_critic over mlp encoders")
+        if getattr(agent, "augmentation", None) is not None:
+            raise Unfit("an augmentation")
+        discrete = type(pol.dist) is Categorical
+        if not discrete and type(pol.dist) is not DiagGaussian:
+            raise Unfit(f"distribution {type(pol.dist).__name__} (fused: categorical, diag_gaussian)")
+        obs_dim = _flat_box_obs(agent)
+        pi_layers, act, ends = _sequential_layers(pol.encoder.net)
+        vf_layers, vact, vends = _sequential_layers(pol.critic_encoder.net)
+        if act != vact or not (ends and vends) or act == 0:
+            raise Unfit("encoders with different or missing activations")
+        nout = pol.dist.num_params
+        ctx = self.ctx = _PPOCtx(obs_dim=obs_dim, act_dim=0 if discrete else nout, nout=nout,
+                                 discrete=int(discrete), max_batch=min(c.batch_size, agent.storage.size
+                                                                       * agent.storage.num_envs),
+                                 norm_adv=int(c.normalize_advantage), vf_coef=c.vf_coef, ent_coef=c.ent_coef,
+                                 clip_vf=c.clip_range_vf, max_grad_norm=c.max_grad_norm)
+        ctx.pi = self.mlp([*pi_layers, pol.actor_head], act, 0)
+        ctx.vf = self.mlp([*vf_layers, pol.critic_head], act, 0)
+        if not discrete:
+            ctx.log_std, ctx.g_log_std = _ptr(pol.dist.log_std), _ptr(self.grad(pol.dist.log_std))
+        ctx.opt = self.adam(agent.optimizer)
+        missing = [p for p in agent.optimizer.param_groups[0]["params"] if p not in self.grads]
+        if missing:
+            raise Unfit("optimizer parameters outside the policy's MLPs")
+        ctx.ws = self.workspace(self.lib.rl_ppo_ws_size(ctypes.byref(ctx)))
+        self.ref = ctypes.byref(ctx)
+        self.stats = (ctypes.c_double * 5)()
+
+    def update(self, lr: float, clip: float) -> tuple[list[float], int]:
+        """All epochs of one update; returns (summed stats, minibatches)."""
+        a, c, st = self.agent, self.agent.config, self.agent.storage
+        n = st.size * st.num_envs
+        tensors = [st.obs, st.actions, st.log_probs, st.values, st.advantages.contiguous(), st.returns.contiguous()]
+        if st.actions.dtype == torch.int64:
+            ptrs = [_ptr(tensors[0]), tensors[1].data_ptr(), *(_ptr(t) for t in tensors[2:])]
+        else:
+            ptrs = [_ptr(t) for t in tensors]
+        for i in range(5):
+            self.stats[i] = 0.0
+        batches = 0
+        for _ in range(c.n_epochs):
+            perm = torch.randperm(n, generator=a.generator)
+            k = self.lib.rl_ppo_epoch(self.ref, *ptrs, perm.data_ptr(), n, c.batch_size, lr, clip, c.target_kl,
+                                      self.stats)
+            batches += abs(k)
+            if k < 0:
+                break
+        return list(self.stats), batches
+
+
+KERNELS = {"td3": TD3Kernel, "ddpg": TD3Kernel, "sac": SACKernel, "ppo": PPOKernel}
+
+
+def kernel_for(agent) -> tuple[object | None, str]:
+    """(kernel, description) for a built agent: the fused kernel when it fits, else None and why."""
+    cls = KERNELS.get(agent.name)
+    if cls is None:
+        return None, f"eager ({agent.name} has no fused kernel)"
+    if agent.device.type != "cpu":
+        return None, "eager (fused kernels run on CPU; CUDA uses eager PyTorch)"
+    if getattr(agent, "reward", None) is not None:
+        return None, "eager (an intrinsic reward part is set)"
+    if library() is None:
+        return None, f"eager ({unavailable_reason()})"
+    try:
+        return cls(agent), "fused"
+    except Unfit as exc:
+        return None, f"eager (fused kernels do not cover {exc})"
