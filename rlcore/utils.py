@@ -42,31 +42,36 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 class RunningMeanStd:
-    """Running mean and variance (parallel Welford), kept as float64 tensors."""
+    """Running mean and variance (parallel Welford), kept as float64 tensors.
+
+    ``count`` is a Python float (it is a scalar, and tensor arithmetic on it would cost a
+    kernel launch per operation on every env step); checkpoints store it as a tensor.
+    """
 
     def __init__(self, shape: tuple[int, ...] = (), device: torch.device | str = "cpu",
                  epsilon: float = 1e-4):
         self.mean = torch.zeros(shape, dtype=torch.float64, device=device)
         self.var = torch.ones(shape, dtype=torch.float64, device=device)
-        self.count = torch.tensor(epsilon, dtype=torch.float64, device=device)
+        self.count = float(epsilon)
 
     def update(self, x: torch.Tensor) -> None:
-        x = x.to(torch.float64)
-        batch_mean = x.mean(0)
-        batch_var = x.var(0, unbiased=False)
+        batch_var, batch_mean = torch.var_mean(x.to(torch.float64), 0, correction=0)
         n = x.shape[0]
-        delta = batch_mean - self.mean
         total = self.count + n
-        self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta.pow(2) * self.count * n / total
-        self.var = m2 / total
+        delta = batch_mean - self.mean
+        m2 = self.var * self.count
+        m2.add_(batch_var, alpha=n).addcmul_(delta, delta, value=self.count * n / total)
+        self.mean = self.mean.add(delta, alpha=n / total)
+        self.var = m2.div_(total)
         self.count = total
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"mean": self.mean, "var": self.var, "count": self.count}
+        count = torch.tensor(self.count, dtype=torch.float64, device=self.mean.device)
+        return {"mean": self.mean, "var": self.var, "count": count}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.mean, self.var, self.count = (state[k].to(self.mean.device) for k in ("mean", "var", "count"))
+        self.mean, self.var = (state[k].to(self.mean.device) for k in ("mean", "var"))
+        self.count = float(state["count"])
 
 
 class LeanAdam(torch.optim.Adam):

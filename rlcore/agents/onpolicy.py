@@ -47,17 +47,24 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
     c, env, policy = agent.config, agent.env, agent.policy
     obs = agent.obs
     next_obs = next_obs_buffer(agent, storage) if getattr(agent, "reward", None) is not None else None
+    fast = agent.fast_kernel() if storage is getattr(agent, "storage", None) else None
     for t in range(storage.size):
-        dist, value = policy(obs)
-        action = dist.sample()
-        log_prob = dist.log_prob(action)
-        s = env.step(agent.to_env_action(action, agent.squashed))
+        if fast is not None:  # policy, sampling and the storage row in one compiled call
+            s = env.step(fast.act(obs, t))
+        else:
+            dist, value = policy(obs)
+            action = dist.sample()
+            log_prob = dist.log_prob(action)
+            s = env.step(agent.to_env_action(action, agent.squashed))
         reward = s.reward
         trunc = s.truncated & ~s.terminated
         if trunc.any():
             reward = reward.clone()
             reward[trunc] += c.gamma * policy.value(obs_map(lambda x: x[trunc], s.next_obs))  # noqa: B023
-        storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
+        if fast is not None:
+            storage.add_outcome(reward, s.terminated | s.truncated)
+        else:
+            storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
         if next_obs is not None:
             next_obs[t].copy_(s.next_obs)
         obs = s.obs

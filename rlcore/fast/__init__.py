@@ -118,6 +118,9 @@ def library():
         lib.rl_sac_update.argtypes = [P, P, i, P, P, i, f, f, f, P]
         lib.rl_ppo_epoch.argtypes = [P, P, P, P, P, P, P, P, i, i, f, f, f, P]
         lib.rl_ppo_epoch.restype = i
+        lib.rl_ppo_act_ws_size.argtypes = [P, i]
+        lib.rl_ppo_act_ws_size.restype = ctypes.c_size_t
+        lib.rl_ppo_act.argtypes = [P, P, i, P, P, P, P, P, P, P, P]
         lib.rl_init(_torch_symbol("sgemm_"), _torch_symbol("vsTanh"))
     _state["lib"], _state["reason"] = lib, reason
     return lib
@@ -445,6 +448,29 @@ class PPOKernel(_Kernel):
         ctx.ws = self.workspace(self.lib.rl_ppo_ws_size(ctypes.byref(ctx)))
         self.ref = ctypes.byref(ctx)
         self.stats = (ctypes.c_double * 5)()
+        n_envs = agent.storage.num_envs
+        self.act_ws = self.workspace(self.lib.rl_ppo_act_ws_size(self.ref, n_envs))
+        self.draws = torch.zeros(n_envs, *(() if discrete else (nout,)))
+        self.env_action = torch.zeros(n_envs, *(() if discrete else (nout,)))
+        if not discrete:
+            self.low, self.high = agent._low.contiguous(), agent._high.contiguous()
+            self.keep.extend((self.low, self.high))
+
+    def act(self, obs: torch.Tensor, t: int) -> torch.Tensor:
+        """Sample actions for ``obs`` into row ``t`` of the rollout storage (observation,
+        action, log-probability, value); returns the actions to send to the env."""
+        st = self.agent.storage
+        st.obs[t].copy_(obs)
+        if self.ctx.discrete:
+            torch.rand(self.draws.shape, out=self.draws)
+        else:
+            torch.randn(self.draws.shape, out=self.draws)
+        actions = st.actions[t]
+        self.lib.rl_ppo_act(self.ref, st.obs[t].data_ptr(), st.num_envs, self.draws.data_ptr(), self.act_ws,
+                            actions.data_ptr(), st.log_probs[t].data_ptr(), st.values[t].data_ptr(),
+                            self.env_action.data_ptr(), *((self.low.data_ptr(), self.high.data_ptr())
+                                                          if not self.ctx.discrete else (None, None)))
+        return actions if self.ctx.discrete else self.env_action
 
     def update(self, lr: float, clip: float) -> tuple[list[float], int]:
         """All epochs of one update; returns (summed stats, minibatches)."""

@@ -604,3 +604,61 @@ int rl_ppo_epoch(PPOCtx *c, const float *obs, const void *actions, const float *
     }
     return batches;
 }
+
+/* Floats of workspace rl_ppo_act needs for N observations. */
+size_t rl_ppo_act_ws_size(const PPOCtx *c, int N) {
+    return 2 * (size_t)(MAXL + 1) * N * ppo_width(c) + 64;
+}
+
+/* Acting during a rollout: policy and value for N observations, one action per row drawn with
+ * draws (uniform [N] for Discrete, standard normal [N, act_dim] for Box). Writes the action
+ * (int64, or float [N, act_dim]), its log-probability and the value; for Box actions also the
+ * env action clipped to [low, high]. */
+void rl_ppo_act(PPOCtx *c, const float *obs, int N, const float *draws, float *ws, void *action, float *logp,
+                float *value, float *env_action, const float *low, const float *high) {
+    int ad = c->act_dim, K = c->nout, W = ppo_width(c);
+    const float half_log_2pi = 0.91893853320467274f;
+    float *hp[MAXL + 1], *hv[MAXL + 1];
+    for (int l = 1; l <= MAXL; l++) {
+        hp[l] = ws; ws += (size_t)N * W;
+        hv[l] = ws; ws += (size_t)N * W;
+    }
+    mlp_forward(&c->pi, N, obs, hp);
+    mlp_forward(&c->vf, N, obs, hv);
+    const float *out = hp[c->pi.L], *v = hv[c->vf.L];
+    for (int i = 0; i < N; i++) value[i] = v[i];
+    if (c->discrete) {
+        int64_t *acts = (int64_t *)action;
+        for (int i = 0; i < N; i++) {
+            const float *z = out + (size_t)i * K;
+            float mx = z[0];
+            for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += exp((double)(z[k] - mx));
+            double u = draws[i] * s, cum = 0.0;
+            int pick = K - 1;
+            for (int k = 0; k < K; k++) {
+                cum += exp((double)(z[k] - mx));
+                if (u < cum) {
+                    pick = k;
+                    break;
+                }
+            }
+            acts[i] = pick;
+            logp[i] = z[pick] - mx - (float)log(s);
+        }
+    } else {
+        float *acts = (float *)action;
+        for (int i = 0; i < N; i++) {
+            double l = 0.0;
+            for (int j = 0; j < ad; j++) {
+                float e = draws[(size_t)i * ad + j];
+                float a = out[(size_t)i * ad + j] + expf(c->log_std[j]) * e;
+                acts[(size_t)i * ad + j] = a;
+                env_action[(size_t)i * ad + j] = a < low[j] ? low[j] : (a > high[j] ? high[j] : a);
+                l += -0.5f * e * e - c->log_std[j] - half_log_2pi;
+            }
+            logp[i] = (float)l;
+        }
+    }
+}

@@ -48,6 +48,14 @@ class RolloutStorage:
         self.dones[t].copy_(dones)
         self.step += 1
 
+    def add_outcome(self, rewards, dones) -> None:
+        """Finish step ``self.step`` whose observation, action, log-prob and value were written
+        in place (the fused acting path of :mod:`rlcore.fast`): store the outcome, advance."""
+        t = self.step
+        self.rewards[t].copy_(rewards)
+        self.dones[t].copy_(dones)
+        self.step += 1
+
     @property
     def full(self) -> bool:
         return self.step >= self.size

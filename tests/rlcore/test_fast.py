@@ -208,3 +208,48 @@ def test_a_replaced_optimizer_state_is_picked_up_not_written_behind_its_back():
     _updates((fused, eager), 3)
     assert fused.fast is not old and fused.update_path == "fused"
     assert_same_state(fused, eager)
+
+
+def _rollout_pair(env_id, cfg, num_envs=4):
+    def build():
+        agent = make_agent("ppo", env_id, cfg, seed=3, num_envs=num_envs).build()
+        agent.reset_env()
+        torch.manual_seed(5)
+        collect_rollout(agent, agent.storage)
+        return agent
+
+    return _pair(build)
+
+
+@needs_cc
+def test_fused_gaussian_rollout_equals_the_eager_rollout():
+    fused, eager = _rollout_pair("Pendulum-v1", dict(n_steps=64, normalize_obs=True))
+    for name in ("obs", "actions", "log_probs", "values", "rewards", "dones", "advantages", "returns"):
+        torch.testing.assert_close(getattr(fused.storage, name), getattr(eager.storage, name),
+                                   atol=1e-6, rtol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
+    assert torch.equal(fused.env.rms.mean, eager.env.rms.mean)
+
+
+@needs_cc
+def test_fused_categorical_rollout_stores_the_policys_own_log_probs_and_values():
+    fused, _ = _rollout_pair("CartPole-v1", dict(n_steps=64))
+    st = fused.storage
+    with torch.no_grad():
+        dist, values = fused.policy(st.obs.reshape(-1, 4))
+    torch.testing.assert_close(dist.log_prob(st.actions.reshape(-1)), st.log_probs.reshape(-1))
+    torch.testing.assert_close(values, st.values.reshape(-1))
+
+
+@needs_cc
+def test_fused_categorical_sampling_follows_the_softmax():
+    agent = make_agent("ppo", "CartPole-v1", dict(n_steps=1, batch_size=4000), seed=0, num_envs=4000).build()
+    with torch.no_grad():  # make the policy's preference clear: logits (0, 1) for every observation
+        agent.policy.actor_head.weight.zero_()
+        agent.policy.actor_head.bias.copy_(torch.tensor([0.0, 1.0]))
+    obs = torch.zeros(4000, 4)
+    torch.manual_seed(0)
+    actions = agent.fast.act(obs, 0)
+    p1 = torch.sigmoid(torch.tensor(1.0)).item()  # 0.731
+    assert actions.float().mean().item() == pytest.approx(p1, abs=4 * (p1 * (1 - p1) / 4000) ** 0.5)
+    torch.testing.assert_close(agent.storage.log_probs[0],
+                               torch.where(actions == 1, torch.tensor(p1).log(), torch.tensor(1 - p1).log()))
