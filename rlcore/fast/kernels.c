@@ -164,8 +164,6 @@ static void mlp_backward(const Mlp *m, int B, float **h, float *g, float *tmp, f
                 g = tmp;
                 tmp = t;
             }
-        } else if (l == 0) {
-            break;
         }
     }
 }
@@ -213,7 +211,7 @@ size_t rl_off_ws_size(const OffCtx *c) {
 }
 
 typedef struct {
-    float *o, *a, *r, *d, *no, *x, *xn, *q, *y, *qmin, *g, *tmp, *dx, *u, *at, *eps_cache;
+    float *o, *a, *r, *d, *no, *x, *xn, *q, *y, *qmin, *g, *tmp, *dx, *u, *at;
     float *h[MAXC + 1][MAXL + 1];
     int *argmin;
 } OffWs;
@@ -377,8 +375,6 @@ void rl_sac_update(OffCtx *c, const int64_t *idx, int B, const float *e_next, co
     off_layout(c, B, &w);
     gather(c, idx, B, &w);
     float alpha = expf(*c->log_alpha);
-    float *logp = w.qmin + 0; /* reused below; qmin filled after */
-    (void)logp;
     /* targets */
     Mlp *actor = &c->actor;
     mlp_forward(actor, B, w.no, w.h[MAXC]);
@@ -402,7 +398,7 @@ void rl_sac_update(OffCtx *c, const int64_t *idx, int B, const float *e_next, co
         lp_sum += lp[i];
     }
     /* dLoss/da through the critic that gave the minimum */
-    float *da = w.eps_cache = w.u + (size_t)B * ad; /* [B, ad] */
+    float *da = w.u + (size_t)B * ad; /* [B, ad], after u (which is no longer needed) */
     memset(da, 0, sizeof(float) * B * ad);
     for (int n = 0; n < c->nc; n++) {
         int any = 0;
@@ -439,6 +435,16 @@ void rl_sac_update(OffCtx *c, const int64_t *idx, int B, const float *e_next, co
 }
 
 /* ----- PPO --------------------------------------------------------------------------------- */
+
+/* max(z) and sum(exp(z - max)) of K logits: log-sum-exp = mx + log(sum). */
+static double exp_sum(const float *z, int K, float *mx) {
+    float m = z[0];
+    for (int k = 1; k < K; k++) m = z[k] > m ? z[k] : m;
+    double s = 0.0;
+    for (int k = 0; k < K; k++) s += exp((double)(z[k] - m));
+    *mx = m;
+    return s;
+}
 
 static int ppo_width(const PPOCtx *c) {
     int a = mlp_width(&c->pi), v = mlp_width(&c->vf);
@@ -490,10 +496,8 @@ int rl_ppo_epoch(PPOCtx *c, const float *obs, const void *actions, const float *
             const int64_t *acts = (const int64_t *)actions;
             for (int i = 0; i < b; i++) {
                 const float *z = out + (size_t)i * K;
-                float mx = z[0];
-                for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-                double s = 0.0;
-                for (int k = 0; k < K; k++) s += exp((double)(z[k] - mx));
+                float mx;
+                double s = exp_sum(z, K, &mx);
                 float lse = mx + (float)log(s);
                 float *ln = logits + (size_t)i * K;
                 double h = 0.0;
@@ -631,10 +635,8 @@ void rl_ppo_act(PPOCtx *c, const float *obs, int N, const float *draws, float *w
         int64_t *acts = (int64_t *)action;
         for (int i = 0; i < N; i++) {
             const float *z = out + (size_t)i * K;
-            float mx = z[0];
-            for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-            double s = 0.0;
-            for (int k = 0; k < K; k++) s += exp((double)(z[k] - mx));
+            float mx;
+            double s = exp_sum(z, K, &mx);
             double u = draws[i] * s, cum = 0.0;
             int pick = K - 1;
             for (int k = 0; k < K; k++) {

@@ -53,6 +53,15 @@ def _pair(build):
     return fused, eager
 
 
+def _filled(algo, cfg, seed, steps=300):
+    """A built off-policy agent whose replay holds ``steps`` random-action transitions."""
+    agent = make_agent(algo, "Pendulum-v1", dict(cfg, learning_starts=10**6), seed=seed).build()
+    agent.reset_env()
+    torch.manual_seed(0)
+    collect_transitions(agent, steps)
+    return agent
+
+
 def _updates(agents, n):
     metrics = []
     for agent in agents:
@@ -66,15 +75,7 @@ def _updates(agents, n):
 @pytest.mark.parametrize("case", list(OFF_POLICY))
 def test_off_policy_fused_updates_equal_autograd(case):
     algo, cfg = OFF_POLICY[case]
-
-    def build():
-        agent = make_agent(algo, "Pendulum-v1", dict(cfg, learning_starts=10**6), seed=1).build()
-        agent.reset_env()
-        torch.manual_seed(0)
-        collect_transitions(agent, 300)
-        return agent
-
-    fused, eager = _pair(build)
+    fused, eager = _pair(lambda: _filled(algo, cfg, seed=1))
     assert fused.update_path == "fused" and fused.fast is not None
     mf, me = _updates((fused, eager), 12)
     for a, b in zip(mf, me):
@@ -132,12 +133,7 @@ def test_ppo_fused_path_stops_early_on_target_kl_like_eager():
 @needs_cc
 def test_checkpoint_reload_rebinds_the_kernel(tmp_path):
     def build():
-        agent = make_agent("td3", "Pendulum-v1", dict(hidden=(16, 16), batch_size=32, learning_starts=10**6),
-                           seed=5).build()
-        agent.reset_env()
-        torch.manual_seed(0)
-        collect_transitions(agent, 200)
-        return agent
+        return _filled("td3", dict(hidden=(16, 16), batch_size=32), seed=5, steps=200)
 
     agent = build()
     _updates([agent], 5)
@@ -192,15 +188,7 @@ def test_run_manifest_records_the_update_path(tmp_path):
 
 @needs_cc
 def test_a_replaced_optimizer_state_is_picked_up_not_written_behind_its_back():
-    def build():
-        agent = make_agent("sac", "Pendulum-v1", dict(hidden=(16, 16), batch_size=32, learning_starts=10**6),
-                           seed=6).build()
-        agent.reset_env()
-        torch.manual_seed(0)
-        collect_transitions(agent, 200)
-        return agent
-
-    fused, eager = _pair(build)
+    fused, eager = _pair(lambda: _filled("sac", dict(hidden=(16, 16), batch_size=32), seed=6, steps=200))
     _updates((fused, eager), 3)
     for agent in (fused, eager):  # what a user might do by hand: load optimizer state directly
         agent.critic_optimizer.load_state_dict(agent.critic_optimizer.state_dict())

@@ -65,6 +65,7 @@ def _ppo(reward=None, collect=True):
     parts = dict(reward=reward, reward_kwargs=REWARD_KW) if reward else {}
     agent = make_agent("ppo", "CartPole-v1", SMALL["ppo"], seed=3, num_envs=2, **parts)
     agent.build()
+    agent.fast = None  # agents with a reward are eager; the plain one must sample the same way
     agent.reset_env()
     if collect:
         collect_rollout(agent, agent.storage)
