@@ -168,9 +168,9 @@ class Unfit(Exception):
     """The agent's parts or settings are outside what the fused kernels implement."""
 
 
-def _ptr(t: torch.Tensor) -> int:
-    if t.device.type != "cpu" or t.dtype != torch.float32 or not t.is_contiguous():
-        raise Unfit(f"a {t.dtype} tensor on {t.device} (fused kernels need contiguous float32 on CPU)")
+def _ptr(t: torch.Tensor, dtype: torch.dtype = torch.float32) -> int:
+    if t.device.type != "cpu" or t.dtype != dtype or not t.is_contiguous():
+        raise Unfit(f"a {t.dtype} tensor on {t.device} (fused kernels need contiguous {dtype} on CPU)")
     return t.data_ptr()
 
 
@@ -306,7 +306,9 @@ class _OffPolicyKernel(_Kernel):
         if len(pol.critics) > MAXC:
             raise Unfit(f"{len(pol.critics)} critics (at most {MAXC})")
         obs_dim = _flat_box_obs(agent)
-        act_dim = int(agent.action_space.shape[0]) if len(agent.action_space.shape) == 1 else -1
+        if len(agent.action_space.shape) != 1:
+            raise Unfit("actions that are not a flat Box")
+        act_dim = int(agent.action_space.shape[0])
         layers, act, ends = _sequential_layers(pol.actor)
         if ends or act == 0:
             raise Unfit("an actor MLP without hidden activations")
@@ -477,10 +479,7 @@ class PPOKernel(_Kernel):
         a, c, st = self.agent, self.agent.config, self.agent.storage
         n = st.size * st.num_envs
         tensors = [st.obs, st.actions, st.log_probs, st.values, st.advantages.contiguous(), st.returns.contiguous()]
-        if st.actions.dtype == torch.int64:
-            ptrs = [_ptr(tensors[0]), tensors[1].data_ptr(), *(_ptr(t) for t in tensors[2:])]
-        else:
-            ptrs = [_ptr(t) for t in tensors]
+        ptrs = [_ptr(t, st.actions.dtype if t is st.actions else torch.float32) for t in tensors]
         for i in range(5):
             self.stats[i] = 0.0
         batches = 0

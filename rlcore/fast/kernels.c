@@ -211,7 +211,7 @@ size_t rl_off_ws_size(const OffCtx *c) {
 }
 
 typedef struct {
-    float *o, *a, *r, *d, *no, *x, *xn, *q, *y, *qmin, *g, *tmp, *dx, *u, *at;
+    float *o, *a, *r, *d, *no, *x, *xn, *y, *qmin, *g, *tmp, *dx, *u, *at;
     float *h[MAXC + 1][MAXL + 1];
     int *argmin;
 } OffWs;
@@ -224,7 +224,6 @@ static void off_layout(OffCtx *c, int B, OffWs *w) {
     w->a = p; p += (size_t)B * ad;
     w->r = p; p += B;
     w->d = p; p += B;
-    w->q = p; p += B;
     w->y = p; p += B;
     w->qmin = p; p += B;
     w->argmin = (int *)p; p += B;
