@@ -61,8 +61,8 @@ class RunningMeanStd:
         delta = batch_mean - self.mean
         m2 = self.var * self.count
         m2.add_(batch_var, alpha=n).addcmul_(delta, delta, value=self.count * n / total)
-        self.mean = self.mean.add(delta, alpha=n / total)
-        self.var = m2.div_(total)
+        self.mean.add_(delta, alpha=n / total)  # in place: compiled code may point at these
+        self.var.copy_(m2.div_(total))
         self.count = total
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -105,9 +105,16 @@ def feedback(agent, batch: ReplayBatch, td_error: torch.Tensor) -> None:
 def collect_transitions(agent, n_steps: int) -> int:
     """Step the env ``n_steps`` times with exploration and store transitions. Returns env steps.
 
-    Until ``learning_starts`` env steps, actions are uniform random.
+    Until ``learning_starts`` env steps, actions are uniform random. After that, with a
+    fused kernel and an env that steps in C, acting, stepping and storing run in one call.
     """
     env, storage = agent.env, agent.storage
+    if agent.global_step >= agent.config.learning_starts:
+        fast = agent.fast_kernel()
+        chain = fast.native_chain(env) if fast is not None and fast.sigma is not None else None
+        if chain is not None:
+            fast.collect(chain, n_steps)
+            return n_steps * env.num_envs
     obs = agent.obs
     for _ in range(n_steps):
         if agent.global_step < agent.config.learning_starts:

@@ -48,6 +48,11 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
     obs = agent.obs
     next_obs = next_obs_buffer(agent, storage) if getattr(agent, "reward", None) is not None else None
     fast = agent.fast_kernel() if storage is getattr(agent, "storage", None) else None
+    chain = fast.native_chain(env) if fast is not None and next_obs is None else None
+    if chain is not None:  # the whole rollout in one compiled call
+        agent.obs = fast.rollout(chain, obs)
+        storage.finish(policy.value(agent.obs), c.gamma, c.gae_lambda)
+        return storage.size * env.num_envs
     for t in range(storage.size):
         if fast is not None:  # policy, sampling and the storage row in one compiled call
             s = env.step(fast.act(obs, t))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -60,10 +62,30 @@ class NormalizeObservation(VecEnvWrapper):
         self.rms = RunningMeanStd(shape, device=env.device)
         self.clip, self.epsilon, self.training = clip, epsilon, True
         self.single_observation_space = gym.spaces.Box(-clip, clip, shape, dtype=np.float32)
+        self._ctx = None
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
         z = (obs.to(torch.float64) - self.rms.mean) / torch.sqrt(self.rms.var + self.epsilon)
         return z.clamp_(-self.clip, self.clip).to(torch.float32)
+
+    def norm_ctx(self):
+        """The C view of the statistics (``rlcore.fast``) on CPU, or None: then tensor code."""
+        if self.device.type != "cpu" or self.rms.mean.dtype != torch.float64:
+            return None
+        from rlcore import fast
+
+        if fast.library() is None:
+            return None
+        mean, var = self.rms.mean, self.rms.var
+        ctx = self._ctx
+        if ctx is None or ctx.mean != mean.data_ptr() or ctx.var != var.data_ptr() \
+                or not (mean.is_contiguous() and var.is_contiguous()):
+            if not (mean.is_contiguous() and var.is_contiguous()):
+                self.rms.mean, self.rms.var = mean, var = mean.contiguous(), var.contiguous()
+            ctx = self._ctx = fast._NormCtx(dim=mean.numel(), mean=mean.data_ptr(), var=var.data_ptr(),
+                                            clip=self.clip, eps=self.epsilon)
+        ctx.update, ctx.count = int(self.training), self.rms.count
+        return ctx
 
     def reset(self, seed: int | None = None) -> torch.Tensor:
         obs = self.env.reset(seed)
@@ -73,6 +95,18 @@ class NormalizeObservation(VecEnvWrapper):
 
     def step(self, action: torch.Tensor) -> Step:
         s = self.env.step(action)
+        ctx = self.norm_ctx() if s.obs.dtype == torch.float32 else None
+        if ctx is not None:  # statistics and both observations in one C call
+            from rlcore.fast import library
+
+            raw, raw_next = s.obs.contiguous(), s.next_obs.contiguous()
+            obs = torch.empty_like(raw)
+            same = s.next_obs is s.obs
+            next_obs = obs if same else torch.empty_like(raw)
+            library().rl_norm_step(ctypes.byref(ctx), raw.shape[0], raw.data_ptr(), raw_next.data_ptr(),
+                                   obs.data_ptr(), None if same else next_obs.data_ptr())
+            self.rms.count = ctx.count
+            return Step(obs, s.reward, s.terminated, s.truncated, next_obs)
         if self.training:
             self.rms.update(s.next_obs)
         obs = self.normalize(s.obs)

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-SOURCE = Path(__file__).with_name("kernels.c")
+SOURCES = [Path(__file__).with_name(name) for name in ("kernels.c", "envs.c", "loops.c")]
+HEADER = Path(__file__).with_name("kernels.h")
 MAXL, MAXP, MAXC = 8, 40, 4
 _ACT = {nn.ReLU: 1, nn.Tanh: 2}
 
@@ -64,7 +65,8 @@ def _build() -> Path:
     if shutil.which(cc) is None:
         raise OSError(f"no C compiler ({cc}) on PATH")
     flags = _compile_flags()
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join([cc, *flags]).encode()).hexdigest()[:16]
+    code = b"".join(path.read_bytes() for path in (*SOURCES, HEADER))
+    digest = hashlib.sha256(code + " ".join([cc, *flags]).encode()).hexdigest()[:16]
     target = cache_dir() / f"kernels-{digest}.so"
     if target.exists():
         return target
@@ -72,7 +74,7 @@ def _build() -> Path:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so", delete=False) as tmp:
         pass
     try:
-        proc = subprocess.run([cc, *flags, str(SOURCE), "-o", tmp.name, "-lm"], capture_output=True,
+        proc = subprocess.run([cc, *flags, *map(str, SOURCES), "-o", tmp.name, "-lm"], capture_output=True,
                               text=True, timeout=120)
         if proc.returncode != 0:
             raise OSError(f"{cc} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}")
@@ -108,7 +110,7 @@ def library():
             reason = f"the fused kernels could not be built ({exc})"
     if lib is not None:
         P = ctypes.c_void_p
-        lib.rl_init.argtypes = [P, P]
+        lib.rl_init.argtypes = [P]
         lib.rl_off_ws_size.argtypes = [P]
         lib.rl_off_ws_size.restype = ctypes.c_size_t
         lib.rl_ppo_ws_size.argtypes = [P]
@@ -121,7 +123,16 @@ def library():
         lib.rl_ppo_act_ws_size.argtypes = [P, i]
         lib.rl_ppo_act_ws_size.restype = ctypes.c_size_t
         lib.rl_ppo_act.argtypes = [P, P, i, P, P, P, P, P, P, P, P]
-        lib.rl_init(_torch_symbol("sgemm_"), _torch_symbol("vsTanh"))
+        i64 = ctypes.c_int64
+        lib.rl_env_step.argtypes = [P] * 7
+        lib.rl_env_step.restype = i
+        lib.rl_norm_step.argtypes = [P, i, P, P, P, P]
+        lib.rl_ppo_rollout.argtypes = [P, P, P, i, i, *[P] * 12, f, P]
+        lib.rl_ppo_rollout.restype = i
+        lib.rl_off_collect.argtypes = [P, P, P, i, i, f, P, P, P, P, i64, P, P, P, P, P]
+        lib.rl_off_collect.restype = i
+        lib.rl_gae.argtypes = [i, i, P, P, P, P, f, f, P, P]
+        lib.rl_init(_torch_symbol("sgemm_"))
     _state["lib"], _state["reason"] = lib, reason
     return lib
 
@@ -164,6 +175,97 @@ class _PPOCtx(ctypes.Structure):
                 ("pi", _Mlp), ("vf", _Mlp), ("log_std", _P), ("g_log_std", _P), ("opt", _Adam), ("ws", _P)]
 
 
+class _EnvCtx(ctypes.Structure):
+    _fields_ = [*((n, ctypes.c_int) for n in ("kind", "n", "state_dim", "obs_dim", "act_dim", "max_steps")),
+                *((n, _P) for n in ("state", "ep_return", "low", "span", "pool", "rec_return", "elapsed",
+                                    "rec_length")),
+                *((n, ctypes.c_int64) for n in ("pool_size", "pool_pos", "rec_cap", "rec_n"))]
+
+
+class _NormCtx(ctypes.Structure):
+    _fields_ = [("dim", ctypes.c_int), ("update", ctypes.c_int), ("mean", _P), ("var", _P),
+                ("count", ctypes.c_double), ("clip", ctypes.c_double), ("eps", ctypes.c_double)]
+
+
+# ----- environments stepped in C ----------------------------------------------------------------
+class NativeEnv:
+    """The C side of a CPU :class:`~rlcore.envs.torch_native.base.TorchVecEnv`.
+
+    Holds the env's reset pool (uniform draws consumed in order by both the tensor and the C
+    step) and its finished-episode records, and points at the env's own state tensors. ``lib``
+    is the kernel library when the task has a C step (``native_kind``) and the library is
+    available, else None (the env then steps with tensor operations).
+    """
+
+    POOL_RESETS = 256
+
+    def __init__(self, env):
+        import gymnasium as gym
+
+        n, sd = env.num_envs, env.state_dim
+        self.env = env
+        self.pool = torch.empty(sd * max(2 * n, self.POOL_RESETS), dtype=torch.float64)
+        cap = 2 * n + 256
+        self.rec_return = torch.zeros(cap, dtype=torch.float64)
+        self.rec_length = torch.zeros(cap, dtype=torch.int64)
+        self.low, self.span = env._low.reshape(-1).contiguous(), env._span.reshape(-1).contiguous()
+        space = env.single_action_space
+        act_dim = int(space.shape[0]) if isinstance(space, gym.spaces.Box) else 1
+        self.lib = library() if env.native_kind and env.state_dtype == torch.float64 else None
+        self.ctx = _EnvCtx(kind=env.native_kind, n=n, state_dim=sd,
+                           obs_dim=int(env.single_observation_space.shape[0]), act_dim=act_dim,
+                           max_steps=env.max_episode_steps, pool_size=self.pool.numel(),
+                           pool_pos=self.pool.numel(), rec_cap=cap, rec_n=0)
+        for name, t in (("state", env._state), ("ep_return", env._ep_return), ("low", self.low),
+                        ("span", self.span), ("pool", self.pool), ("rec_return", self.rec_return),
+                        ("elapsed", env._elapsed), ("rec_length", self.rec_length)):
+            setattr(self.ctx, name, t.data_ptr())
+        self.ref = ctypes.byref(self.ctx)
+
+    def drop_pool(self) -> None:
+        self.ctx.pool_pos = self.ctx.pool_size
+
+    def collect_records(self, finished: list) -> None:
+        """Move the (return, length) records written by C into ``finished``."""
+        k = self.ctx.rec_n
+        if k:
+            finished.append((self.rec_return[:k].clone(), self.rec_length[:k].clone()))
+            self.ctx.rec_n = 0
+
+
+def native_chain(env):
+    """``(NativeEnv, NormalizeObservation or None)`` when ``env`` steps in C (directly, or under
+    one observation-normalising wrapper), else None."""
+    from rlcore.envs.wrappers import NormalizeObservation
+
+    norm = None
+    if type(env) is NormalizeObservation:
+        norm, env = env, env.env
+    native = getattr(env, "native", None)
+    if native is None or native.lib is None or env._sync_free or not env._ready:
+        return None
+    if norm is not None and norm.norm_ctx() is None:
+        return None
+    return native, norm
+
+
+def _run_native(loop, chain, start: int, end: int) -> None:
+    """Call ``loop(position)`` (a C loop returning the position it reached) until ``end``,
+    refilling the env's reset pool and moving its episode records whenever it stops early."""
+    native, norm = chain
+    z = norm.norm_ctx() if norm is not None else None
+    env = native.env
+    pos = start
+    while True:
+        pos = loop(pos, None if z is None else ctypes.byref(z))
+        native.collect_records(env._finished)
+        if pos >= end:
+            break
+        env.ensure_pool()
+    if z is not None:
+        norm.rms.count = z.count
+
+
 class Unfit(Exception):
     """The agent's parts or settings are outside what the fused kernels implement."""
 
@@ -177,12 +279,15 @@ def _ptr(t: torch.Tensor, dtype: torch.dtype = torch.float32) -> int:
 class _Kernel:
     """Common plumbing: gradient buffers, Adam state and the tensors the C side points into."""
 
+    native_chain = staticmethod(native_chain)
+
     def __init__(self, agent):
         self.agent = agent
         self.lib = library()
         self.grads: dict[nn.Parameter, torch.Tensor] = {}
         self.keep: list[object] = []  # every tensor the C side points into stays alive
-        self.checks: list[tuple] = []  # (optimizer, param, its state, exp_avg, param address)
+        self.states: list[tuple] = []  # (optimizer, its state dict)
+        self.checks: list[tuple] = []  # (param, its state, exp_avg, param address)
         self.moved: list[tuple[torch.Tensor, int]] = []  # other tensors and their addresses
         self.storage = getattr(agent, "storage", None)
 
@@ -191,8 +296,16 @@ class _Kernel:
         ``load_state_dict``, parameters moved, a new storage); the agent then rebuilds it."""
         if self.agent.storage is not self.storage:
             return True
-        return any(opt.state.get(p) is not st or st.get("exp_avg") is not m or p.data_ptr() != ptr
-                   for opt, p, st, m, ptr in self.checks) or any(t.data_ptr() != ptr for t, ptr in self.moved)
+        for opt, state in self.states:
+            if opt.state is not state:  # load_state_dict replaces the whole dict
+                return True
+        for p, st, m, ptr in self.checks:
+            if st.get("exp_avg") is not m or p.data_ptr() != ptr:
+                return True
+        for t, ptr in self.moved:
+            if t.data_ptr() != ptr:
+                return True
+        return False
 
     def grad(self, p: torch.Tensor) -> torch.Tensor:
         if p not in self.grads:
@@ -247,7 +360,8 @@ class _Kernel:
             o.p[k], o.g[k] = _ptr(p), _ptr(self.grad(p))
             o.m[k], o.v[k], o.step[k] = _ptr(st["exp_avg"]), _ptr(st["exp_avg_sq"]), _ptr(st["step"])
             self.keep.extend((p, st["exp_avg"], st["exp_avg_sq"], st["step"]))
-            self.checks.append((optimizer, p, st, st["exp_avg"], p.data_ptr()))
+            self.checks.append((p, st, st["exp_avg"], p.data_ptr()))
+        self.states.append((optimizer, optimizer.state))
         return o
 
     def workspace(self, floats: int) -> int:
@@ -347,13 +461,45 @@ class _OffPolicyKernel(_Kernel):
         a = self.agent
         return a.storage._uniform_slots(self.B, a.generator)
 
+    def collect(self, chain, steps: int) -> None:
+        """``steps`` exploration steps from a C-stepped env (``native_chain``) into replay,
+        acting, stepping and storing in C; the noise is drawn step by step first, exactly
+        as the eager ``explore`` draws it."""
+        a, st = self.agent, self.agent.storage
+        n, ad, od = st.num_envs, self.act_dim, self.ctx.obs_dim
+        if getattr(self, "cur", None) is None or self.noise_rows.shape[0] < steps:
+            width = max(max(self.ctx.actor.dims[: self.ctx.actor.L + 1]), od)
+            self.act_ws = self.workspace(n * (ad + MAXL * width) + 64)
+            self.scratch = self.workspace(3 * n * od + 3 * n)
+            self.cur, self.env_act = torch.zeros(n, od), torch.zeros(n, ad)
+            self.noise_rows = torch.zeros(steps, n, ad)
+            self.bounds = (a._low.contiguous(), a._high.contiguous())
+        for s in range(steps):
+            torch.randn((n, ad), out=self.noise_rows[s])
+        self.cur.copy_(a.obs)
+        pos = ctypes.c_int64(st.pos)
+        low, high = (b.data_ptr() for b in self.bounds)
+        _run_native(lambda done, z: done + self.lib.rl_off_collect(
+            self.ref, chain[0].ref, z, steps - done, self.sac, self.sigma, self.cur.data_ptr(),
+            self.noise_rows[done].data_ptr(), st.ends.data_ptr(), ctypes.byref(pos), st.capacity, low, high,
+            self.env_act.data_ptr(), self.act_ws, self.scratch), chain, 0, steps)
+        st.pos = pos.value
+        st.count = min(st.count + n * steps, st.capacity)
+        st.total += n * steps
+        a.global_step += n * steps
+        a.obs = self.cur.clone()
+
 
 class TD3Kernel(_OffPolicyKernel):
     """TD3 and DDPG: critic step, delayed actor step and Polyak averaging in one call."""
 
     def __init__(self, agent):
         super().__init__(agent, actor_out_act=2, target_actor=agent.target_actor[1])
+        from rlcore.distributions.noise import NormalNoise
+
         c = agent.config
+        dist = agent.policy.dist
+        self.sac, self.sigma = 0, (float(dist.sigma) if type(dist) is NormalNoise else None)
         if list(agent.target_actor[0].parameters()):
             raise Unfit("a target actor encoder with parameters")
         self.ctx.target_noise, self.ctx.noise_clip = c.target_noise, c.target_noise_clip
@@ -383,6 +529,7 @@ class SACKernel(_OffPolicyKernel):
     def __init__(self, agent):
         super().__init__(agent, actor_out_act=0, target_actor=None)
         dist = agent.policy.dist
+        self.sac, self.sigma = 1, 0.0
         self.ctx.log_std_min, self.ctx.log_std_max = dist.log_std_min, dist.log_std_max
         self.ctx.target_entropy = agent.target_entropy
         self.ctx.log_alpha = _ptr(agent.log_alpha.data)
@@ -473,6 +620,34 @@ class PPOKernel(_Kernel):
                             self.env_action.data_ptr(), *((self.low.data_ptr(), self.high.data_ptr())
                                                           if not self.ctx.discrete else (None, None)))
         return actions if self.ctx.discrete else self.env_action
+
+    def rollout(self, chain, obs: torch.Tensor) -> torch.Tensor:
+        """A whole rollout into the storage from a C-stepped env (``native_chain``), acting,
+        stepping and storing in C; returns the observations after it. The action draws are
+        taken row by row first, exactly as :meth:`act` takes them."""
+        a, st = self.agent, self.agent.storage
+        T, n = st.size, st.num_envs
+        if getattr(self, "roll_draws", None) is None:
+            self.roll_draws = torch.zeros(T, *self.draws.shape)
+            self.cur = torch.zeros(n, self.ctx.obs_dim)
+            self.scratch = self.workspace(3 * n * self.ctx.obs_dim + 3 * n)
+        if self.draws.numel() < 16:  # one serial draw gives the numbers T small draws give
+            serial = torch.empty(self.roll_draws.numel(), 2)[:, 0]
+            serial.uniform_() if self.ctx.discrete else serial.normal_()
+            self.roll_draws.view(-1).copy_(serial)
+        else:
+            draw = torch.rand if self.ctx.discrete else torch.randn
+            for t in range(T):
+                draw(self.draws.shape, out=self.roll_draws[t])
+        self.cur.copy_(obs)
+        bounds = (None, None) if self.ctx.discrete else (self.low.data_ptr(), self.high.data_ptr())
+        ptrs = [t.data_ptr() for t in (st.obs, st.actions, st.log_probs, st.values, st.rewards, st.dones)]
+        _run_native(lambda t, z: self.lib.rl_ppo_rollout(
+            self.ref, chain[0].ref, z, t, T, self.cur.data_ptr(), self.roll_draws.data_ptr(), self.act_ws, *ptrs,
+            self.env_action.data_ptr(), *bounds, a.config.gamma, self.scratch), chain, 0, T)
+        st.step = T
+        a.global_step += T * n
+        return self.cur.clone()
 
     def update(self, lr: float, clip: float) -> tuple[list[float], int]:
         """All epochs of one update; returns (summed stats, minibatches)."""

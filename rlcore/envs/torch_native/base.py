@@ -17,8 +17,13 @@ Gymnasium's vector envs, sub-env ``i`` does not own a stream seeded with ``seed 
 batch shares one stream, so the states drawn depend on ``num_envs`` and on the device (CPU
 and CUDA generators differ).
 
-On CPU a step with no finished episode touches no random numbers; steps where some
-episode ends redraw only those rows. On CUDA the step never waits for the host: a full
+On CPU, initial states come from a pool of uniform draws taken from the generator in
+blocks (refilled whenever fewer than one full batch of resets is left), consumed in order:
+a step with no finished episode uses none, and the finished rows take the next ones. Tasks
+with a ``native_kind`` (CartPole, Pendulum, MountainCar) then step in C (``rlcore.fast``),
+one call per step and bit-for-bit the same arithmetic as the tensor code, which remains the
+path without a C compiler or with ``RLCORE_FUSED=0``; both consume the pool identically, so
+they produce the same trajectories. On CUDA the step never waits for the host: a full
 batch of candidate initial states is drawn into a preallocated buffer and selected with
 ``torch.where``; finished-episode statistics wait in a small ring buffer on the device
 until ``pop_episodes`` (or a full buffer) copies them to the host.
@@ -52,6 +57,7 @@ class TorchVecEnv:
     state_dtype: torch.dtype = torch.float64
     reset_low: tuple[float, ...] = ()
     reset_high: tuple[float, ...] = ()
+    native_kind: int = 0  # the task's number in rlcore/fast/envs.c (0: tensor code only)
 
     def __init__(self, num_envs: int = 1, seed: int | None = None,
                  device: str | torch.device = "cpu"):
@@ -79,6 +85,9 @@ class TorchVecEnv:
         self._rec_done = self._rec_return = self._rec_length = None  # device ring buffer
         self._rec_rows = 0
         self._finished: list[tuple[torch.Tensor, torch.Tensor]] = []  # (returns, lengths)
+        self.native = None  # CPU: the C view of this batch (pool, records, and the C step)
+        if self.device.type == "cpu":
+            self._setup_native()
 
     # ----------------------------------------------------------------- subclass hooks
     def _spaces(self) -> tuple[gym.Space, gym.Space]:
@@ -103,7 +112,11 @@ class TorchVecEnv:
         """Reset every sub-environment; ``seed`` seeds the batch's one generator."""
         self._seed_generator(seed)
         self._ready = True
-        self._state = self._sample(self.num_envs)
+        if self.native is not None:
+            self.ensure_pool()
+            self._state.copy_(self._take_resets(self.num_envs))
+        else:
+            self._state.copy_(self._sample(self.num_envs))
         self._elapsed.zero_()
         self._ep_return.zero_()
         return self._observe(self._state)
@@ -113,6 +126,10 @@ class TorchVecEnv:
         if not self._ready:
             raise RLCoreError(f"{self.env_id} was stepped before reset(); call reset() first.")
         action = self._check_action(action)
+        if self.native is not None and not self._sync_free:
+            self.ensure_pool()
+            if self.native.lib is not None:
+                return self._native_step(action)
         next_state, reward, terminated = self._transition(self._state, action)
         self._elapsed.add_(1)
         truncated = self._elapsed >= self.max_episode_steps
@@ -128,6 +145,8 @@ class TorchVecEnv:
     def pop_episodes(self) -> list[tuple[float, int]]:
         """(undiscounted return, length) of episodes finished since the last call."""
         self._flush()
+        if self.native is not None:
+            self.native.collect_records(self._finished)
         if not self._finished:
             return []
         returns, lengths = (torch.cat(parts).tolist() for parts in zip(*self._finished))
@@ -151,8 +170,7 @@ class TorchVecEnv:
         if tuple(state.shape) != (self.num_envs, self.state_dim):
             raise RLCoreError(f"{self.env_id} states have shape [{self.num_envs}, "
                               f"{self.state_dim}]; got {list(state.shape)}.")
-        self._state = state.T.to(device=self.device, dtype=self.state_dtype).clone(
-            memory_format=torch.contiguous_format)
+        self._state.copy_(state.T)
         if elapsed_steps is not None:
             self._elapsed.copy_(torch.as_tensor(elapsed_steps).expand(self.num_envs))
         self._ep_return.zero_()
@@ -175,7 +193,48 @@ class TorchVecEnv:
             self.single_action_space.seed(seed)
         elif not self._seeded:
             self._generator.seed()
+        else:
+            return
         self._seeded = True
+        if self.native is not None:
+            self.native.drop_pool()  # draws taken before (re)seeding are not used
+
+    # ----- CPU: the reset pool and the C step
+    def _setup_native(self) -> None:
+        from rlcore.fast import NativeEnv
+
+        self.native = NativeEnv(self)
+
+    def ensure_pool(self) -> None:
+        """Refill the reset pool if it holds less than one full batch of resets."""
+        ctx, pool = self.native.ctx, self.native.pool
+        need = self.num_envs * self.state_dim
+        if ctx.pool_size - ctx.pool_pos >= need:
+            return
+        left = ctx.pool_size - ctx.pool_pos
+        pool[:left] = pool[ctx.pool_pos:].clone()
+        pool[left:].uniform_(0.0, 1.0, generator=self._generator)
+        ctx.pool_pos = 0
+
+    def _take_resets(self, k: int) -> torch.Tensor:
+        """The next ``k`` initial states from the pool, ``[state_dim, k]`` in the state dtype."""
+        ctx, sd = self.native.ctx, self.state_dim
+        draw = self.native.pool[ctx.pool_pos:ctx.pool_pos + k * sd].view(k, sd).T
+        ctx.pool_pos += k * sd
+        return self._finish_reset(draw * self._span + self._low)
+
+    def _native_step(self, action: torch.Tensor) -> Step:
+        n, od = self.num_envs, self.single_observation_space.shape[0]
+        obs, next_obs = torch.empty((n, od)), torch.empty((n, od))
+        reward = torch.empty(n)
+        terminated, truncated = torch.empty(n, dtype=torch.bool), torch.empty(n, dtype=torch.bool)
+        action = action.to(torch.int64 if self._discrete else torch.float32).contiguous()
+        finished = self.native.lib.rl_env_step(self.native.ref, action.data_ptr(), obs.data_ptr(),
+                                               next_obs.data_ptr(), reward.data_ptr(), terminated.data_ptr(),
+                                               truncated.data_ptr())
+        if finished:
+            self.native.collect_records(self._finished)
+        return Step(obs, reward, terminated, truncated, next_obs)
 
     def _sample(self, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
         if out is None:
@@ -200,13 +259,13 @@ class TorchVecEnv:
                            done: torch.Tensor) -> torch.Tensor:
         """CPU path: redraw only the finished rows (checking ``done`` costs nothing here)."""
         if not bool(done.any()):
-            self._state = next_state
+            self._state.copy_(next_state)
             return next_obs
         self._record(done)
         idx = done.nonzero().squeeze(1)
-        fresh = self._sample(idx.numel())
+        fresh = self._take_resets(idx.numel()) if self.native is not None else self._sample(idx.numel())
         next_state[:, idx] = fresh  # ``next_state`` is a new tensor owned by this step
-        self._state = next_state
+        self._state.copy_(next_state)
         self._elapsed.masked_fill_(done, 0)
         self._ep_return.masked_fill_(done, 0.0)
         obs = next_obs.clone()
@@ -218,7 +277,7 @@ class TorchVecEnv:
         """Device path: no host synchronisation; a full batch of draws, selected by mask."""
         self._record(done)
         fresh = self._sample(self.num_envs, out=self._draw)
-        self._state = torch.where(done.unsqueeze(0), fresh, next_state)
+        self._state.copy_(torch.where(done.unsqueeze(0), fresh, next_state))
         self._elapsed.masked_fill_(done, 0)
         self._ep_return.masked_fill_(done, 0.0)
         return torch.where(done.unsqueeze(1), self._observe(fresh), next_obs)

@@ -71,9 +71,13 @@ def gym_step(env: gym.Env, env_id: str, state: np.ndarray, elapsed: int, action)
     return obs, float(reward), bool(terminated), bool(truncated), np.array(env.unwrapped.state)
 
 
-def torch_env(env_id: str, num_envs: int, path: str = "indexed", device: str = "cpu", seed=0):
+def torch_env(env_id: str, num_envs: int, path: str = "compiled", device: str = "cpu", seed=0):
+    """``path``: "compiled" (the C step where the task has one, tensor code otherwise),
+    "indexed" (tensor code, CPU autoreset) or "masked" (tensor code, CUDA-style autoreset)."""
     env = make_torch_env(env_id, num_envs=num_envs, seed=seed, device=device)
     env._sync_free = path == "masked"  # choose the autoreset implementation under test
+    if path != "compiled" and env.native is not None:
+        env.native.lib = None
     return env
 
 
@@ -120,7 +124,7 @@ def in_reset_box(env_id: str, states: torch.Tensor) -> bool:
     return bool(((s >= low - 1e-7) & (s <= high + 1e-7)).all())
 
 
-@pytest.mark.parametrize("path", ["indexed", "masked"])
+@pytest.mark.parametrize("path", ["compiled", "indexed", "masked"])
 @pytest.mark.parametrize("env_id", TORCH_ENV_IDS)
 def test_one_step_matches_gymnasium_from_random_states(env_id, path):
     check_one_step(env_id, path, "cpu", ONE_STEP_SAMPLES)
@@ -217,7 +221,7 @@ def test_reseeding_the_same_env_repeats_its_resets():
     assert torch.equal(env.reset(seed=11), first)
 
 
-@pytest.mark.parametrize("path", ["indexed", "masked"])
+@pytest.mark.parametrize("path", ["compiled", "indexed", "masked"])
 def test_pop_episodes_reports_every_finished_episode(path):
     n = 64
     env = torch_env("CartPole-v1", n, path)
@@ -312,3 +316,27 @@ def test_cuda_matches_gymnasium_and_is_reproducible(env_id):
         sa, sb = a.step(act), b.step(act)
         assert torch.equal(sa.obs, sb.obs) and torch.equal(sa.next_obs, sb.next_obs)
     assert a.pop_episodes() == b.pop_episodes()
+
+
+@pytest.mark.parametrize("env_id", [i for i in TORCH_ENV_IDS if make_torch_env(i).native_kind])
+def test_compiled_step_follows_the_tensor_step(env_id):
+    """The C step and the tensor step consume the same reset draws and agree step by step."""
+    n, rng = 32, np.random.default_rng(4)
+    fast, slow = torch_env(env_id, n, "compiled"), torch_env(env_id, n, "indexed")
+    if fast.native.lib is None:
+        pytest.skip("the compiled kernels are unavailable here")
+    torch.testing.assert_close(fast.reset(seed=9), slow.reset(seed=9), rtol=0, atol=0)
+    finished = 0
+    for _ in range(TIME_LIMITS[env_id] + 60):
+        actions = torch.as_tensor(random_actions(fast.single_action_space, rng, n))
+        a, b = fast.step(actions), slow.step(actions)
+        np.testing.assert_array_equal(a.terminated.numpy(), b.terminated.numpy())
+        np.testing.assert_array_equal(a.truncated.numpy(), b.truncated.numpy())
+        for field in ("obs", "next_obs", "reward"):
+            torch.testing.assert_close(getattr(a, field), getattr(b, field), rtol=0, atol=1e-6)
+        finished += int((a.terminated | a.truncated).sum())
+    torch.testing.assert_close(fast.get_state(), slow.get_state(), rtol=0, atol=1e-9)
+    assert torch.equal(fast.get_elapsed_steps(), slow.get_elapsed_steps())
+    ea, eb = fast.pop_episodes(), slow.pop_episodes()
+    assert len(ea) == len(eb) == finished >= n
+    np.testing.assert_allclose(np.array(ea), np.array(eb), rtol=0, atol=1e-6)
