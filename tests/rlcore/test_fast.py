@@ -241,3 +241,115 @@ def test_fused_categorical_sampling_follows_the_softmax():
     assert actions.float().mean().item() == pytest.approx(p1, abs=4 * (p1 * (1 - p1) / 4000) ** 0.5)
     torch.testing.assert_close(agent.storage.log_probs[0],
                                torch.where(actions == 1, torch.tensor(p1).log(), torch.tensor(1 - p1).log()))
+
+
+# ----- collection loops in C over C-stepped envs ------------------------------------------------
+def _torch_backend_rollout(env_id, cfg, mode, num_envs=4):
+    """One PPO rollout on a torch-native env: "loop" (the whole rollout in one compiled call),
+    "act" (fused acting per step from Python, tensor env) or "eager"."""
+    agent = make_agent("ppo", env_id, cfg, seed=3, num_envs=num_envs, backend="torch").build()
+    inner = agent.env.env if cfg.get("normalize_obs") else agent.env
+    if mode != "loop":
+        inner.native.lib = None
+    if mode == "eager":
+        agent.fast = None
+    agent.reset_env()
+    torch.manual_seed(5)
+    for _ in range(2):
+        collect_rollout(agent, agent.storage)
+    return agent
+
+
+ROLLOUT_FIELDS = ("obs", "actions", "log_probs", "values", "rewards", "dones", "advantages", "returns")
+
+
+@needs_cc
+@pytest.mark.parametrize("env_id,cfg", [("Pendulum-v1", dict(n_steps=260, normalize_obs=True)),
+                                        ("CartPole-v1", dict(n_steps=150))])
+def test_compiled_rollout_collects_what_python_acting_collects(env_id, cfg):
+    """Two rollouts (Pendulum crosses its 200-step time limit, so truncations bootstrap;
+    CartPole terminates often): the loop in C stores exactly what per-step acting stores."""
+    loop, act = (_torch_backend_rollout(env_id, cfg, mode) for mode in ("loop", "act"))
+    assert loop.fast is not None and fast.native_chain(loop.env) is not None
+    assert fast.native_chain(act.env) is None
+    for name in ROLLOUT_FIELDS:
+        torch.testing.assert_close(getattr(loop.storage, name), getattr(act.storage, name), atol=1e-6, rtol=1e-6,
+                                   msg=lambda m, n=name: f"{n}: {m}")
+    assert float(loop.storage.dones.sum()) > 0
+    torch.testing.assert_close(loop.obs, act.obs)
+    assert loop.global_step == act.global_step == 2 * cfg["n_steps"] * 4
+    if cfg.get("normalize_obs"):
+        torch.testing.assert_close(loop.env.rms.mean, act.env.rms.mean, rtol=1e-9, atol=1e-12)
+        assert loop.env.rms.count == act.env.rms.count
+    assert loop.env.pop_episodes() == act.env.pop_episodes() != []
+
+
+@needs_cc
+def test_compiled_gaussian_rollout_follows_the_eager_rollout():
+    """Against eager PyTorch the only differences are float rounding (e.g. in tanh)."""
+    cfg = dict(n_steps=260, normalize_obs=True)
+    loop, eager = (_torch_backend_rollout("Pendulum-v1", cfg, mode) for mode in ("loop", "eager"))
+    for name in ROLLOUT_FIELDS:
+        torch.testing.assert_close(getattr(loop.storage, name), getattr(eager.storage, name), atol=1e-4,
+                                   rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@needs_cc
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_compiled_exploration_steps_store_what_eager_exploration_stores(algo):
+    def run(compiled):
+        agent = make_agent(algo, "Pendulum-v1", dict(hidden=(32, 32), batch_size=32, learning_starts=50),
+                           seed=2, backend="torch").build()
+        if not compiled:
+            agent.fast = None
+        agent.reset_env()
+        torch.manual_seed(7)
+        collect_transitions(agent, 50)  # random warm-up actions, eager in both
+        collect_transitions(agent, 170)  # past a 200-step time limit
+        for _ in range(30):
+            collect_transitions(agent, 1)
+        return agent
+
+    loop, eager = run(True), run(False)
+    assert fast.native_chain(loop.env) is not None and loop.fast.sigma is not None
+    st, ref = loop.storage, eager.storage
+    assert (st.pos, st.count, st.total) == (ref.pos, ref.count, ref.total) == (250, 250, 250)
+    for name in ("obs", "next_obs", "actions", "rewards", "dones", "ends"):
+        torch.testing.assert_close(getattr(st, name), getattr(ref, name), atol=1e-4, rtol=1e-4,
+                                   msg=lambda m, n=name: f"{n}: {m}")
+    assert bool(st.ends[:250].any()) and not bool(st.dones.any())  # truncated, never terminated
+    assert loop.global_step == eager.global_step == 250
+    torch.testing.assert_close(loop.obs, eager.obs, atol=1e-4, rtol=1e-4)
+    assert [r for r, _ in loop.env.pop_episodes()] == pytest.approx([r for r, _ in eager.env.pop_episodes()],
+                                                                    abs=1e-2)
+
+
+@needs_cc
+def test_compiled_gae_matches_the_tensor_recursion():
+    from rlcore.returns import gae
+
+    g = torch.Generator().manual_seed(0)
+    rewards, values = torch.randn(50, 6, generator=g), torch.randn(50, 6, generator=g)
+    dones = (torch.rand(50, 6, generator=g) < 0.1).float()
+    last = torch.randn(6, generator=g)
+    adv, ret = gae(rewards, values, dones, last, 0.97, 0.9)  # float32: the compiled loop
+    ref_adv, ref_ret = gae(*(t.double() for t in (rewards, values, dones, last)), 0.97, 0.9)  # tensor code
+    torch.testing.assert_close(adv.double(), ref_adv, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ret.double(), ref_ret, atol=1e-5, rtol=1e-5)
+
+
+@needs_cc
+def test_compiled_observation_normalisation_matches_the_tensor_code():
+    from rlcore.envs import make_env
+
+    envs = [make_env("Pendulum-v1", num_envs=5, seed=1, normalize_obs=True) for _ in range(2)]
+    envs[1].norm_ctx = lambda: None  # the tensor path
+    for env in envs:
+        env.reset(seed=1)
+    for step in range(240):
+        action = torch.full((5, 1), 1.5 * (-1) ** (step // 7))
+        a, b = (env.step(action) for env in envs)
+        torch.testing.assert_close(a.obs, b.obs, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(a.next_obs, b.next_obs, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(envs[0].rms.var, envs[1].rms.var, rtol=1e-9, atol=1e-12)
+    assert envs[0].rms.count == envs[1].rms.count == pytest.approx(1e-4 + 5 * 241)  # reset + steps
