@@ -53,23 +53,27 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
         agent.obs = fast.rollout(chain, obs)
         storage.finish(policy.value(agent.obs), c.gamma, c.gae_lambda)
         return storage.size * env.num_envs
+    draws = fast.draw_rollout() if fast is not None else None
     for t in range(storage.size):
         if fast is not None:  # policy, sampling and the storage row in one compiled call
-            s = env.step(fast.act(obs, t))
+            s = env.step(fast.act(obs, t, draws[t]))
+            stored = fast.outcome(t, s, c.gamma)
         else:
             dist, value = policy(obs)
             action = dist.sample()
             log_prob = dist.log_prob(action)
             s = env.step(agent.to_env_action(action, agent.squashed))
-        reward = s.reward
-        trunc = s.truncated & ~s.terminated
-        if trunc.any():
-            reward = reward.clone()
-            reward[trunc] += c.gamma * policy.value(obs_map(lambda x: x[trunc], s.next_obs))  # noqa: B023
-        if fast is not None:
-            storage.add_outcome(reward, s.terminated | s.truncated)
-        else:
-            storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
+            stored = False
+        if not stored:
+            reward = s.reward
+            trunc = s.truncated & ~s.terminated
+            if trunc.any():
+                reward = reward.clone()
+                reward[trunc] += c.gamma * policy.value(obs_map(lambda x: x[trunc], s.next_obs))  # noqa: B023
+            if fast is not None:
+                storage.add_outcome(reward, s.terminated | s.truncated)
+            else:
+                storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
         if next_obs is not None:
             next_obs[t].copy_(s.next_obs)
         obs = s.obs

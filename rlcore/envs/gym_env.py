@@ -59,7 +59,10 @@ def _set_row(obs, i: int, row) -> None:
 class GymVecEnv:
     """``num_envs`` Gymnasium envs stepped with same-step autoreset, speaking torch tensors.
 
-    ``seed`` is used by the first ``reset()`` that passes no seed of its own.
+    ``seed`` is used by the first ``reset()`` that passes no seed of its own. Synchronous
+    envs with Box observations are stepped by a lean loop over the sub-envs (the results of
+    ``SyncVectorEnv.step`` without its per-step info merging and copies); other spaces and
+    ``asynchronous=True`` step through Gymnasium's vector env.
     """
 
     def __init__(self, env_id: str, num_envs: int = 1, device: torch.device | str = "cpu",
@@ -81,6 +84,9 @@ class GymVecEnv:
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._finished: list[tuple[float, int]] = []
+        self._lean = not asynchronous and isinstance(raw_space, gym.spaces.Box)
+        if self._lean:
+            self._rows = np.zeros((num_envs, *raw_space.shape), dtype=raw_space.dtype)
 
     def _to_torch(self, obs):
         if self._convert is not None:
@@ -107,7 +113,10 @@ class GymVecEnv:
             act = act.astype(np.int64).reshape(self.num_envs)
         elif self._int_dtype is not None:
             act = act.astype(self._int_dtype)
-        obs, reward, terminated, truncated, info = self._env.step(act)
+        if self._lean:
+            obs, reward, terminated, truncated, info = self._step_each(act)
+        else:
+            obs, reward, terminated, truncated, info = self._env.step(act)
         done = terminated | truncated
         self._ep_return += reward
         self._ep_length += 1
@@ -129,6 +138,22 @@ class GymVecEnv:
             truncated=torch.as_tensor(truncated, device=self.device),
             next_obs=obs_t if next_obs is obs else self._to_torch(next_obs),
         )
+
+    def _step_each(self, act: np.ndarray):
+        """Step every sub-env, resetting finished ones in the same step (``SAME_STEP``)."""
+        n, rows = self.num_envs, self._rows
+        reward = np.zeros(n, dtype=np.float64)
+        terminated, truncated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        final: dict[str, list] = {}
+        for i, env in enumerate(self._env.envs):
+            obs, reward[i], terminated[i], truncated[i], _ = env.step(act[i])
+            if terminated[i] or truncated[i]:
+                final.setdefault("final_obs", [None] * n)[i] = obs
+                obs, _ = env.reset()
+            rows[i] = obs
+        if final:
+            final["_final_obs"] = terminated | truncated
+        return rows.copy(), reward, terminated, truncated, final
 
     def pop_episodes(self) -> list[tuple[float, int]]:
         done, self._finished = self._finished, []

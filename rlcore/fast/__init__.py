@@ -132,6 +132,7 @@ def library():
         lib.rl_off_collect.argtypes = [P, P, P, i, i, f, P, P, P, P, i64, P, P, P, P, P]
         lib.rl_off_collect.restype = i
         lib.rl_gae.argtypes = [i, i, P, P, P, P, f, f, P, P]
+        lib.rl_ppo_outcome.argtypes = [P, i, P, P, P, P, f, P, P, P]
         lib.rl_init(_torch_symbol("sgemm_"))
     _state["lib"], _state["reason"] = lib, reason
     return lib
@@ -601,36 +602,53 @@ class PPOKernel(_Kernel):
         self.act_ws = self.workspace(self.lib.rl_ppo_act_ws_size(self.ref, n_envs))
         self.draws = torch.zeros(n_envs, *(() if discrete else (nout,)))
         self.env_action = torch.zeros(n_envs, *(() if discrete else (nout,)))
+        self.bounds = (None, None)
         if not discrete:
             self.low, self.high = agent._low.contiguous(), agent._high.contiguous()
             self.keep.extend((self.low, self.high))
+            self.bounds = (self.low.data_ptr(), self.high.data_ptr())
+        self.rows = self.roll_draws = self.cur = None
 
-    def act(self, obs: torch.Tensor, t: int) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, t: int, draws: torch.Tensor | None = None) -> torch.Tensor:
         """Sample actions for ``obs`` into row ``t`` of the rollout storage (observation,
-        action, log-probability, value); returns the actions to send to the env."""
+        action, log-probability, value); returns the actions to send to the env. ``draws``
+        (row ``t`` of :meth:`draw_rollout`) or, by default, numbers drawn now drive sampling."""
         st = self.agent.storage
-        st.obs[t].copy_(obs)
-        if self.ctx.discrete:
-            torch.rand(self.draws.shape, out=self.draws)
+        if self.rows is None:  # addresses of each storage row (the storage never reallocates)
+            self.rows = [tuple(x[t].data_ptr() for x in (st.obs, st.actions, st.log_probs, st.values))
+                         for t in range(st.size)]
+        obs_row, act_row, logp_row, value_row = self.rows[t]
+        if obs.dtype == torch.float32 and obs.is_contiguous() and obs.device.type == "cpu":
+            ctypes.memmove(obs_row, obs.data_ptr(), 4 * obs.numel())
         else:
-            torch.randn(self.draws.shape, out=self.draws)
-        actions = st.actions[t]
-        self.lib.rl_ppo_act(self.ref, st.obs[t].data_ptr(), st.num_envs, self.draws.data_ptr(), self.act_ws,
-                            actions.data_ptr(), st.log_probs[t].data_ptr(), st.values[t].data_ptr(),
-                            self.env_action.data_ptr(), *((self.low.data_ptr(), self.high.data_ptr())
-                                                          if not self.ctx.discrete else (None, None)))
-        return actions if self.ctx.discrete else self.env_action
+            st.obs[t].copy_(obs)
+        if draws is None:
+            draws = self.draws
+            (torch.rand if self.ctx.discrete else torch.randn)(draws.shape, out=draws)
+        self.lib.rl_ppo_act(self.ref, obs_row, st.num_envs, draws.data_ptr(), self.act_ws, act_row, logp_row,
+                            value_row, self.env_action.data_ptr(), *self.bounds)
+        return st.actions[t] if self.ctx.discrete else self.env_action
 
-    def rollout(self, chain, obs: torch.Tensor) -> torch.Tensor:
-        """A whole rollout into the storage from a C-stepped env (``native_chain``), acting,
-        stepping and storing in C; returns the observations after it. The action draws are
-        taken row by row first, exactly as :meth:`act` takes them."""
-        a, st = self.agent, self.agent.storage
-        T, n = st.size, st.num_envs
-        if getattr(self, "roll_draws", None) is None:
+    def outcome(self, t: int, step, gamma: float) -> bool:
+        """Store row ``t``'s rewards (bootstrapped on truncation) and dones from ``step`` in one
+        call; False (nothing stored) when its tensors are not plain CPU float32/bool ones."""
+        r, term, trunc, fin = step.reward, step.terminated, step.truncated, step.next_obs
+        if not (isinstance(fin, torch.Tensor) and r.dtype == fin.dtype == torch.float32
+                and term.dtype == trunc.dtype == torch.bool and fin.device.type == "cpu"
+                and r.is_contiguous() and term.is_contiguous() and trunc.is_contiguous() and fin.is_contiguous()):
+            return False
+        st = self.agent.storage
+        self.lib.rl_ppo_outcome(self.ref, st.num_envs, r.data_ptr(), term.data_ptr(), trunc.data_ptr(),
+                                fin.data_ptr(), gamma, self.act_ws, st.rewards[t].data_ptr(), st.dones[t].data_ptr())
+        st.step = t + 1
+        return True
+
+    def draw_rollout(self) -> torch.Tensor:
+        """Every action draw of the next rollout, ``[T, *draw_shape]``: the same numbers that
+        ``T`` calls of :meth:`act` without ``draws`` would take, in one go where possible."""
+        T = self.agent.storage.size
+        if self.roll_draws is None:
             self.roll_draws = torch.zeros(T, *self.draws.shape)
-            self.cur = torch.zeros(n, self.ctx.obs_dim)
-            self.scratch = self.workspace(3 * n * self.ctx.obs_dim + 3 * n)
         if self.draws.numel() < 16:  # one serial draw gives the numbers T small draws give
             serial = torch.empty(self.roll_draws.numel(), 2)[:, 0]
             serial.uniform_() if self.ctx.discrete else serial.normal_()
@@ -639,12 +657,22 @@ class PPOKernel(_Kernel):
             draw = torch.rand if self.ctx.discrete else torch.randn
             for t in range(T):
                 draw(self.draws.shape, out=self.roll_draws[t])
+        return self.roll_draws
+
+    def rollout(self, chain, obs: torch.Tensor) -> torch.Tensor:
+        """A whole rollout into the storage from a C-stepped env (``native_chain``), acting,
+        stepping and storing in C; returns the observations after it."""
+        a, st = self.agent, self.agent.storage
+        T, n = st.size, st.num_envs
+        if self.cur is None:
+            self.cur = torch.zeros(n, self.ctx.obs_dim)
+            self.scratch = self.workspace(3 * n * self.ctx.obs_dim + 3 * n)
+        self.draw_rollout()
         self.cur.copy_(obs)
-        bounds = (None, None) if self.ctx.discrete else (self.low.data_ptr(), self.high.data_ptr())
         ptrs = [t.data_ptr() for t in (st.obs, st.actions, st.log_probs, st.values, st.rewards, st.dones)]
         _run_native(lambda t, z: self.lib.rl_ppo_rollout(
             self.ref, chain[0].ref, z, t, T, self.cur.data_ptr(), self.roll_draws.data_ptr(), self.act_ws, *ptrs,
-            self.env_action.data_ptr(), *bounds, a.config.gamma, self.scratch), chain, 0, T)
+            self.env_action.data_ptr(), *self.bounds, a.config.gamma, self.scratch), chain, 0, T)
         st.step = T
         a.global_step += T * n
         return self.cur.clone()

@@ -39,6 +39,24 @@ static const float *env_advance(EnvCtx *e, NormCtx *z, const void *action, float
     return b->next_norm;
 }
 
+/* Store one rollout step's outcome: rewards, with gamma * V(final obs) added where an episode
+ * was truncated (not terminated), and dones = terminated or truncated. ws: rl_ppo_act_ws_size
+ * floats (for one row). */
+void rl_ppo_outcome(PPOCtx *c, int n, const float *reward, const uint8_t *term, const uint8_t *trunc,
+                    const float *final_obs, float gamma, float *ws, float *s_rew, float *s_done) {
+    float *hv[MAXL + 1];
+    for (int i = 0; i < n; i++) {
+        float r = reward[i];
+        if (trunc[i] && !term[i]) {
+            for (int l = 1; l <= MAXL; l++) hv[l] = ws + (size_t)(l - 1) * mlp_width(&c->vf);
+            mlp_forward(&c->vf, 1, final_obs + (size_t)i * c->obs_dim, hv);
+            r += gamma * hv[c->vf.L][0];
+        }
+        s_rew[i] = r;
+        s_done[i] = (term[i] || trunc[i]) ? 1.f : 0.f;
+    }
+}
+
 /* PPO rollout rows t..T-1 (the eager loop is rlcore.agents.onpolicy.collect_rollout): act
  * from cur into row t of the storage (obs, action, log-prob, value), step, bootstrap
  * time-limit truncations with gamma * V(final obs), store reward and done. draws: [T, n, k]
@@ -49,7 +67,6 @@ int rl_ppo_rollout(PPOCtx *c, EnvCtx *e, NormCtx *z, int t, int T, float *cur, c
                    float *env_act, const float *low, const float *high, float gamma, float *scratch) {
     int n = e->n, od = c->obs_dim, k = c->discrete ? 1 : c->act_dim;
     StepBuf b = step_buffers(scratch, n, od);
-    float *hv[MAXL + 1];
     for (; t < T; t++) {
         if (!rl_env_ready(e)) return t;
         float *o = s_obs + (size_t)t * n * od;
@@ -59,17 +76,7 @@ int rl_ppo_rollout(PPOCtx *c, EnvCtx *e, NormCtx *z, int t, int T, float *cur, c
         rl_ppo_act(c, o, n, draws + (size_t)t * n * k, ws, act, s_logp + (size_t)t * n, s_val + (size_t)t * n,
                    env_act, low, high);
         const float *fin = env_advance(e, z, c->discrete ? act : env_act, cur, &b);
-        for (int i = 0; i < n; i++) {
-            float r = b.reward[i];
-            if (b.trunc[i] && !b.term[i]) {
-                float *h = ws;
-                for (int l = 1; l <= MAXL; l++) hv[l] = h + (size_t)(l - 1) * mlp_width(&c->vf);
-                mlp_forward(&c->vf, 1, fin + (size_t)i * od, hv);
-                r += gamma * hv[c->vf.L][0];
-            }
-            s_rew[(size_t)t * n + i] = r;
-            s_done[(size_t)t * n + i] = (b.term[i] || b.trunc[i]) ? 1.f : 0.f;
-        }
+        rl_ppo_outcome(c, n, b.reward, b.term, b.trunc, fin, gamma, ws, s_rew + (size_t)t * n, s_done + (size_t)t * n);
     }
     return t;
 }

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlcore import RLCoreError, make_env
-from rlcore.envs import FrameStack, NormalizeObservation, NormalizeReward
+from rlcore.envs import FrameStack, GymVecEnv, NormalizeObservation, NormalizeReward
 
 torch.set_num_threads(1)
 
@@ -244,3 +244,24 @@ def test_bad_env_ids_and_options_are_refused_with_one_sentence():
         make_env("CartPole-v1", backend="jax")
     with pytest.raises(RLCoreError, match="num_envs"):
         make_env("CartPole-v1", num_envs=0)
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_lean_sync_stepping_equals_gymnasiums_vector_env(env_id):
+    """The lean loop over sub-envs returns what SyncVectorEnv returns, resets included."""
+    lean, ref = GymVecEnv(env_id, 3, seed=4), GymVecEnv(env_id, 3, seed=4)
+    ref._lean = False
+    assert lean._lean
+    torch.testing.assert_close(lean.reset(), ref.reset())
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(450):
+        if env_id == "CartPole-v1":
+            action = torch.as_tensor(rng.integers(0, 2, 3))
+        else:
+            action = torch.as_tensor(rng.uniform(-2, 2, (3, 1)), dtype=torch.float32)
+        a, b = lean.step(action), ref.step(action)
+        for field in ("obs", "reward", "terminated", "truncated", "next_obs"):
+            assert torch.equal(getattr(a, field), getattr(b, field)), field
+        ends += int((a.terminated | a.truncated).sum())
+    assert ends >= 3 and lean.pop_episodes() == ref.pop_episodes()
