@@ -129,13 +129,40 @@ int mlp_width(const Mlp *m) {
 }
 
 /* h[0] = x; h[l + 1] = act(h[l] @ W_l + b_l), each h[l + 1] a [B, dims[l + 1]] buffer. */
+/* y[B, out] = b + x[B, in] @ W for a layer with few inputs (observations, observation +
+ * action): a loop over rows with the outputs vectorised beats a BLAS call at these sizes. */
+static void narrow_layer(const Mlp *m, int l, int B, const float *x, float *y) {
+    int in = m->dims[l], out = m->dims[l + 1];
+    float wt[8 * 1024];
+    const float *w = m->W[l];
+    if (m->wt) { /* torch's [out, in] layout: transpose to [in, out] */
+        for (int j = 0; j < out; j++)
+            for (int k = 0; k < in; k++) wt[k * out + j] = w[(size_t)j * in + k];
+        w = wt;
+    }
+    for (int i = 0; i < B; i++) {
+        float *yi = y + (size_t)i * out;
+        const float *xi = x + (size_t)i * in;
+        memcpy(yi, m->b[l], sizeof(float) * out);
+        for (int k = 0; k < in; k++) {
+            float a = xi[k];
+            const float *wk = w + (size_t)k * out;
+            for (int j = 0; j < out; j++) yi[j] += a * wk[j];
+        }
+    }
+}
+
 void mlp_forward(const Mlp *m, int B, const float *x, float **h) {
     h[0] = (float *)x;
     for (int l = 0; l < m->L; l++) {
         int in = m->dims[l], out = m->dims[l + 1];
         float *y = h[l + 1];
-        for (int i = 0; i < B; i++) memcpy(y + (size_t)i * out, m->b[l], sizeof(float) * out);
-        gemm(0, m->wt, B, out, in, 1.f, h[l], m->W[l], 1.f, y);
+        if (in <= 8 && out <= 1024) {
+            narrow_layer(m, l, B, h[l], y);
+        } else {
+            for (int i = 0; i < B; i++) memcpy(y + (size_t)i * out, m->b[l], sizeof(float) * out);
+            gemm(0, m->wt, B, out, in, 1.f, h[l], m->W[l], 1.f, y);
+        }
         act_forward(l < m->L - 1 ? m->hidden_act : m->out_act, y, B * out);
     }
 }
@@ -169,6 +196,18 @@ static void mlp_backward(const Mlp *m, int B, float **h, float *g, float *tmp, f
             }
         }
     }
+}
+
+/* sum of x[i]^2 in 16 independent float lanes (vectorised), added up in double. */
+static double sum_squares(const float *x, int n) {
+    float acc[16] = {0.f};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[i + j] * x[i + j];
+    double s = 0.0;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
 }
 
 static void adam_step(Adam *o, float lr) {
@@ -592,8 +631,7 @@ int rl_ppo_epoch(PPOCtx *c, const float *obs, const void *actions, const float *
         /* global gradient-norm clip, then Adam */
         if (c->max_grad_norm > 0.f) {
             double sq = 0.0;
-            for (int k = 0; k < c->opt.n; k++)
-                for (int i = 0; i < c->opt.size[k]; i++) sq += (double)c->opt.g[k][i] * c->opt.g[k][i];
+            for (int k = 0; k < c->opt.n; k++) sq += sum_squares(c->opt.g[k], c->opt.size[k]);
             float coef = c->max_grad_norm / ((float)sqrt(sq) + 1e-6f);
             if (coef < 1.f)
                 for (int k = 0; k < c->opt.n; k++)
