@@ -66,11 +66,12 @@ class RunningMeanStd:
         self.count = total
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        """Copies: the statistics are updated in place, so a saved dict must not follow them."""
         count = torch.tensor(self.count, dtype=torch.float64, device=self.mean.device)
-        return {"mean": self.mean, "var": self.var, "count": count}
+        return {"mean": self.mean.clone(), "var": self.var.clone(), "count": count}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.mean, self.var = (state[k].to(self.mean.device) for k in ("mean", "var"))
+        self.mean, self.var = (state[k].to(self.mean.device, torch.float64).clone() for k in ("mean", "var"))
         self.count = float(state["count"])
 
 

@@ -1,6 +1,7 @@
 """RunningMeanStd: observation/reward normalisation statistics."""
 
 import numpy as np
+import pytest
 import torch
 
 from rlcore.utils import RunningMeanStd
@@ -28,3 +29,16 @@ def test_running_statistics_round_trip_through_a_state_dict():
     other.update(torch.tensor([[0.0, 1.0]]))
     rms.update(torch.tensor([[0.0, 1.0]]))
     assert torch.equal(other.mean, rms.mean) and torch.equal(other.var, rms.var) and other.count == rms.count
+
+
+def test_state_dict_is_a_snapshot_and_loading_does_not_alias():
+    rms = RunningMeanStd((2,))
+    rms.update(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    saved = rms.state_dict()
+    before = saved["mean"].clone()
+    rms.update(torch.tensor([[10.0, 20.0]]))  # updates in place
+    assert torch.equal(saved["mean"], before)
+    other = RunningMeanStd((2,))
+    other.load_state_dict(rms.state_dict())
+    rms.update(torch.tensor([[-5.0, 0.0]]))
+    assert not torch.equal(other.mean, rms.mean) and other.count == pytest.approx(3 + 1e-4)
