@@ -77,11 +77,10 @@ class NormalizeObservation(VecEnvWrapper):
         if fast.library() is None:
             return None
         mean, var = self.rms.mean, self.rms.var
+        if not (mean.is_contiguous() and var.is_contiguous()):
+            return None
         ctx = self._ctx
-        if ctx is None or ctx.mean != mean.data_ptr() or ctx.var != var.data_ptr() \
-                or not (mean.is_contiguous() and var.is_contiguous()):
-            if not (mean.is_contiguous() and var.is_contiguous()):
-                self.rms.mean, self.rms.var = mean, var = mean.contiguous(), var.contiguous()
+        if ctx is None or ctx.mean != mean.data_ptr() or ctx.var != var.data_ptr():  # new statistics
             ctx = self._ctx = fast._NormCtx(dim=mean.numel(), mean=mean.data_ptr(), var=var.data_ptr(),
                                             clip=self.clip, eps=self.epsilon)
         ctx.update, ctx.count = int(self.training), self.rms.count
@@ -95,7 +94,8 @@ class NormalizeObservation(VecEnvWrapper):
 
     def step(self, action: torch.Tensor) -> Step:
         s = self.env.step(action)
-        ctx = self.norm_ctx() if s.obs.dtype == torch.float32 else None
+        plain = isinstance(s.obs, torch.Tensor) and s.obs.dtype == torch.float32
+        ctx = self.norm_ctx() if plain else None
         if ctx is not None:  # statistics and both observations in one C call
             from rlcore.fast import library
 

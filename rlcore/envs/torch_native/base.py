@@ -21,9 +21,9 @@ On CPU, initial states come from a pool of uniform draws taken from the generato
 blocks (refilled whenever fewer than one full batch of resets is left), consumed in order:
 a step with no finished episode uses none, and the finished rows take the next ones. Tasks
 with a ``native_kind`` (CartPole, Pendulum, MountainCar) then step in C (``rlcore.fast``),
-one call per step and bit-for-bit the same arithmetic as the tensor code, which remains the
-path without a C compiler or with ``RLCORE_FUSED=0``; both consume the pool identically, so
-they produce the same trajectories. On CUDA the step never waits for the host: a full
+one call per step with the tensor code's arithmetic operation for operation (results agree
+to float rounding); the tensor code remains the path without a C compiler or with
+``RLCORE_FUSED=0``. Both consume the pool identically, so they produce the same trajectories. On CUDA the step never waits for the host: a full
 batch of candidate initial states is drawn into a preallocated buffer and selected with
 ``torch.where``; finished-episode statistics wait in a small ring buffer on the device
 until ``pop_episodes`` (or a full buffer) copies them to the host.
