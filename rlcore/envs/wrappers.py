@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlcore import fast
 from rlcore.envs.base import Step
 from rlcore.utils import RunningMeanStd
 
@@ -70,11 +71,7 @@ class NormalizeObservation(VecEnvWrapper):
 
     def norm_ctx(self):
         """The C view of the statistics (``rlcore.fast``) on CPU, or None: then tensor code."""
-        if self.device.type != "cpu" or self.rms.mean.dtype != torch.float64:
-            return None
-        from rlcore import fast
-
-        if fast.library() is None:
+        if self.device.type != "cpu" or self.rms.mean.dtype != torch.float64 or fast.library() is None:
             return None
         mean, var = self.rms.mean, self.rms.var
         if not (mean.is_contiguous() and var.is_contiguous()):
@@ -97,13 +94,11 @@ class NormalizeObservation(VecEnvWrapper):
         plain = isinstance(s.obs, torch.Tensor) and s.obs.dtype == torch.float32
         ctx = self.norm_ctx() if plain else None
         if ctx is not None:  # statistics and both observations in one C call
-            from rlcore.fast import library
-
             raw, raw_next = s.obs.contiguous(), s.next_obs.contiguous()
             obs = torch.empty_like(raw)
             same = s.next_obs is s.obs
             next_obs = obs if same else torch.empty_like(raw)
-            library().rl_norm_step(ctypes.byref(ctx), raw.shape[0], raw.data_ptr(), raw_next.data_ptr(),
+            fast.library().rl_norm_step(ctypes.byref(ctx), raw.shape[0], raw.data_ptr(), raw_next.data_ptr(),
                                    obs.data_ptr(), None if same else next_obs.data_ptr())
             self.rms.count = ctx.count
             return Step(obs, s.reward, s.terminated, s.truncated, next_obs)

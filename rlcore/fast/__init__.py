@@ -444,6 +444,7 @@ class _OffPolicyKernel(_Kernel):
         self.keep.append(st)
         self.out = (ctypes.c_float * 4)()
         self.B, self.act_dim = c.batch_size, act_dim
+        self.cur = None  # collection buffers, made on the first compiled collection
 
     def set_polyak(self, targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
         if len(targets) > 2 * MAXP:
@@ -468,13 +469,15 @@ class _OffPolicyKernel(_Kernel):
         as the eager ``explore`` draws it."""
         a, st = self.agent, self.agent.storage
         n, ad, od = st.num_envs, self.act_dim, self.ctx.obs_dim
-        if getattr(self, "cur", None) is None or self.noise_rows.shape[0] < steps:
+        if self.cur is None:
             width = max(max(self.ctx.actor.dims[: self.ctx.actor.L + 1]), od)
             self.act_ws = self.workspace(n * (ad + MAXL * width) + 64)
             self.scratch = self.workspace(3 * n * od + 3 * n)
             self.cur, self.env_act = torch.zeros(n, od), torch.zeros(n, ad)
             self.noise_rows = torch.zeros(steps, n, ad)
             self.bounds = (a._low.contiguous(), a._high.contiguous())
+        if self.noise_rows.shape[0] < steps:
+            self.noise_rows = torch.zeros(steps, n, ad)
         for s in range(steps):
             torch.randn((n, ad), out=self.noise_rows[s])
         self.cur.copy_(a.obs)
