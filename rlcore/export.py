@@ -188,12 +188,12 @@ def export_policy(run_dir: str | Path, fmt: str, out: str | Path | None = None, 
         RLCoreError: ``run_dir`` is not a run folder, its checkpoint is missing or does not
             match, or ``fmt`` is unknown.
     """
-    from rlcore.cli import load_run
+    from rlcore.evaluation.checkpoint import load_agent
 
     check_format(fmt)
     if batch < 1 or calls < 1:
         raise RLCoreError(f"batch and calls must be at least 1; got batch={batch}, calls={calls}.")
-    agent, manifest = load_run(run_dir)
+    agent, manifest = load_agent(run_dir)
     path = Path(out) if out else Path(run_dir) / FORMATS[fmt]
     path.parent.mkdir(parents=True, exist_ok=True)
     obs = sample_observations(agent, batch, seed)
@@ -214,3 +214,17 @@ def export_policy(run_dir: str | Path, fmt: str, out: str | Path | None = None, 
             "latency_ms": median_latency_ms(lambda: run(one), calls),
             "batch_latency_ms": median_latency_ms(lambda: run(many), max(calls // 4, 1)),
             "torch_latency_ms": median_latency_ms(lambda: reference_actions(agent, obs[:1]), calls)}
+
+
+def export(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> str:
+    """Export a run's deterministic policy (``"onnx"`` or ``"torchscript"``) and return the file path.
+
+    The file is checked against the PyTorch agent on random observations (see
+    :func:`export_policy`, which also returns the difference and latencies); a mismatch
+    larger than 1e-4 raises instead of returning a path.
+    """
+    result = export_policy(run_dir, fmt, out, calls=20)
+    if result["max_abs_diff"] > 1e-4:
+        raise RuntimeError(f"The exported {fmt} policy differs from the PyTorch agent by "
+                           f"{result['max_abs_diff']:.3g} on random observations.")
+    return result["path"]

@@ -162,6 +162,7 @@ class Trainer:
         if self._writer is not None:
             self._writer.close()
         ckpt = agent.save(self.out / "checkpoints" / "final.pt")
+        save_training_state(agent, self.out / "checkpoints" / TRAINING_STATE)
         result = {"episodes": 0, "return_mean": None, "return_std": None}
         if self.eval_episodes > 0:
             ev = agent.evaluate(self.eval_episodes)
@@ -192,6 +193,122 @@ class Trainer:
         except Exception as exc:  # a plot must never lose a finished run
             print(f"warning: could not draw the learning curve ({exc})", file=sys.stderr)
         return manifest
+
+
+TRAINING_STATE = "training_state.pt"
+STORAGE_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def _capture(obj: Any, count: int | None, capacity: int | None) -> dict[str, Any]:
+    """Tensors and numbers of a storage object (recursing into rlcore.storage helpers); rows
+    of capacity-sized tensors past ``count`` are left out (they were never written)."""
+    import torch
+
+    def cut(t):
+        full = count is not None and capacity and t.dim() and t.shape[0] == capacity and count < capacity
+        return t[:count].clone() if full else t.clone()
+
+    out: dict[str, Any] = {}
+    for name, value in vars(obj).items():
+        if isinstance(value, torch.Tensor):
+            out[name] = cut(value)
+        elif isinstance(value, dict) and value and all(isinstance(v, torch.Tensor) for v in value.values()):
+            out[name] = {k: cut(v) for k, v in value.items()}
+        elif isinstance(value, list) and value and all(isinstance(v, torch.Tensor) for v in value):
+            out[name] = [v.clone() for v in value]
+        elif isinstance(value, (bool, int, float)):
+            out[name] = value
+        elif type(value).__module__.startswith("rlcore.storage"):
+            out[name] = _capture(value, None, None)
+    return out
+
+
+def _restore(obj: Any, state: dict[str, Any]) -> None:
+    import torch
+
+    for name, saved in state.items():
+        current = getattr(obj, name, None)
+        if isinstance(saved, torch.Tensor) and isinstance(current, torch.Tensor):
+            (current[: saved.shape[0]] if saved.dim() else current).copy_(saved)
+        elif isinstance(saved, dict) and isinstance(current, dict):
+            for k, v in saved.items():
+                current[k][: v.shape[0]].copy_(v)
+        elif isinstance(saved, list) and isinstance(current, list):
+            for dst, src in zip(current, saved):
+                dst.copy_(src)
+        elif isinstance(saved, dict) and current is not None:
+            _restore(current, saved)
+        elif isinstance(saved, (bool, int, float)):
+            setattr(obj, name, saved)
+
+
+def save_training_state(agent, path: Path) -> Path | None:
+    """Save what a checkpoint leaves out but continuing a run needs: the off-policy replay
+    storage (the rows written so far) and the agent's random generator. Skipped (with a
+    warning) when the storage is larger than 256 MB."""
+    import torch
+
+    state: dict[str, Any] = {"generator": agent.generator.get_state()}
+    storage = getattr(agent, "storage", None)
+    if storage is not None and getattr(storage, "kind", None) == "off_policy":
+        captured = _capture(storage, getattr(storage, "count", None), getattr(storage, "capacity", None))
+        size = sum(t.numel() * t.element_size() for t in _tensors(captured))
+        if size <= STORAGE_LIMIT_BYTES:
+            state["storage"] = captured
+        else:
+            print(f"warning: the replay storage ({size / 2**20:.0f} MB) is not saved; a continued run "
+                  "starts with an empty one.", file=sys.stderr)
+    torch.save(state, path)
+    return path
+
+
+def _tensors(tree: Any):
+    import torch
+
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for v in tree.values():
+            yield from _tensors(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from _tensors(v)
+
+
+def load_training_state(agent, path: Path) -> bool:
+    """Restore :func:`save_training_state`'s file into a built agent; False when there is none."""
+    import torch
+
+    if not Path(path).is_file():
+        return False
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    agent.generator.set_state(state["generator"])
+    if "storage" in state and getattr(agent, "storage", None) is not None:
+        _restore(agent.storage, state["storage"])
+    return True
+
+
+def resume(run_dir: str | Path, more_steps: int, env=None, progress: bool = False) -> dict[str, Any]:
+    """Continue a finished run for ``more_steps`` env steps in the same folder.
+
+    The agent, its optimizers, observation statistics and (off-policy) replay storage are
+    reloaded from the final checkpoint; progress.csv and episodes.csv are appended to, new
+    checkpoints and run.json are written, and run.json's ``total_steps`` becomes the sum.
+    ``env`` is the factory of a custom env that is not registered in this process.
+    Returns the new run manifest.
+    """
+    from rlcore.errors import RLCoreError
+    from rlcore.evaluation.checkpoint import load_agent
+
+    if isinstance(more_steps, bool) or not isinstance(more_steps, int) or more_steps < 1:
+        raise RLCoreError(f"more_steps {more_steps!r} is not a positive integer; accepted: e.g. 10000.")
+    run_dir = Path(run_dir)
+    agent, manifest = load_agent(run_dir, env=env)
+    load_training_state(agent, run_dir / "checkpoints" / TRAINING_STATE)
+    episodes = (manifest.get("eval") or {}).get("episodes") or 10
+    trainer = Trainer(agent, out=run_dir, eval_episodes=episodes, progress=progress,
+                      tensorboard=(run_dir / "tb").is_dir())
+    return trainer.run(agent.global_step + more_steps)
 
 
 def _jsonable(value: Any) -> Any:

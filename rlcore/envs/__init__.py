@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+import gymnasium as gym
 import torch
 
 from rlcore.envs.base import Step, VecEnv
@@ -14,7 +18,31 @@ from rlcore.utils import resolve_device
 BACKENDS = ("gym", "gym-async", "torch")
 
 
-def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
+def register_env(name: str, factory: Callable[..., gym.Env]) -> str:
+    """Register ``factory`` (a function returning a ``gymnasium.Env``) as the Gymnasium id
+    ``name`` so every rlcore path (``make_env``, agents, evaluation) can build it by id.
+
+    Registering the same factory again is a no-op; an id already taken by another env is
+    refused. Returns the id.
+    """
+    if not callable(factory):
+        raise RLCoreError(f"Env factory for {name!r} is a {type(factory).__name__}; accepted: a function "
+                          "returning a gymnasium.Env.")
+    env_id = re.sub(r"[^\w.-]+", "_", str(name)).strip("_") or "CustomEnv"
+    spec = gym.registry.get(env_id)
+    if spec is not None:
+        if getattr(spec, "entry_point", None) is factory or getattr(spec, "rlcore_factory", None) is factory:
+            return env_id
+        if not getattr(spec, "rlcore_factory", None):
+            raise RLCoreError(f"Env label {name!r} is already a registered Gymnasium id; accepted: a label "
+                              "that names no registered env.")
+    gym.registry.pop(env_id, None)  # a new factory under one of our own labels replaces the old one
+    gym.register(id=env_id, entry_point=factory, disable_env_checker=False)
+    gym.registry[env_id].rlcore_factory = factory
+    return env_id
+
+
+def make_env(env_id: str | Callable[..., gym.Env], num_envs: int = 1, seed: int | None = None,
              device: str | torch.device = "cpu", *, backend: str = "gym",
              normalize_obs: bool = False, normalize_reward: bool = False, gamma: float = 0.99,
              frame_stack: int = 1, pixels: bool | dict = False, action_repeat: int = 1,
@@ -23,7 +51,8 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
 
     Args:
         env_id: any registered Gymnasium id (``"module:EnvId"`` imports ``module`` first,
-            so a user's own registered env works).
+            so a user's own registered env works), or a factory (a function returning a
+            ``gymnasium.Env``), registered under its ``__name__`` with :func:`register_env`.
         num_envs: parallel copies stepped per call.
         seed: sub-env ``i`` is seeded with ``seed + i`` on the first reset.
         device: ``"cpu"`` (default) or ``"cuda"``.
@@ -41,6 +70,8 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
     """
     if num_envs < 1:
         raise RLCoreError(f"num_envs must be at least 1; got {num_envs}.")
+    if callable(env_id):
+        env_id = register_env(getattr(env_id, "__name__", "CustomEnv"), env_id)
     dev = resolve_device(device)
     if backend == "torch":
         from rlcore.envs.torch_native import make_torch_env
@@ -82,6 +113,6 @@ def make_env(env_id: str, num_envs: int = 1, seed: int | None = None,
     return env
 
 
-__all__ = ["make_env", "VecEnv", "Step", "GymVecEnv", "VecEnvWrapper", "NormalizeObservation",
+__all__ = ["make_env", "register_env", "VecEnv", "Step", "GymVecEnv", "VecEnvWrapper", "NormalizeObservation",
            "NormalizeReward", "FrameStack", "PixelObservation", "ActionRepeat", "PIXEL_ENV_IDS", "check_env_id",
            "find_wrapper", "BACKENDS"]

@@ -1,0 +1,115 @@
+"""Executing the runs of an experiment: one after another ("serial") or as Ray tasks ("ray").
+
+Both report every state change of every run through ``emit(spec, status)``; a status is
+``{"state", "step", "total", "return_mean", "error"}``. Ray runs in a local instance
+started here (``num_cpus=workers``, small object store, no dashboard) and shut down at
+the end, or joins an existing cluster with ``address`` (then each run is still a task
+with ``num_cpus=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rlcore.errors import RLCoreError
+from rlcore.experiment.worker import read_json, run_one
+
+BACKENDS = ("ray", "serial")
+POLL_S = 1.0
+OBJECT_STORE_BYTES = 80 * 1024 * 1024
+
+Emit = Callable[[Mapping[str, Any], dict[str, Any]], None]
+
+
+def check_backend(backend: str, workers: Any) -> None:
+    if backend not in BACKENDS:
+        raise RLCoreError(f"Unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}.")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise RLCoreError(f"workers {workers!r} is not a positive integer; accepted: e.g. 2.")
+
+
+def run_serial(specs: list[dict], factories: Mapping[str, Callable], emit: Emit) -> list[dict]:
+    outcomes = []
+    for spec in specs:
+        outcome = run_one(spec, factories.get(spec["env"]), report=lambda st, s=spec: emit(s, st))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _ray_task(spec: dict, factory: Callable | None) -> dict:
+    """What a Ray worker runs: one run, its progress written to ``status.json`` for the driver."""
+    return run_one(spec, factory)
+
+
+def start_ray(workers: int, address: str | None) -> bool:
+    """Connect to Ray; returns True when this call started a local instance (to shut it down)."""
+    try:
+        import ray
+    except ImportError:
+        raise RLCoreError("backend 'ray' needs the ray package, which is not installed; accepted: "
+                          "pip install ray, or backend='serial'.") from None
+    if ray.is_initialized():
+        return False
+    env_vars = {k: v for k, v in os.environ.items() if k.startswith("RLCORE_")}
+    root = str(Path(__file__).resolve().parents[2])
+    env_vars["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    common = dict(include_dashboard=False, log_to_driver=True, logging_level="ERROR",
+                  runtime_env={"env_vars": env_vars})
+    try:
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES, **common)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+        raise RLCoreError(f"Could not start or join {where} ({str(exc).splitlines()[0][:160]}); "
+                          "accepted: a reachable Ray address such as 'auto' or '10.0.0.5:6379', or none.") from None
+    return True
+
+
+def _poll(pending: dict, emit: Emit) -> None:
+    """Emit the latest ``status.json`` of every run still in flight."""
+    for spec in pending.values():
+        status = read_json(Path(spec["run_dir"]) / "status.json")
+        if isinstance(status, dict) and status.get("state") == "running":
+            emit(spec, status)
+
+
+def run_ray(specs: list[dict], factories: Mapping[str, Callable], emit: Emit, workers: int,
+            address: str | None) -> list[dict]:
+    import ray
+
+    started = start_ray(workers, address)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        refs = {task.remote(spec, factories.get(spec["env"])): i for i, spec in enumerate(specs)}
+        outcomes: list[dict | None] = [None] * len(specs)
+        pending = {ref: specs[i] for ref, i in refs.items()}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+            for ref in done:
+                spec = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # the worker died (killed, out of memory, ...)
+                    error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                    outcome = {"state": "failed", "manifest": None, "error": error}
+                outcomes[refs[ref]] = outcome
+                emit(spec, final_status(spec, outcome))
+            _poll(pending, emit)
+        return outcomes  # type: ignore[return-value]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def final_status(spec: Mapping[str, Any], outcome: Mapping[str, Any]) -> dict[str, Any]:
+    manifest = outcome.get("manifest") or {}
+    status = read_json(Path(spec["run_dir"]) / "status.json") or {}
+    return {"state": outcome["state"], "step": int(manifest.get("total_steps") or status.get("step") or 0),
+            "total": spec["steps"], "return_mean": (manifest.get("eval") or {}).get("return_mean"),
+            "error": outcome.get("error")}
