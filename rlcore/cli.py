@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from rlcore.cli_sweep import COMMANDS as SWEEP_COMMANDS
+from rlcore.cli_sweep import add_parsers as add_sweep_parsers
 from rlcore.errors import RLCoreError
 
 EPILOG = """examples:
@@ -18,6 +20,8 @@ EPILOG = """examples:
   python -m rlcore train sac Pendulum-v1 --steps 10000 --set actor_lr=3e-4 --json
   python -m rlcore eval runs/ppo-CartPole-v1-s0-20260101-120000 --episodes 20
   python -m rlcore export runs/ppo-CartPole-v1-s0-20260101-120000 --format onnx
+  python -m rlcore sweep --algo ppo,a2c --env CartPole-v1 --seeds 3 --steps 10000 --out runs/sweep1
+  python -m rlcore continue runs/ppo-CartPole-v1-s0-20260101-120000 --steps 20000
 """
 
 
@@ -75,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list registered agents and parts")
     ls.add_argument("--json", action="store_true", help="print one JSON object")
     ls.add_argument("--config", metavar="ALGO", help="show the config fields of ALGO")
+    add_sweep_parsers(sub)
     return p
 
 
@@ -215,6 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "report": cmd_report,
             "export": cmd_export}
+COMMANDS.update(SWEEP_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
