@@ -1,8 +1,10 @@
 """RL Copilot web UI: ``python app.py [--host 127.0.0.1] [--port 7860] [--model NAME]``.
 
-Binds loopback by default; any other address requires credentials (``--auth user:pass`` or
-``COPILOT_AUTH``). Nothing heavy happens at import: the page comes up first and the model
-and index load in the background.
+Binds loopback by default. Every request needs a credential, loopback included: a random
+token printed in the start-up URL (``http://127.0.0.1:7860/?token=...``), or the user and
+password given with ``--auth user:password`` (or ``COPILOT_AUTH``), which any address other
+than loopback requires. Nothing heavy happens at import: the page comes up first and the
+model and index load in the background.
 """
 
 from __future__ import annotations
@@ -14,10 +16,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import os
 import sys
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,7 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--model", default=None, help="model name, .gguf path, hf:DIR or openai:URL")
-    p.add_argument("--auth", default=None, help="user:password (required beyond loopback; env COPILOT_AUTH)")
+    p.add_argument("--auth", default=None, help="user:password instead of the start-up token "
+                   "(required beyond loopback; env COPILOT_AUTH)")
     p.add_argument("--home", default=None, help="data folder (env COPILOT_HOME)")
     return p.parse_args(argv)
 
@@ -36,14 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                        ("ANONYMIZED_TELEMETRY", "False"), ("GRADIO_ANALYTICS_ENABLED", "False")):
         os.environ.setdefault(key, value)
-    auth = args.auth or os.environ.get("COPILOT_AUTH") or None
-    if args.host not in LOOPBACK and not auth:
-        print(f"error: binding {args.host!r} exposes the UI beyond this machine; pass --auth "
-              "user:password (or set COPILOT_AUTH) to do that.", file=sys.stderr)
-        return 2
-    if auth and ":" not in auth:
-        print("error: --auth must look like user:password.", file=sys.stderr)
-        return 2
+    auth = args.auth if args.auth is not None else (os.environ.get("COPILOT_AUTH") or None)
+    if auth is not None:
+        from copilot.config import ConfigError, parse_auth
+
+        try:
+            parse_auth(auth)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from copilot.ui.app import launch
 
     return launch(host=args.host, port=args.port, model=args.model, auth=auth, home=args.home)

@@ -42,7 +42,8 @@ class Settings:
     temperature: float = 0.0  # greedy: the same question over the same index gives the same answer
     threads: int = 0  # LLM threads; 0 means all cores
     api_key: str = ""  # for openai:URL backends
-    auth: str = ""  # "user:password" for the web UI when bound beyond loopback
+    auth: str = ""  # "user:password" for the web UI; empty: a random token in the start-up URL
+    ingest_roots: list[str] = field(default_factory=list)  # folders the UI may ingest; empty: home/imports + corpus
 
     @property
     def index_dir(self) -> Path:
@@ -55,6 +56,26 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return Path(self.home) / "runs"
+
+    @property
+    def imports_dir(self) -> Path:
+        return Path(self.home) / "imports"
+
+    def allowed_ingest_roots(self) -> list[Path]:
+        """Folders under which the web UI may ingest server files (resolved)."""
+        roots = self.ingest_roots or [str(self.imports_dir), *self.corpus]
+        return [Path(os.path.expanduser(r)).resolve() for r in roots]
+
+
+def parse_auth(value: str) -> tuple[str, str]:
+    """``"user:password"`` -> ``(user, password)``; both parts must be non-empty."""
+    user, sep, password = (value or "").partition(":")
+    if not sep or not user.strip() or not password:
+        shown = "an empty value" if not value else ("a value without ':'" if not sep else
+                                                    "an empty user" if not user.strip() else "an empty password")
+        raise ConfigError(f"The web UI's auth setting got {shown}; it must look like user:password with "
+                          "both parts non-empty.")
+    return user, password
 
 
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
@@ -120,4 +141,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_env: bool =
     if settings.k < 1 or settings.n_ctx < 512 or settings.max_tokens < 1:
         raise ConfigError(f"Settings out of range (k={settings.k}, n_ctx={settings.n_ctx}, "
                           f"max_tokens={settings.max_tokens}); need k>=1, n_ctx>=512, max_tokens>=1.")
+    if settings.auth:
+        parse_auth(settings.auth)
     return settings

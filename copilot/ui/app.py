@@ -19,6 +19,7 @@ from copilot.ui.render import status_html
 from copilot.ui.services import Services
 
 TITLE = "RL Copilot"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATUS_EVERY_S = 2.0
 CSS_FILE = Path(__file__).with_name("style.css")
 
@@ -90,33 +91,54 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def access_for(settings) -> "Access":
+    """The credential every request must show: the configured user and password, else a fresh token."""
+    from copilot.config import parse_auth
+    from copilot.ui.auth import Access
+
+    if settings.auth:
+        user, password = parse_auth(settings.auth)
+        return Access(user=user, password=password)
+    return Access.with_token()
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, model: str | None = None, auth: str | None = None,
            home: str | None = None) -> int:
     """Serve the UI until interrupted; returns the process exit status."""
+    from starlette.middleware import Middleware
+
     from copilot.config import ConfigError, load_settings
+    from copilot.ui.auth import AuthGate
 
     try:
-        settings = load_settings({"home": home, "model": model})
+        settings = load_settings({"home": home, "model": model, "auth": auth})
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if host not in LOOPBACK and not settings.auth:
+        print(f"error: binding {host!r} exposes the UI beyond this machine; pass --auth "
+              "user:password (or set COPILOT_AUTH) to do that.", file=sys.stderr)
         return 2
     if not port_free(host, port):
         print(f"error: port {port} on {host} is already in use; pick another --port.", file=sys.stderr)
         return 2
+    access = access_for(settings)
     # Print before loading starts: llama.cpp silences stdout/stderr while it loads a model.
-    print(f"RL Copilot on http://{host}:{port} (model: {settings.model}; it loads in the background)",
-          flush=True)
+    how = "open it with its token" if access.mode == "token" else "log in as " + access.user
+    print(f"RL Copilot on {access.start_url(host, port)} ({how}; model: {settings.model}, "
+          "loading in the background)", flush=True)
     services = Services(settings)
     services.start()
     exports = exports_dir(services)
     demo = build_app(services, exports)
     demo.queue(default_concurrency_limit=1, max_size=64)
-    creds = tuple(auth.split(":", 1)) if auth else None
-    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (settings.runs_dir, settings.imports_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     try:
-        demo.launch(server_name=host, server_port=port, auth=creds, theme=theme(), css_paths=[CSS_FILE],
+        demo.launch(server_name=host, server_port=port, theme=theme(), css_paths=[CSS_FILE],
                     allowed_paths=[str(settings.runs_dir), str(exports)], ssr_mode=False, quiet=True,
-                    show_error=False, footer_links=[], run_history=False)
+                    show_error=False, footer_links=[], run_history=False,
+                    app_kwargs={"middleware": [Middleware(AuthGate, access=access)]})
     except OSError as exc:
         print(f"error: cannot serve on {host}:{port} ({exc}); pick another --port.", file=sys.stderr)
         return 2

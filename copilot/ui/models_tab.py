@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -42,6 +43,24 @@ def index_info(services: Services) -> str:
     return "\n".join(lines)
 
 
+def check_ingest_paths(paths: list[str], settings) -> list[str]:
+    """``paths`` resolved, each required to lie under one of the configured ingest roots.
+
+    Raises ValueError with one sentence for the first path outside them (symlinks are
+    followed first, so a link inside a root cannot point outside it).
+    """
+    roots = settings.allowed_ingest_roots()
+    out = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if not any(path == root or path.is_relative_to(root) for root in roots):
+            shown = ", ".join(str(r) for r in roots)
+            raise ValueError(f"{raw!r} is outside the folders the web UI may ingest ({shown}); copy it "
+                             f"under {roots[0]} or add a folder to the 'ingest_roots' setting.")
+        out.append(str(path))
+    return out
+
+
 def build(services: Services, header: gr.HTML, header_fn) -> None:
     """Lay out the Models tab and wire its events."""
     gr.Markdown("### Language model")
@@ -56,7 +75,9 @@ def build(services: Services, header: gr.HTML, header_fn) -> None:
     gr.Markdown("### Embedder and index")
     info = gr.Markdown(lambda: index_info(services), elem_id="index-info")
     with gr.Row(elem_classes="cp-bottom"):
-        extra = gr.Textbox(label="Also ingest these files or folders (one per line, optional)", lines=1,
+        roots = ", ".join(str(r) for r in services.settings.allowed_ingest_roots())
+        extra = gr.Textbox(label=f"Also ingest these files or folders (one per line, optional; under {roots})",
+                           lines=1,
                            max_lines=4, scale=4)
         rebuild = gr.Checkbox(label="Rebuild from scratch", value=False, scale=1)
         reingest = gr.Button("Re-ingest", scale=1, min_width=140, elem_id="reingest")
@@ -81,6 +102,7 @@ def build(services: Services, header: gr.HTML, header_fn) -> None:
         wanted = [p.strip() for p in (paths or "").splitlines() if p.strip()]
         progress(0, desc="Reading sources…")
         try:
+            wanted = check_ingest_paths(wanted, services.settings)
             summary = ingest(wanted or None, services.settings, rebuild=wipe, progress=True)
             services.reopen_index()
             text = (f"Index up to date: {summary['chunks']} chunks; {summary['added']} sources added, "

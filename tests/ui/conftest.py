@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ui_browser, also under --import-mode=importlib
 from ui_browser import (  # noqa: E402
-    CHROMIUM_ARGS, REPO, SHOTS, Server, chromium, free_port, wait_http, wait_ready)
+    CHROMIUM_ARGS, REPO, SHOTS, Server, chromium, free_port, start_url, wait_http, wait_ready)
 
 
 def _real_model() -> tuple[Path, Path]:
@@ -55,8 +55,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     try:
+        url = start_url(proc, log)
+        assert url.startswith(f"http://127.0.0.1:{port}/?token="), url
         server = Server(url, home, proc, wait_http(url, proc, log), model_file, log)
         yield server
     finally:

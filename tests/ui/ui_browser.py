@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ READY_LIMIT_S = 600  # model loaded and index ready (includes a first index buil
 
 @dataclass
 class Server:
-    url: str
+    url: str  # the start-up URL, with its token
     home: Path
     proc: subprocess.Popen
     startup_s: float
@@ -39,6 +40,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+
+def start_url(proc: subprocess.Popen, log: Path, limit_s: float = STARTUP_LIMIT_S) -> str:
+    """The start-up URL that app.py prints (with its token), read from its log."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        found = re.search(r"RL Copilot on (http://\S+)", log.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    pytest.fail(f"app.py printed no start-up URL:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path) -> float:
