@@ -28,20 +28,22 @@ def _num(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e5 else f"{x:.0f}"
 
 
-def _tables(runs: list[dict]) -> tuple[list[str], list[str], dict[str, dict[str, list[dict]]]]:
-    """(groups in order, tasks in order, group -> task -> finished runs sorted by seed)."""
-    groups = list(dict.fromkeys(r["group"] for r in runs))
-    tasks = list(dict.fromkeys(r["task"] for r in runs))
-    table: dict[str, dict[str, list[dict]]] = {g: {} for g in groups}
+def _tables(runs: list[dict]) -> tuple[dict[str, list[str]], dict[str, dict[str, list[dict]]]]:
+    """(group -> its tasks in order, group -> task -> finished runs sorted by seed)."""
+    group_tasks: dict[str, list[str]] = {}
+    for r in runs:
+        tasks = group_tasks.setdefault(r["group"], [])
+        tasks += [] if r["task"] in tasks else [r["task"]]
+    table: dict[str, dict[str, list[dict]]] = {g: {} for g in group_tasks}
     for r in sorted(runs, key=lambda r: r["seed"]):
         if r["state"] in ("done", "skipped"):
             table[r["group"]].setdefault(r["task"], []).append(r)
-    return groups, tasks, table
+    return group_tasks, table
 
 
-def _normalizer(table, tasks):
-    """Per-task min-max normalisation over every finished run (identity with one task)."""
-    if len(tasks) < 2:
+def _normalizer(table, tasks, normalized: bool):
+    """Per-task min-max normalisation over every finished run (identity when no group has two tasks)."""
+    if not normalized:
         return lambda task, values: np.asarray(values, dtype=np.float64)
     ranges = {}
     for task in tasks:
@@ -55,10 +57,11 @@ def _normalizer(table, tasks):
     return normalize
 
 
-def _matrices(table, tasks, normalize) -> dict[str, np.ndarray]:
-    """Group -> [runs, tasks] score matrix; groups missing a task are left out."""
+def _matrices(table, group_tasks, normalize) -> dict[str, np.ndarray]:
+    """Group -> [runs, tasks] score matrix; groups with a task no run finished are left out."""
     out = {}
     for group, per in table.items():
+        tasks = group_tasks[group]
         if not all(per.get(t) for t in tasks):
             continue
         n = min(len(per[t]) for t in tasks)
@@ -77,6 +80,9 @@ def _verdict(estimates: dict, improvement: list[dict], metric: str, normalized: 
     if len(ranked) == 1:
         g = ranked[0]
         return f"{g} scored {name} {fmt(g)} over {estimates[g]['runs']} runs.{tail}"
+    if not improvement:
+        each = "; ".join(f"{g} {name} {fmt(g)}" for g in ranked)
+        return f"The groups ran different envs, so they are not compared: {each}.{tail}"
     best, second = ranked[:2]
     prob = next(p["probability"] for p in improvement if p["x"] == best and p["y"] == second)
     odds = f"P({best} > {second}) = {prob:.2f}."
@@ -87,9 +93,12 @@ def _verdict(estimates: dict, improvement: list[dict], metric: str, normalized: 
             f"overlap; {odds}{tail}")
 
 
-def _improvement(matrices: dict[str, np.ndarray], order: list[str]) -> list[dict]:
+def _improvement(matrices: dict[str, np.ndarray], order: list[str], group_tasks) -> list[dict]:
+    """P(X > Y) for every pair of groups that ran the same tasks (empty when no two did)."""
     rows = []
     for x, y in combinations(order, 2):
+        if group_tasks[x] != group_tasks[y]:
+            return []
         p = metrics.probability_of_improvement(matrices[x], matrices[y])
         if p < 0.5:
             x, y, p = y, x, 1.0 - p
@@ -97,9 +106,10 @@ def _improvement(matrices: dict[str, np.ndarray], order: list[str]) -> list[dict
     return rows
 
 
-def _curves(table, matrices, tasks, normalize):
+def _curves(table, matrices, group_tasks, normalize):
     """Shared step grid and group -> [runs, tasks, points] normalised learning curves, or None."""
-    records = {g: {t: [load_run(Path(r["run_dir"]))[0] for r in table[g][t]] for t in tasks} for g in matrices}
+    records = {g: {t: [load_run(Path(r["run_dir"]))[0] for r in table[g][t]] for t in group_tasks[g]}
+               for g in matrices}
     records = {g: {t: [rec for rec in recs if rec is not None and rec.episodes is not None]
                    for t, recs in per.items()} for g, per in records.items()}
     records = {g: per for g, per in records.items() if all(per.values())}
@@ -110,7 +120,7 @@ def _curves(table, matrices, tasks, normalize):
     curves = {}
     for g, per in records.items():
         n = min(len(recs) for recs in per.values())
-        cols = [np.stack([normalize(t, _run_curve(rec, edges)) for rec in per[t][:n]]) for t in tasks]
+        cols = [np.stack([normalize(t, _run_curve(rec, edges)) for rec in per[t][:n]]) for t in per]
         curves[g] = np.stack(cols, axis=1)
     keep = np.all([np.all(np.isfinite(c), axis=(0, 1)) for c in curves.values()], axis=0)
     if not keep.any():
@@ -118,16 +128,19 @@ def _curves(table, matrices, tasks, normalize):
     return edges[1:][keep], {g: c[:, :, keep] for g, c in curves.items()}
 
 
-def _plot(out: Path, table, matrices, tasks, normalize, metric, boot, order) -> Path | None:
+def _plot(out: Path, table, matrices, group_tasks, normalize, metric, boot, order) -> Path | None:
     from rlcore.evaluation.plots import plot_sample_efficiency
 
-    built = _curves(table, matrices, tasks, normalize)
+    built = _curves(table, matrices, group_tasks, normalize)
     if built is None:
         return None
     steps, curves = built
     ci = metrics.stratified_bootstrap_ci(curves, METRIC_FNS[metric], *boot)
-    ylabel = f"{METRIC_NAMES[metric]} {'normalized score' if len(tasks) > 1 else 'episode return'}"
-    title = "Learning curves" + (f" across {len(tasks)} tasks" if len(tasks) > 1 else f" on {tasks[0]}")
+    tasks = list(dict.fromkeys(t for g in curves for t in group_tasks[g]))
+    several = max(len(group_tasks[g]) for g in curves) > 1
+    ylabel = f"{METRIC_NAMES[metric]} {'normalized score' if several else 'episode return'}"
+    title = "Learning curves" + (f" across {len(tasks)} tasks" if several else
+                                 f" on {tasks[0]}" if len(tasks) == 1 else "")
     return plot_sample_efficiency(steps, ci, out / "curves.png", ylabel=ylabel, title=title,
                                   order=[g for g in order if g in ci])
 
@@ -140,9 +153,12 @@ def aggregate(runs: list[dict], out: Path, metric: str = "iqm", reps: int = 2000
     finished, ``score`` (its evaluation return).
     """
     out.mkdir(parents=True, exist_ok=True)
-    groups, tasks, table = _tables(runs)
-    normalize = _normalizer(table, tasks)
-    matrices = _matrices(table, tasks, normalize)
+    group_tasks, table = _tables(runs)
+    groups = list(group_tasks)
+    tasks = list(dict.fromkeys(t for ts in group_tasks.values() for t in ts))
+    normalized = any(len(ts) > 1 for ts in group_tasks.values())
+    normalize = _normalizer(table, tasks, normalized)
+    matrices = _matrices(table, group_tasks, normalize)
     boot = (reps, alpha, seed)
     estimates = {}
     if matrices:
@@ -152,21 +168,21 @@ def aggregate(runs: list[dict], out: Path, metric: str = "iqm", reps: int = 2000
                 estimates[g] = {**{k: round(float(v), 6) for k, v in ci[g].as_dict().items()},
                                 "runs": int(matrices[g].size)}
     order = [g for g in groups if g in estimates]
-    improvement = _improvement(matrices, order)
+    improvement = _improvement(matrices, order, group_tasks)
     failed = sum(r["state"] == "failed" for r in runs)
     report = {
-        "metric": metric, "confidence": 1 - alpha, "normalized": len(tasks) > 1, "tasks": tasks,
+        "metric": metric, "confidence": 1 - alpha, "normalized": normalized, "tasks": tasks,
         "groups": estimates,
-        "best": max(order, key=lambda g: estimates[g]["point"]) if order else None,
-        "verdict": _verdict(estimates, improvement, metric, len(tasks) > 1, failed, len(runs)),
+        "best": max(order, key=lambda g: estimates[g]["point"]) if len(order) == 1 or improvement else None,
+        "verdict": _verdict(estimates, improvement, metric, normalized, failed, len(runs)),
         "improvement": improvement,
         "runs_total": len(runs), "runs_finished": sum(r["state"] in ("done", "skipped") for r in runs),
         "runs_failed": failed,
         "failures": [{"label": r["label"], "seed": r["seed"], "run_dir": r["run_dir"], "error": r.get("error")}
                      for r in runs if r["state"] == "failed"],
-        "per_task": {g: {t: _task_row(table[g].get(t, [])) for t in tasks} for g in groups},
+        "per_task": {g: {t: _task_row(table[g].get(t, [])) for t in group_tasks[g]} for g in groups},
     }
-    plot = _plot(out, table, matrices, tasks, normalize, metric, boot, order) if matrices else None
+    plot = _plot(out, table, matrices, group_tasks, normalize, metric, boot, order) if matrices else None
     artifacts = {"plot": str(plot) if plot else None, "report": str(out / "report.md"),
                  "report_json": str(out / "report.json")}
     from rlcore.experiment.markdown import render

@@ -28,7 +28,7 @@ def render(report: dict, runs: list[dict], artifacts: dict) -> str:
              "|---|---|---|---|---|" + "---|" * len(report["tasks"])]
     for group, per_task in report["per_task"].items():
         est = report["groups"].get(group, {})
-        raw = " | ".join(_cell(per_task[t]["mean"]) for t in report["tasks"])
+        raw = " | ".join(_cell(per_task.get(t, {}).get("mean")) for t in report["tasks"])
         lines.append(f"| {group} | {est.get('runs', 0)} | {_cell(est.get('point'))} | {_cell(est.get('lower'))} "
                      f"| {_cell(est.get('upper'))} | {raw} |")
     if report["improvement"]:
