@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rlcore.cli_sweep import COMMANDS as SWEEP_COMMANDS
 from rlcore.cli_sweep import add_parsers as add_sweep_parsers
+from rlcore.cli_checks import MAX_EPISODES, check_run_dir, check_train_sizes, in_range, unreadable_runs
 from rlcore.errors import RLCoreError
 
 EPILOG = """examples:
@@ -115,9 +116,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     get("agents", args.algo)  # fail fast on a bad algorithm
     check_env_id(args.env_id)
-    if args.steps < 1:
-        raise RLCoreError(f"--steps must be a positive integer; got {args.steps}.")
     config = parse_assignments(args.sets)
+    check_train_sizes(args.steps, args.seed, args.num_envs, args.backend, args.eval_episodes,
+                      args.eval_every, args.checkpoint_every, config)
     agent = make_agent(args.algo, args.env_id, config, seed=args.seed, device=args.device,
                        num_envs=args.num_envs, backend=args.backend, **_parts(args.parts))
     if args.resume:
@@ -140,25 +141,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def load_run(run_dir: str | Path):
-    """Rebuild the agent of a run folder from its run.json and final checkpoint."""
-    from rlcore import make_agent
+    """Rebuild the agent of a run folder from its run.json and final checkpoint.
 
-    run_dir = Path(run_dir)
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise RLCoreError(f"{str(run_dir)!r} is not a run folder (no run.json found).")
-    m = json.loads(path.read_text())
-    parts = {role: key for role, key in (m.get("modules") or {}).items() if key}
-    agent = make_agent(m["algo"], m["env"], m["config"], seed=m["seed"], num_envs=m["num_envs"],
-                       device="cpu", **parts)
-    agent.load(run_dir / m["checkpoint"])
-    return agent, m
+    Both files are checked first: a corrupt or truncated one is refused naming the file.
+    """
+    from rlcore.evaluation.checkpoint import load_agent
+
+    check_run_dir(run_dir)
+    return load_agent(run_dir)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    in_range("--episodes", args.episodes, 1, MAX_EPISODES)
     agent, m = load_run(args.run_dir)
-    if args.episodes < 1:
-        raise RLCoreError(f"--episodes must be at least 1; got {args.episodes}.")
     result = agent.evaluate(args.episodes, seed=args.seed)
     result = {"run_dir": str(args.run_dir), "algo": m["algo"], "env": m["env"], **result}
     if args.json:
@@ -193,8 +188,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rlcore.evaluation.report import report
 
-    summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps, alpha=args.alpha,
-                     seed=args.seed, score_ranges=_score_ranges(args.score_ranges) or None)
+    in_range("--reps", args.reps, 1, 1_000_000)
+    if not 0 < args.alpha < 1:
+        raise RLCoreError(f"--alpha must be between 0 and 1 (exclusive); got {args.alpha}.")
+    try:
+        summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps, alpha=args.alpha,
+                         seed=args.seed, score_ranges=_score_ranges(args.score_ranges) or None)
+    except RLCoreError:
+        bad = unreadable_runs(args.run_dirs)
+        if bad:
+            raise RLCoreError(f"No run could be reported: {bad[0]}") from None
+        raise
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -207,6 +211,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from rlcore.export import export_policy
 
+    check_run_dir(args.run_dir)
     result = export_policy(args.run_dir, args.fmt, args.out)
     if args.json:
         print(json.dumps(result))
