@@ -22,7 +22,7 @@ from copilot.glossary_zh import GLOSSARY
 ZH_TERMS = {
     "步": " steps ", "时间步": " steps ", "个环境": " envs ", "并行环境": " parallel envs ",
     "环境": " env ", "回合": " episodes ", "局": " episodes ", "轮评估": " eval episodes ",
-    "评估": " evaluate ", "测试": " evaluate ", "随机种子": " seed ", "种子": " seed ",
+    "评估": " evaluate ", "每次": " ", "每个": " ", "测试": " evaluate ", "随机种子": " seed ", "种子": " seed ",
     "检查点": " checkpoint ", "保存模型": " save checkpoint ", "保存": " save ", "每": " every ",
     "学习率": " learning rate ", "批大小": " batch size ", "批量大小": " batch size ",
     "批次大小": " batch size ", "折扣因子": " gamma ", "熵系数": " entropy coefficient ",
@@ -289,7 +289,7 @@ def find_hidden(text: str) -> list[int] | None:
     if m and int(m.group(1)) <= 8:
         return [int(m.group(2))] * int(m.group(1))
     m = re.search(r"\b(\d+)\s*[x×]\s*(\d+)(?:\s*[x×]\s*(\d+))?\b", text)
-    if m:
+    if m and re.search(r"hidden|layer|net|mlp|units|neurons|architecture|width", text, re.IGNORECASE):
         return [int(g) for g in m.groups() if g]
     for phrase in HYPER["hidden"]:
         hit = _find(text, phrase)
