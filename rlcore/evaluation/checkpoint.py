@@ -30,7 +30,7 @@ def checkpoint_path(run_dir: str | Path, checkpoint: str | Path | None = None) -
     for candidate in (Path(checkpoint), run_dir / checkpoint, run_dir / "checkpoints" / checkpoint):
         if candidate.is_file():
             return candidate
-    found = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
+    found = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt") if p.name != "training_state.pt")
     raise RLCoreError(f"Checkpoint {str(checkpoint)!r} is not in {str(run_dir)!r}; accepted: "
                       f"{', '.join(found) if found else 'none (the folder has no checkpoints)'}.")
 

@@ -52,7 +52,8 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     ax.set_ylabel("return")
     ax.set_title(f"{manifest.get('algo', '?')} on {manifest.get('env', '?')}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # a run too short to finish an episode has nothing to label
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path = Path(out) if out else run_dir / "curve.png"
     fig.savefig(path)
