@@ -1,35 +1,35 @@
-"""Running a training script in a child process with limits, no network and a live log.
+"""Running a training script inside an OS-level sandbox, with limits and a live log.
 
-The product never imports generated code: the script runs as ``python -I -u
-sandbox_boot.py ... SCRIPT`` in its own run folder, in a new session (its own process
-group), with a scrubbed environment (``PATH``, ``HOME`` = the run folder, ``TMPDIR`` inside
-it, offline Hugging Face flags, ``RLCORE_THREADS=1``), stdin closed and stdout/stderr
-streamed back line by line (``\\r`` progress updates included).
+The product never imports generated code. Every script (generated, edited in the UI or
+passed to ``copilot run``) runs as ``bwrap ... python -I -u sandbox_boot.py ... SCRIPT``
+in its run folder; where bubblewrap cannot run, nothing runs (one sentence says why:
+there is no weaker fallback). The layers, outermost first:
 
-Layers, and what is best-effort where:
-
-* **Wall time**: enforced everywhere; on expiry (or cancellation) the whole process group
-  is killed with SIGKILL (on Windows only the child process).
-* **CPU time, memory (address space), file size, no core dumps**: ``setrlimit`` applied by
-  the bootstrap in the child itself before the script starts (not ``preexec_fn``, which is
-  unsafe when the caller has threads, as the web UI does). Enforced on Linux; macOS does
-  not enforce ``RLIMIT_AS``; Windows has no ``resource`` module, so none apply there.
-  ``RLIMIT_NPROC`` is deliberately not set: it counts every thread of the *user* (torch
-  starts several), not of the run, so any safe value is either useless or breaks torch;
-  starting processes is refused by the audit hook instead.
-* **No network**: on Linux the child runs in a fresh network namespace (``unshare -rn``,
-  only a down loopback device) when unprivileged user namespaces are available; this is
-  checked once per process. Everywhere, as a second layer, the bootstrap installs a
-  ``sys.addaudithook`` hook refusing non-local ``socket.connect/bind/sendto``, DNS look-ups,
-  ``subprocess``/``os.system``/``exec``/``spawn``/``fork``, and writes, renames or deletes
-  outside the run folder. An audit hook cannot stop native code; that is why the static
-  validator refuses ``ctypes``, ``cffi`` and friends before a script runs.
+* **bubblewrap** (:mod:`copilot.codegen.sandbox_bwrap`): new user, PID, network, IPC, UTS
+  and cgroup namespaces; a mount view with only the interpreter, the virtualenv, the
+  project's ``rlcore`` package, ``/usr`` and the libraries readable (no home folder, no
+  copilot index, models or caches, no other runs); the run folder the only writable bind;
+  private size-limited ``/tmp`` and ``/dev/shm``; uid 65534 inside with no capabilities and
+  ``no_new_privs``; when the product runs as root, bwrap itself starts as uid 65534 so the
+  process limit applies. The PID namespace dies with its init, so ``setsid`` children and
+  anything else the script started die when the run ends or is killed.
+* **limits set in the child** (:mod:`copilot.codegen.sandbox_boot`): CPU time, file size,
+  number of processes and threads (``RLIMIT_NPROC``, default 512, room for a local Ray), no
+  core dumps; inherited by every process the script starts.
+* **limits watched by the parent** (:mod:`copilot.codegen.sandbox_watch`): wall time, the
+  resident memory of the whole process tree and the size of the run folder, checked every
+  tick; past a limit the tree is killed and the run says which limit it hit.
+* **a scrubbed environment** (``HOME`` = the run folder, ``TMPDIR=/tmp``, offline Hugging
+  Face flags, one thread per library), stdin closed, stdout/stderr read linearly with
+  bounded lines and a bounded tail (:mod:`copilot.codegen.sandbox_log`).
+* **early, friendly errors**: the static validator (:mod:`copilot.codegen.validate`) and an
+  audit hook in the child refusing writes outside the run folder and connections to
+  non-loopback hosts. These are conveniences, not the wall: the tests in
+  ``tests/copilot/codegen/test_sandbox_hostile.py`` bypass them and probe the OS layers.
 """
 
 from __future__ import annotations
 
-import codecs
-import collections
 import json
 import os
 import re
@@ -45,13 +45,21 @@ from typing import Any, Callable
 
 from copilot.codegen.errors import CodegenError
 
+from copilot.codegen import sandbox_bwrap
+from copilot.codegen.errors import CodegenError
+from copilot.codegen.sandbox_bwrap import SandboxUnavailable, sandbox_problem
+from copilot.codegen.sandbox_log import Reader, parse_progress
+from copilot.codegen.sandbox_watch import Watch, kill_tree
+
 BOOT = Path(__file__).with_name("sandbox_boot.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MEMORY_MB = 4096
 DEFAULT_FILE_MB = 512
-TAIL_LINES = 40
-PROGRESS = re.compile(r"(\d+)/(\d+)\s*\[")
-_NETNS: bool | None = None
+DEFAULT_DISK_MB = 2048
+DEFAULT_TASKS = 512
+TICK_S = 0.2
+
+__all__ = ["RunResult", "SandboxUnavailable", "parse_progress", "run_script", "sandbox_problem"]
 
 
 @dataclass
@@ -79,99 +87,25 @@ class RunResult:
                 "isolation": self.isolation}
 
 
-def parse_progress(line: str) -> tuple[int, int] | None:
-    """(step, total) from a progress-bar line such as ``41%|####  | 10240/25000 [00:03<...]``."""
-    m = PROGRESS.search(line)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+def child_env(run_dir: Path, memory_mb: int = DEFAULT_MEMORY_MB, file_mb: int = DEFAULT_FILE_MB) -> dict[str, str]:
+    """The scrubbed environment of the child.
 
-
-def network_namespace_available() -> bool:
-    """Whether ``unshare -rn`` works here (checked once per process)."""
-    global _NETNS
-    if _NETNS is None:
-        exe = shutil.which("unshare") if sys.platform.startswith("linux") else None
-        try:
-            _NETNS = bool(exe) and subprocess.run([exe, "-rn", "true"], capture_output=True,
-                                                  timeout=10).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            _NETNS = False
-    return _NETNS
-
-
-def child_env(run_dir: Path) -> dict[str, str]:
-    """The scrubbed environment of the child."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(run_dir), "LANG": "C.UTF-8",
-            "TMPDIR": str(run_dir / "tmp"), "MPLCONFIGDIR": str(run_dir / ".cache" / "matplotlib"),
+    A local Ray's object store (one file in ``/dev/shm``) is kept to a quarter of the memory
+    limit and half the file-size limit, which would otherwise stop its raylet with SIGXFSZ.
+    """
+    store = min(memory_mb // 4, file_mb // 2) * 2**20
+    return {"RAY_DEFAULT_OBJECT_STORE_MAX_MEMORY_BYTES": str(store), "RAY_USAGE_STATS_ENABLED": "0",
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(run_dir), "LANG": "C.UTF-8", "USER": "nobody",
+            "TMPDIR": "/tmp", "MPLCONFIGDIR": str(run_dir / ".cache" / "matplotlib"),
             "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RLCORE_THREADS": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_MININTERVAL": "1",
             "PYTHONPATH": str(PROJECT_ROOT)}
 
 
-def limits_for(budget_s: float, memory_mb: int, file_mb: int) -> dict[str, int]:
-    return {"RLIMIT_CPU": int(2 * budget_s + 60), "RLIMIT_AS": memory_mb * 2**20,
-            "RLIMIT_FSIZE": file_mb * 2**20, "RLIMIT_CORE": 0}
-
-
-def command(script: Path, limits: dict[str, int], isolation: list[str]) -> list[str]:
-    cmd = [sys.executable, "-I", "-u", str(BOOT), json.dumps(limits), str(PROJECT_ROOT), str(script)]
-    isolation += ["process group", "scrubbed environment", "audit hook"]
-    if os.name == "posix":
-        isolation.append("rlimits")
-    if network_namespace_available():
-        isolation.append("network namespace")
-        return [shutil.which("unshare") or "unshare", "-rn", *cmd]
-    return cmd
-
-
-class _Reader(threading.Thread):
-    """Reads the child's output, splits it into lines at ``\\n`` or ``\\r``, keeps a tail."""
-
-    def __init__(self, stream, on_output: Callable[[str], None] | None):
-        super().__init__(daemon=True)
-        self.stream, self.on_output = stream, on_output
-        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        self.last_progress: str | None = None
-
-    def emit(self, line: str) -> None:
-        line = line.rstrip()
-        if not line:
-            return
-        if parse_progress(line):
-            self.last_progress = line
-        else:
-            self.tail.append(line)
-        if self.on_output is not None:
-            try:
-                self.on_output(line)
-            except Exception:  # noqa: BLE001 - a broken listener must not stop the run
-                self.on_output = None
-
-    def run(self) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        buf = ""
-        while True:
-            chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
-            if not chunk:
-                break
-            buf += decoder.decode(chunk)
-            *lines, buf = re.split(r"\r\n|\r|\n", buf)
-            for line in lines:
-                self.emit(line)
-        self.emit(buf + decoder.decode(b"", final=True))
-
-    def text(self) -> str:
-        lines = list(self.tail) + ([self.last_progress] if self.last_progress else [])
-        return "\n".join(lines)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
+def limits_for(budget_s: float, file_mb: int, tasks: int) -> dict[str, int]:
+    """The rlimits the bootstrap sets in the child (memory is watched by the parent instead)."""
+    return {"RLIMIT_CPU": int(2 * budget_s + 60), "RLIMIT_FSIZE": file_mb * 2**20, "RLIMIT_CORE": 0,
+            "RLIMIT_NPROC": tasks}
 
 
 def last_error_line(log: str) -> str | None:
@@ -183,23 +117,40 @@ def last_error_line(log: str) -> str | None:
     return None
 
 
-def explain(rc: int | None, log: str, *, timed_out: bool, cancelled: bool, budget_s: float,
-            memory_mb: int, file_mb: int, has_manifest: bool) -> str | None:
-    """One sentence on why a run failed (None when it succeeded)."""
-    if cancelled:
-        return "The run was cancelled."
-    if timed_out:
-        return f"The run did not finish within its wall-time limit of {budget_s:.0f} s and was stopped."
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use."""
+
+    budget_s: float
+    memory_mb: int = DEFAULT_MEMORY_MB
+    file_mb: int = DEFAULT_FILE_MB
+    disk_mb: int = DEFAULT_DISK_MB
+    tasks: int = DEFAULT_TASKS
+
+
+def _stopped(stop: str, limits: Limits) -> str:
+    return {"cancelled": "The run was cancelled.",
+            "timed_out": f"The run did not finish within its wall-time limit of {limits.budget_s:.0f} s "
+                         "and was stopped.",
+            "memory": f"The script ran out of its memory limit of {limits.memory_mb} MB and was stopped.",
+            "disk": f"The script wrote more than its disk limit of {limits.disk_mb} MB into its run folder "
+                    "and was stopped."}[stop]
+
+
+def explain(rc: int | None, log: str, *, stop: str | None, limits: Limits, has_manifest: bool) -> str | None:
+    """One sentence on why a run failed (None when it succeeded); ``stop`` is a limit the parent enforced."""
+    if stop:
+        return _stopped(stop, limits)
     error = last_error_line(log)
     memory_words = ("MemoryError", "can't allocate memory", "Unable to allocate", "std::bad_alloc",
                     "Cannot allocate memory", "out of memory")
     if any(w in log[-3000:] for w in memory_words) or (rc is not None and rc < 0 and -rc == signal.SIGABRT
                                                       and "alloc" in log[-3000:]):
-        return f"The script ran out of its memory limit of {memory_mb} MB and was stopped."
-    if rc is not None and rc < 0 and -rc == getattr(signal, "SIGXCPU", -1):
+        return _stopped("memory", limits)
+    if rc in (-getattr(signal, "SIGXCPU", 0), 128 + getattr(signal, "SIGXCPU", 0)):
         return "The script used up its CPU-time limit and was stopped."
-    if rc is not None and rc < 0 and -rc == getattr(signal, "SIGXFSZ", -1):
-        return f"The script wrote a file larger than the {file_mb} MB limit and was stopped."
+    if rc in (-getattr(signal, "SIGXFSZ", 0), 128 + getattr(signal, "SIGXFSZ", 0)):
+        return f"The script wrote a file larger than the {limits.file_mb} MB limit and was stopped."
     if rc == 0 and has_manifest:
         return None
     if rc == 0:
@@ -228,7 +179,6 @@ def prepare_run_dir(path: Path, out: Path | None) -> Path:
         raise CodegenError(f"Script {str(path)!r} does not exist; pass the path of a .py file.")
     run_dir = Path(out).resolve() if out else path.parent
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "tmp").mkdir(exist_ok=True)
     if path.parent != run_dir:
         target = run_dir / path.name
         shutil.copyfile(path, target)
@@ -236,55 +186,92 @@ def prepare_run_dir(path: Path, out: Path | None) -> Path:
     return path
 
 
+def _validate(script: Path) -> str | None:
+    from copilot.codegen.validate import ScriptError, validate_script
+
+    try:
+        validate_script(script.read_text(encoding="utf-8"), script.name)
+    except ScriptError as exc:
+        return str(exc)
+    return None
+
+
+def _supervise(proc: subprocess.Popen, watch: Watch, limits: Limits, cancel: threading.Event | None) -> str | None:
+    """Wait for the run, killing its tree on cancel or past a limit; returns which stop applied."""
+    deadline = time.monotonic() + limits.budget_s
+    stop = None
+    while proc.poll() is None:
+        if cancel is not None and cancel.is_set():
+            stop = "cancelled"
+        elif time.monotonic() > deadline:
+            stop = "timed_out"
+        else:
+            stop = watch.check()
+        if stop:
+            kill_tree(proc.pid)
+            break
+        try:
+            proc.wait(timeout=TICK_S)
+        except subprocess.TimeoutExpired:
+            pass
+    proc.wait()
+    return stop
+
+
 def run_script(path: str | Path, *, budget_s: float, out: str | Path | None = None,
                on_output: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                memory_mb: int = DEFAULT_MEMORY_MB, file_mb: int = DEFAULT_FILE_MB,
-               validate: bool = True) -> RunResult:
+               disk_mb: int = DEFAULT_DISK_MB, tasks: int = DEFAULT_TASKS,
+               read_only: tuple[str | Path, ...] = (), validate: bool = True) -> RunResult:
     """Run the script at ``path`` in the sandbox, in ``out`` (default: the script's folder).
 
     ``on_output`` receives each output line as it comes; setting ``cancel`` stops the run.
-    With ``validate`` the script is first checked statically and refused if it fails.
-    ``ok`` is True only when the script exited cleanly and wrote a fresh run.json.
+    ``read_only`` names extra folders the script may read (the corpus, say). With
+    ``validate`` the script is first checked statically and refused if it fails. ``ok`` is
+    True only when the script exited cleanly and wrote a fresh run.json. Raises
+    :class:`SandboxUnavailable` (one sentence) where bubblewrap cannot run: nothing runs then.
     """
     if budget_s <= 0:
         raise CodegenError(f"The run budget must be a positive number of seconds; got {budget_s}.")
+    limits = Limits(budget_s, memory_mb, file_mb, disk_mb, tasks)
     script = prepare_run_dir(Path(path), Path(out) if out else None)
     run_dir = script.parent
-    if validate:
-        from copilot.codegen.validate import ScriptError, validate_script
-
-        try:
-            validate_script(script.read_text(encoding="utf-8"), script.name)
-        except ScriptError as exc:
-            return RunResult(False, str(exc), run_dir, script)
-    isolation: list[str] = []
-    cmd = command(script, limits_for(budget_s, memory_mb, file_mb), isolation)
+    refused = _validate(script) if validate else None
+    if refused:
+        return RunResult(False, refused, run_dir, script)
+    problem = sandbox_problem()
+    if problem:
+        raise SandboxUnavailable(problem)
+    sandbox_bwrap.hand_over(run_dir)
+    boot_args = {"limits": limits_for(budget_s, file_mb, tasks),
+                 "uid": sandbox_bwrap.SANDBOX_UID if sandbox_bwrap.drop_to_nobody() else None}
+    inner = [sys.executable, "-I", "-u", sandbox_bwrap.BOOT_PATH, json.dumps(boot_args), str(PROJECT_ROOT),
+             str(script)]
+    launch = sandbox_bwrap.build(run_dir, inner, project_root=PROJECT_ROOT, boot=BOOT,
+                                 read_only=tuple(Path(p) for p in read_only), tmp_mb=disk_mb, shm_mb=memory_mb)
     start = time.time()
-    proc = subprocess.Popen(cmd, cwd=run_dir, env=child_env(run_dir), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    reader = _Reader(proc.stdout, on_output)
+    try:
+        proc = subprocess.Popen(launch.argv, cwd="/", env=child_env(run_dir, memory_mb, file_mb), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                pass_fds=tuple(launch.fds))
+    finally:
+        launch.close()
+    reader = Reader(proc.stdout, on_output)
     reader.start()
-    timed_out = cancelled = False
-    deadline = time.monotonic() + budget_s
-    while proc.poll() is None:
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-        elif time.monotonic() > deadline:
-            timed_out = True
-        if cancelled or timed_out:
-            _kill(proc)
-            break
-        try:
-            proc.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            pass
-    rc = proc.wait()
-    _kill(proc)  # anything the script left in its process group
+    try:
+        stop = _supervise(proc, Watch(proc.pid, run_dir, memory_mb, disk_mb), limits, cancel)
+    finally:
+        if proc.poll() is None:  # an exception (Ctrl-C, say) interrupted the supervision
+            kill_tree(proc.pid)
+            proc.wait()
     reader.join(timeout=5)
-    log = reader.text()
-    manifest = None if (timed_out or cancelled or rc != 0) else _read_manifest(run_dir, start)
-    error = explain(rc, log, timed_out=timed_out, cancelled=cancelled, budget_s=budget_s,
-                    memory_mb=memory_mb, file_mb=file_mb, has_manifest=manifest is not None)
+    log, rc = reader.text(), proc.returncode
+    manifest = None if (stop or rc != 0) else _read_manifest(run_dir, start)
+    error = explain(rc, log, stop=stop, limits=limits, has_manifest=manifest is not None)
     curve = run_dir / "curve.png"
-    return RunResult(error is None, error, run_dir, script, rc, time.time() - start, timed_out, cancelled,
-                     manifest, str(curve) if manifest and curve.is_file() else None, log, isolation)
+    isolation = [*launch.isolation, "rlimits", f"rlimit values: cpu {limits_for(budget_s, file_mb, tasks)['RLIMIT_CPU']} s, "
+                 f"file {file_mb} MB, {tasks} processes/threads", f"memory watchdog ({memory_mb} MB)",
+                 f"disk watchdog ({disk_mb} MB)", "scrubbed environment", "audit hook"]
+    return RunResult(error is None, error, run_dir, script, rc, time.time() - start, stop == "timed_out",
+                     stop == "cancelled", manifest, str(curve) if manifest and curve.is_file() else None,
+                     log, isolation)

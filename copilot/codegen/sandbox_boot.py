@@ -1,34 +1,42 @@
-"""Bootstrap run in the sandbox child: limits, audit hook, then the script as ``__main__``.
+"""Bootstrap run inside the bubblewrap sandbox: limits, audit hook, then the script as ``__main__``.
 
-Usage (by :mod:`copilot.codegen.sandbox` only)::
+Usage (by :mod:`copilot.codegen.sandbox` only, always inside ``bwrap``)::
 
-    python -I -u sandbox_boot.py LIMITS_JSON PROJECT_ROOT SCRIPT [WRITABLE_DIR ...]
+    python -I -u sandbox_boot.py SETTINGS_JSON PROJECT_ROOT SCRIPT [WRITABLE_DIR ...]
 
-This file is executed by path in the child process; the product never imports it. It uses
+``SETTINGS_JSON`` holds ``limits`` (rlimit name -> value) and ``uid``: when set (the
+product runs as root), the bootstrap switches to that uid and gid, with no supplementary
+groups, before the script runs; bwrap gave it only the capabilities to do so, and the
+switch clears them.
+
+This file is executed by path in the sandboxed child; the product never imports it. It uses
 only the standard library so it works before anything else is importable.
+
+The OS sandbox is the wall. The limits set here (CPU time, file size, process count, no
+core dumps) are inherited by every process the script starts. The audit hook only turns
+the commonest mistakes into early, readable errors: writes outside the run folder and the
+private ``/tmp`` and ``/dev/shm``, and connections to non-loopback hosts. Starting
+processes, signalling them and loopback or Unix sockets are allowed (a local Ray cluster
+needs all three); the sandbox's PID namespace and process limit bound them.
 """
 
 import json
 import os
 import runpy
+import socket
 import sys
 
 try:
     import resource
-except ImportError:  # Windows: no rlimits; the wall limit and the audit hook still apply
+except ImportError:  # not Linux: the sandbox refuses to start before this file runs
     resource = None
 
-BLOCKED_EVENTS = {
-    "subprocess.Popen": "starting processes", "os.system": "starting processes",
-    "os.exec": "starting processes", "os.posix_spawn": "starting processes",
-    "os.spawn": "starting processes", "os.fork": "starting processes", "os.forkpty": "starting processes",
-    "pty.spawn": "starting processes", "os.kill": "signalling processes", "os.killpg": "signalling processes",
-    "urllib.Request": "network access", "webbrowser.open": "opening a browser",
-}
-SOCKET_EVENTS = ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg")
+BLOCKED_EVENTS = {"urllib.Request": "network access", "webbrowser.open": "opening a browser"}
+SOCKET_EVENTS = ("socket.connect", "socket.sendto", "socket.sendmsg")
 PATH_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.rename": 2, "os.mkdir": 1, "shutil.rmtree": 1,
                "os.chmod": 1, "os.chown": 1, "os.truncate": 1, "os.link": 2, "os.symlink": 2, "os.utime": 1}
-LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost", "0:0:0:0:0:0:0:1")
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost", "0:0:0:0:0:0:0:1", "0.0.0.0", "::", "")
+PRIVATE_DIRS = ("/tmp", "/dev/shm")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
@@ -48,8 +56,20 @@ def apply_limits(limits):
         resource.setrlimit(which, (soft, hard))
 
 
+def drop_privileges(uid):
+    """Become ``uid``/``uid`` with no groups (real, effective and saved ids), or stop."""
+    if uid is None:
+        return
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
+        raise SystemExit("sandbox: could not switch to the unprivileged user")
+
+
 def make_hook(roots):
-    roots = [os.path.realpath(r) for r in roots]
+    roots = [os.path.realpath(r) for r in (*roots, *PRIVATE_DIRS)]
+    local = LOCAL_HOSTS + (socket.gethostname(),)
 
     def inside(path):
         try:
@@ -77,19 +97,19 @@ def make_hook(roots):
             refuse(BLOCKED_EVENTS[event])
         elif event in SOCKET_EVENTS:
             address = args[1] if len(args) > 1 else None
-            host = address[0] if isinstance(address, tuple) and address else None
-            if host not in LOCAL_HOSTS:
+            if isinstance(address, tuple) and address and address[0] not in local:
                 refuse(f"network access ({event} to {address!r})")
-        elif event == "socket.getaddrinfo" and args and args[0] not in LOCAL_HOSTS + (None, b"localhost"):
+        elif event == "socket.getaddrinfo" and args and args[0] not in local + (None, b"localhost"):
             refuse(f"network access (looking up {args[0]!r})")
 
     return hook
 
 
 def main(argv):
-    limits, root, script, writable = json.loads(argv[1]), argv[2], argv[3], argv[4:]
+    settings, root, script, writable = json.loads(argv[1]), argv[2], argv[3], argv[4:]
     sys.dont_write_bytecode = True
-    apply_limits(limits)
+    apply_limits(settings["limits"])
+    drop_privileges(settings.get("uid"))
     if root not in sys.path:
         sys.path.append(root)
     sys.addaudithook(make_hook([os.path.dirname(os.path.abspath(script)), *writable]))

@@ -1,0 +1,195 @@
+"""The bubblewrap (``bwrap``) command line a sandboxed run starts with.
+
+The mount view is built from scratch: an empty root, read-only binds of the interpreter
+(``sys.base_prefix``), the virtual environment (``sys.prefix``), the project's ``rlcore``
+package, the sandbox bootstrap (at ``/opt/sandbox/boot.py``) and any extra read-only folder the caller names (the
+corpus, say), plus ``/usr`` and the ``/bin``, ``/lib*`` links; from ``/etc`` only
+``ld.so.cache`` and generated ``passwd``/``group``/``hosts``/``nsswitch.conf`` files. The run folder is the
+only writable bind; ``/tmp`` and ``/dev/shm`` are private, size-limited tmpfs; ``/proc``
+belongs to the new PID namespace and ``/dev`` holds only the harmless nodes. The PID,
+network, IPC, UTS and cgroup namespaces are new, and the script runs as uid/gid 65534
+with no capabilities and ``no_new_privs`` set.
+
+How the uid is reached depends on who runs the product (measured: the kernel exempts a
+process whose real uid is root from ``RLIMIT_NPROC``, also inside a user namespace that
+maps uid 65534 to root, so ``--unshare-user --uid 65534`` alone leaves the process limit
+unenforced when the product runs as root):
+
+* as root, bwrap keeps the init user namespace and only ``CAP_SETUID``/``CAP_SETGID``;
+  the bootstrap switches to the real uid/gid 65534 (no supplementary groups) before
+  anything else runs, which clears those capabilities too;
+* as any other user, bwrap adds a new user namespace mapping uid 65534 inside to the
+  user outside (``--unshare-user --uid 65534``), where the limit applies already.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from copilot.codegen.errors import CodegenError
+
+SANDBOX_UID = 65534
+HOSTNAME = "sandbox"
+SYSTEM_DIRS = ("/usr",)
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache",)
+BOOT_PATH = "/opt/sandbox/boot.py"  # where the bootstrap appears inside (outside copilot's package)
+_PROBLEM: list[str | None] = []
+
+
+class SandboxUnavailable(CodegenError):
+    """bubblewrap is missing or cannot create its namespaces here: nothing is run."""
+
+
+def drop_to_nobody() -> bool:
+    """Whether the bootstrap switches to uid 65534 itself (the product runs as root)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def identity_args() -> list[str]:
+    """The bwrap options giving the sandbox its uid (see the module docstring)."""
+    if drop_to_nobody():
+        return ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+
+
+NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup"]
+
+
+@dataclass
+class Launch:
+    """A ready bwrap command: its argv, the descriptors it inherits, and what it isolates."""
+
+    argv: list[str]
+    fds: list[int] = field(default_factory=list)
+    isolation: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def _probe() -> str | None:
+    exe = shutil.which("bwrap")
+    if not sys.platform.startswith("linux"):
+        return f"Scripts run only inside a bubblewrap sandbox, which needs Linux; this is {sys.platform}."
+    if exe is None:
+        return ("Scripts run only inside a bubblewrap sandbox and 'bwrap' is not installed; install Debian's "
+                "'bubblewrap' package (make setup does so when run as root).")
+    argv = [exe, *NAMESPACES, *identity_args(), "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+            "--tmpfs", "/tmp", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"Scripts run only inside a bubblewrap sandbox and bwrap could not start here ({exc})."
+    if done.returncode != 0:
+        why = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1][:200]
+        return f"Scripts run only inside a bubblewrap sandbox and bwrap cannot create its namespaces here ({why})."
+    return None
+
+
+def sandbox_problem() -> str | None:
+    """None when bwrap works here, else the one sentence that refuses a run (checked once)."""
+    if not _PROBLEM:
+        _PROBLEM.append(_probe())
+    return _PROBLEM[0]
+
+
+def _real(path: str | os.PathLike) -> str:
+    return os.path.realpath(os.fspath(path))
+
+
+def read_only_paths(project_root: Path, extra: tuple[Path, ...] = ()) -> list[str]:
+    """The folders and files bound read-only, outermost first, none inside another."""
+    wanted = [sys.base_prefix, sys.prefix, _real(sys.executable), project_root / "rlcore", *extra]
+    paths = sorted({_real(p) for p in wanted if os.path.exists(p)}, key=lambda p: (p.count(os.sep), p))
+    kept: list[str] = []
+    for path in paths:
+        if path == "/usr" or path.startswith("/usr/") or any(path == k or path.startswith(k + os.sep) for k in kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def _data_fd(text: str) -> int:
+    read, write = os.pipe()
+    os.write(write, text.encode())
+    os.close(write)
+    return read
+
+
+def _etc_files(home: str) -> dict[str, str]:
+    return {"/etc/passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nnobody:x:{SANDBOX_UID}:{SANDBOX_UID}:"
+                           f"nobody:{home}:/usr/sbin/nologin\n",
+            "/etc/group": f"root:x:0:\nnogroup:x:{SANDBOX_UID}:\n",
+            "/etc/hosts": f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n",
+            "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n"}
+
+
+def build(run_dir: Path, inner: list[str], *, project_root: Path, boot: Path, read_only: tuple[Path, ...],
+          tmp_mb: int, shm_mb: int) -> Launch:
+    """The bwrap command running ``inner`` with ``run_dir`` as the only writable folder."""
+    exe = shutil.which("bwrap") or "bwrap"
+    launch = Launch([exe, *NAMESPACES, *identity_args(), "--hostname", HOSTNAME, "--die-with-parent",
+                     "--new-session", "--proc", "/proc", "--dev", "/dev",
+                     "--perms", "1777", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp",
+                     "--perms", "1777", "--size", str(shm_mb * 2**20), "--tmpfs", "/dev/shm"])
+    try:
+        for path in SYSTEM_DIRS:
+            if os.path.isdir(path):
+                _bind(launch, "--ro-bind", path)
+        for path in SYSTEM_LINKS:
+            if os.path.islink(path):
+                launch.argv += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                _bind(launch, "--ro-bind", path)
+        for path in ETC_FILES:
+            if os.path.isfile(path):
+                _bind(launch, "--ro-bind", path)
+        for path, text in _etc_files(str(run_dir)).items():
+            fd = _data_fd(text)
+            launch.fds.append(fd)
+            launch.argv += ["--perms", "0444", "--file", str(fd), path]
+        for path in read_only_paths(project_root, read_only):
+            _bind(launch, "--ro-bind", path)
+        _bind(launch, "--ro-bind", _real(boot), BOOT_PATH)
+        _bind(launch, "--bind", _real(run_dir))
+    except OSError:
+        launch.close()
+        raise
+    launch.argv += ["--chdir", _real(run_dir), "--", *inner]
+    who = "uid 65534" if drop_to_nobody() else "user namespace, uid 65534"
+    launch.isolation += ["bubblewrap", f"unprivileged ({who}, no capabilities, no_new_privs)",
+                         "pid namespace (whole tree killed at the end)", "network namespace (loopback only)",
+                         "ipc, uts and cgroup namespaces", "private mount view (run folder the only writable bind)",
+                         f"private /tmp ({tmp_mb} MB) and /dev/shm ({shm_mb} MB)"]
+    return launch
+
+
+def _bind(launch: Launch, option: str, path: str, dest: str | None = None) -> None:
+    """Bind ``path`` (at ``dest``, default the same place), missing parent folders made 0755."""
+    dest = dest or path
+    made = launch.__dict__.setdefault("_dirs", {"/", "/tmp", "/dev", "/proc", "/etc"})
+    parents = [str(p) for p in reversed(Path(dest).parents) if str(p) not in made]
+    for parent in parents:  # bwrap would make them 0700, unreadable to uid 65534
+        launch.argv += ["--perms", "0755", "--dir", parent]
+        made.add(parent)
+    launch.argv += [option, path, dest]
+
+
+def hand_over(run_dir: Path) -> None:
+    """Make the run folder writable by the sandbox's uid (when bwrap is started as nobody)."""
+    if not drop_to_nobody():
+        return
+    for folder, dirs, files in os.walk(run_dir):
+        for name in (folder, *(os.path.join(folder, n) for n in dirs + files)):
+            os.lchown(name, SANDBOX_UID, SANDBOX_UID)

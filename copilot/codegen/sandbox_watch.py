@@ -1,0 +1,108 @@
+"""Parent-side limits on a sandboxed run: memory of its process tree and size of its run folder.
+
+The memory limit is the sum of the resident set sizes of every process descending from the
+sandbox (``/proc`` scanned each tick; setsid'd or double-forked children stay in the tree,
+re-parented to the PID namespace's init). ``RLIMIT_AS`` is not used: it counts reserved
+address space, which Ray and PyTorch reserve generously without touching. The disk limit
+is the total size of the files in the run folder (``/tmp`` and ``/dev/shm`` are size-limited
+tmpfs inside the sandbox, so the kernel bounds those).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process visible in /proc."""
+    table: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            table[int(name)] = int(fields[1])
+    return table
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _parents().items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root``'s process tree, in bytes."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and everything below it (the PID namespace takes the rest with it)."""
+    for pid in descendants(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def folder_bytes(folder: Path, stop_at: int | None = None) -> int:
+    """Bytes allocated to the files under ``folder`` (links not followed); stops counting past ``stop_at``."""
+    total, todo = 0, [os.fspath(folder)]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += max(st.st_blocks * 512, 0) if hasattr(st, "st_blocks") else st.st_size
+            if entry.is_dir(follow_symlinks=False):
+                todo.append(entry.path)
+        if stop_at is not None and total > stop_at:
+            break
+    return total
+
+
+class Watch:
+    """Checks the limits once per tick; ``breach`` says which one was passed (None while within)."""
+
+    def __init__(self, root_pid: int, run_dir: Path, memory_mb: int, disk_mb: int):
+        self.root_pid, self.run_dir = root_pid, run_dir
+        self.memory_bytes, self.disk_bytes = memory_mb * 2**20, disk_mb * 2**20
+        self.breach: str | None = None
+        self.peak_rss = 0
+
+    def check(self) -> str | None:
+        rss = tree_rss_bytes(self.root_pid)
+        self.peak_rss = max(self.peak_rss, rss)
+        if rss > self.memory_bytes:
+            self.breach = "memory"
+        elif folder_bytes(self.run_dir, stop_at=self.disk_bytes) > self.disk_bytes:
+            self.breach = "disk"
+        return self.breach
