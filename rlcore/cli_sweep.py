@@ -156,8 +156,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
+    from rlcore.cli_checks import check_run_dir
     from rlcore.trainer import resume
 
+    check_run_dir(args.run_dir)  # a corrupt run.json or checkpoint: one sentence naming the file
     manifest = resume(args.run_dir, args.steps, progress=not args.no_progress)
     if args.json:
         print(json.dumps(manifest))

@@ -25,6 +25,20 @@ SPEC_KEYS = ("algo", "env_id", "total_steps", "seed", "num_envs", "config", "par
              "checkpoint_every")
 
 
+SPEC_TYPES = {  # key -> (accepted types, refused subtypes, in words)
+    "algo": (str, (), "a registered algorithm key"), "env_id": (str, (), "an env id string"),
+    "total_steps": (int, bool, "an integer"), "seed": (int, bool, "an integer"),
+    "num_envs": (int, bool, "an integer or null"), "config": (dict, (), "an object of config fields"),
+    "parts": (dict, (), "an object of role: key"), "eval_episodes": (int, bool, "an integer"),
+    "checkpoint_every": (int, bool, "an integer"), "notes": (list, (), "a list of strings"),
+}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 @dataclass
 class RunSpec:
     """One training job.
@@ -68,9 +82,18 @@ class RunSpec:
         if missing:
             raise CodegenError(f"The spec lacks {missing[0]!r}; it needs algo, env_id and total_steps.")
         values = {k: data[k] for k in SPEC_KEYS if k in data and data[k] is not None}
+        for key, kinds in SPEC_TYPES.items():
+            value = values.get(key, data.get(key))
+            if value is None and key in ("algo", "env_id", "total_steps"):
+                raise CodegenError(f"The spec's {key!r} is empty; it needs algo, env_id and total_steps.")
+            if value is not None and (not isinstance(value, kinds[0]) or isinstance(value, kinds[1])):
+                raise CodegenError(f"The spec's {key!r} got {type(value).__name__} {_short(value)}; "
+                                   f"accepted: {kinds[2]}.")
         values["config"] = dict(values.get("config") or {})
         values["parts"] = {k: v for k, v in dict(values.get("parts") or {}).items() if v}
-        values["notes"] = list(data.get("notes") or [])
+        if not all(isinstance(v, str) for v in values["parts"].values()):
+            raise CodegenError("The spec's 'parts' must map each role to a registry key (a string).")
+        values["notes"] = [str(n) for n in (data.get("notes") or [])]
         return cls(**values)
 
     def dumps(self) -> str:
