@@ -1,4 +1,8 @@
-"""The Generate & Run tab: request -> spec and an editable script -> run with a live log.
+"""The Generate & Run tab: request -> plan, spec and an editable script -> runs with a live log.
+
+A request that becomes an experiment shows its plan (each ask pending, done or not done),
+a table of runs with live progress, the aggregated result with the comparison plot and
+the verdict, and, in plain words, what was not done.
 
 Runs go through the queue with a limit (``MAX_RUNS`` at a time, others wait their turn);
 each browser tab has its own :class:`GenSession`, so jobs and cancel buttons never mix.
@@ -6,6 +10,7 @@ each browser tab has its own :class:`GenSession`, so jobs and cancel buttons nev
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -13,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
+from copilot.ui.experiment_view import not_done_html, plan_html, result_html, runs_html
 from copilot.ui.jobs import Emit, JobView, drive, new_run_dir, result_dict, spec_json
 from copilot.ui.render import progress_html, status_html
 from copilot.ui.runs import is_run_dir, read_manifest, zip_run
@@ -67,6 +73,16 @@ def _run_script_work(script: str, budget: float, run_dir: Path,
     return work
 
 
+def experiment_folder(view: JobView) -> Path | None:
+    """The folder holding an experiment's runs (OUT for OUT/runs/<run>), to download as one zip."""
+    dirs = [r["run_dir"] for r in view.runs.values() if r.get("run_dir")]
+    if not view.is_experiment or not dirs:
+        return None
+    common = Path(os.path.commonpath(dirs))
+    folder = common.parent if common.name == "runs" else common
+    return folder if folder.is_dir() else None
+
+
 def _complete(view: JobView, exports: Path) -> tuple[Any, Any]:
     """Fill curve/eval from the run folder and make the downloads; returns their updates."""
     script_dl = gr.update(visible=False)
@@ -77,8 +93,11 @@ def _complete(view: JobView, exports: Path) -> tuple[Any, Any]:
         target = folder / "train.py"
         target.write_text(view.script, encoding="utf-8")
         script_dl = gr.update(value=str(target), visible=True)
+    folder = experiment_folder(view)
+    if folder is not None:
+        run_dl = gr.update(value=str(zip_run(folder, exports / uuid.uuid4().hex[:12])), visible=True)
     run_dir = Path(view.run_dir) if view.run_dir else None
-    if run_dir is not None and is_run_dir(run_dir):
+    if folder is None and run_dir is not None and is_run_dir(run_dir):
         if view.curve is None and (run_dir / "curve.png").is_file():
             view.curve = str(run_dir / "curve.png")
         ev = read_manifest(run_dir).get("eval") or {}
@@ -90,13 +109,30 @@ def _complete(view: JobView, exports: Path) -> tuple[Any, Any]:
     return script_dl, run_dl
 
 
+def experiment_parts(view: JobView) -> tuple[str, str, str]:
+    """The plan (with what was not done on top), the runs table and the result, as HTML."""
+    ended = view.finished and (view.ran or view.state == "error")
+    plan = not_done_html(view.asks, ended) + plan_html(view.asks, ended)
+    runs = runs_html(view.runs.values()) if view.is_experiment else ""
+    result = result_html(view.report, view.evaluations, view.artifacts) if view.finished or view.report else ""
+    return plan, runs, result
+
+
+def _picture(view: JobView) -> Any:
+    if view.plot:
+        return gr.update(value=view.plot, label="Comparison of the groups")
+    return gr.update(value=view.curve, label="Learning curve")
+
+
 def _render(view: JobView, with_script: bool, downloads: tuple[Any, Any] | None = None) -> list[Any]:
     status = status_html(view.status, view.state) if view.status else ""
     progress = progress_html(view.step, view.total) if view.total else ""
     script = view.script if with_script and view.script is not None else gr.update()
-    ret = "" if view.eval_return is None else f"### Final evaluation return: {view.eval_return:.1f}"
+    single = view.eval_return is not None and not view.is_experiment
+    ret = f"### Final evaluation return: {view.eval_return:.1f}" if single else ""
     dl = downloads or (gr.update(), gr.update())
-    return [status, progress, spec_json(view.spec), script, view.log_text, view.curve, ret, *dl]
+    return [status, progress, *experiment_parts(view), spec_json(view.spec), script, view.log_text,
+            _picture(view), ret, *dl]
 
 
 class Jobs:
@@ -173,6 +209,9 @@ def build(services: Services, exports: Path) -> None:
     gr.Examples(EXAMPLES, inputs=request, label="Examples")
     status = gr.HTML(elem_id="gen-status")
     progress = gr.HTML(elem_id="gen-progress")
+    plan = gr.HTML(elem_id="gen-plan")
+    runs_table = gr.HTML(elem_id="gen-runs")
+    result = gr.HTML(elem_id="gen-result")
     with gr.Row():
         spec = gr.Code(label="Run spec", language="json", interactive=False, scale=2, elem_id="gen-spec",
                        max_lines=30)
@@ -188,7 +227,7 @@ def build(services: Services, exports: Path) -> None:
     with gr.Row():
         dl_script = gr.DownloadButton("Download script", visible=False, elem_id="gen-dl-script")
         dl_run = gr.DownloadButton("Download run folder (.zip)", visible=False, elem_id="gen-dl-run")
-    outputs = [status, progress, spec, script, log, curve, ret, dl_script, dl_run]
+    outputs = [status, progress, plan, runs_table, result, spec, script, log, curve, ret, dl_script, dl_run]
     jobs = Jobs(services, exports)
     queued = dict(outputs=outputs, show_progress="minimal")
     runs = dict(concurrency_id="runs", concurrency_limit=MAX_RUNS, **queued)

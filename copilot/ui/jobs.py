@@ -42,6 +42,18 @@ class JobView:
     script_path: str | None = None
     run_dir: str | None = None
     finished: bool = False
+    asks: list[dict[str, Any]] = field(default_factory=list)  # [{ask, done: None|bool, detail}]
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> latest `run` event
+    report: dict[str, Any] | None = None  # {metric, groups, best, verdict}
+    artifacts: dict[str, str] = field(default_factory=dict)
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    plot: str | None = None  # the comparison plot of an experiment
+    ran: bool = False  # the finished job trained something (asks left unverified are then not done)
+
+    @property
+    def is_experiment(self) -> bool:
+        """More than one run, or an aggregated report: shown with the runs table and result."""
+        return len(self.runs) > 1 or bool(self.report and self.report.get("groups"))
 
     @property
     def log_text(self) -> str:
@@ -59,8 +71,34 @@ class JobView:
             self.add_line(str(data.get("line", "")))
         elif kind == "progress":
             self.step, self.total = int(data.get("step") or 0), int(data.get("total") or 0)
+        elif kind == "plan":
+            self.set_asks(data.get("asks"))
+        elif kind == "run":
+            self.update_run(data)
+        elif kind == "report":
+            self.set_report(data.get("report"), data.get("artifacts"))
         elif kind == "done":
             self.finish(data)
+
+    def set_asks(self, asks: Any) -> None:
+        if isinstance(asks, list):
+            self.asks = [{"ask": str(a.get("ask", "")), "done": a.get("done"), "detail": str(a.get("detail") or "")}
+                         for a in asks if isinstance(a, dict)]
+
+    def update_run(self, data: dict[str, Any]) -> None:
+        """Merge a ``run`` event (or a finished run.json) into the runs table, keyed by folder."""
+        key = str(data.get("run_dir") or f"{data.get('label') or data.get('group')}/{data.get('seed')}")
+        row = self.runs.setdefault(key, {})
+        row.update({k: v for k, v in data.items() if v is not None})
+
+    def set_report(self, report: Any, artifacts: Any = None) -> None:
+        if isinstance(report, dict):
+            self.report = report
+        if isinstance(artifacts, dict):
+            self.artifacts.update({str(k): str(v) for k, v in artifacts.items() if v})
+        plot = self.artifacts.get("plot")
+        if plot and Path(plot).is_file():
+            self.plot = plot
 
     def add_line(self, line: str) -> None:
         for piece in line.replace("\r", "\n").splitlines() or [""]:
@@ -84,19 +122,50 @@ class JobView:
             self.curve = str(data["curve_png"])
         ev = (data.get("manifest") or {}).get("eval") or {}
         self.eval_return, self.eval_std = ev.get("return_mean"), ev.get("return_std")
+        self._finish_experiment(data)
         if not self.log and data.get("log_tail"):
             self.add_line(str(data["log_tail"]))
         if self.total and ok:
             self.step = self.total
-        if ok:
+        self.ran = bool(data.get("manifest") or self.runs)
+        missing = [a for a in self.asks if a.get("done") is not True] if self.ran else []
+        if ok and not missing:
             self.state = "ok"
-            self.status = self.summary(ran=bool(data.get("manifest")))
+            self.status = self.summary(ran=self.ran)
         else:
             self.state = "error"
-            self.status = error or "The job failed; see the log below."
+            self.status = error or self.missing_sentence(missing) or "The job failed; see the log below."
+
+    def _finish_experiment(self, data: dict[str, Any]) -> None:
+        """Take the final asks, runs, report, evaluations and artifacts from a ``done`` result."""
+        self.set_asks(data.get("asks"))
+        for run in data.get("runs") or []:
+            if isinstance(run, dict):
+                ev = run.get("eval") or {}
+                final = {"state": "done", "return_mean": ev.get("return_mean")}
+                if run.get("total_steps"):
+                    final.update(step=run["total_steps"], total=run["total_steps"])
+                known = run.get("run_dir") in self.runs
+                label = {} if known else {"label": f"{run.get('algo', 'run')} {run.get('env', '')}".strip()}
+                self.update_run({"run_dir": run.get("run_dir"), "seed": run.get("seed"), **label, **final})
+        self.set_report(data.get("report"), data.get("artifacts"))
+        if isinstance(data.get("evaluations"), list):
+            self.evaluations = [e for e in data["evaluations"] if isinstance(e, dict)]
+        if not self.run_dir and len(self.runs) == 1:
+            self.run_dir = next(iter(self.runs.values())).get("run_dir")
+
+    def missing_sentence(self, missing: list[dict[str, Any]]) -> str:
+        if not missing:
+            return ""
+        names = "; ".join(a["ask"] for a in missing[:3]) + ("; …" if len(missing) > 3 else "")
+        return f"Not done: {len(missing)} of {len(self.asks)} asks ({names}); see the plan below."
 
     def summary(self, ran: bool = True) -> str:
         """The one-line outcome of a job that succeeded."""
+        if self.asks and self.is_experiment:
+            verdict = (self.report or {}).get("verdict")
+            tail = f" {verdict}" if verdict else ""
+            return f"Finished: all {len(self.asks)} asks done over {len(self.runs)} runs.{tail}"
         if self.eval_return is not None:
             std = f" ± {self.eval_std:.1f}" if self.eval_std is not None else ""
             return f"Finished: final evaluation return {self.eval_return:.1f}{std}."

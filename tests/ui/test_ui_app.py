@@ -22,7 +22,8 @@ def test_build_app_has_every_tab_and_control(tmp_path: Path):
     assert labels == {"Chat", "Generate & Run", "Runs", "Docs", "Models"}
     ids = {c["props"].get("elem_id") for c in config["components"]}
     for needed in ("chatbot", "chat-stop", "chat-regen", "chat-clear", "gen-script", "gen-cancel",
-                   "gen-curve", "gen-dl-run", "runs-plot", "docs-results", "docs-open", "model-load",
+                   "gen-curve", "gen-dl-run", "gen-plan", "gen-runs", "gen-result", "runs-plot",
+                   "docs-results", "docs-open", "model-load",
                    "reingest", "app-status"):
         assert needed in ids, needed
 
