@@ -5,13 +5,13 @@ passed to ``copilot run``) runs as ``bwrap ... python -I -u sandbox_boot.py ... 
 in its run folder; where bubblewrap cannot run, nothing runs (one sentence says why:
 there is no weaker fallback). The layers, outermost first:
 
-* **bubblewrap** (:mod:`copilot.codegen.sandbox_bwrap`): new user, PID, network, IPC, UTS
-  and cgroup namespaces; a mount view with only the interpreter, the virtualenv, the
-  project's ``rlcore`` package, ``/usr`` and the libraries readable (no home folder, no
-  copilot index, models or caches, no other runs); the run folder the only writable bind;
-  private size-limited ``/tmp`` and ``/dev/shm``; uid 65534 inside with no capabilities and
-  ``no_new_privs``; when the product runs as root, bwrap itself starts as uid 65534 so the
-  process limit applies. The PID namespace dies with its init, so ``setsid`` children and
+* **bubblewrap** (:mod:`copilot.codegen.sandbox_bwrap`): new PID, network, IPC, UTS and
+  cgroup namespaces; a mount view with only the interpreter, the virtualenv, the project's
+  ``rlcore`` package, ``/usr`` and the libraries readable (no home folder, no copilot
+  index, models or caches, no other runs); the run folder the only writable bind; private
+  size-limited ``/tmp`` and ``/dev/shm``; an unprivileged uid (one of the run's own when
+  the product runs as root, 65534 in a user namespace otherwise) with no capabilities and
+  ``no_new_privs``. The PID namespace dies with its init, so ``setsid`` children and
   anything else the script started die when the run ends or is killed.
 * **limits set in the child** (:mod:`copilot.codegen.sandbox_boot`): CPU time, file size,
   number of processes and threads (``RLIMIT_NPROC``, default 512, room for a local Ray), no
@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -49,7 +50,7 @@ from copilot.codegen import sandbox_bwrap
 from copilot.codegen.errors import CodegenError
 from copilot.codegen.sandbox_bwrap import SandboxUnavailable, sandbox_problem
 from copilot.codegen.sandbox_log import Reader, parse_progress
-from copilot.codegen.sandbox_watch import Watch, kill_tree
+from copilot.codegen.sandbox_watch import Watch, kill_tree, sanitize
 
 BOOT = Path(__file__).with_name("sandbox_boot.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ def child_env(run_dir: Path, memory_mb: int = DEFAULT_MEMORY_MB, file_mb: int = 
     """
     store = min(memory_mb // 4, file_mb // 2) * 2**20
     return {"RAY_DEFAULT_OBJECT_STORE_MAX_MEMORY_BYTES": str(store), "RAY_USAGE_STATS_ENABLED": "0",
-            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(run_dir), "LANG": "C.UTF-8", "USER": "nobody",
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(run_dir), "LANG": "C.UTF-8", "USER": "sandbox",
             "TMPDIR": "/tmp", "MPLCONFIGDIR": str(run_dir / ".cache" / "matplotlib"),
             "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RLCORE_THREADS": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_MININTERVAL": "1",
@@ -149,7 +150,8 @@ def explain(rc: int | None, log: str, *, stop: str | None, limits: Limits, has_m
         return _stopped("memory", limits)
     if rc in (-getattr(signal, "SIGXCPU", 0), 128 + getattr(signal, "SIGXCPU", 0)):
         return "The script used up its CPU-time limit and was stopped."
-    if rc in (-getattr(signal, "SIGXFSZ", 0), 128 + getattr(signal, "SIGXFSZ", 0)):
+    if rc in (-getattr(signal, "SIGXFSZ", 0), 128 + getattr(signal, "SIGXFSZ", 0)) or \
+            "[Errno 27] File too large" in log[-3000:]:
         return f"The script wrote a file larger than the {limits.file_mb} MB limit and was stopped."
     if rc == 0 and has_manifest:
         return None
@@ -162,13 +164,21 @@ def explain(rc: int | None, log: str, *, stop: str | None, limits: Limits, has_m
 
 
 def _read_manifest(run_dir: Path, since: float) -> dict[str, Any] | None:
-    path = run_dir / "run.json"
+    """run.json if the run wrote it (a regular file, not a link, fresh, under 16 MB)."""
     try:
-        if path.stat().st_mtime + 1.0 < since:
-            return None  # left over from an earlier run
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(run_dir / "run.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 16 * 2**20 or st.st_mtime + 1.0 < since:
+            return None  # not a plain file, too big, or left over from an earlier run
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     return data if isinstance(data, dict) else None
 
 
@@ -242,12 +252,13 @@ def run_script(path: str | Path, *, budget_s: float, out: str | Path | None = No
     problem = sandbox_problem()
     if problem:
         raise SandboxUnavailable(problem)
-    sandbox_bwrap.hand_over(run_dir)
+    uid = sandbox_bwrap.run_uid()
+    sandbox_bwrap.hand_over(run_dir, uid)
     boot_args = {"limits": limits_for(budget_s, file_mb, tasks),
-                 "uid": sandbox_bwrap.SANDBOX_UID if sandbox_bwrap.drop_to_nobody() else None}
+                 "uid": uid if sandbox_bwrap.drop_to_nobody() else None}
     inner = [sys.executable, "-I", "-u", sandbox_bwrap.BOOT_PATH, json.dumps(boot_args), str(PROJECT_ROOT),
              str(script)]
-    launch = sandbox_bwrap.build(run_dir, inner, project_root=PROJECT_ROOT, boot=BOOT,
+    launch = sandbox_bwrap.build(run_dir, inner, uid=uid, project_root=PROJECT_ROOT, boot=BOOT,
                                  read_only=tuple(Path(p) for p in read_only), tmp_mb=disk_mb, shm_mb=memory_mb)
     start = time.time()
     try:
@@ -265,6 +276,10 @@ def run_script(path: str | Path, *, budget_s: float, out: str | Path | None = No
             kill_tree(proc.pid)
             proc.wait()
     reader.join(timeout=5)
+    removed = sanitize(run_dir)
+    if removed:
+        reader.tail.add(f"sandbox: removed {len(removed)} link(s) leading outside the run folder or special "
+                        f"file(s): {', '.join(removed[:5])}")
     log, rc = reader.text(), proc.returncode
     manifest = None if (stop or rc != 0) else _read_manifest(run_dir, start)
     error = explain(rc, log, stop=stop, limits=limits, has_manifest=manifest is not None)

@@ -7,8 +7,8 @@ corpus, say), plus ``/usr`` and the ``/bin``, ``/lib*`` links; from ``/etc`` onl
 ``ld.so.cache`` and generated ``passwd``/``group``/``hosts``/``nsswitch.conf`` files. The run folder is the
 only writable bind; ``/tmp`` and ``/dev/shm`` are private, size-limited tmpfs; ``/proc``
 belongs to the new PID namespace and ``/dev`` holds only the harmless nodes. The PID,
-network, IPC, UTS and cgroup namespaces are new, and the script runs as uid/gid 65534
-with no capabilities and ``no_new_privs`` set.
+network, IPC, UTS and cgroup namespaces are new, and the script runs under an
+unprivileged uid/gid with no capabilities and ``no_new_privs`` set.
 
 How the uid is reached depends on who runs the product (measured: the kernel exempts a
 process whose real uid is root from ``RLIMIT_NPROC``, also inside a user namespace that
@@ -16,8 +16,9 @@ maps uid 65534 to root, so ``--unshare-user --uid 65534`` alone leaves the proce
 unenforced when the product runs as root):
 
 * as root, bwrap keeps the init user namespace and only ``CAP_SETUID``/``CAP_SETGID``;
-  the bootstrap switches to the real uid/gid 65534 (no supplementary groups) before
-  anything else runs, which clears those capabilities too;
+  the bootstrap switches to a uid/gid of its own for this run (drawn from a high range
+  no account uses; no supplementary groups) before anything else runs, which clears those
+  capabilities too. Runs never share a process quota or own each other's files;
 * as any other user, bwrap adds a new user namespace mapping uid 65534 inside to the
   user outside (``--unshare-user --uid 65534``), where the limit applies already.
 """
@@ -25,6 +26,7 @@ unenforced when the product runs as root):
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,7 @@ from pathlib import Path
 from copilot.codegen.errors import CodegenError
 
 SANDBOX_UID = 65534
+RUN_UIDS = (1_500_000_000, 1 << 24)  # as root: each run gets its own uid from this range
 HOSTNAME = "sandbox"
 SYSTEM_DIRS = ("/usr",)
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -47,8 +50,16 @@ class SandboxUnavailable(CodegenError):
 
 
 def drop_to_nobody() -> bool:
-    """Whether the bootstrap switches to uid 65534 itself (the product runs as root)."""
+    """Whether the bootstrap switches to an unprivileged uid itself (the product runs as root)."""
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def run_uid() -> int:
+    """The uid a new run's script gets: a fresh one per run as root (so runs neither share a
+    process quota nor can touch each other's files), 65534 in a user namespace otherwise."""
+    if drop_to_nobody():
+        return RUN_UIDS[0] + secrets.randbelow(RUN_UIDS[1])
+    return SANDBOX_UID
 
 
 def identity_args() -> list[str]:
@@ -127,16 +138,16 @@ def _data_fd(text: str) -> int:
     return read
 
 
-def _etc_files(home: str) -> dict[str, str]:
-    return {"/etc/passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nnobody:x:{SANDBOX_UID}:{SANDBOX_UID}:"
-                           f"nobody:{home}:/usr/sbin/nologin\n",
-            "/etc/group": f"root:x:0:\nnogroup:x:{SANDBOX_UID}:\n",
+def _etc_files(home: str, uid: int) -> dict[str, str]:
+    return {"/etc/passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}:sandbox:{home}:"
+                           "/usr/sbin/nologin\n",
+            "/etc/group": f"root:x:0:\nsandbox:x:{uid}:\n",
             "/etc/hosts": f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n",
             "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n"}
 
 
-def build(run_dir: Path, inner: list[str], *, project_root: Path, boot: Path, read_only: tuple[Path, ...],
-          tmp_mb: int, shm_mb: int) -> Launch:
+def build(run_dir: Path, inner: list[str], *, uid: int, project_root: Path, boot: Path,
+          read_only: tuple[Path, ...], tmp_mb: int, shm_mb: int) -> Launch:
     """The bwrap command running ``inner`` with ``run_dir`` as the only writable folder."""
     exe = shutil.which("bwrap") or "bwrap"
     launch = Launch([exe, *NAMESPACES, *identity_args(), "--hostname", HOSTNAME, "--die-with-parent",
@@ -155,7 +166,7 @@ def build(run_dir: Path, inner: list[str], *, project_root: Path, boot: Path, re
         for path in ETC_FILES:
             if os.path.isfile(path):
                 _bind(launch, "--ro-bind", path)
-        for path, text in _etc_files(str(run_dir)).items():
+        for path, text in _etc_files(str(run_dir), uid).items():
             fd = _data_fd(text)
             launch.fds.append(fd)
             launch.argv += ["--perms", "0444", "--file", str(fd), path]
@@ -167,7 +178,7 @@ def build(run_dir: Path, inner: list[str], *, project_root: Path, boot: Path, re
         launch.close()
         raise
     launch.argv += ["--chdir", _real(run_dir), "--", *inner]
-    who = "uid 65534" if drop_to_nobody() else "user namespace, uid 65534"
+    who = f"uid {uid}" if drop_to_nobody() else f"user namespace, uid {uid}"
     launch.isolation += ["bubblewrap", f"unprivileged ({who}, no capabilities, no_new_privs)",
                          "pid namespace (whole tree killed at the end)", "network namespace (loopback only)",
                          "ipc, uts and cgroup namespaces", "private mount view (run folder the only writable bind)",
@@ -180,16 +191,16 @@ def _bind(launch: Launch, option: str, path: str, dest: str | None = None) -> No
     dest = dest or path
     made = launch.__dict__.setdefault("_dirs", {"/", "/tmp", "/dev", "/proc", "/etc"})
     parents = [str(p) for p in reversed(Path(dest).parents) if str(p) not in made]
-    for parent in parents:  # bwrap would make them 0700, unreadable to uid 65534
+    for parent in parents:  # bwrap would make them 0700, closed to the run's uid
         launch.argv += ["--perms", "0755", "--dir", parent]
         made.add(parent)
     launch.argv += [option, path, dest]
 
 
-def hand_over(run_dir: Path) -> None:
-    """Make the run folder writable by the sandbox's uid (when bwrap is started as nobody)."""
+def hand_over(run_dir: Path, uid: int) -> None:
+    """Make the run folder writable by the run's uid (when the product runs as root)."""
     if not drop_to_nobody():
         return
     for folder, dirs, files in os.walk(run_dir):
         for name in (folder, *(os.path.join(folder, n) for n in dirs + files)):
-            os.lchown(name, SANDBOX_UID, SANDBOX_UID)
+            os.lchown(name, uid, uid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -106,3 +107,30 @@ class Watch:
         elif folder_bytes(self.run_dir, stop_at=self.disk_bytes) > self.disk_bytes:
             self.breach = "disk"
         return self.breach
+
+
+def sanitize(run_dir: Path) -> list[str]:
+    """Remove what the product must never follow or block on when it reads the run's outputs:
+    links leading outside the run folder and FIFOs, sockets or device nodes. Returns their names."""
+    root = os.path.realpath(run_dir)
+    removed: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                target = os.path.realpath(path)
+                bad = not (target == root or target.startswith(root + os.sep))
+            else:
+                bad = not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
+            if bad:
+                try:
+                    os.unlink(path)
+                    removed.append(os.path.relpath(path, root))
+                except OSError:
+                    pass
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return removed

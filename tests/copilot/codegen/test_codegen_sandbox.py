@@ -79,7 +79,7 @@ def test_processes_start_inside_the_sandbox(tmp_path):
               "json.dump({'uid': out.strip()}, open('run.json', 'w'))\n")
     result = run_script(_script(tmp_path, source), budget_s=60, validate=False)
     assert result.ok, (result.error, result.log_tail)
-    assert result.manifest == {"uid": "65534"}
+    assert int(result.manifest["uid"]) >= 65534
 
 
 def test_validation_refuses_before_running(tmp_path):
