@@ -119,9 +119,9 @@ def experiment_parts(view: JobView) -> tuple[str, str, str]:
 
 
 def _picture(view: JobView) -> Any:
-    if view.plot:
+    if view.plot and view.is_experiment:
         return gr.update(value=view.plot, label="Comparison of the groups")
-    return gr.update(value=view.curve, label="Learning curve")
+    return gr.update(value=view.curve or view.plot, label="Learning curve")
 
 
 def _render(view: JobView, with_script: bool, downloads: tuple[Any, Any] | None = None) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -87,7 +88,8 @@ class JobView:
 
     def update_run(self, data: dict[str, Any]) -> None:
         """Merge a ``run`` event (or a finished run.json) into the runs table, keyed by folder."""
-        key = str(data.get("run_dir") or f"{data.get('label') or data.get('group')}/{data.get('seed')}")
+        where = data.get("run_dir")
+        key = os.path.normpath(str(where)) if where else f"{data.get('label') or data.get('group')}/{data.get('seed')}"
         row = self.runs.setdefault(key, {})
         row.update({k: v for k, v in data.items() if v is not None})
 
@@ -139,15 +141,17 @@ class JobView:
     def _finish_experiment(self, data: dict[str, Any]) -> None:
         """Take the final asks, runs, report, evaluations and artifacts from a ``done`` result."""
         self.set_asks(data.get("asks"))
-        for run in data.get("runs") or []:
-            if isinstance(run, dict):
-                ev = run.get("eval") or {}
-                final = {"state": "done", "return_mean": ev.get("return_mean")}
-                if run.get("total_steps"):
-                    final.update(step=run["total_steps"], total=run["total_steps"])
-                known = run.get("run_dir") in self.runs
-                label = {} if known else {"label": f"{run.get('algo', 'run')} {run.get('env', '')}".strip()}
-                self.update_run({"run_dir": run.get("run_dir"), "seed": run.get("seed"), **label, **final})
+        finals = [r for r in data.get("runs") or [] if isinstance(r, dict)]
+        if len(finals) == 1 and len(self.runs) == 1:  # one run: the same row, however its folder is spelt
+            finals = [dict(finals[0], run_dir=next(iter(self.runs)))]
+        for run in finals:
+            ev = run.get("eval") or {}
+            final = {"state": "done", "return_mean": ev.get("return_mean")}
+            if run.get("total_steps"):
+                final.update(step=run["total_steps"], total=run["total_steps"])
+            known = os.path.normpath(str(run.get("run_dir"))) in self.runs
+            label = {} if known else {"label": f"{run.get('algo', 'run')} {run.get('env', '')}".strip()}
+            self.update_run({"run_dir": run.get("run_dir"), "seed": run.get("seed"), **label, **final})
         self.set_report(data.get("report"), data.get("artifacts"))
         if isinstance(data.get("evaluations"), list):
             self.evaluations = [e for e in data["evaluations"] if isinstance(e, dict)]

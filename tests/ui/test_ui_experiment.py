@@ -132,3 +132,13 @@ def test_drive_shows_the_experiment_live_and_cancel_stops_it(tmp_path):
     assert max(seen) == 4 and view.finished and view.state == "error"
     assert "Cancel" in view.status
     assert "✖ not done" in plan_html(view.asks, finished=True)
+
+
+def test_a_single_run_stays_one_row_however_its_folder_is_spelt(tmp_path):
+    events = single_run(tmp_path)
+    kind, done = events[-1]
+    events[-1] = (kind, dict(done, runs=[dict(done["runs"][0], run_dir=done["run_dir"] + "/.")]))
+    view = fold(events)
+    assert len(view.runs) == 1 and not view.is_experiment
+    row = next(iter(view.runs.values()))
+    assert row["state"] == "done" and row["return_mean"] == 500.0 and row["label"] == "ppo CartPole-v1"
