@@ -11,16 +11,18 @@
   calls beyond reading paths and the environment, and no ``open``/``Path.write_*`` of a
   literal path outside the run folder (absolute or with ``..``).
 
-What cannot be seen statically (a computed path, say) is enforced at run time by the
-sandbox's audit hook (:mod:`copilot.codegen.sandbox`).
+Validation is static: the script is parsed, never run, and nothing it names is imported
+in the product's process (modules are located by the import system's finders, rlcore names
+not yet loaded are read from their source; see :mod:`copilot.codegen.validate_calls`).
+These checks are early, readable errors; the wall is the OS sandbox the script then runs
+in (:mod:`copilot.codegen.sandbox`).
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
-import importlib.util
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from typing import Any
 
 from copilot.codegen import catalog
@@ -34,8 +36,10 @@ from copilot.codegen.validate_calls import (
     _hint,
     check_agent_call,
     check_make_agent,
+    find_module,
     literal_prefix,
     outside,
+    static_names,
 )
 
 ALLOWED_MODULES = frozenset({
@@ -81,19 +85,31 @@ class ScriptError(CodegenError):
 
 
 def resolve_rlcore(dotted: str) -> str | None:
-    """None if the dotted rlcore name exists, else the problem (with the closest name)."""
+    """None if the dotted rlcore name exists, else the problem (with the closest name).
+
+    Loaded modules and their objects are inspected; a submodule not loaded yet is not
+    imported: the names its source binds are read instead (and nothing deeper is checked).
+    """
     parts = dotted.split(".")
-    obj: Any = importlib.import_module(parts[0])
+    obj: Any = find_module(parts[0])
     for i, name in enumerate(parts[1:], start=1):
+        prefix = ".".join(parts[:i])
+        if isinstance(obj, ModuleSpec):  # found, not loaded
+            sub = find_module(f"{prefix}.{name}") if obj.submodule_search_locations else None
+            if sub is not None:
+                obj = sub
+                continue
+            names = static_names(obj)
+            if names is None or name in names:
+                return None
+            return f"{prefix} has no name {name!r}{_hint(name, sorted(n for n in names if n[0] != '_'))}"
         if hasattr(obj, name):
             obj = getattr(obj, name)
             continue
-        prefix = ".".join(parts[:i])
-        try:
-            obj = importlib.import_module(f"{prefix}.{name}")
+        sub = find_module(f"{prefix}.{name}") if hasattr(obj, "__path__") else None
+        if sub is not None:
+            obj = sub
             continue
-        except ImportError:
-            pass
         public = [n for n in dir(obj) if not n.startswith("_")]
         return f"{prefix} has no name {name!r}{_hint(name, public)}"
     return None
@@ -124,10 +140,7 @@ class Checker(ast.NodeVisitor):
         if any(module == f or module.startswith(f + ".") for f in TORCH_FORBIDDEN):
             self.add(node, f"{module!r} is not allowed in a training script")
             return False
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
+        found = find_module(module) is not None
         if not found:
             if top == "rlcore":
                 problem = resolve_rlcore(module)

@@ -2,11 +2,19 @@
 
 Used by :mod:`copilot.codegen.validate`; ``checker`` is its ``Checker`` (it has ``add``,
 ``dicts`` and ``names``).
+
+Everything here is static: no module the script names is imported and no environment it
+names is built in the product's process. Modules are located through the import system's
+finders (which read directories, never module code); an env id is looked up in the
+Gymnasium registry; its action space is checked by building it only when its entry point
+lives in Gymnasium itself (the product's own dependency); a ``module:EnvId`` id, or an
+entry point elsewhere, is checked where the script runs, inside the sandbox.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from typing import Any
 
 from copilot.codegen import catalog
@@ -75,11 +83,89 @@ def _check_write_paths(checker: Any, node: ast.Call, name: str) -> None:
             checker.add(node, f"{name}() writes to {target!r}, outside the run folder; write next to the script")
 
 
-def _check_env(checker: Any, node: ast.AST, env_id: Any) -> None:
+def _find_spec(fullname: str, path: Any) -> Any:
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(fullname, path)
+        except (ImportError, ValueError, TypeError, AttributeError):
+            continue
+        if spec is not None:
+            return spec
+    return None
+
+
+def find_module(name: str) -> Any:
+    """The module object (if already imported) or spec of ``name``, found without importing it
+    or any parent package; None if it cannot be found."""
+    if name in sys.modules:
+        return sys.modules[name]
+    parts, path, found = name.split("."), None, None
+    for i in range(len(parts)):
+        full = ".".join(parts[: i + 1])
+        found = sys.modules.get(full)
+        if found is not None:
+            path = getattr(found, "__path__", None)
+        else:
+            found = _find_spec(full, path)
+            if found is None:
+                return None
+            path = found.submodule_search_locations
+        if i < len(parts) - 1 and path is None:
+            return None  # a plain module has no submodules
+    return found
+
+
+def static_names(spec: Any) -> set[str] | None:
+    """Top-level names a module's source binds (None when there is no source to read)."""
+    origin = getattr(spec, "origin", None)
+    if not origin or not str(origin).endswith(".py"):
+        return None
+    try:
+        with open(origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _builds_in_parent(env_id: str) -> bool:
+    """Whether the env's constructor is Gymnasium's own code (or already loaded), so the action
+    space may be read by building it here."""
+    import gymnasium as gym
+
+    entry = gym.registry[env_id].entry_point
+    if not isinstance(entry, str):
+        return True  # an object already loaded in this process
+    module = entry.split(":")[0]
+    return module.split(".")[0] == "gymnasium" or module in sys.modules
+
+
+def _check_env(checker: Any, node: ast.AST, env_id: Any) -> bool:
+    """Problems with a literal env id; True when its action space may be checked here."""
     from copilot.codegen.checks import unknown_env_error
 
-    if isinstance(env_id, str) and not catalog.env_registered(env_id):
+    if not isinstance(env_id, str):
+        return False
+    if ":" in env_id:
+        module = env_id.partition(":")[0]
+        if not module or find_module(module) is None:
+            checker.add(node, f"env id {env_id!r} names module {module!r}, which cannot be found")
+        return False  # registering it means importing it: that happens in the sandbox
+    if not catalog.env_registered(env_id):
         checker.add(node, str(unknown_env_error(env_id)).rstrip("."))
+        return False
+    return _builds_in_parent(env_id)
 
 
 def _check_config_keys(checker: Any, node: ast.AST, algo: str, config: ast.AST | None) -> None:
@@ -119,10 +205,10 @@ def check_make_agent(checker: Any, node: ast.Call) -> None:
                     f"{', '.join(catalog.algos())}")
         return
     env_id = _const(_arg(node, 1, "env"))
-    _check_env(checker, node, env_id)
+    buildable = _check_env(checker, node, env_id)
     if not isinstance(algo, str):
         return
-    if isinstance(env_id, str) and catalog.env_registered(env_id):
+    if buildable:
         from copilot.codegen.checks import check_action_space
 
         try:
