@@ -32,6 +32,7 @@ export ANONYMIZED_TELEMETRY := False
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml scripts/setup_browser.sh
+	bash scripts/setup_system.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
