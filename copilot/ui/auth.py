@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -33,9 +33,9 @@ COOKIE_PREFIX = "rlcopilot-token-"
 class Access:
     """What a request must show: a token, or a user and password."""
 
-    token: str = ""
+    token: str = field(default="", repr=False)
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
 
     @property
     def mode(self) -> str:
