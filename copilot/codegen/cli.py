@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ def add_codegen_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--budget-s", type=float, default=300.0, help="wall-time budget of the run (default 300)")
     g.add_argument("--max-repairs", type=int, default=2, help="repair attempts after a failure (default 2)")
     g.add_argument("--out", default=None, help="run folder (default: a new folder under the runs folder)")
+    g.add_argument("--fill", choices=("auto", "model"), default=os.environ.get("COPILOT_CODEGEN_FILL", "auto"),
+                   help="auto: the base spec from the request's stated facts when they name algorithm, env and "
+                   "steps, else from the model (default); model: always from the model")
     g.set_defaults(handler=cmd_generate)
 
     r = sub.add_parser("run", help="validate a training script and run it in the sandbox")
@@ -63,9 +67,11 @@ def _printer(quiet_log: bool):
     return on_event
 
 
-def _summary(ok: bool, error: str | None, manifest: dict | None, where: str | None) -> str:
+def _summary(ok: bool, error: str | None, manifest: dict | None, where: str | None, runs: int = 0) -> str:
     if not ok:
         return f"failed: {error}"
+    if runs > 1:
+        return f"{runs} runs finished; every ask done; folder {where}"
     if not manifest:
         return f"script ready (not run): {where}"
     ev = manifest.get("eval") or {}
@@ -81,13 +87,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = generate(args.request, settings, run=args.run, budget_s=args.budget_s,
                       max_repairs=args.max_repairs, out=Path(args.out) if args.out else None,
-                      on_event=_printer(quiet_log=False))
+                      on_event=_printer(quiet_log=False), fill=args.fill)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         if result.script:
             print(result.script)
-        print(_summary(result.ok, result.error, result.manifest, result.run_dir))
+        for ask in result.asks:
+            mark = {True: "done", False: "NOT DONE", None: "not run"}[ask["done"]]
+            print(f"[{mark}] {ask['ask']}" + (f": {ask['detail']}" if ask["detail"] else ""))
+        if result.report and result.report.get("verdict"):
+            print(f"verdict: {result.report['verdict']}")
+        print(_summary(result.ok, result.error, result.manifest if len(result.runs) <= 1 else None,
+                       result.run_dir, len(result.runs)))
     print(f"({len(result.attempts)} attempt(s), {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     return 0 if result.ok else 1
 

@@ -30,6 +30,7 @@ from copilot.codegen.session import Repair, Session
 from copilot.codegen.spec import RunSpec
 
 SPEC_TOKENS = 256
+FILLS = ("auto", "model")
 EXAMPLE = "Train PPO on CartPole-v1 for 20000 steps"
 Emit = Callable[[str, dict], None]
 
@@ -85,9 +86,9 @@ def ask_spec(llm: Any, chat: list[dict[str, str]], facts: Facts) -> tuple[str, d
     try:
         data = json.loads(answer[start:end + 1]) if start >= 0 else None
     except json.JSONDecodeError as exc:
-        raise _Repair("spec", f"the answer is not valid JSON ({exc.msg} at character {exc.pos})", answer) from None
+        raise Repair("spec", f"the answer is not valid JSON ({exc.msg} at character {exc.pos})", answer) from None
     if not isinstance(data, dict):
-        raise _Repair("spec", "the answer is not a JSON object", answer)
+        raise Repair("spec", "the answer is not a JSON object", answer)
     return answer, data
 
 
@@ -121,8 +122,11 @@ def default_llm(settings: Any) -> Any:
 
 def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, budget_s: float = 300,
              max_repairs: int = 2, out: Path | None = None, on_event: Emit | None = None,
-             cancel: threading.Event | None = None) -> GenerateResult:
+             cancel: threading.Event | None = None, fill: str = "auto") -> GenerateResult:
     """Turn ``request`` into checked, verified runs; see the module doc.
+
+    ``fill``: ``"auto"`` builds the base spec from the request's facts when they name the
+    algorithm, env and steps and asks the model otherwise; ``"model"`` always asks the model.
 
     ``budget_s`` is the wall-time budget of one run (a grid gets it per round of parallel runs).
     Events passed to ``on_event(kind, payload)``: ``status`` {text}, ``plan`` {asks} once the asks
@@ -136,7 +140,10 @@ def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, 
         raise CodegenError(f"The request is empty; describe a training job, e.g. {EXAMPLE!r}.")
     if budget_s <= 0 or max_repairs < 0:
         raise CodegenError(f"budget_s must be positive and max_repairs at least 0; got {budget_s} and {max_repairs}.")
+    if fill not in FILLS:
+        raise CodegenError(f"Unknown fill {fill!r}; accepted: {', '.join(FILLS)}.")
     session = Session(request, settings, llm, run, budget_s, out, _emitter(on_event), cancel, GenerateResult())
+    session.fill = fill
     session.status("Reading the request")
     t0 = time.perf_counter()
     try:

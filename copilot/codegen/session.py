@@ -61,6 +61,7 @@ class Session:
         self.run_dir: Path | None = None
         self.spent_s = 0.0
         self.progress: tuple[int, int] | None = None
+        self.fill = "auto"
 
     # ----- before the model ---------------------------------------------------------------
     def prepare(self) -> None:
@@ -94,7 +95,9 @@ class Session:
 
     def use_model(self) -> bool:
         f = self.facts
-        return not self.fix and not (f.algo and f.env_id and f.total_steps)
+        if self.fix:
+            return False
+        return self.fill == "model" or not (f.algo and f.env_id and f.total_steps)
 
     # ----- base spec ----------------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> RunSpec:

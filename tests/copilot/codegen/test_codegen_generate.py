@@ -11,21 +11,25 @@ from copilot.codegen.errors import CodegenError
 from copilot.codegen.generate import generate
 from copilot.llm import register_model, unregister_model
 
-KEYS = {"ok", "error", "spec", "script", "script_path", "attempts", "manifest", "curve_png", "log_tail"}
+KEYS = {"ok", "error", "asks", "runs", "report", "evaluations", "artifacts", "script", "spec", "script_path",
+        "attempts", "manifest", "curve_png", "log_tail", "run_dir"}
 
 
 def test_tiny_request_runs_and_reports(settings, scripted, make_spec):
     llm = scripted(make_spec(total_steps=300, num_envs=2))
     events: list[tuple[str, dict]] = []
     result = generate("Train PPO on CartPole-v1 for 300 steps with 2 envs, evaluate over 2 episodes",
-                      settings, llm=llm, budget_s=240, on_event=lambda k, p: events.append((k, p)))
+                      settings, llm=llm, budget_s=240, on_event=lambda k, p: events.append((k, p)), fill="model")
     assert result.ok, result.error
     assert set(result.to_json()) == KEYS
+    assert result.runs[0]["run_dir"] == result.run_dir and result.asks[0]["done"] is True
     assert result.manifest["total_steps"] >= 300 and result.manifest["eval"]["episodes"] == 2
     assert result.spec["num_envs"] == 2 and result.curve_png.endswith("curve.png")
     assert result.script_path.startswith(str(settings.runs_dir))
     kinds = [k for k, _ in events]
     assert kinds[0] == "status" and "spec" in kinds and "script" in kinds and "log" in kinds
+    assert kinds.index("plan") < kinds.index("script") and "run" in kinds and "report" in kinds
+    assert [p["state"] for k, p in events if k == "run"][-1] == "done"
     assert kinds[-1] == "done" and events[-1][1] == result.to_json()
     assert llm.schemas[0]["properties"]["algo"]["enum"] == ["ppo"]  # the grammar follows the stated algo
     assert "CartPole-v1 (Discrete)" in llm.prompts[0][0]["content"]
@@ -40,7 +44,8 @@ def test_without_run_only_validates(settings, scripted, make_spec, tmp_path):
 
 def test_malformed_answer_is_repaired_and_every_attempt_recorded(settings, scripted, make_spec):
     llm = scripted('{"algo": "ppo", "env_id": "CartPole-v1", "total_', make_spec(total_steps=300))
-    result = generate("PPO on CartPole-v1, 300 steps, 2 envs", settings, llm=llm, budget_s=240, max_repairs=1)
+    result = generate("PPO on CartPole-v1, 300 steps, 2 envs", settings, llm=llm, budget_s=240, max_repairs=1,
+                      fill="model")
     assert result.ok, result.error
     assert [a["ok"] for a in result.attempts] == [False, True]
     assert "not valid JSON" in result.attempts[0]["error"]
@@ -85,9 +90,10 @@ def test_empty_request_is_a_user_error(settings, scripted):
 
 def test_same_request_same_spec(settings, scripted, make_spec):
     answers = [make_spec(total_steps=9000, config={"gamma": 0.95})] * 2
-    first = generate("PPO on CartPole-v1 for 9000 steps, gamma 0.95", settings, llm=scripted(*answers), run=False)
+    first = generate("PPO on CartPole-v1 for 9000 steps, gamma 0.95", settings, llm=scripted(*answers), run=False,
+                     fill="model")
     second = generate("PPO on CartPole-v1 for 9000 steps, gamma 0.95", settings, llm=scripted(*answers), run=False)
-    assert first.spec == second.spec and first.script == second.script
+    assert first.spec == second.spec and first.script == second.script  # model-filled and code-filled agree
 
 
 @pytest.fixture()
@@ -100,7 +106,7 @@ def fake_model(scripted, make_spec):
 
 def test_cli_generate_json_last_line(fake_model, tmp_path, capsys):
     code = main(["--home", str(tmp_path), "generate", "PPO on CartPole-v1 for 300 steps, 2 envs", "--run",
-                 "--json", "--model", fake_model, "--budget-s", "240"])
+                 "--json", "--model", fake_model, "--budget-s", "240", "--fill", "model"])
     out = capsys.readouterr().out.strip().splitlines()
     data = json.loads(out[-1])
     assert code == 0 and set(data) == KEYS and data["ok"] and data["manifest"]["algo"] == "ppo"
