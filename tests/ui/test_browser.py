@@ -64,6 +64,19 @@ def test_page_is_up_at_once_and_shows_the_model_loading(browser, ui_server: Serv
     context.close()
 
 
+def test_the_page_needs_the_start_up_token(browser, ui_server: Server):
+    base = ui_server.url.split("?", 1)[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    refused = page.goto(base)
+    assert refused.status == 401 and "access token" in page.inner_text("body")
+    assert page.goto(ui_server.url).status == 200  # the tokenised URL opens the app ...
+    page.wait_for_selector("#chatbot")
+    assert page.goto(base).status == 200  # ... and its cookie keeps it open without the token
+    page.wait_for_selector("#chatbot")
+    context.close()
+
+
 @pytest.mark.slow
 def test_question_gets_a_streamed_answer_with_cited_sources(page):
     t0 = time.monotonic()
@@ -181,6 +194,26 @@ def test_generate_and_run_a_small_job_shows_the_curve(page):
     wait_text(page, "#runs-table", "CartPole-v1")
     page.wait_for_selector("#runs-plot img, #runs-plot canvas, #runs-plot svg")
     shot(page, "07_runs")
+
+
+@pytest.mark.slow
+def test_an_experiment_shows_its_plan_runs_result_and_verdict(page):
+    page.get_by_role("tab", name="Generate & Run").click()
+    page.fill("#gen-request textarea", "Compare A2C and PPO on CartPole-v1 with 2 seeds each for 2000 steps")
+    t0 = time.monotonic()
+    page.click("#gen-run-all")
+    wait_text(page, "#gen-plan", "pending", 240)  # the plan shows before the runs end
+    wait_text(page, "#gen-runs", "queued|running|done", 240)
+    wait_text(page, "#gen-status", "Finished|✖", 600)
+    print(f"\nexperiment (4 runs) in {time.monotonic() - t0:.1f} s")
+    status = page.inner_text("#gen-status")
+    assert "Finished: all" in status, status + "\n" + page.inner_text("#gen-plan") + page.inner_text("#gen-log")
+    assert "Runs: 4 of 4 finished" in page.inner_text("#gen-runs")
+    assert "not done" not in page.inner_text("#gen-plan") and "✔ done" in page.inner_text("#gen-plan")
+    result = page.inner_text("#gen-result")
+    assert "Verdict:" in result and "★ best" in result
+    page.wait_for_selector("#gen-curve img")
+    shot(page, "06b_experiment")
 
 
 @pytest.mark.slow
