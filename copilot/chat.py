@@ -1,12 +1,15 @@
-"""Cited answers: retrieve -> prompt with numbered sources -> streamed answer.
+"""Cited answers: retrieve -> prompt with numbered sources -> checked, streamed answer.
 
 The pipeline is a LangChain runnable chain (``retrieve | build_prompt | generate``) so each
 stage can be swapped or traced; :class:`Copilot` wraps it with timings and chat history.
 
-Sources are numbered [1]..[k] in the prompt; the answer cites them and :class:`Answer`
-carries the sources actually cited (all retrieved ones if the model cited none). When
-retrieval finds nothing relevant the answer says plainly that the corpus does not cover
-the question instead of guessing.
+Sources are numbered [1]..[k]. The answer opens with the best evidence sentence (a
+definition for "what is / what does X do" questions), shown at once; then the model's own
+sentences follow, each checked by :mod:`copilot.grounding` before it is shown: kept when a
+source supports it, replaced by the source sentence it garbled, or dropped. Every shown
+sentence carries its source marker, and :class:`Answer` lists per-sentence support. A
+Chinese question gets a Chinese lead-in and the quoted English sources. When retrieval finds
+nothing relevant the answer declines in one sentence instead of guessing.
 """
 
 from __future__ import annotations
@@ -21,22 +24,23 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import Evidence, build_evidence, sentence_count, supporting_quote
+from copilot.evidence import Evidence, build_evidence, split_units
 from copilot.glossary_zh import expand
+from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
+                               decline, is_chinese, lead_in, quoted, repeats)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
 SYSTEM = (
     "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
-    "Each question comes with numbered sources. Answer in 2 to 4 sentences of your own: start "
-    "with a direct answer in plain words (say what each symbol or quantity means instead of only "
-    "giving a formula), then add the most useful detail from the sources. Use only facts from the "
-    "sources, keep their wording, and put the source number in square brackets after each "
-    "sentence, like [1] or [2]. Answer in the language of the question."
+    "Each question comes with numbered sources. Answer in 1 to 3 short sentences: first a direct "
+    "answer in plain words, then the one detail that matters most. Use only facts the sources "
+    "state, in their wording; give no number or default value that the sources do not state. "
+    "Put the source number in square brackets after each sentence, like [1] or [2]."
 )
-NOT_COVERED = ("The indexed documentation does not cover this question, so I cannot answer it "
-               "with a citation. Try rephrasing, or ingest documents that cover it "
-               "(python -m copilot ingest PATH).")
 CITE = re.compile(r"\[(\d{1,2})\]")
+ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
+MAX_SENTENCES = 3
+RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 
 
 @dataclass
@@ -58,12 +62,15 @@ class Answer:
     model: str
     timings: dict[str, float] = field(default_factory=dict)
     covered: bool = True
+    support: list[Support] = field(default_factory=list)  # one per shown sentence
+    checks: list[Support] = field(default_factory=list)  # every model sentence checked
 
     def to_json(self) -> dict[str, Any]:
         """The ``python -m copilot ask --json`` object."""
         return {"answer": self.answer,
                 "sources": [{k: v for k, v in asdict(s).items() if k != "text"} for s in self.sources],
-                "model": self.model, "timings": self.timings}
+                "model": self.model, "timings": self.timings,
+                "support": [s.to_json() for s in self.support]}
 
 
 def focus(text: str, query: str, max_chars: int) -> str:
@@ -190,6 +197,10 @@ class Copilot:
                             for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
+        state["units"] = [SourceSentence(s.n, unit) for s in state["sources"]
+                          for unit in split_units(s.text.split("\n", 1)[1] if "\n" in s.text else s.text)]
+        if getattr(self.index, "embedder", None) is not None:  # else no similarity to judge by
+            state["covered"] = state["covered"] and evidence.relevance >= RELEVANCE
         state["messages"] = [system_message(), *history,
                              {"role": "user", "content": user_message("\n\n".join(kept), question)}]
         return state
@@ -209,13 +220,63 @@ class Copilot:
                               budget=budget, max_sources=k)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
+        """The checked answer, yielded sentence by sentence (see :meth:`_answer_sentences`)."""
         for state in states:
             yield state  # first item: the state with sources, before any token
-            if not state["covered"] or not state["sources"]:
-                yield NOT_COVERED
+            question = state["question"]
+            state["support"] = shown = []
+            extract = choose_extract(question, state["quotes"]) if state["covered"] else []
+            if not extract:
+                yield decline(question)
                 continue
-            yield from self.llm.stream(state["messages"], max_tokens=self.settings.max_tokens,
-                                       temperature=self.settings.temperature)
+            if is_chinese(question):  # the checker reads English: quote the sources
+                yield lead_in(question)
+                for n, text in extract:
+                    shown.append(quoted(question, n, text))
+                    yield cited(shown[-1])
+                continue
+            for s in self._answer_sentences(state, extract):
+                yield (" " if shown else "") + cited(s)
+                shown.append(s)
+
+    def _answer_sentences(self, state: dict, extract: list[tuple[int, str]]) -> Iterator[Support]:
+        """The model's sentences that survive the check, led by the best evidence sentence
+        when the model's first sentence does not survive; ends with an evidence sentence
+        when only one sentence was shown."""
+        question, shown = state["question"], state["support"]
+        lead = quoted(question, *extract[0])
+        for s in self._checked_model_sentences(state):
+            if not shown and s.action == "dropped":
+                yield lead
+            elif s.action != "dropped" and not repeats(s.sentence, shown):
+                yield s
+            if len(shown) >= MAX_SENTENCES:
+                return
+        if not shown:
+            yield lead
+        if len(shown) == 1:
+            for n, text in extract:
+                if not repeats(text, shown):
+                    yield quoted(question, n, text)
+                    return
+
+    def _checked_model_sentences(self, state: dict) -> Iterator[Support]:
+        """The model's answer, sentence by sentence, each checked by :mod:`copilot.grounding`."""
+        grounder = Grounder(state["units"], self._embed(), {s.n: s.text for s in state["sources"]},
+                            question=state["question"])
+        state["checks"] = checks = []
+        pieces = self.llm.stream(state["messages"], max_tokens=min(self.settings.max_tokens, ANSWER_TOKENS),
+                                 temperature=self.settings.temperature)
+        for raw in complete_sentences(pieces):
+            s = grounder.check(raw, [x.sentence for x in state["support"]])
+            checks.append(s)
+            yield s
+
+    def _embed(self):
+        embedder = getattr(self.index, "embedder", None)
+        if embedder is None:  # an index without an embedder: lexical support only
+            return lambda texts: np.zeros((len(texts), 1), np.float32)
+        return embedder.embed_documents
 
     # ----- public API --------------------------------------------------------------------
     def stream(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
@@ -237,40 +298,19 @@ class Copilot:
                 state["timings"]["first_token_s"] = round(time.perf_counter() - t0, 4)
             parts.append(item)
             yield item
-        said = "".join(parts)
-        quote = self._quote(said, final_state)
-        if quote:
-            parts.append(quote)
-            yield quote
         text = "".join(parts).strip()
         timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
                    "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
                    "total_s": round(time.perf_counter() - t0, 4)}
-        yield self._answer(text, final_state, timings, said)
+        yield self._answer(text, final_state, timings)
 
-    @staticmethod
-    def _quote(text: str, state: dict) -> str:
-        """A one-sentence answer, or one that cites no source, is followed by the best source
-        sentence it does not already say, so every answer shows where it comes from."""
-        sources = state.get("sources") or []
-        if not state.get("covered") or not sources:
-            return ""
-        if sentence_count(text) >= 2 and cited_numbers(text, len(sources)):
-            return ""
-        found = supporting_quote(text, state.get("quotes") or [])
-        return f'\n\nFrom [{found[0]}]: "{found[1]}"' if found else ""
-
-    def _answer(self, text: str, state: dict, timings: dict, said: str) -> Answer:
-        """The final answer; its sources are those cited in ``text`` (the model's words ``said``
-        plus any quote), or every source shown to the model when the model cited none."""
+    def _answer(self, text: str, state: dict, timings: dict) -> Answer:
+        """The final answer; its sources are those its sentences cite."""
         sources: list[Source] = state.get("sources") or []
         covered = bool(state.get("covered")) and bool(sources)
-        if covered:
-            cited = cited_numbers(text, len(sources)) if cited_numbers(said, len(sources)) else []
-            used = [sources[n - 1] for n in cited] if cited else sources
-        else:
-            used = []
-        return Answer(text, used, self.llm.name, timings, covered)
+        used = [sources[n - 1] for n in cited_numbers(text, len(sources))] if covered else []
+        return Answer(text, used, self.llm.name, timings, covered, list(state.get("support") or []),
+                      list(state.get("checks") or []))
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         """The complete :class:`Answer` (non-streaming)."""

@@ -30,6 +30,11 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 MAX_CODE_CHARS = 600
+TITLE_WEIGHT = 0.3
+# units that are not statements an answer can quote: a reference (authors, "Title"), a line
+# that introduces what follows ("...:"), an API signature line
+REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
+SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
 
@@ -41,6 +46,7 @@ class Unit:
     text: str
     score: float = 0.0
     lexical: float = 0.0  # share of the question's rare words in the unit itself
+    cosine: float = 0.0  # embedding similarity to the question
 
 
 def split_units(text: str) -> list[str]:
@@ -78,10 +84,12 @@ def _content_tokens(text: str) -> set[str]:
 
 
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                query_vector: np.ndarray, n_hits: int) -> None:
-    """Set ``unit.score`` = cosine + lexical coverage of rare question words + rank prior."""
-    vectors = embed([u.text for u in units])
-    cosine = vectors @ query_vector
+                query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = ()) -> None:
+    """Set ``unit.score`` = cosine + lexical coverage of rare question words + a source prior
+    (its retrieval rank, and how close its title, the heading path, is to the question)."""
+    vectors = embed([u.text for u in units] + list(titles))
+    cosine = vectors[: len(units)] @ query_vector
+    title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     q_tokens = _content_tokens(question)
     unit_tokens = [_content_tokens(u.text) for u in units]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
@@ -89,7 +97,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     total = sum(weight.values()) or 1.0
     for u, cos, toks in zip(units, cosine, unit_tokens):
         u.lexical = sum(w for t, w in weight.items() if t in toks) / total
-        prior = 0.05 * (n_hits - u.source) / max(n_hits, 1)
+        u.cosine = float(cos)
+        prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         u.score = float(cos) + 0.5 * u.lexical + prior
 
 
@@ -123,6 +132,7 @@ class Evidence:
 
     blocks: list[tuple[Any, str]]
     quotes: list[tuple[int, str]]
+    relevance: float = 0.0  # the best embedding similarity of any unit to the question
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -136,7 +146,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
-    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits))
+    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
+                [h.title for h in hits])
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}
@@ -146,8 +157,15 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
     position = {s: n for n, s in enumerate(ranked, 1)}
     quotes = [(position[u.source], u.text) for u in sorted(chosen, key=lambda u: -u.score)
-              if not u.text.startswith("```") and u.lexical > 0]
-    return Evidence(blocks, quotes)
+              if u.lexical > 0 and is_statement(u.text)]
+    return Evidence(blocks, quotes, max(u.cosine for u in units))
+
+
+def is_statement(text: str) -> bool:
+    """Whether a unit can stand as a quoted sentence of an answer."""
+    text = text.strip()
+    return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
+                or SIGNATURE.search(text) or len(text.split()) < 5)
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6

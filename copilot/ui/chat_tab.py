@@ -1,5 +1,9 @@
 """The Chat tab: streamed, cited answers with history, stop, regenerate and clear.
 
+Answers arrive sentence by sentence, each one only after :mod:`copilot.grounding` checked it
+against the sources, so nothing unsupported is ever on screen; every sentence ends with its
+source marker and the footer says how many sentences were checked and removed.
+
 Each browser tab owns a :class:`ChatSession` (a ``gr.State``), so chats never mix; the
 model itself is shared and serialises generation.
 """
@@ -90,7 +94,8 @@ def answer_stream(services: Services, session: ChatSession, kinds: list[str] | N
                 break
             if isinstance(item, Answer):
                 turn.sources, turn.model, turn.timings = item.sources, item.model, item.timings
-                turn.answer = item.answer
+                turn.answer, turn.support = item.answer, item.support
+                turn.removed = sum(c.action == "dropped" for c in item.checks)
                 continue
             turn.answer += item
             if time.monotonic() - last > STREAM_EVERY_S:

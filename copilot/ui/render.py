@@ -23,6 +23,8 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     note: str = ""  # "stopped", or an error sentence
     error: bool = False
+    support: list[Any] = field(default_factory=list)  # copilot.grounding.Support per shown sentence
+    removed: int = 0  # the model's sentences that no source supported
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -52,11 +54,22 @@ def source_message(source: Any) -> dict[str, Any]:
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
 
 
+def support_line(turn: Turn) -> str:
+    """How the answer was checked: sentences shown with their sources, model sentences removed."""
+    if not turn.support:
+        return ""
+    text = f"{len(turn.support)} sentence{'s' * (len(turn.support) != 1)} checked against the sources"
+    if turn.removed:
+        text += f"; {turn.removed} unsupported sentence{'s' * (turn.removed != 1)} of the model removed"
+    return text
+
+
 def footer(turn: Turn) -> str:
     t = turn.timings
     if not t:
         return ""
-    parts = [turn.model] if turn.model else []
+    parts = [support_line(turn)] if turn.support else []
+    parts += [turn.model] if turn.model else []
     if "first_token_s" in t:
         parts.append(f"first token {t['first_token_s']:.1f} s")
     if "total_s" in t:

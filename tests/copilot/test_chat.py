@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from copilot.chat import NOT_COVERED, SYSTEM, Answer, Copilot, cited_numbers, focus
+from copilot.chat import SYSTEM, Answer, Copilot, cited_numbers, focus
 from copilot.config import Settings
 from copilot.ingest import ingest
 from copilot.llm.base import LLM
@@ -57,24 +57,25 @@ def settings(tmp_path_factory) -> Settings:
     return s
 
 
-def test_answer_streams_pieces_then_cites_the_sources_it_used(settings):
+def test_answer_streams_checked_sentences_then_cites_the_sources_it_used(settings):
     bot = Copilot(settings, llm=EchoLLM())
     items = list(bot.stream("How large should the replay buffer be?", k=3))
     assert all(isinstance(i, str) for i in items[:-1]) and isinstance(items[-1], Answer)
     answer = items[-1]
-    first, _, quote = answer.answer.partition("\n\nFrom [")
-    assert first == "The buffer keeps old transitions [2]."
-    # a one-sentence answer is followed by the best source sentence it does not already say
-    n = int(quote.split("]")[0])
-    assert quote.endswith('"') and quote.split(': "', 1)[1][:-1] in prompt_of(bot)
-    assert [s.n for s in answer.sources] == sorted({2, n}, key=[2, n].index)  # only cited sources
+    assert answer.answer == "".join(items[:-1]).strip()
+    # each shown sentence carries the marker of the source that supports it
+    assert answer.support and all(f"[{s.source}]" in answer.answer for s in answer.support)
+    assert {s.n for s in answer.sources} == {s.source for s in answer.support}
+    assert all(s.path.endswith("replay.md") for s in answer.sources)
+    assert [c.said or c.sentence for c in answer.checks] == ["The buffer keeps old transitions."]
     assert bot.llm.seen[0] == {"role": "system", "content": SYSTEM}
     prompt = prompt_of(bot)
-    assert "[1]" in prompt and "[2]" in prompt and "replay buffer" in prompt.lower()
+    assert "[1]" in prompt and "replay buffer" in prompt.lower()
     assert prompt.endswith("\n\nQuestion: How large should the replay buffer be?")
     data = answer.to_json()
-    assert set(data) == {"answer", "sources", "model", "timings"}
+    assert set(data) == {"answer", "sources", "model", "timings", "support"}
     assert set(data["sources"][0]) == {"n", "title", "path", "kind", "score"}
+    assert set(data["support"][0]) == {"sentence", "source", "score"}
     assert {"retrieval_s", "first_token_s", "total_s"} <= set(data["timings"])
 
 
@@ -99,31 +100,27 @@ def test_the_system_message_is_the_same_for_every_question_and_is_primed_at_warm
     assert systems == [{"role": "system", "content": SYSTEM}] * 2
 
 
-class UncitedLLM(EchoLLM):
-    """Answers in two sentences without citing anything."""
+class WrongLLM(EchoLLM):
+    """Answers with a sentence no source supports."""
 
     def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
         self.seen = messages
-        yield from ["Replay keeps experience. ", "It helps learning."]
+        yield from ["SAC was invented ", "on the moon in 1850 [1]."]
 
 
-def test_an_answer_without_citations_is_grounded_by_a_quoted_source_sentence(settings):
-    bot = Copilot(settings, llm=UncitedLLM())
-    answer = bot.ask("How large should the replay buffer be?", k=3)
-    said, _, quote = answer.answer.partition("\n\nFrom [")
-    assert said == "Replay keeps experience. It helps learning."
-    n = int(quote.split("]")[0])
-    assert quote.split(': "', 1)[1][:-1] in prompt_of(bot)
-    # the model cited nothing, so every source it was shown is listed (the quoted one among them)
-    assert [s.n for s in answer.sources] == list(range(1, len(answer.sources) + 1))
-    assert n in [s.n for s in answer.sources] and len(answer.sources) >= 2
+def test_an_answer_with_no_supported_sentence_becomes_a_quoted_extract(settings):
+    answer = Copilot(settings, llm=WrongLLM()).ask("How does SAC tune its temperature alpha?", k=3)
+    assert "moon" not in answer.answer and "1850" not in answer.answer
+    assert [c.action for c in answer.checks] == ["dropped"]
+    assert answer.support[0].action == "quoted" and "target entropy" in answer.answer
+    assert answer.sources and answer.sources[0].path.endswith("sac.md")
 
 
 def test_question_outside_the_corpus_is_said_plainly(settings):
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("zxqv wibble frobnicate?")
-    assert answer.answer == NOT_COVERED and answer.sources == [] and not answer.covered
-    assert bot.llm.seen == []  # the model was not asked to guess
+    assert answer.answer.startswith("The docs I have do not cover") and answer.sources == []
+    assert not answer.covered and bot.llm.seen == []  # the model was not asked to guess
 
 
 def test_history_is_passed_and_empty_question_refused(settings):
@@ -161,6 +158,8 @@ def test_real_model_answers_offline_with_sources(settings, monkeypatch):
     assert answer.covered and answer.sources
     assert any(word in answer.answer.lower() for word in ("entropy", "alpha", "temperature"))
     assert answer.timings["first_token_s"] <= answer.timings["total_s"]
+    assert answer.checks, "the model was asked and each of its sentences checked"
+    assert answer.support and all(s.action in ("kept", "replaced", "quoted") for s in answer.support)
 
 
 @pytest.mark.slow
@@ -177,6 +176,7 @@ def test_cli_ask_json_contract(settings):
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data["answer"].strip() and data["sources"] and data["model"] == "qwen2.5-coder-0.5b"
     assert {"retrieval_s", "first_token_s", "total_s"} <= set(data["timings"])
+    assert data["support"] and all(f"[{s['source']}]" in data["answer"] for s in data["support"])
     bad = subprocess.run([sys.executable, "-m", "copilot", "ask", "x", "--model", "/nope/missing.gguf"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.gguf" in bad.stderr

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from copilot.evidence import build_evidence, sentence_count, split_units, supporting_quote
+from copilot.evidence import build_evidence, is_statement, sentence_count, split_units, supporting_quote
 
 
 @dataclass
@@ -54,7 +54,7 @@ def test_the_sentence_with_the_rare_question_words_is_chosen_within_budget():
 def test_dense_similarity_decides_when_no_words_are_shared():
     alpha, beta, gamma = (f"{w} " + "filler " * 10 + "end." for w in ("Alpha", "Beta", "Gamma"))
     hits = [FakeHit("a", f"{alpha} {beta}"), FakeHit("b", gamma)]
-    table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8]}
+    table = {alpha: [1.0, 0.0], beta: [0.0, 1.0], gamma: [0.6, 0.8], "a": [0.0, 0.0], "b": [0.0, 0.0]}
     embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
     evidence = build_evidence("zzz", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
                               count_tokens=words, budget=24).blocks
@@ -88,7 +88,7 @@ def test_sentence_count_ignores_code():
 
 
 def test_at_most_max_sources_contribute():
-    hits = [FakeHit(f"s{i}", f"Smoothing fact number {i}.") for i in range(6)]
+    hits = [FakeHit(f"s{i}", f"Smoothing fact number {i} is stated here.") for i in range(6)]
     ev = build_evidence("smoothing fact", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
                         count_tokens=words, budget=200, max_sources=3)
     assert len(ev.blocks) == 3 and {n for n, _ in ev.quotes} == {1, 2, 3}
@@ -102,3 +102,21 @@ def test_table_rows_are_units_of_their_own():
     assert split_units(text) == ["Fields:", "| `lr` | float | Adam learning rate. |",
                                  "| `clip_range` | float | Clipping range of the ratio. |",
                                  "After the table.", "Second sentence."]
+
+
+def test_quotes_are_statements_not_references_signatures_or_lead_ins():
+    assert is_statement("The critic takes the state and the action as inputs.")
+    assert not is_statement('Tom Schaul, John Quan, David Silver. "Prioritized Experience Replay".')
+    assert not is_statement("rlcore.agents.ppo.update (method) update(self, batch) -> dict")
+    assert not is_statement("The n-step V-trace target is:")
+    assert not is_statement("Module: `rlcore.encoders`.")
+
+
+def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():
+    hits = [FakeHit("Other topic", "A sentence with shared words about tuning here."),
+            FakeHit("Tune the temperature", "A sentence with shared words about tuning there.")]
+    table = {"Other topic": [1.0, 0.0], "Tune the temperature": [0.0, 1.0]}
+    embed = lambda texts: np.array([table.get(t, [0.0, 0.0]) for t in texts], np.float32)  # noqa: E731
+    ev = build_evidence("tuning", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
+                        count_tokens=words, budget=100)
+    assert ev.blocks[0][0] is hits[1] and ev.quotes[0][0] == 1

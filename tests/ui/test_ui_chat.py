@@ -17,29 +17,41 @@ from copilot.ui.chat_tab import ChatSession, answer_stream
 from copilot.ui.services import Services
 
 
+RATIO = "PPO clips the probability ratio so one update stays small."
+SAID = "PPO clips the probability ratio so each update stays small [2]. It was first used on the moon."
+
+
 class EchoLLM(LLM):
-    """Streams a cited answer that repeats the question, word by word."""
+    """Streams a fixed answer word by word (one sentence a source supports, one it does not)
+    and records the messages it was given."""
 
     name = "echo"
 
     def __init__(self, delay: float = 0.0):
         self.delay = delay
+        self.seen: list[list[dict]] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def _stream(self, messages, *, max_tokens, temperature, stop, json_schema):
-        question = messages[-1]["content"].rsplit("Question:", 1)[-1].strip().splitlines()[0]
-        for word in f"About {question} see [1] .".split():
+        self.seen.append(messages)
+        for word in SAID.split():
             time.sleep(self.delay)
             yield word + " "
 
 
+def hit(*args) -> Hit:
+    """A search hit that answers the query (calibrated relevance where the index reports one)."""
+    extra = {"relevance": 0.8} if "relevance" in Hit.__dataclass_fields__ else {}
+    return Hit(*args, **extra)
+
+
 class FakeIndex:
     def search(self, query, k=5, kinds=None):
-        return [Hit("c1", "PPO: clipping", "corpus/papers/ppo.md", "paper", "The ratio is clipped.",
-                    0.03, 1, 1),
-                Hit("c2", "GAE", "corpus/papers/gae.md", "paper", "Lambda mixes returns.", 0.02, 2, 2)][:k]
+        return [hit("c1", "PPO: clipping", "corpus/papers/ppo.md", "paper", RATIO, 0.03, 1, 1),
+                hit("c2", "GAE", "corpus/papers/gae.md", "paper", "Lambda mixes the n-step returns of PPO.",
+                    0.02, 2, 2)][:k]
 
 
 def make_services(tmp_path: Path, delay: float = 0.0, model: str = "echo") -> Services:
@@ -64,40 +76,42 @@ def test_begin_refuses_empty_questions_and_a_second_answer(tmp_path: Path):
     assert not session.begin("Another one")  # one answer at a time per tab
 
 
-def test_answer_streams_then_shows_cited_sources(tmp_path: Path):
+def test_answer_streams_checked_sentences_then_shows_cited_sources(tmp_path: Path):
     services = make_services(tmp_path)
     session = ChatSession()
-    session.begin("What is PPO?")
+    session.begin("What is PPO clipping?")
     views = list(answer_stream(services, session, None))
     final = views[-1]
-    assert final[0] == {"role": "user", "content": "What is PPO?"}
-    assert final[1]["content"].startswith("About What is PPO? see [1] .")
+    assert final[0] == {"role": "user", "content": "What is PPO clipping?"}
+    # the supported sentence is shown with its source's marker; the unsupported one never
+    assert final[1]["content"].startswith(RATIO + " [1]")
+    assert all("moon" not in str(m["content"]) for view in views for m in view)
     assert final[2]["metadata"]["title"] == "[1] PPO: clipping · corpus/papers/ppo.md"
-    assert len(final) == 3  # only the cited source
     assert session.pending is None and len(session.turns) == 1
-    assert session.turns[0].model == "echo"
+    assert session.turns[0].model == "echo" and session.turns[0].support
 
 
 def test_history_goes_to_the_model_on_the_next_turn(tmp_path: Path):
     services = make_services(tmp_path)
     session = ChatSession()
-    for q in ("first question", "second question"):
+    for q in ("What is PPO clipping?", "Why does PPO clip the ratio?"):
         session.begin(q)
         list(answer_stream(services, session, ["paper"], 2))
-    assert [t.question for t in session.turns] == ["first question", "second question"]
-    assert "second question" in session.turns[1].answer
+    assert [t.question for t in session.turns] == ["What is PPO clipping?", "Why does PPO clip the ratio?"]
+    seen = services.models.get(0).seen[-1]
+    assert {"role": "user", "content": "What is PPO clipping?"} in seen
+    assert {"role": "assistant", "content": session.turns[0].answer} in seen
 
 
-def test_stop_keeps_the_partial_answer(tmp_path: Path):
+def test_stop_keeps_the_checked_part_of_the_answer(tmp_path: Path):
     services = make_services(tmp_path, delay=0.05)
     session = ChatSession()
-    session.begin("a question with several words to stream slowly")
-    threading.Timer(0.2, session.stop.set).start()
+    session.begin("What is PPO clipping?")
+    threading.Timer(0.9, session.stop.set).start()
     final = list(answer_stream(services, session, None))[-1]
     turn = session.turns[-1]
     assert turn.note == "Stopped." and not turn.error
-    assert 0 < len(turn.answer) < len("About a question with several words to stream slowly see [1] . ")
-    assert "*Stopped.*" in final[1]["content"]
+    assert "moon" not in turn.answer and "*Stopped.*" in final[1]["content"]
 
 
 def test_no_model_gives_one_readable_sentence(tmp_path: Path):
@@ -113,7 +127,7 @@ def test_no_model_gives_one_readable_sentence(tmp_path: Path):
 def test_two_sessions_at_once_do_not_mix(tmp_path: Path):
     services = make_services(tmp_path, delay=0.01)
     sessions = {"en": ChatSession(), "zh": ChatSession()}
-    questions = {"en": "What does the PPO clip range do?", "zh": "PPO 的裁剪参数有什么作用？"}
+    questions = {"en": "What does the PPO clip ratio do?", "zh": "PPO 的裁剪参数有什么作用？"}
     finals: dict[str, list] = {}
 
     def run(key: str) -> None:
@@ -136,7 +150,7 @@ def test_stop_before_the_answer_starts_skips_the_model(tmp_path: Path):
     llm = services.models.get(0)
     llm.count_tokens = None  # any use of the model would now fail loudly
     session = ChatSession()
-    session.begin("What is PPO?")
+    session.begin("What is PPO clipping?")
     session.stop.set()
     final = list(answer_stream(services, session, None))[-1]
     assert session.turns[-1].note == "Stopped." and not session.turns[-1].error

@@ -1,0 +1,305 @@
+"""Sentence support: every sentence of an answer is checked against the evidence shown.
+
+The evidence is split into *source sentences* (the units of :mod:`copilot.evidence`, each
+tagged with the number of the source it came from). A sentence of the answer is scored
+against each source sentence:
+
+    score = 0.5 * cosine(answer sentence, source sentence)     (MiniLM embeddings)
+          + 0.5 * share of the answer sentence's content words found in the source sentence
+
+and its support is the best-scoring source sentence. Numbers are checked token by token: a
+number the sentence states must appear in the supporting source, or the sentence is not
+supported, whatever its score. Then (:func:`check`):
+
+* supported (score >= ``SUPPORTED``, numbers stated by the source, at most ``NEW_WORDS``
+  content words that neither the source sentence nor the question has): kept, cited to the
+  source that supports it (a wrong citation is corrected);
+* close to one source sentence but not supported (score >= ``GARBLED``; it says something
+  the source does not: other words, or numbers the source does not state): replaced by
+  that source sentence, cited;
+* otherwise dropped.
+
+Sentences in another script than the evidence (a Chinese sentence over English docs) cannot
+be checked this way and are dropped; a Chinese question is answered with a Chinese lead-in
+and the quoted source sentences instead (:func:`lead_in`).
+
+Answer shape (:func:`choose_extract`): the answer opens with the best evidence sentence,
+a definition when the question asks what something is or does, then the model's checked
+sentences, or the next best evidence sentence when the model adds nothing supported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from copilot.bm25 import tokenize
+from copilot.evidence import is_statement
+
+SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
+GARBLED = 0.5
+NEW_WORDS = 2  # a kept sentence may add at most this many content words of its own
+CITE = re.compile(r"\s*\[(\d{1,2})\]")
+NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
+CODE_BLOCK = re.compile(r"```.*?```", re.S)
+CJK = re.compile(r"[\u3400-\u9fff]")
+STOP = frozenset("a an and are as at be been by can could do does for from has have how i if in into "
+                 "is it its of on or so such than that the their then there these this those to "
+                 "was were what when where which while who why will with would you your we our "
+                 "also only each more most not no one used use uses using".split())
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    """One sentence (or list item, table row, code block) of numbered source ``n``."""
+
+    n: int
+    text: str
+
+
+@dataclass
+class Support:
+    """The check of one answer sentence: what is shown, its source and its score."""
+
+    sentence: str  # as shown in the answer, without the citation marker
+    source: int | None  # the number of the supporting source
+    score: float
+    action: str = "kept"  # kept | replaced | dropped | quoted
+    said: str = ""  # the model's sentence when it was replaced or dropped
+
+    def to_json(self) -> dict:
+        return {"sentence": self.sentence, "source": self.source, "score": round(self.score, 3)}
+
+
+@dataclass
+class Checked:
+    """A checked answer: the sentences to show and every check made."""
+
+    shown: list[Support] = field(default_factory=list)
+    checks: list[Support] = field(default_factory=list)
+
+    def text(self) -> str:
+        return " ".join(cited(s) for s in self.shown)
+
+
+def cited(s: Support) -> str:
+    """``s`` as answer text: the sentence, then its source marker."""
+    body = s.sentence.rstrip()
+    if s.source is None:
+        return body
+    if body.startswith("```"):
+        return f"{body}\n[{s.source}]"
+    return f"{body} [{s.source}]"
+
+
+def content_tokens(text: str) -> set[str]:
+    return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers ``text`` states, normalised (``0.50`` and ``.5`` read as ``0.5``)."""
+    out = set()
+    for m in NUMBER.finditer(CITE.sub(" ", text)):
+        raw = m.group(0).lstrip("+")
+        try:
+            out.add(repr(float(raw)))
+        except ValueError:
+            continue
+    return out
+
+
+def split_answer(text: str) -> list[str]:
+    """The sentences and code blocks of an answer, in order, each with its citation markers."""
+    out: list[str] = []
+    pos = 0
+    for m in CODE_BLOCK.finditer(text):
+        out.extend(_sentences(text[pos:m.start()]))
+        out.append(m.group(0).strip())
+        pos = m.end()
+    out.extend(_sentences(text[pos:]))
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    out = []
+    for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)", text):
+        for piece in SENTENCE_END.split(" ".join(para.split())):
+            if len(piece.strip(" -*#>|")) > 2:
+                out.append(piece.strip())
+    return out
+
+
+def strip_citations(sentence: str) -> tuple[str, list[int]]:
+    """The sentence without its ``[n]`` markers, and the numbers it cited."""
+    cites = [int(m.group(1)) for m in CITE.finditer(sentence)]
+    bare = CITE.sub("", sentence).strip()
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
+    return bare, cites
+
+
+class Grounder:
+    """Scores answer sentences against the source sentences of one answer's evidence.
+
+    ``embed`` returns unit vectors for a list of texts (the copilot's MiniLM embedder).
+    """
+
+    def __init__(self, sources: Sequence[SourceSentence], embed: Embed,
+                 source_texts: dict[int, str] | None = None, question: str = "") -> None:
+        self.sources = [s for s in sources if s.text.strip()]
+        self.asked = content_tokens(question)  # words a sentence may repeat from the question
+        self.embed = embed
+        self._tokens = [content_tokens(s.text) for s in self.sources]
+        self._vectors = embed([s.text for s in self.sources]) if self.sources else np.zeros((0, 1))
+        texts = source_texts or {}
+        self._numbers = {n: numbers(t) for n, t in texts.items()}
+        for s in self.sources:
+            self._numbers.setdefault(s.n, set()).update(numbers(s.text))
+
+    def score(self, sentence: str) -> tuple[float, int | None]:
+        """The best support score of ``sentence`` and the index of its source sentence."""
+        if not self.sources:
+            return 0.0, None
+        words = content_tokens(sentence)
+        vector = self.embed([sentence])[0]
+        cosine = self._vectors @ vector
+        lexical = np.array([len(words & toks) / len(words) if words else 0.0 for toks in self._tokens])
+        scores = 0.5 * np.clip(cosine, 0.0, 1.0) + 0.5 * lexical
+        best = int(np.argmax(scores))
+        return float(scores[best]), best
+
+    def new_words(self, sentence: str, best: int) -> int:
+        """Content words of ``sentence`` that neither its source sentence nor the question has."""
+        return len(content_tokens(sentence) - self._tokens[best] - self.asked)
+
+    def numbers_stated(self, sentence: str, n: int) -> bool:
+        """Whether every number in ``sentence`` is stated by source ``n``."""
+        return numbers(sentence) <= self._numbers.get(n, set())
+
+    def check(self, raw: str, shown: Sequence[str] = ()) -> Support:
+        """Check one answer sentence; ``shown`` holds the sentences already in the answer."""
+        sentence, _cites = strip_citations(raw)
+        if CJK.search(sentence) and not any(CJK.search(s.text) for s in self.sources):
+            return Support(sentence, None, 0.0, "dropped", said=sentence)
+        score, best = self.score(sentence)
+        if best is None:
+            return Support(sentence, None, 0.0, "dropped", said=sentence)
+        source = self.sources[best]
+        stated = self.numbers_stated(sentence, source.n)
+        if score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS:
+            return Support(sentence, source.n, score, "kept")
+        if score >= GARBLED and is_statement(source.text) and _as_sentence(source.text) not in shown:
+            return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
+        return Support(sentence, source.n, score, "dropped", said=sentence)
+
+
+def _as_sentence(text: str) -> str:
+    text = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text.strip())
+    if text.startswith("|"):  # a table row: its cells, joined
+        text = "; ".join(c.strip() for c in text.strip("|").split("|") if c.strip())
+    return text
+
+
+def check_answer(text: str, grounder: Grounder) -> Checked:
+    """Check every sentence of ``text``; the result shows kept and replacing sentences."""
+    out = Checked()
+    for raw in split_answer(text):
+        s = grounder.check(raw, [x.sentence for x in out.shown])
+        out.checks.append(s)
+        if s.action in ("kept", "replaced") and not _repeats(s.sentence, out.shown):
+            out.shown.append(s)
+    return out
+
+
+def _repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> bool:
+    """Whether ``sentence`` says mostly what a shown sentence already says."""
+    words = content_tokens(sentence)
+    if not words:
+        return True
+    return any(len(words & content_tokens(s.sentence)) / len(words) >= overlap for s in shown)
+
+
+# ----- answer shape ----------------------------------------------------------------------
+DEFINITION_QUESTION = re.compile(
+    r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b)|什么是|是什么|什么作用|的作用|指什么",
+    re.I)
+DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|controls|bounds|estimates|"
+                     r"learns|returns|adds|uses|keeps|rewards|combines|replaces|trades)\b")
+GENERIC = frozenset("rlcore mean means meaning role difference between default defaults value work "
+                    "works happen purpose".split())
+
+
+def is_chinese(text: str) -> bool:
+    return bool(CJK.search(text))
+
+
+def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int = 2,
+                   subject: set[str] | None = None) -> list[tuple[int, str]]:
+    """Up to ``limit`` evidence sentences to show, best first; a definition leads when the
+    question asks what something is or does (``subject``: the English words of its topic)."""
+    quotes = [(n, t) for n, t in quotes if t.strip()]
+    if not quotes:
+        return []
+    lead = quotes[0]
+    if DEFINITION_QUESTION.search(question):
+        words = (subject if subject is not None else content_tokens(question)) - GENERIC
+        for n, text in quotes[:4]:
+            toks = content_tokens(text)
+            if words and len(words & toks) / len(words) >= 0.5 and DEFINES.search(text[:160]):
+                lead = (n, text)
+                break
+    chosen = [lead]
+    for n, text in quotes:
+        if len(chosen) >= limit:
+            break
+        if (n, text) != lead and not _repeats(text, [Support(t, m, 1.0) for m, t in chosen]):
+            chosen.append((n, text))
+    return chosen
+
+
+def quoted(question: str, n: int, text: str) -> Support:
+    """A source sentence shown as it stands (quoted in a Chinese answer)."""
+    text = _as_sentence(text)
+    return Support(f"“{text}”" if is_chinese(question) else text, n, 1.0, "quoted")
+
+
+def lead_in(question: str) -> str:
+    """What precedes quoted English sources in a Chinese answer; empty otherwise."""
+    return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
+
+
+def decline(question: str) -> str:
+    """The one-sentence answer when the indexed docs do not cover ``question``."""
+    q = " ".join(question.split())
+    q = q if len(q) <= 80 else q[:77] + "..."
+    if is_chinese(question):
+        return f"我手头的文档不涵盖这个问题（“{q}”），所以无法给出有出处的回答。"
+    return f'The docs I have do not cover "{q}", so I cannot answer it with a citation.'
+
+
+def repeats(sentence: str, shown: Sequence[Support]) -> bool:
+    """Whether ``sentence`` says mostly what a shown sentence already says."""
+    return _repeats(sentence, shown)
+
+
+def complete_sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """Streamed text pieces regrouped into whole sentences (and whole code blocks), each
+    yielded as soon as the next one starts; a trailing fragment cut off mid-sentence is
+    not yielded."""
+    buf, done = "", 0
+    for piece in pieces:
+        buf += piece
+        if buf.count("```") % 2:
+            continue  # inside a code block
+        parts = split_answer(buf)
+        for part in parts[done:-1]:
+            yield part
+        done = max(done, len(parts) - 1)
+    for part in split_answer(buf)[done:]:
+        if part.startswith("```") or re.search(r"[.!?。！？:)`\]]\s*$", part):
+            yield part

@@ -1,0 +1,156 @@
+"""Sentence support: kept, replaced by the source sentence it garbled, or dropped; numbers
+checked token by token; answers declined or kept in the question's language.
+
+The unit tests use a bag-of-words embedder to isolate the checker from MiniLM; the chat
+tests at the end run the real embedder and index over a small corpus."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from copilot.chat import Copilot
+from copilot.config import Settings
+from copilot.grounding import (GARBLED, SUPPORTED, Grounder, SourceSentence, check_answer, choose_extract,
+                               complete_sentences, decline, numbers, split_answer, strip_citations)
+from copilot.ingest import ingest
+from copilot.llm.base import LLM
+
+SOURCES = [
+    SourceSentence(1, "The clip range bounds the probability ratio between the new and the old policy."),
+    SourceSentence(1, "PPO uses a clip range of 0.2 by default."),
+    SourceSentence(2, "The gradient norm is clipped to max_grad_norm, 0.5 by default."),
+]
+
+
+def bag_of_words(texts: list[str]) -> np.ndarray:
+    """Unit vectors of hashed words: cosine is word overlap, enough to isolate the checker."""
+    out = np.zeros((len(texts), 64), np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").replace(",", " ").split():
+            out[i, zlib.crc32(word.encode()) % 64] += 1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def grounder() -> Grounder:
+    return Grounder(SOURCES, bag_of_words)
+
+
+def test_a_sentence_a_source_states_is_kept_and_its_citation_corrected():
+    s = grounder().check("The clip range bounds the probability ratio between the new and old policy [2].")
+    assert s.action == "kept" and s.source == 1 and s.score >= SUPPORTED
+
+
+def test_a_garbled_sentence_is_replaced_by_the_source_sentence_it_garbled():
+    said = "The clip range bounds the gradient of the value loss between the new and the old policy [1]."
+    s = grounder().check(said)
+    assert s.action == "replaced" and s.source == 1 and s.said.startswith("The clip range bounds the gradient")
+    assert s.sentence == SOURCES[0].text
+
+
+def test_a_number_no_source_states_is_not_kept():
+    s = grounder().check("PPO uses a clip range of 0.5 by default [1].")
+    assert s.action == "replaced" and "0.5" not in s.sentence and s.sentence == SOURCES[1].text
+    checked = check_answer("PPO uses a clip range of 0.2 by default [1]. The clip range is 0.3 [1].", grounder())
+    assert [x.action for x in checked.checks][0] == "kept"
+    assert "0.3" not in checked.text() and "0.2" in checked.text()
+
+
+def test_an_unrelated_sentence_is_dropped_and_the_answer_cites_each_sentence():
+    checked = check_answer("The clip range bounds the probability ratio between the new and the old policy [1]. "
+                           "Bananas are yellow and sweet.", grounder())
+    assert [x.action for x in checked.checks] == ["kept", "dropped"]
+    assert checked.checks[1].score < GARBLED
+    assert checked.text().endswith("[1]") and "Bananas" not in checked.text()
+
+
+def test_numbers_are_read_token_by_token_and_citations_stripped():
+    assert numbers("lr 3e-4, gamma 0.99 and 1,000 steps [2]") == {repr(3e-4), repr(0.99), repr(1.0), repr(0.0)}
+    assert numbers("TD3 and conv2d layers") == set()
+    assert strip_citations("It is clipped [1] [3].") == ("It is clipped.", [1, 3])
+
+
+def test_sentences_and_code_blocks_are_regrouped_from_streamed_pieces():
+    pieces = ["The ratio is ", "clipped [1]. Then", " the value is fit. ```py", "thon\nx = 1.\n```", " Cut off mid"]
+    assert list(complete_sentences(iter(pieces))) == ["The ratio is clipped [1].", "Then the value is fit.",
+                                                      "```python\nx = 1.\n```"]
+    assert split_answer("第一句。第二句。") == ["第一句。", "第二句。"]
+
+
+def test_a_definition_leads_when_the_question_asks_what_something_is():
+    quotes = [(1, "PPO is often used on Atari games with many parallel workers."),
+              (2, "The clip range bounds the probability ratio between the new and the old policy.")]
+    chosen = choose_extract("What is the clip range?", quotes)
+    assert chosen[0][0] == 2 and len(chosen) == 2
+    assert choose_extract("How fast is PPO?", quotes)[0][0] == 1
+
+
+def test_a_chinese_sentence_cannot_be_checked_against_english_sources():
+    assert grounder().check("裁剪范围限制了概率比 [1]。").action == "dropped"
+    assert "不涵盖" in decline("今天巴黎天气如何？") and "not cover" in decline("How do I bake bread?")
+
+
+# ----- through the chat, with the real embedder and index ------------------------------------
+CORPUS = {
+    "ppo.md": "# PPO\n\n## Clipping\n\nThe clip range bounds the probability ratio between the new and the old "
+              "policy, so one update cannot move the policy far. PPO uses a clip range of 0.2 by default.\n",
+    "replay.md": "# Experience replay\n\n## Replay buffer\n\nExperience replay stores past transitions in a "
+                 "replay buffer and trains on random minibatches drawn from it.\n",
+}
+
+
+class ScriptedLLM(LLM):
+    """Says a fixed answer (with a wrong default value) and records whether it was asked."""
+
+    name = "scripted"
+    n_ctx = 2048
+
+    def __init__(self, answer: str) -> None:
+        self.answer, self.asked = answer, 0
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
+        self.asked += 1
+        yield from self.answer.split(" ")[:1] + [" " + w for w in self.answer.split(" ")[1:]]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("grounding-home")
+    docs = home / "docs"
+    docs.mkdir()
+    for name, text in CORPUS.items():
+        (docs / name).write_text(text)
+    s = Settings(home=home, corpus=[str(docs)])
+    ingest([str(docs)], s, progress=False)
+    return s
+
+
+def test_the_checked_answer_drops_a_wrong_default_and_reports_support(settings):
+    llm = ScriptedLLM("The clip range bounds the probability ratio between the new and the old policy [1]. "
+                      "The clip range is 0.5 by default [1].")
+    answer = Copilot(settings, llm=llm).ask("What does the clip range of PPO control?", k=2)
+    assert "0.5" not in answer.answer and "probability ratio" in answer.answer
+    assert answer.support and all(s.source is not None and s.score >= SUPPORTED for s in answer.support)
+    assert answer.to_json()["support"][0].keys() == {"sentence", "source", "score"}
+    assert all(f"[{s.source}]" in answer.answer for s in answer.support)
+
+
+def test_an_off_topic_question_is_declined_without_asking_the_model(settings):
+    llm = ScriptedLLM("Paris is the capital of France [1].")
+    for question in ("What is the capital of France?", "How do I bake bread?"):
+        answer = Copilot(settings, llm=llm).ask(question, k=2)
+        assert answer.answer.startswith("The docs I have do not cover") and not answer.sources
+    assert llm.asked == 0
+
+
+def test_a_chinese_question_gets_a_chinese_answer_quoting_the_sources(settings):
+    llm = ScriptedLLM("经验回放存储过去的转移 [1]。")
+    answer = Copilot(settings, llm=llm).ask("什么是经验回放？", k=2)
+    assert answer.answer.startswith("文档中的相关原文") and "“Experience replay stores past transitions" in answer.answer
+    assert answer.sources and answer.sources[0].path.endswith("replay.md") and llm.asked == 0
