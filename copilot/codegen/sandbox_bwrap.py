@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from copilot.codegen.errors import CodegenError
+from copilot.codegen.errors import Impossible
 
 SANDBOX_UID = 65534
 RUN_UIDS = (1_500_000_000, 1 << 24)  # as root: each run gets its own uid from this range
@@ -45,8 +45,11 @@ BOOT_PATH = "/opt/sandbox/boot.py"  # where the bootstrap appears inside (outsid
 _PROBLEM: list[str | None] = []
 
 
-class SandboxUnavailable(CodegenError):
-    """bubblewrap is missing or cannot create its namespaces here: nothing is run."""
+class SandboxUnavailable(Impossible):
+    """bubblewrap is missing or cannot create its namespaces here: nothing is run (no repair can help)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, subject="sandbox")
 
 
 def drop_to_nobody() -> bool:

@@ -16,6 +16,8 @@ import stat
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+ENTRY_BYTES = 4096  # what each file or folder costs at least (an inode and a block)
+DISK_EVERY = 5  # the run folder is measured every DISK_EVERY-th check
 
 
 def _parents() -> dict[int, int]:
@@ -70,7 +72,8 @@ def kill_tree(root: int) -> None:
 
 
 def folder_bytes(folder: Path, stop_at: int | None = None) -> int:
-    """Bytes allocated to the files under ``folder`` (links not followed); stops counting past ``stop_at``."""
+    """Bytes allocated to the entries under ``folder`` (links not followed), each charged at least
+    ENTRY_BYTES so that millions of empty files count too; stops counting past ``stop_at``."""
     total, todo = 0, [os.fspath(folder)]
     while todo:
         try:
@@ -82,7 +85,7 @@ def folder_bytes(folder: Path, stop_at: int | None = None) -> int:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += max(st.st_blocks * 512, 0) if hasattr(st, "st_blocks") else st.st_size
+            total += max(st.st_blocks * 512, ENTRY_BYTES)
             if entry.is_dir(follow_symlinks=False):
                 todo.append(entry.path)
         if stop_at is not None and total > stop_at:
@@ -98,13 +101,15 @@ class Watch:
         self.memory_bytes, self.disk_bytes = memory_mb * 2**20, disk_mb * 2**20
         self.breach: str | None = None
         self.peak_rss = 0
+        self.checks = 0
 
     def check(self) -> str | None:
         rss = tree_rss_bytes(self.root_pid)
         self.peak_rss = max(self.peak_rss, rss)
+        self.checks += 1
         if rss > self.memory_bytes:
             self.breach = "memory"
-        elif folder_bytes(self.run_dir, stop_at=self.disk_bytes) > self.disk_bytes:
+        elif self.checks % DISK_EVERY == 1 and folder_bytes(self.run_dir, self.disk_bytes) > self.disk_bytes:
             self.breach = "disk"
         return self.breach
 

@@ -44,6 +44,15 @@ def _host_processes_with(token: str) -> list[str]:
     return found
 
 
+def _survivors(token: str, grace_s: float = 3.0) -> list[str]:
+    """Processes carrying ``token`` still alive after ``grace_s`` (tasks the kernel is still
+    releasing show up in /proc for a few milliseconds; a real survivor stays)."""
+    deadline = time.monotonic() + grace_s
+    while (found := _host_processes_with(token)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def test_native_fork_bomb_hits_the_process_limit_and_the_run_ends(tmp_path):
     token = uuid.uuid4().hex[:12]
     source = f'''
@@ -62,9 +71,9 @@ else:
     t0 = time.monotonic()
     result = _run(tmp_path, source, tasks=48, budget_s=60)
     assert result.ok, (result.error, result.log_tail)
-    assert result.manifest["seen"] <= 48 + 2
+    assert 20 <= result.manifest["seen"] <= 48 + 2
     assert time.monotonic() - t0 < 40
-    assert _host_processes_with(token) == []
+    assert _survivors(token) == []
 
 
 def test_setsid_children_die_with_the_run(tmp_path):
@@ -80,10 +89,16 @@ for _ in range(60):
             libc.pause()
         libc._exit(0)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "{token}"], start_new_session=True)
-''' + DONE
+import json, os, time
+time.sleep(0.5)
+alive = [p for p in os.listdir("/proc") if p.isdigit() and
+         "{token}" in open(f"/proc/{{p}}/comm").read() + open(f"/proc/{{p}}/cmdline").read()]
+json.dump({{"alive": len(alive)}}, open("run.json", "w"))
+'''
     result = _run(tmp_path, source)
     assert result.ok, (result.error, result.log_tail)
-    assert _host_processes_with(token) == []
+    assert result.manifest["alive"] >= 61  # they were running when the script finished
+    assert _survivors(token) == []
 
 
 def test_memory_of_the_whole_process_tree_is_limited(tmp_path):
@@ -205,3 +220,9 @@ json.dump({{"text": text, "wrote": wrote}}, open("run.json", "w"))
 def test_isolation_is_json_ready(tmp_path):
     result = _run(tmp_path, DONE)
     assert json.loads(json.dumps(result.to_json()))["isolation"] == result.isolation
+
+
+def test_many_empty_files_count_against_the_disk_limit(tmp_path):
+    source = "import time\nfor i in range(20000):\n    open(f'f{i}', 'w').close()\ntime.sleep(30)\n"
+    result = _run(tmp_path, source, disk_mb=40)
+    assert result.error == "The script wrote more than its disk limit of 40 MB into its run folder and was stopped."
