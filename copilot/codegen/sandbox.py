@@ -16,6 +16,8 @@ there is no weaker fallback). The layers, outermost first:
 * **limits set in the child** (:mod:`copilot.codegen.sandbox_boot`): CPU time, file size,
   number of processes and threads (``RLIMIT_NPROC``, default 512, room for a local Ray), no
   core dumps; inherited by every process the script starts.
+* **a memory cgroup** (:mod:`copilot.codegen.sandbox_cgroup`) where the machine lets the
+  product make one: the kernel enforces the memory limit (tmpfs pages included).
 * **limits watched by the parent** (:mod:`copilot.codegen.sandbox_watch`): wall time, the
   resident memory of the whole process tree and the size of the run folder, checked every
   tick; past a limit the tree is killed and the run says which limit it hit.
@@ -49,6 +51,7 @@ from copilot.codegen.errors import CodegenError
 from copilot.codegen import sandbox_bwrap
 from copilot.codegen.errors import CodegenError
 from copilot.codegen.sandbox_bwrap import SandboxUnavailable, sandbox_problem
+from copilot.codegen.sandbox_cgroup import MemoryCgroup
 from copilot.codegen.sandbox_log import Reader, parse_progress
 from copilot.codegen.sandbox_watch import Watch, kill_tree, sanitize
 
@@ -228,6 +231,53 @@ def _supervise(proc: subprocess.Popen, watch: Watch, limits: Limits, cancel: thr
     return stop
 
 
+def _launch(script: Path, limits: Limits, read_only: tuple[str | Path, ...]) -> sandbox_bwrap.Launch:
+    """The bwrap command for ``script``, its run folder handed to the run's uid."""
+    run_dir = script.parent
+    uid = sandbox_bwrap.run_uid()
+    sandbox_bwrap.hand_over(run_dir, uid)
+    boot_args = {"limits": limits_for(limits.budget_s, limits.file_mb, limits.tasks),
+                 "uid": uid if sandbox_bwrap.drop_to_nobody() else None}
+    inner = [sys.executable, "-I", "-u", sandbox_bwrap.BOOT_PATH, json.dumps(boot_args), str(PROJECT_ROOT),
+             str(script)]
+    return sandbox_bwrap.build(run_dir, inner, uid=uid, project_root=PROJECT_ROOT, boot=BOOT,
+                               read_only=tuple(Path(p) for p in read_only), tmp_mb=limits.disk_mb,
+                               shm_mb=limits.memory_mb)
+
+
+def _execute(launch: sandbox_bwrap.Launch, run_dir: Path, limits: Limits, on_output: Callable[[str], None] | None,
+             cancel: threading.Event | None) -> tuple[int | None, str | None, Reader]:
+    """Start the sandbox (in a memory cgroup where one can be made), supervise it to its end;
+    returns (exit status, which limit stopped it if any, the output reader)."""
+    group = MemoryCgroup.create(limits.memory_mb * 2**20)
+    launch.isolation.append(f"memory cgroup v{group.version} ({limits.memory_mb} MB)" if group else
+                            "memory cgroup unavailable here (watchdog only)")
+    try:
+        try:
+            proc = subprocess.Popen(group.wrap(launch.argv) if group else launch.argv, cwd="/",
+                                    env=child_env(run_dir, limits.memory_mb, limits.file_mb),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True, pass_fds=tuple(launch.fds))
+        finally:
+            launch.close()
+        reader = Reader(proc.stdout, on_output)
+        reader.start()
+        try:
+            stop = _supervise(proc, Watch(proc.pid, run_dir, limits.memory_mb, limits.disk_mb, group), limits,
+                               cancel)
+        finally:
+            if proc.poll() is None:  # an exception (Ctrl-C, say) interrupted the supervision
+                kill_tree(proc.pid)
+                proc.wait()
+        reader.join(timeout=5)
+        if stop is None and group is not None and group.oom_killed():
+            stop = "memory"
+        return proc.returncode, stop, reader
+    finally:
+        if group is not None:
+            group.remove()
+
+
 def run_script(path: str | Path, *, budget_s: float, out: str | Path | None = None,
                on_output: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                memory_mb: int = DEFAULT_MEMORY_MB, file_mb: int = DEFAULT_FILE_MB,
@@ -252,41 +302,21 @@ def run_script(path: str | Path, *, budget_s: float, out: str | Path | None = No
     problem = sandbox_problem()
     if problem:
         raise SandboxUnavailable(problem)
-    uid = sandbox_bwrap.run_uid()
-    sandbox_bwrap.hand_over(run_dir, uid)
-    boot_args = {"limits": limits_for(budget_s, file_mb, tasks),
-                 "uid": uid if sandbox_bwrap.drop_to_nobody() else None}
-    inner = [sys.executable, "-I", "-u", sandbox_bwrap.BOOT_PATH, json.dumps(boot_args), str(PROJECT_ROOT),
-             str(script)]
-    launch = sandbox_bwrap.build(run_dir, inner, uid=uid, project_root=PROJECT_ROOT, boot=BOOT,
-                                 read_only=tuple(Path(p) for p in read_only), tmp_mb=disk_mb, shm_mb=memory_mb)
+    launch = _launch(script, limits, read_only)
     start = time.time()
-    try:
-        proc = subprocess.Popen(launch.argv, cwd="/", env=child_env(run_dir, memory_mb, file_mb), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                pass_fds=tuple(launch.fds))
-    finally:
-        launch.close()
-    reader = Reader(proc.stdout, on_output)
-    reader.start()
-    try:
-        stop = _supervise(proc, Watch(proc.pid, run_dir, memory_mb, disk_mb), limits, cancel)
-    finally:
-        if proc.poll() is None:  # an exception (Ctrl-C, say) interrupted the supervision
-            kill_tree(proc.pid)
-            proc.wait()
-    reader.join(timeout=5)
+    rc, stop, reader = _execute(launch, run_dir, limits, on_output, cancel)
     removed = sanitize(run_dir)
     if removed:
         reader.tail.add(f"sandbox: removed {len(removed)} link(s) leading outside the run folder or special "
                         f"file(s): {', '.join(removed[:5])}")
-    log, rc = reader.text(), proc.returncode
+    log = reader.text()
     manifest = None if (stop or rc != 0) else _read_manifest(run_dir, start)
     error = explain(rc, log, stop=stop, limits=limits, has_manifest=manifest is not None)
     curve = run_dir / "curve.png"
-    isolation = [*launch.isolation, "rlimits", f"rlimit values: cpu {limits_for(budget_s, file_mb, tasks)['RLIMIT_CPU']} s, "
-                 f"file {file_mb} MB, {tasks} processes/threads", f"memory watchdog ({memory_mb} MB)",
-                 f"disk watchdog ({disk_mb} MB)", "scrubbed environment", "audit hook"]
+    cpu_s = limits_for(budget_s, file_mb, tasks)["RLIMIT_CPU"]
+    isolation = [*launch.isolation, "rlimits", f"rlimit values: cpu {cpu_s} s, file {file_mb} MB, "
+                 f"{tasks} processes/threads", f"memory watchdog ({memory_mb} MB)", f"disk watchdog ({disk_mb} MB)",
+                 "scrubbed environment", "audit hook"]
     return RunResult(error is None, error, run_dir, script, rc, time.time() - start, stop == "timed_out",
                      stop == "cancelled", manifest, str(curve) if manifest and curve.is_file() else None,
                      log, isolation)

@@ -14,6 +14,7 @@ import os
 import signal
 import stat
 from pathlib import Path
+from typing import Any
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 ENTRY_BYTES = 4096  # what each file or folder costs at least (an inode and a block)
@@ -94,10 +95,14 @@ def folder_bytes(folder: Path, stop_at: int | None = None) -> int:
 
 
 class Watch:
-    """Checks the limits once per tick; ``breach`` says which one was passed (None while within)."""
+    """Checks the limits once per tick; ``breach`` says which one was passed (None while within).
 
-    def __init__(self, root_pid: int, run_dir: Path, memory_mb: int, disk_mb: int):
-        self.root_pid, self.run_dir = root_pid, run_dir
+    ``cgroup`` (a :class:`copilot.codegen.sandbox_cgroup.MemoryCgroup`, when the run has one)
+    reports kernel OOM kills, which end the whole run as a memory breach.
+    """
+
+    def __init__(self, root_pid: int, run_dir: Path, memory_mb: int, disk_mb: int, cgroup: Any = None):
+        self.root_pid, self.run_dir, self.cgroup = root_pid, run_dir, cgroup
         self.memory_bytes, self.disk_bytes = memory_mb * 2**20, disk_mb * 2**20
         self.breach: str | None = None
         self.peak_rss = 0
@@ -107,8 +112,8 @@ class Watch:
         rss = tree_rss_bytes(self.root_pid)
         self.peak_rss = max(self.peak_rss, rss)
         self.checks += 1
-        if rss > self.memory_bytes:
-            self.breach = "memory"
+        if rss > self.memory_bytes or (self.cgroup is not None and self.cgroup.oom_killed()):
+            self.breach = "memory"  # over the limit, or the kernel killed a process of the run for it
         elif self.checks % DISK_EVERY == 1 and folder_bytes(self.run_dir, self.disk_bytes) > self.disk_bytes:
             self.breach = "disk"
         return self.breach

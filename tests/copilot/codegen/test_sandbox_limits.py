@@ -226,3 +226,13 @@ def test_many_empty_files_count_against_the_disk_limit(tmp_path):
     source = "import time\nfor i in range(20000):\n    open(f'f{i}', 'w').close()\ntime.sleep(30)\n"
     result = _run(tmp_path, source, disk_mb=40)
     assert result.error == "The script wrote more than its disk limit of 40 MB into its run folder and was stopped."
+
+
+def test_one_fast_allocation_is_stopped(tmp_path):
+    source = "b = bytearray(1024 * 2**20)\nimport time\ntime.sleep(30)\n"
+    t0 = time.monotonic()
+    result = _run(tmp_path, source, memory_mb=300)
+    assert result.error == "The script ran out of its memory limit of 300 MB and was stopped."
+    assert time.monotonic() - t0 < 20
+    if any(item.startswith("memory cgroup v") for item in result.isolation):
+        assert result.returncode is not None and result.returncode != 0
