@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("ingest", help="index the corpus, rlcore's API and your own files")
     g.add_argument("paths", nargs="*", help="files or folders to add (default: the bundled corpus + API)")
-    g.add_argument("--rebuild", action="store_true", help="wipe the index and rebuild it")
+    g.add_argument("--rebuild", action="store_true", help="build a new index and switch to it when complete")
+    g.add_argument("--check", action="store_true", help="compare the manifest with the store and repair any mismatch")
     g.add_argument("--embedder", default=None, help="embedder name or folder (env COPILOT_EMBEDDER)")
     g.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -78,9 +79,22 @@ def ensure_index(settings, progress: bool = True) -> None:
         ingest(None, settings, progress=progress)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from copilot.ingest import IngestError
+    from copilot.ingest_check import check, describe
+
+    if args.paths or args.rebuild:
+        raise IngestError("--check takes no paths and no --rebuild; run it on its own.")
+    result = check(_settings(args))
+    print(json.dumps(result) if args.json else "\n".join(describe(result)))
+    return 0 if result["consistent"] else 1
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from copilot.ingest import ingest
 
+    if args.check:
+        return cmd_check(args)
     settings = _settings(args)
     summary = ingest(args.paths or None, settings, rebuild=args.rebuild, progress=True)
     if args.json:
@@ -89,6 +103,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(", ".join(f"{k}: {v}" for k, v in summary.items() if not isinstance(v, dict)))
         if isinstance(summary.get("by_kind"), dict):
             print("chunks by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["by_kind"].items())))
+        if summary["skipped_by_reason"]:
+            print("skipped by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped_by_reason"].items())))
+    usable = summary["added"] + summary["updated"] + summary["unchanged"] + summary["removed"]
+    if summary["skipped"] and not usable:
+        print(f"error: none of the {summary['skipped']} files found could be read; see the skipped lines above.",
+              file=sys.stderr)
+        return 2
     return 0
 
 

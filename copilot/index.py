@@ -1,8 +1,9 @@
 """The search index: a persistent Chroma collection (dense, cosine) plus BM25, fused by rank.
 
-Layout of ``settings.index_dir``: ``chroma/`` (the Chroma store, the chunk store of record),
-``bm25.npz`` + ``chunks.json`` (BM25 postings and the chunk table, rebuilt from Chroma when
-missing or stale) and ``manifest.json`` (written by :mod:`copilot.ingest`).
+Layout of ``settings.index_dir`` (:mod:`copilot.generations`): ``manifest.json`` (written last
+by :mod:`copilot.ingest`) names the live generation; readers open its Chroma collection (in
+``chroma/``, the chunk store of record) and its BM25 postings and chunk table (``gen-<n>/``,
+rebuilt in memory from Chroma when missing or out of step with it).
 
 Search embeds the query once, takes the top candidates of each ranking and fuses them by
 reciprocal rank (``1 / (60 + rank)`` summed over the rankings). Questions in Chinese are
@@ -12,7 +13,6 @@ expanded with :mod:`copilot.glossary_zh` first, so they reach the English corpus
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -22,12 +22,12 @@ import numpy as np
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
+from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
+                                 collection_name, generation_of, lexical_dir, lexical_files,
+                                 live_generation, read_manifest)
+from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 
-COLLECTION = "copilot-chunks"
-MANIFEST = "manifest.json"
-BM25_FILE = "bm25.npz"
-TABLE_FILE = "chunks.json"
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
 _TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol")
@@ -68,19 +68,6 @@ def indexed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    path = Path(index_dir) / MANIFEST
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def check_kinds(kinds: str | Iterable[str] | None) -> list[str] | None:
     """Normalise a kind filter; an unknown kind is refused."""
     if kinds is None:
@@ -109,15 +96,14 @@ def reciprocal_rank_fusion(*rankings: Sequence[str], k: int = RRF_K
     return [(cid, scores[cid], tuple(ranks[cid])) for cid in order]
 
 
-def _chroma(index_dir: Path, embedder: Embedder):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+def _chroma(index_dir: Path, embedder: Embedder, generation: int | None = None):
+    """The Chroma store of ``generation`` (default: the one the manifest names), made if absent."""
     from langchain_chroma import Chroma
 
-    client = chromadb.PersistentClient(path=str(index_dir / "chroma"),
-                                       settings=ChromaSettings(anonymized_telemetry=False))
-    return Chroma(collection_name=COLLECTION, embedding_function=embedder.as_langchain(), client=client,
-                  collection_configuration={"hnsw": {"space": "cosine"}})
+    if generation is None:
+        generation = live_generation(read_manifest(index_dir))
+    return Chroma(collection_name=collection_name(generation), embedding_function=embedder.as_langchain(),
+                  client=chroma_client(index_dir), collection_configuration={"hnsw": {"space": "cosine"}})
 
 
 class Index:
@@ -132,7 +118,7 @@ class Index:
         self._rows: dict[str, int] = {}
         self._kinds = np.zeros(0, dtype=str)
         self._symbols = SymbolTable([])
-        self._stamp: int | None = None  # mtime of the chunk table this process loaded
+        self._stamp: Any = None  # identity of the manifest and chunk table this process loaded
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None, create: bool = False) -> "Index":
@@ -154,6 +140,16 @@ class Index:
             index.load_lexical()
         return index
 
+    @classmethod
+    def open_generation(cls, index_dir: Path, embedder: Embedder, generation: int) -> "Index":
+        """One generation's store, made if absent (its folder first, so a leftover is found)."""
+        lexical_dir(index_dir, generation).mkdir(parents=True, exist_ok=True)
+        return cls(index_dir, embedder, _chroma(Path(index_dir), embedder, generation))
+
+    @property
+    def generation(self) -> int:
+        return generation_of(self.store._collection.name)
+
     # ----- writing (used by ingest) -----
     def upsert(self, records: Sequence[Record], embeddings: np.ndarray) -> None:
         if records:
@@ -172,15 +168,26 @@ class Index:
     def count(self) -> int:
         return int(self.store._collection.count())
 
+    def stored(self, records: Sequence[Record]) -> set[str]:
+        """Ids of ``records`` stored already with the same text and metadata (so the same vector)."""
+        wanted = {r.id: r for r in records}
+        ids, same = list(wanted), set()
+        for start in range(0, len(ids), 1000):
+            got = self.store._collection.get(ids=ids[start:start + 1000], include=["documents", "metadatas"])
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                if text == wanted[cid].text and (meta or {}) == wanted[cid].metadata:
+                    same.add(cid)
+        return same
+
     def wipe(self) -> None:
         """Empty the collection and forget the BM25 state."""
         self.store.reset_collection()
-        for name in (BM25_FILE, TABLE_FILE):
-            (self.index_dir / name).unlink(missing_ok=True)
+        for path in lexical_files(self.index_dir, self.generation):
+            path.unlink(missing_ok=True)
         self._set_lexical(None, {"id": []})
 
-    def refresh_lexical(self) -> None:
-        """Rebuild BM25 and the chunk table from the Chroma store and save them."""
+    def refresh_lexical(self, persist: bool = True) -> None:
+        """Rebuild BM25 and the chunk table from the Chroma store (and save them: ingest only)."""
         data = self.store.get(include=["documents", "metadatas"])
         table: dict[str, list] = {"id": list(data["ids"]), "text": list(data["documents"])}
         metas = [m or {} for m in data["metadatas"]]
@@ -188,16 +195,24 @@ class Index:
             table[name] = [m.get(name) for m in metas]
         texts = (indexed_text(t or "", x or "") for t, x in zip(table["title"], table["text"]))
         bm25 = BM25.build(tokenize(t) for t in texts)
-        bm25.save(self.index_dir / BM25_FILE)
-        _write_json(self.index_dir / TABLE_FILE, table)
         self._set_lexical(bm25, table)
-        self._stamp = self._table_stamp()
+        if persist:
+            bm25_path, table_path = lexical_files(self.index_dir, self.generation)
+            bm25_path.parent.mkdir(parents=True, exist_ok=True)
+            bm25.save(bm25_path)
+            _write_json(table_path, table)
+            self._stamp = self._table_stamp()
 
-    def _table_stamp(self) -> int | None:
-        try:
-            return (self.index_dir / TABLE_FILE).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+    def _table_stamp(self) -> tuple:
+        """Changes whenever the manifest or this generation's chunk table is replaced."""
+        stamp = []
+        for path in (self.index_dir / MANIFEST, lexical_files(self.index_dir, self.generation)[1]):
+            try:
+                st = path.stat()
+                stamp.append((st.st_ino, st.st_mtime_ns))
+            except FileNotFoundError:
+                stamp.append(None)
+        return tuple(stamp)
 
     def _set_lexical(self, bm25: BM25 | None, table: dict[str, list]) -> None:
         self._bm25, self._table = bm25, table
@@ -206,16 +221,21 @@ class Index:
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
 
     def load_lexical(self) -> None:
-        """Load BM25 and the chunk table, rebuilding them when missing or out of step with Chroma."""
-        bm25_path, table_path = self.index_dir / BM25_FILE, self.index_dir / TABLE_FILE
-        if bm25_path.is_file() and table_path.is_file():
+        """Load BM25 and the chunk table; when missing or out of step with Chroma, rebuild them
+        in memory (ingest, which holds the writer lock, is the only one that saves them)."""
+        stamp = self._table_stamp()
+        try:
+            bm25_path, table_path = lexical_files(self.index_dir, self.generation)
             table = json.loads(table_path.read_text(encoding="utf-8"))
             bm25 = BM25.load(bm25_path)
-            if len(table["id"]) == bm25.n_docs == self.count():
-                self._set_lexical(bm25, table)
-                self._stamp = self._table_stamp()
-                return
-        self.refresh_lexical()
+            fits = len(table["id"]) == bm25.n_docs and set(table["id"]) == self.ids()
+        except Exception:  # noqa: BLE001 - derived files, missing or damaged: rebuilt from Chroma
+            fits = False
+        if fits:
+            self._set_lexical(bm25, table)
+        else:
+            self.refresh_lexical(persist=False)
+        self._stamp = stamp
 
     # ----- reading -----
     def _dense(self, vector: np.ndarray, depth: int, kinds: list[str] | None) -> list[tuple[str, Any]]:

@@ -1,217 +1,119 @@
-"""Ingest: files and folders (and rlcore's API reference) -> chunks -> embeddings -> the index.
+"""Ingest: sources (:mod:`copilot.sources`) -> chunks -> embeddings -> the index, crash-safe.
 
-Each chunk's id is the sha256 of its source path (relative to its root) and its text, so the
-same content always gets the same id. ``manifest.json`` in the index folder records the
-embedder (name and dimension), every source's hash and chunk ids, and counts. A re-ingest
-reads and embeds only sources whose hash changed, removes the chunks of changed and deleted
-sources, and refuses to mix embedders (``rebuild=True`` starts over). The API reference is
-rebuilt (its package imported) only when a source file of the package changed.
+``manifest.json`` in the index folder records the embedder (name and dimension), the live
+generation (:mod:`copilot.generations`), every source's hash and chunk ids, and counts. A
+re-ingest reads and embeds only sources whose hash changed, removes the chunks of changed and
+deleted sources, and refuses to mix embedders. The API reference is rebuilt (its package
+imported) only when a source file of the package changed.
 
-Kinds: files under a corpus root (``settings.corpus``) take theirs from the subfolder
-(``docs`` -> doc, ``tutorials`` -> tutorial, ``papers`` -> paper, ``faq`` -> faq); anything
-else a user ingests is ``user``; the generated API reference is ``api``.
+What a ``kill -9`` at any moment leaves behind:
+
+- ``rebuild=True`` (and the first ingest) fills a new generation and switches to it by writing
+  the manifest last, so the old index stays whole until the new one is; the old generation is
+  deleted after the switch, and leftovers of an interrupted run by the next ingest.
+- An incremental ingest writes in place. The manifest says ``"state": "writing"`` before the
+  first change and records a source only after all its chunks are stored; the next ingest
+  finds the state and reconciles: sources whose chunks are missing are embedded again (chunks
+  stored already with the same text and metadata keep their vectors), chunks no source names
+  are deleted, BM25 is rebuilt.
+- :func:`copilot.ingest_check.check` (``ingest --check``) reports and repairs any mismatch.
+
+Files that cannot be read are skipped, one line each through ``on_skip``, and counted by reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import signal
 import sys
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from copilot.apiref import ApiReference, api_reference_isolated, package_fingerprint
-from copilot.chunking import Piece
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
-from copilot.index import BM25_FILE, MANIFEST, Index, Record, _write_json, indexed_text, read_manifest
-from copilot.loaders import LoadError, load, supported
+from copilot.generations import (MANIFEST, collection_name, drop_generations, ingest_lock, leftover_generations,
+                                 lexical_files, live_generation, next_generation, read_manifest, write_json)
+from copilot.index import Index, Record, indexed_text
+from copilot.loaders import LoadError, Unreadable
+from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_source, records_of
 
-PIPELINE_VERSION = "1"  # part of every source hash: bump it when loading or splitting changes
-KIND_DIRS = {"docs": "doc", "tutorials": "tutorial", "papers": "paper", "faq": "faq"}
-SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv"}
-EMBED_BATCH = 64
+__all__ = ["IngestError", "ingest", "records_of"]
 
-
-class IngestError(ValueError):
-    """Ingest cannot go on; the message is one sentence naming the problem and the way out."""
-
-
-@dataclass
-class Source:
-    """One thing to ingest: a file, or one module of the API reference."""
-
-    key: str  # manifest key: the absolute file path, or "api:<module>"
-    kind: str
-    rel: str  # path relative to its root (hashed into chunk ids)
-    display: str  # the ``path`` shown with its chunks
-    name: str  # stands for the document where it has no title of its own
-    digest: str = ""
-    file: Path | None = None
-    pieces: list[Piece] | None = None
+EMBED_BATCH = int(os.environ.get("COPILOT_EMBED_BATCH", "") or 64)  # chunks embedded and stored at a time
+STOP_ENV = "COPILOT_INGEST_STOP_AT"  # crash tests: stop the process (SIGSTOP) at this named point
+Items = list[tuple[Source, list[Record]]]
 
 
-@dataclass
-class Scope:
-    """What this ingest covers: manifest entries in scope but not seen are removed."""
-
-    dirs: list[Path] = field(default_factory=list)
-    files: set[str] = field(default_factory=set)
-    api: list[ApiReference] = field(default_factory=list)
-    fingerprints: dict[str, str] = field(default_factory=dict)  # package -> hash of its source files
-
-    def covers(self, key: str) -> bool:
-        if key.startswith("api:"):
-            module = key[4:]
-            return any(ref.imported and (module == ref.package or module.startswith(ref.package + "."))
-                       and module not in ref.failed for ref in self.api)
-        return key in self.files or any(Path(key).is_relative_to(d) for d in self.dirs)
+def stop_point(name: str) -> None:
+    """Where crash tests kill ingest: with ``COPILOT_INGEST_STOP_AT=name`` the process says so
+    on stderr and stops itself, to be killed there."""
+    if os.environ.get(STOP_ENV) == name:
+        print(f"ingest stopped at {name}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
-def _digest(*parts: bytes) -> str:
-    h = hashlib.sha256(PIPELINE_VERSION.encode())
-    for part in parts:
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
-    return h.hexdigest()
+def print_skip(skip: Skip) -> None:
+    print(f"skipped {skip.path}: {skip.message}", file=sys.stderr, flush=True)
 
 
-def _file_source(file: Path, root: Path, corpus: bool) -> Source:
-    rel = file.relative_to(root).as_posix()
-    if corpus:
-        kind = KIND_DIRS.get(rel.split("/", 1)[0], "doc")
-        display = f"{root.name}/{rel}"
-    else:
-        kind, display = "user", str(file)
-    name = rel[:-3].replace("/", ".") if file.suffix == ".py" else file.stem
-    src = Source(str(file), kind, rel, display, name, file=file)
-    src.digest = _digest(kind.encode(), rel.encode(), file.read_bytes())
-    return src
-
-
-def _walk(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-        found.extend(Path(dirpath) / f for f in sorted(filenames)
-                     if not f.startswith(".") and supported(Path(f)))
-    return found
-
-
-def _collect_path(raw: str, corpus_roots: list[Path], scope: Scope, explicit: bool) -> list[Source]:
-    path = Path(raw).expanduser().resolve()
-    if not path.exists():
-        if explicit:
-            raise IngestError(f"Path {raw!r} does not exist; give existing files or folders to ingest.")
-        warnings.warn(f"Corpus folder {raw!r} does not exist; skipping it.", stacklevel=3)
-        return []
-    if path.is_file() and not supported(path):
-        raise IngestError(f"Cannot ingest {raw!r}: supported file types are .htm, .html, .markdown, "
-                          ".md, .pdf, .py, .rst, .txt.")
-    owner = next((r for r in corpus_roots if path == r or path.is_relative_to(r)), None)
-    root = owner or (path if path.is_dir() else path.parent)
-    if path.is_dir():
-        scope.dirs.append(path)
-        return [_file_source(f, root, owner is not None) for f in _walk(path)]
-    scope.files.add(str(path))
-    return [_file_source(path, root, owner is not None)]
-
-
-def _reused_api_sources(package: str, previous: dict[str, Any]) -> list[Source]:
-    """The API sources recorded last time, for a package whose source files did not change."""
-    keys = [k for k in previous["sources"] if k == f"api:{package}" or k.startswith(f"api:{package}.")]
-    return [Source(k, "api", k[4:], k[4:], k[4:], digest=previous["sources"][k]["hash"]) for k in keys]
-
-
-def _api_sources(packages: Sequence[str], scope: Scope, previous: dict[str, Any] | None) -> list[Source]:
-    """API reference sources; a package whose files are unchanged since last time is not imported."""
-    sources: list[Source] = []
-    for package in packages:
-        fingerprint = package_fingerprint(package)
-        if fingerprint:
-            scope.fingerprints[package] = fingerprint
-        if previous and fingerprint and previous.get("api", {}).get(package) == fingerprint:
-            sources.extend(_reused_api_sources(package, previous))
-            continue
-        ref = api_reference_isolated(package)
-        scope.api.append(ref)
-        for module, pieces in sorted(ref.modules.items()):
-            if not pieces:
-                continue
-            blob = json.dumps([[p.title, p.heading, p.text, p.symbol] for p in pieces]).encode()
-            sources.append(Source(f"api:{module}", "api", module, module, module,
-                                  digest=_digest(b"api", blob), pieces=pieces))
-    return sources
-
-
-def collect(paths: Sequence[str] | None, settings: Settings, api_packages: Sequence[str] = ("rlcore",),
-            previous: dict[str, Any] | None = None) -> tuple[list[Source], Scope]:
-    """The sources to ingest and the scope they cover (``None``: the corpus and the API reference)."""
-    corpus_roots = [Path(p).expanduser().resolve() for p in settings.corpus]
-    scope = Scope()
-    sources: list[Source] = []
-    for raw in (settings.corpus if paths is None else paths):
-        sources.extend(_collect_path(str(raw), corpus_roots, scope, explicit=paths is not None))
-    if paths is None:
-        sources.extend(_api_sources(api_packages, scope, previous))
-    unique = {s.key: s for s in sources}
-    return list(unique.values()), scope
-
-
-def records_of(source: Source) -> list[Record]:
-    """The chunks of one source, with content ids and metadata; duplicates dropped."""
-    if source.pieces is None:
-        assert source.file is not None
-        source.pieces = load(source.file, source.name)
-    out: dict[str, Record] = {}
-    for piece in source.pieces:
-        text = piece.text.strip()
-        if not text:
-            continue
-        rel = piece.symbol if source.kind == "api" and piece.symbol else source.rel
-        chunk_id = hashlib.sha256(f"{rel}\n{text}".encode()).hexdigest()
-        meta = {"title": piece.title, "path": rel if source.kind == "api" else source.display,
-                "kind": source.kind, "heading": piece.heading}
-        if piece.symbol:
-            meta["symbol"] = piece.symbol
-        out.setdefault(chunk_id, Record(chunk_id, text, meta))
-    return list(out.values())
-
-
-def _check_embedder(manifest: dict[str, Any], embedder: Embedder) -> None:
+def check_embedder(manifest: dict[str, Any], embedder: Embedder) -> None:
     built = manifest.get("embedder", {}).get("name")
     if built != embedder.name:
         raise IngestError(f"The index was built with embedder {built!r} but the embedder setting is "
                           f"{embedder.name!r}; run ingest again with --rebuild to re-embed everything.")
 
 
-def _embed_and_store(index: Index, embedder: Embedder, records: list[Record], progress: bool) -> None:
-    with tqdm(total=len(records), desc="embedding", unit="chunk", file=sys.stderr,
-              disable=not progress or not records) as bar:
-        for start in range(0, len(records), EMBED_BATCH):
-            batch = records[start:start + EMBED_BATCH]
-            vectors = embedder.embed_documents([indexed_text(r.metadata["title"], r.text) for r in batch])
-            index.upsert(batch, vectors)
-            bar.update(len(batch))
-
-
-def _load_changed(changed: list[Source], progress: bool) -> tuple[dict[str, list[Record]], list[str]]:
-    loaded: dict[str, list[Record]] = {}
-    failed: list[str] = []
-    for source in tqdm(changed, desc="reading", unit="file", file=sys.stderr,
-                       disable=not progress or not changed):
+def load_sources(sources: Sequence[Source], scope: Scope, progress: bool,
+                 on_skip: Callable[[Skip], None]) -> Items:
+    """Each source with its chunks; one that cannot be read is skipped (and reported)."""
+    items: Items = []
+    for source in tqdm(sources, desc="reading", unit="file", file=sys.stderr, disable=not progress or not sources):
         try:
-            loaded[source.key] = records_of(source)
-        except (LoadError, OSError) as exc:
-            warnings.warn(f"Skipping {source.display}: {exc}", stacklevel=2)
-            failed.append(source.key)
-    return loaded, failed
+            items.append((source, records_of(source)))
+        except LoadError as exc:
+            skip = Skip(source.display, getattr(exc, "reason", "unreadable"), str(exc))
+            scope.skipped.append(skip)
+            on_skip(skip)
+    return items
+
+
+def store_items(index: Index, embedder: Embedder, items: Items, progress: bool,
+                done: Callable[[Items], None], resume: bool = True) -> int:
+    """Embed and store the chunks of ``items``, calling ``done`` with the sources whose chunks are
+    all stored; chunks stored already with the same text and metadata are not embedded again."""
+    seen = index.stored([r for _, records in items for r in records]) if resume else set()
+    todo = len({r.id for _, records in items for r in records} - seen)
+    batch: list[Record] = []
+    waiting: Items = []
+    embedded = upserts = 0
+    with tqdm(total=todo, desc="embedding", unit="chunk", file=sys.stderr, disable=not progress or not todo) as bar:
+        def flush() -> None:
+            nonlocal embedded, upserts
+            for start in range(0, len(batch), EMBED_BATCH):
+                part = batch[start:start + EMBED_BATCH]
+                index.upsert(part, embedder.embed_documents([indexed_text(r.metadata["title"], r.text)
+                                                             for r in part]))
+                embedded, upserts = embedded + len(part), upserts + 1
+                bar.update(len(part))
+                stop_point(f"batch-{upserts}")
+            batch.clear()
+            if waiting:
+                done(list(waiting))
+                waiting.clear()
+
+        for source, records in items:
+            for record in records:
+                if record.id not in seen:
+                    seen.add(record.id)
+                    batch.append(record)
+            waiting.append((source, records))
+            if len(batch) >= EMBED_BATCH:
+                flush()
+        flush()
+    return embedded
 
 
 def _counts(sources: dict[str, Any]) -> dict[str, Any]:
@@ -221,79 +123,176 @@ def _counts(sources: dict[str, Any]) -> dict[str, Any]:
     return {"sources": len(sources), "chunks": sum(by_kind.values()), "by_kind": by_kind}
 
 
+def finish(index: Index, embedder: Embedder, manifest: dict[str, Any], embedded: int) -> int:
+    """Delete chunks no source names, rebuild BM25 and mark the manifest ready (not written here)."""
+    referenced = {cid for entry in manifest["sources"].values() for cid in entry["chunks"]}
+    stop_point("orphans")
+    orphans = index.ids() - referenced
+    index.delete(sorted(orphans))
+    stop_point("lexical")
+    index.refresh_lexical()
+    if embedded or "dim" not in manifest["embedder"]:
+        manifest["embedder"] = {"name": embedder.name, "dim": int(embedder.dim)}
+    manifest.update(counts=_counts(manifest["sources"]), state="ready",
+                    updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    return len(orphans)
+
+
+def apply_in_place(index: Index, embedder: Embedder, manifest: dict[str, Any], items: Items,
+                   removed: Sequence[str], progress: bool) -> tuple[int, int]:
+    """Change the live generation: the manifest is marked ``writing`` before the first change and
+    records each source once its chunks are stored. Returns (chunks embedded, chunks deleted)."""
+    path = index.index_dir / MANIFEST
+    for key in removed:
+        manifest["sources"].pop(key, None)
+    manifest["state"] = "writing"
+    write_json(path, manifest)
+
+    def done(stored: Items) -> None:
+        manifest["sources"].update((s.key, s.entry(records)) for s, records in stored)
+        write_json(path, manifest)
+
+    embedded = store_items(index, embedder, items, progress, done)
+    deleted = finish(index, embedder, manifest, embedded)
+    stop_point("ready")
+    write_json(path, manifest)
+    return embedded, deleted
+
+
+def _outcome(status: dict[str, str], done: set[str], embedded: int, deleted: int, manifest: dict[str, Any],
+             embedder: Embedder) -> dict[str, Any]:
+    counts = {name: sum(1 for key, s in status.items() if s == name and key in done)
+              for name in ("added", "updated", "unchanged")}
+    return {**counts, "chunks": manifest["counts"]["chunks"], "embedded": embedded, "deleted_chunks": deleted,
+            "embedder": embedder.name, "by_kind": manifest["counts"]["by_kind"]}
+
+
+def _rebuild(index_dir: Path, embedder: Embedder, old: dict[str, Any] | None, sources: list[Source],
+             scope: Scope, progress: bool, on_skip: Callable[[Skip], None]) -> dict[str, Any]:
+    """Fill a new generation and switch to it by writing the manifest last; then drop the old one."""
+    drop_generations(index_dir, keep=live_generation(old) if old else -1)  # leftovers of a killed run
+    generation = next_generation(index_dir, old)
+    index = Index.open_generation(index_dir, embedder, generation)
+    manifest: dict[str, Any] = {"version": 2, "generation": generation, "collection": collection_name(generation),
+                                "embedder": {"name": embedder.name}, "api": dict(scope.fingerprints), "sources": {}}
+    items = load_sources(sources, scope, progress, on_skip)
+
+    def done(stored: Items) -> None:
+        manifest["sources"].update((s.key, s.entry(records)) for s, records in stored)
+
+    embedded = store_items(index, embedder, items, progress, done, resume=False)
+    finish(index, embedder, manifest, embedded)
+    stop_point("switch")
+    write_json(index_dir / MANIFEST, manifest)
+    stop_point("gc")
+    drop_generations(index_dir, keep=generation)
+    status = {s.key: "added" for s in sources}
+    return {"removed": 0, **_outcome(status, {s.key for s, _ in items}, embedded, 0, manifest, embedder)}
+
+
+def broken_sources(index: Index, manifest: dict[str, Any]) -> list[str]:
+    """Manifest entries with chunks that are not in the store."""
+    stored = index.ids()
+    return [key for key, entry in manifest["sources"].items() if not set(entry["chunks"]) <= stored]
+
+
+def repair_sources(keys: Sequence[str], manifest: dict[str, Any], on_skip: Callable[[Skip], None]
+                   ) -> tuple[list[Source], list[str]]:
+    """Sources to embed again for manifest entries (files read afresh, API modules re-imported),
+    and the keys of entries that are gone (file unreadable, module no longer documented)."""
+    from copilot.sources import api_sources
+
+    sources, gone = [], []
+    api_keys = [k for k in keys if k.startswith("api:")]
+    for key in keys:
+        if key.startswith("api:"):
+            continue
+        try:
+            sources.append(entry_source(key, manifest["sources"][key]))
+        except Unreadable as exc:
+            on_skip(Skip(manifest["sources"][key]["path"], exc.reason, str(exc)))
+            gone.append(key)
+    if api_keys:
+        packages = {next((p for p in manifest.get("api", {}) if k[4:] == p or k[4:].startswith(p + ".")),
+                         k[4:].split(".")[0]) for k in api_keys}
+        scope = Scope()
+        found = {s.key: s for s in api_sources(sorted(packages), scope, None)}
+        manifest.setdefault("api", {}).update(scope.fingerprints)
+        sources += [found[k] for k in api_keys if k in found]
+        gone += [k for k in api_keys if k not in found]
+    return sources, gone
+
+
+def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sources: list[Source],
+            scope: Scope, progress: bool, on_skip: Callable[[Skip], None]) -> dict[str, Any]:
+    """Bring the live generation up to date in place, reconciling it first after an interrupted run."""
+    generation = live_generation(manifest)
+    known = manifest["sources"]
+    status = {s.key: ("added" if s.key not in known else "unchanged" if known[s.key]["hash"] == s.digest
+                      else "updated") for s in sources}
+    removed = [key for key in known if key not in status and scope.covers(key)]
+    clean = manifest.get("state") == "ready" and all(p.is_file() for p in lexical_files(index_dir, generation))
+    leftovers = leftover_generations(index_dir, generation)
+    changed = [s for s in sources if status[s.key] != "unchanged"]
+    fingerprints = {**manifest.get("api", {}), **scope.fingerprints}
+    if clean and not (changed or removed):
+        if leftovers:
+            drop_generations(index_dir, keep=generation)
+        if fingerprints != manifest.get("api"):
+            manifest["api"] = fingerprints
+            write_json(index_dir / MANIFEST, manifest)
+        return {"removed": 0, "added": 0, "updated": 0, "unchanged": len(sources),
+                "chunks": manifest["counts"]["chunks"], "embedded": 0, "deleted_chunks": 0,
+                "embedder": embedder.name, "by_kind": manifest["counts"]["by_kind"]}
+    index = Index.open_generation(index_dir, embedder, generation)
+    if leftovers:
+        drop_generations(index_dir, keep=generation)
+    manifest["api"] = fingerprints
+    if not clean:  # the last run was cut short: what the manifest names must be in the store
+        broken = set(broken_sources(index, manifest))
+        for key in broken & {k for k, s in status.items() if s == "unchanged"}:
+            status[key] = "updated"
+        extra, gone = repair_sources(sorted(broken - set(status) - set(removed)), manifest, on_skip)
+        status.update((s.key, "updated") for s in extra)
+        changed = [s for s in sources if status[s.key] != "unchanged"] + extra
+        removed += gone
+    items = load_sources(changed, scope, progress, on_skip)
+    embedded, deleted = apply_in_place(index, embedder, manifest, items, removed, progress)
+    done = {k for k, s in status.items() if s == "unchanged"} | {s.key for s, _ in items}
+    return {"removed": len(removed), **_outcome(status, done, embedded, deleted, manifest, embedder)}
+
+
+def _skip_counts(scope: Scope) -> dict[str, Any]:
+    by_reason: dict[str, int] = {}
+    for skip in scope.skipped:
+        by_reason[skip.reason] = by_reason.get(skip.reason, 0) + 1
+    return {"skipped": len(scope.skipped), "skipped_by_reason": by_reason}
+
+
 def ingest(paths: list[str] | None, settings: Settings, rebuild: bool = False, progress: bool = True, *,
-           api_packages: Sequence[str] = ("rlcore",), embedder: Embedder | None = None) -> dict:
-    """Bring the index up to date with ``paths`` (``None``: the corpus plus the API reference)."""
+           api_packages: Sequence[str] = ("rlcore",), embedder: Embedder | None = None,
+           on_skip: Callable[[Skip], None] = print_skip) -> dict:
+    """Bring the index up to date with ``paths`` (``None``: the corpus plus the API reference).
+
+    Returns a summary: sources added/updated/unchanged/removed, files skipped (by reason),
+    chunks embedded and deleted, chunk counts by kind, seconds.
+    """
     started = time.perf_counter()
     embedder = embedder or get_embedder(settings.embedder)
     index_dir = Path(settings.index_dir)
-    manifest = read_manifest(index_dir)
-    if manifest is not None and not rebuild:
-        _check_embedder(manifest, embedder)
-    fresh_start = rebuild or manifest is None
-    sources, scope = collect(paths, settings, api_packages, None if fresh_start else manifest)
-    known: dict[str, Any] = {} if fresh_start else manifest["sources"]
-    status: dict[str, str] = {}
-    for source in sources:
-        old = known.get(source.key)
-        status[source.key] = "unchanged" if old and old["hash"] == source.digest else (
-            "updated" if old else "added")
-    changed = [s for s in sources if status[s.key] != "unchanged"]
-    removed = [key for key in known if key not in status and scope.covers(key)]
-    summary = {"files_seen": len(sources), "removed": len(removed), "failed": 0}
-    if not (fresh_start or changed or removed) and (index_dir / BM25_FILE).is_file():
-        summary.update(added=0, updated=0, unchanged=len(sources), chunks=manifest["counts"]["chunks"],
-                       embedded=0, deleted_chunks=0, embedder=embedder.name,
-                       by_kind=manifest["counts"]["by_kind"])
-        fingerprints = {**manifest.get("api", {}), **scope.fingerprints}
-        if fingerprints != manifest.get("api"):
-            manifest["api"] = fingerprints
-            _write_json(index_dir / MANIFEST, manifest)
-    else:
-        index = Index.open(settings, embedder=embedder, create=True)
-        if fresh_start:
-            index.wipe()
-            manifest = {"version": 1, "embedder": {"name": embedder.name}, "sources": {}}
-        manifest["api"] = {**manifest.get("api", {}), **scope.fingerprints}
-        loaded, failed = _load_changed(changed, progress)
-        summary.update(_apply(index, embedder, manifest, sources, status, loaded, removed, progress),
-                       failed=len(failed))
+    with ingest_lock(index_dir):
+        manifest = read_manifest(index_dir)
+        if manifest is not None and not rebuild:
+            check_embedder(manifest, embedder)
+        fresh = rebuild or manifest is None
+        sources, scope = collect(paths, settings, api_packages, None if fresh else manifest)
+        for skip in scope.skipped:
+            on_skip(skip)
+        found = len(sources) + len(scope.skipped)
+        if fresh:
+            summary = _rebuild(index_dir, embedder, manifest, sources, scope, progress, on_skip)
+        else:
+            summary = _update(index_dir, embedder, manifest, sources, scope, progress, on_skip)
+    summary = {"files_seen": found, **summary, **_skip_counts(scope)}
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
-
-
-def _apply(index: Index, embedder: Embedder, manifest: dict[str, Any], sources: list[Source],
-           status: dict[str, str], loaded: dict[str, list[Record]], removed: list[str],
-           progress: bool) -> dict[str, Any]:
-    known: dict[str, Any] = manifest["sources"]
-    stale: set[str] = set()
-    for key in removed:
-        stale.update(known.pop(key)["chunks"])
-    fresh: dict[str, Record] = {}
-    for source in sources:
-        if source.key not in loaded:
-            continue
-        if source.key in known:
-            stale.update(known[source.key]["chunks"])
-        records = loaded[source.key]
-        known[source.key] = {"hash": source.digest, "kind": source.kind, "path": source.display,
-                             "chunks": [r.id for r in records]}
-        fresh.update((r.id, r) for r in records)
-    _embed_and_store(index, embedder, list(fresh.values()), progress)
-    referenced = {cid for entry in known.values() for cid in entry["chunks"]}
-    orphans = (stale | index.ids()) - referenced
-    index.delete(sorted(orphans))
-    lexical_missing = not (index.index_dir / BM25_FILE).is_file()
-    if fresh or orphans or lexical_missing:
-        index.refresh_lexical()
-    if "dim" not in manifest["embedder"] or fresh:
-        manifest["embedder"] = {"name": embedder.name, "dim": int(embedder.dim)}
-    manifest["counts"] = _counts(known)
-    manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _write_json(index.index_dir / MANIFEST, manifest)
-    done = {s.key for s in sources if status[s.key] == "unchanged"} | set(loaded)
-    counts = {name: sum(1 for s in sources if status[s.key] == name and s.key in done)
-              for name in ("added", "updated", "unchanged")}
-    return {**counts, "chunks": manifest["counts"]["chunks"], "embedded": len(fresh),
-            "deleted_chunks": len(orphans), "embedder": embedder.name,
-            "by_kind": manifest["counts"]["by_kind"]}

@@ -1,8 +1,18 @@
-"""File loaders: markdown, reStructuredText, plain text, Python, PDF and HTML into pieces."""
+"""File loaders: markdown, reStructuredText, plain text, Python, PDF and HTML into pieces.
+
+Files are read through :func:`read_source`, which refuses what it cannot read with a reason
+(:data:`SKIP_REASONS`) instead of hanging or indexing garbage: anything but a regular file is
+never opened (a FIFO would block), links that loop or lead nowhere, unreadable files, binary
+content in a text file (NUL bytes, or mostly invalid UTF-8) and ``.pdf`` files that are not PDFs.
+"""
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -14,12 +24,75 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "section", "article", "table", "ul", "ol
                 "dd", "dt", "main", "header", "footer", "nav", "aside", "figure", "form")
 
 
+SKIP_REASONS = {"not_regular": "not a regular file", "symlink_loop": "symbolic link loop",
+                "broken_link": "broken symbolic link", "unreadable": "unreadable",
+                "binary": "binary content", "invalid_pdf": "not a readable PDF"}
+MAX_INVALID_UTF8 = 0.1  # share of bytes that are not UTF-8 above which a text file is binary
+
+
 class LoadError(ValueError):
     """A file that cannot be read; the message is one sentence."""
 
 
+class Unreadable(LoadError):
+    """A file ingest skips: ``reason`` is a key of :data:`SKIP_REASONS`, ``detail`` says more."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason, self.detail = reason, detail
+        super().__init__(SKIP_REASONS[reason] + (f" ({detail})" if detail else ""))
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def _os_error(path: Path, exc: OSError) -> Unreadable:
+    if exc.errno == errno.ELOOP:
+        return Unreadable("symlink_loop")
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return Unreadable("broken_link", f"points to {os.readlink(path)!r}")
+    return Unreadable("unreadable", exc.strerror or type(exc).__name__)
+
+
+def check_content(path: Path, data: bytes) -> None:
+    """Refuse bytes that are not what ``path``'s suffix promises (binary text, a non-PDF .pdf)."""
+    if path.suffix.lower() == ".pdf":
+        if b"%PDF-" not in data[:1024]:
+            raise Unreadable("invalid_pdf", "no %PDF- header")
+        return
+    if b"\x00" in data:
+        raise Unreadable("binary", "NUL bytes")
+    invalid = len(data) - len(data.decode("utf-8", errors="ignore").encode("utf-8"))
+    if invalid > MAX_INVALID_UTF8 * len(data):
+        raise Unreadable("binary", f"{100 * invalid / len(data):.0f}% of bytes are not UTF-8")
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of a file that ingest can use, or :class:`Unreadable` saying why not.
+
+    Only a regular file is opened (non-blocking, and checked again once open), so a FIFO or
+    device named like a document never blocks the reader.
+    """
+    try:
+        if not stat.S_ISREG(mode := os.stat(path).st_mode):
+            raise Unreadable("not_regular", _file_type(mode))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
+                raise Unreadable("not_regular", _file_type(mode))
+            data = fh.read()
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    check_content(path, data)
+    return data
+
+
 def _read_text(path: Path) -> str:
-    return path.read_bytes().decode("utf-8", errors="replace")
+    return read_source(path).decode("utf-8", errors="replace")
 
 
 def load_markdown(path: Path, name: str) -> list[Piece]:
@@ -41,14 +114,14 @@ def load_python(path: Path, name: str) -> list[Piece]:
 def load_pdf(path: Path, name: str) -> list[Piece]:
     """One or more pieces per page; the title is the PDF's own title (else the file name)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    data = read_source(path)
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError, KeyError) as exc:
-        raise LoadError(f"PDF {str(path)!r} cannot be read ({exc}).") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged PDF fails in many ways inside pypdf
+        raise Unreadable("invalid_pdf", f"{type(exc).__name__}: {exc}"[:160]) from None
     doc_title = str(meta_title).strip() or name
     pieces: list[Piece] = []
     for number, page in enumerate(pages, start=1):

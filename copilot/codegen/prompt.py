@@ -130,10 +130,11 @@ def retrieve(settings: Any, query: str, k: int = 2) -> list[str]:
 
     from copilot.bm25 import tokenize
     from copilot.chat import focus
+    from copilot.generations import lexical_files
 
-    folder = Path(settings.index_dir)
     try:
-        loaded = _lexical_index(str(folder), (folder / "bm25.npz").stat().st_mtime)
+        bm25_path, _table = lexical_files(Path(settings.index_dir))  # the live generation's files
+        loaded = _lexical_index(str(bm25_path.parent), bm25_path.stat().st_mtime)
     except (OSError, ValueError, KeyError):
         return []
     if loaded is None:

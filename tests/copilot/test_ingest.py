@@ -14,6 +14,7 @@ from copilot.apiref import api_reference
 from copilot.chunking import CAP, Block, pack, split_markdown, split_python, split_rst
 from copilot.config import Settings
 from copilot.embeddings import get_embedder, packaged_model_dir
+from copilot.generations import lexical_files
 from copilot.index import Index, SearchError, read_manifest
 from copilot.ingest import IngestError, ingest
 from copilot.loaders import html_to_markdown, load
@@ -276,7 +277,7 @@ def test_ingest_every_file_type_with_kinds_ids_and_manifest(setup):
                                    "heading": "PPO"}
     api = Index.open(settings).store.get(where={"kind": "api"})
     assert "tinyrl.agents.ppo.PPO.update" in {m["path"] for m in api["metadatas"]}
-    assert all(m["title"] == m["symbol"] == m["path"] for m in api["metadatas"])
+    assert all(m["symbol"] == m["path"] and m["title"].startswith(m["symbol"]) for m in api["metadatas"])
 
 
 def test_reingest_skips_unchanged_and_upserts_changes(setup):
@@ -316,7 +317,7 @@ def test_api_reference_follows_package_changes(setup, tmp_path):
         run(settings)
     ppo = tmp_path / "pkgroot" / "tinyrl" / "agents" / "ppo.py"
     ppo.write_text(ppo.read_text().replace("Generalised advantage estimation.", "GAE with a lambda knob."))
-    (tmp_path / "pkgroot" / "tinyrl" / "broken.py").write_text('def fixed():\n    """Now imports."""\n')
+    (tmp_path / "pkgroot" / "tinyrl" / "broken.py").write_text('def fixed():\n    """Now it imports cleanly."""\n')
     summary = run(settings)
     assert (summary["added"], summary["updated"], summary["unchanged"]) == (1, 1, 6)
     assert "api:tinyrl.broken" in read_manifest(settings.index_dir)["sources"]
@@ -368,12 +369,16 @@ def test_missing_bm25_state_is_rebuilt_from_chroma(setup):
     settings, _ = setup
     with pytest.warns(UserWarning):
         run(settings)
-    for name in ("bm25.npz", "chunks.json"):
-        (settings.index_dir / name).unlink()
-    index = Index.open(settings)
+    bm25_path, table_path = lexical_files(settings.index_dir)
+    assert bm25_path.parent.name.startswith("gen-")
+    bm25_path.unlink()
+    table_path.write_text('{"id": ["damaged')
+    index = Index.open(settings)  # rebuilt from Chroma in memory; only ingest writes the files
     assert index.search("clip_range", k=1, kinds="doc")[0].path == "corpus/docs/ppo.md"
-    assert (settings.index_dir / "bm25.npz").is_file()
-    table = json.loads((settings.index_dir / "chunks.json").read_text())
+    assert not bm25_path.exists()
+    again = run(settings)
+    assert again["embedded"] == 0 and again["unchanged"] == 7 and bm25_path.is_file()
+    table = json.loads(table_path.read_text())
     assert len(table["id"]) == index.count()
 
 
