@@ -34,6 +34,7 @@ def probe(name, fn):
 cfg = json.load(open("probe_args.json"))
 OUT, SECRETS, SHM_NAME = cfg["out"], cfg["secrets"], cfg["shm"]
 libc = torch.ctypes.CDLL(None)
+RLCORE = os.path.join(os.environ["PYTHONPATH"], "rlcore")
 
 def sees(folder, name):
     items = os.listdir(folder)
@@ -50,13 +51,16 @@ def shell(lib, cmd):
 probe("torch_ctypes_shell_outside", lambda: shell(libc, f"id > {OUT}/torch_ctypes"))
 probe("numpy_ctypes_shell_outside", lambda: shell(numpy.ctypeslib.ctypes.CDLL(None), f"touch {OUT}/numpy_ctypes"))
 probe("shell_writes_home", lambda: shell(libc, f"touch {SECRETS[1]}-written"))
+import subprocess
+probe("subprocess_shell_outside", lambda: subprocess.run(["/bin/sh", "-c", f"touch {OUT}/sh"], check=True))
+probe("posixsubprocess_fork_exec", lambda: subprocess.run(["/bin/sh", "-c", f"echo x > {RLCORE}/sh_probe"],
+                                                          check=True))
 probe("dir_fd_write", lambda: os.open("dir_fd", os.O_CREAT | os.O_WRONLY, dir_fd=os.open(OUT, os.O_RDONLY)))
 probe("from_file_shared", lambda: torch.from_file(f"{OUT}/from_file", shared=True, size=16))
 probe("mknod_outside", lambda: os.mknod(f"{OUT}/fifo", stat.S_IFIFO | 0o600))
 probe("mknod_device", lambda: os.mknod("mem", stat.S_IFCHR | 0o600, os.makedev(1, 1)))
 probe("hard_link_interpreter", lambda: os.link(os.path.realpath(sys.executable), "python_link"))
 probe("hard_link_torch", lambda: os.link(os.path.join(os.path.dirname(torch.__file__), "version.py"), "v_link"))
-RLCORE = os.path.join(os.environ["PYTHONPATH"], "rlcore")
 probe("native_write_rlcore", lambda: shell(libc, f"touch {RLCORE}/probe_written"))
 probe("native_write_venv", lambda: shell(libc, f"touch {sys.prefix}/probe_written"))
 probe("native_hard_link", lambda: shell(libc, f"ln {os.path.realpath(sys.executable)} python_hardlink"))
@@ -90,7 +94,9 @@ status = {k: v.strip() for k, v in (line.split(":", 1) for line in open("/proc/s
 facts = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
          "cap_eff": status["CapEff"], "cap_prm": status["CapPrm"], "no_new_privs": status["NoNewPrivs"],
          "pids_visible": sum(p.isdigit() for p in os.listdir("/proc")), "environs": env_seen,
-         "root_entries": sorted(os.listdir("/"))}
+         "root_entries": sorted(os.listdir("/")),
+         "fds": {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                 if os.path.exists(f"/proc/self/fd/{fd}")}}
 json.dump({"results": results, "facts": facts}, open("probes.json", "w"))
 json.dump({}, open("run.json", "w"))
 '''
@@ -142,7 +148,7 @@ def test_native_code_wrote_nothing_outside(probed):
     _, _, host = probed
     assert list(host["out"].iterdir()) == []
     project = Path(__file__).resolve().parents[3]
-    assert not (project / "rlcore" / "probe_written").exists()
+    assert not (project / "rlcore" / "probe_written").exists() and not (project / "rlcore" / "sh_probe").exists()
     assert not (host["run"] / "python_hardlink").exists() and not (host["run"] / "env_link").exists()
     assert not (host["run"] / "mem").exists()
     assert not Path(f"{host['shm']}-inside").exists()
@@ -161,6 +167,8 @@ def test_runs_unprivileged_in_a_small_world(probed):
     assert uid == facts["euid"] == facts["gid"] and uid >= 65534 and facts["groups"] in ([], [uid])
     assert int(facts["cap_eff"], 16) == 0 and int(facts["cap_prm"], 16) == 0 and facts["no_new_privs"] == "1"
     assert facts["pids_visible"] < 10
+    inherited = {fd: target for fd, target in facts["fds"].items() if int(fd) > 2}
+    assert all(not target.startswith("/") or target.startswith("/proc/") for target in inherited.values()), inherited
 
 
 def test_run_result_records_the_isolation(tmp_path):
