@@ -194,8 +194,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         summary = report([Path(p) for p in args.run_dirs], Path(args.out), reps=args.reps, alpha=args.alpha,
                          seed=args.seed, score_ranges=_score_ranges(args.score_ranges) or None)
-    except RLCoreError:
-        bad = unreadable_runs(args.run_dirs)
+    except RLCoreError as exc:  # name an unreadable run.json only when no run could be read at all
+        bad = unreadable_runs(args.run_dirs) if str(exc).startswith("None of the") else []
         if bad:
             raise RLCoreError(f"No run could be reported: {bad[0]}") from None
         raise

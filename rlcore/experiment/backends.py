@@ -9,8 +9,8 @@ with ``num_cpus=1``).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,13 @@ def _ray_task(spec: dict, factory: Callable | None) -> dict:
 
 
 def start_ray(workers: int, address: str | None) -> bool:
-    """Connect to Ray; returns True when this call started a local instance (to shut it down)."""
+    """Connect to Ray; returns True when this call started a local instance (to shut it down).
+
+    A local instance runs its workers at this process's own priority (Ray's default lowers
+    them to nice 15, which starves the runs whenever anything else wants the CPU) and
+    inherits this process's environment (``RLCORE_*`` settings, the path rlcore is found on).
+    Workers joining a cluster get the ``RLCORE_*`` variables through the runtime env.
+    """
     try:
         import ray
     except ImportError:
@@ -54,21 +60,35 @@ def start_ray(workers: int, address: str | None) -> bool:
                           "pip install ray, or backend='serial'.") from None
     if ray.is_initialized():
         return False
-    env_vars = {k: v for k, v in os.environ.items() if k.startswith("RLCORE_")}
-    root = str(Path(__file__).resolve().parents[2])
-    env_vars["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    common = dict(include_dashboard=False, log_to_driver=True, logging_level="ERROR",
-                  runtime_env={"env_vars": env_vars})
+    common = dict(include_dashboard=False, log_to_driver=True, logging_level="ERROR")
     try:
         if address:
-            ray.init(address=address, **common)
+            env_vars = {k: v for k, v in os.environ.items() if k.startswith("RLCORE_")}
+            ray.init(address=address, runtime_env={"env_vars": env_vars}, **common)
         else:
-            ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES, **common)
+            with _python_path():
+                ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES,
+                         _system_config={"worker_niceness": os.nice(0)}, **common)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
         raise RLCoreError(f"Could not start or join {where} ({str(exc).splitlines()[0][:160]}); "
                           "accepted: a reachable Ray address such as 'auto' or '10.0.0.5:6379', or none.") from None
     return True
+
+
+@contextlib.contextmanager
+def _python_path():
+    """PYTHONPATH with the folder holding rlcore first, while Ray starts its processes."""
+    before = os.environ.get("PYTHONPATH")
+    root = str(Path(__file__).resolve().parents[2])
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def _poll(pending: dict, emit: Emit) -> None:

@@ -218,7 +218,7 @@ def test_cli_report_passes_its_options_to_report(two_task_runs, tmp_path, capsys
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--score-range", "task-a=0"], "--score-range expects ENV=LOW,HIGH"),
     (["--score-range", "task-a=0,x"], "'task-a=0,x'"),
-    (["--alpha", "1.5"], "alpha 1.5"),
+    (["--alpha", "1.5"], "--alpha must be between 0 and 1"),
 ])
 def test_cli_report_bad_input_exits_2_with_one_sentence(two_task_runs, tmp_path, capsys, extra, needle):
     from rlcore.cli import main
