@@ -42,7 +42,7 @@ SYSTEM_DIRS = ("/usr",)
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache",)
 BOOT_PATH = "/opt/sandbox/boot.py"  # where the bootstrap appears inside (outside copilot's package)
-_PROBLEM: list[str | None] = []
+_WORKED: list[str] = []  # holds one entry once bwrap has worked here
 
 
 class SandboxUnavailable(Impossible):
@@ -112,10 +112,14 @@ def _probe() -> str | None:
 
 
 def sandbox_problem() -> str | None:
-    """None when bwrap works here, else the one sentence that refuses a run (checked once)."""
-    if not _PROBLEM:
-        _PROBLEM.append(_probe())
-    return _PROBLEM[0]
+    """None when bwrap works here, else the one sentence that refuses a run (a success is
+    remembered; a failure is checked again next time, so installing bwrap needs no restart)."""
+    if _WORKED:
+        return None
+    problem = _probe()
+    if problem is None:
+        _WORKED.append("works")
+    return problem
 
 
 def _real(path: str | os.PathLike) -> str:

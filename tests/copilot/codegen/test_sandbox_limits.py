@@ -187,7 +187,7 @@ def test_links_out_of_the_run_folder_are_removed_before_outputs_are_read(tmp_pat
 
 
 def test_without_bwrap_nothing_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox_bwrap, "_PROBLEM", [])
+    monkeypatch.setattr(sandbox_bwrap, "_WORKED", [])
     monkeypatch.setattr(sandbox_bwrap.shutil, "which", lambda name: None)
     run = tmp_path / "run"
     run.mkdir()
