@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+SHOWN_ELSEWHERE = ("script", "plot")  # the tab's script editor and picture already show these
 RUN_STATES = {"queued": ("◌", "queued"), "running": ("▶", "running"), "done": ("✔", "done"),
               "failed": ("✖", "failed"), "skipped": ("↷", "skipped (already finished)")}
 
@@ -125,7 +126,7 @@ def result_html(report: Mapping[str, Any] | None, evaluations: list[Mapping[str,
         where = Path(str(ev.get("checkpoint") or ev.get("run_dir") or "the checkpoint")).name
         parts.append(f'<p class="cp-eval">Evaluation of {_e(where)} over {_e(ev.get("episodes", "?"))} '
                      f'episodes: {_number(ev.get("return_mean"))} ± {_number(ev.get("return_std"))}</p>')
-    files = {k: v for k, v in (artifacts or {}).items() if v}
+    files = {k: v for k, v in (artifacts or {}).items() if v and k not in SHOWN_ELSEWHERE}
     if files:
         items = "".join(f"<li><b>{_e(k)}</b>: <code>{_e(v)}</code></li>" for k, v in files.items())
         parts.append(f'<div class="cp-files">Files:<ul>{items}</ul></div>')

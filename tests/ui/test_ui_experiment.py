@@ -90,6 +90,8 @@ def test_a_single_run_looks_as_before(tmp_path):
     assert view.state == "ok" and not view.is_experiment
     assert view.status == "Finished: final evaluation return 500.0 ± 0.0."
     assert view.curve and view.plot is None and view.run_dir
+    assert result_html(None, [], {"script": "/x/train.py", "plot": "/x/curve.png"}) == ""  # shown elsewhere
+    assert "policy.onnx" in result_html(None, [], {"plot": "/x/curve.png", "onnx": "/x/policy.onnx"})
     assert runs_html([]) == "" and "✔ done" in plan_html(view.asks, True)
 
 
