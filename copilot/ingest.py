@@ -176,6 +176,11 @@ def _rebuild(index_dir: Path, embedder: Embedder, old: dict[str, Any] | None, so
     manifest: dict[str, Any] = {"version": 2, "generation": generation, "collection": collection_name(generation),
                                 "embedder": {"name": embedder.name}, "api": dict(scope.fingerprints), "sources": {}}
     items = load_sources(sources, scope, progress, on_skip)
+    if not items and scope.skipped:  # nothing could be read: keep what there is
+        drop_generations(index_dir, keep=live_generation(old) if old else -1)
+        counts = (old or {}).get("counts", {"chunks": 0, "by_kind": {}})
+        return {"removed": 0, "added": 0, "updated": 0, "unchanged": 0, "chunks": counts["chunks"], "embedded": 0,
+                "deleted_chunks": 0, "embedder": embedder.name, "by_kind": counts["by_kind"]}
 
     def done(stored: Items) -> None:
         manifest["sources"].update((s.key, s.entry(records)) for s, records in stored)
