@@ -98,8 +98,8 @@ def find_envs(text: str) -> list[str]:
             if m.group(1).lower() in folded]
     masked = ENV_TOKEN.sub(lambda m: " " * len(m.group(0)), text)
     names = env_names()
-    for m in re.finditer(r"[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z][A-Za-z0-9]*){0,2}", masked):
-        words = m.group(0).split()
+    for m in re.finditer(r"(?<![A-Za-z0-9])(?=[A-Za-z])", masked):
+        words = re.findall(r"[A-Za-z][A-Za-z0-9]*", masked[m.start():m.start() + 80])[:3]
         for size in range(len(words), 0, -1):
             joined = "".join(words[:size]).lower()
             if joined in names:
@@ -254,7 +254,7 @@ def read_asks(request: str, facts_parts: dict[str, str] | None = None) -> Asked:
     elif re.search(r"confidence interval|\bci\b|mean return|average return|error bars?|statistic", masked,
                    re.IGNORECASE):
         asked.metric = "mean"
-    asked.compare = bool(re.search(r"\bcompar\w*|which (?:one |of them )?(?:is |works |does |performs )?"
+    asked.compare = bool(re.search(r"\bcompar\w*|which (?:one |1 |of them )?(?:is |works |does |performs )?"
                                    r"(?:better|best)|\bbest\b|\bbenchmark\w*|\bversus\b|\bvs\.?\b|\bagainst\b|"
                                    r"whether [^.]{0,60}\bhelps?\b", masked, re.IGNORECASE))
     asked.plot = bool(re.search(r"\bplot\w*|\bfigure\b|\bchart\b|\bgraph\b|learning curves", masked, re.IGNORECASE))

@@ -24,7 +24,8 @@ def add_codegen_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--run", action="store_true", help="run the script in the sandbox and report the run")
     g.add_argument("--json", action="store_true", help="print the result object as the last stdout line")
     g.add_argument("--model", default=None, help="model name, .gguf path, hf:DIR or openai:URL")
-    g.add_argument("--budget-s", type=float, default=300.0, help="wall-time budget of the run (default 300)")
+    g.add_argument("--budget-s", type=float, default=None,
+                   help="wall-time budget of one run (default 300; a measured fix-my-run recipe sets its own)")
     g.add_argument("--max-repairs", type=int, default=2, help="repair attempts after a failure (default 2)")
     g.add_argument("--out", default=None, help="run folder (default: a new folder under the runs folder)")
     g.add_argument("--fill", choices=("auto", "model"), default=os.environ.get("COPILOT_CODEGEN_FILL", "auto"),

@@ -23,7 +23,7 @@ from copilot.codegen.plan import Ask
 # Recipes measured on this project's machines (see the README's copilot section for the runs).
 RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("dqn", "MountainCar-v0"): {
-        "steps": 120_000, "num_envs": 1,
+        "steps": 60_000, "num_envs": 1, "budget_s": 600,
         "config": {"lr": 4e-3, "batch_size": 128, "buffer_size": 10_000, "learning_starts": 1000, "gamma": 0.98,
                    "target_update_interval": 600, "train_freq": 16, "gradient_steps": 8,
                    "exploration_fraction": 0.2, "exploration_final_eps": 0.07, "hidden": [256, 256]},

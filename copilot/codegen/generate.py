@@ -31,6 +31,7 @@ from copilot.codegen.spec import RunSpec
 
 SPEC_TOKENS = 256
 FILLS = ("auto", "model")
+DEFAULT_BUDGET_S = 300.0
 EXAMPLE = "Train PPO on CartPole-v1 for 20000 steps"
 Emit = Callable[[str, dict], None]
 
@@ -120,7 +121,7 @@ def default_llm(settings: Any) -> Any:
     return resolve(settings.model, settings)
 
 
-def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, budget_s: float = 300,
+def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, budget_s: float | None = None,
              max_repairs: int = 2, out: Path | None = None, on_event: Emit | None = None,
              cancel: threading.Event | None = None, fill: str = "auto") -> GenerateResult:
     """Turn ``request`` into checked, verified runs; see the module doc.
@@ -128,7 +129,8 @@ def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, 
     ``fill``: ``"auto"`` builds the base spec from the request's facts when they name the
     algorithm, env and steps and asks the model otherwise; ``"model"`` always asks the model.
 
-    ``budget_s`` is the wall-time budget of one run (a grid gets it per round of parallel runs).
+    ``budget_s`` is the wall-time budget of one run (a grid gets it per round of parallel runs);
+    ``None`` means 300 s, or the time a measured fix-my-run recipe needs.
     Events passed to ``on_event(kind, payload)``: ``status`` {text}, ``plan`` {asks} once the asks
     are known, ``spec`` {...}, ``script`` {text}, ``log`` {line}, ``progress`` {step, total},
     ``run`` {label, group, seed, run_dir, state, step, total, return_mean, error}, ``report``
@@ -138,12 +140,14 @@ def generate(request: str, settings: Any, *, llm: Any = None, run: bool = True, 
     request = (request or "").strip()
     if not request:
         raise CodegenError(f"The request is empty; describe a training job, e.g. {EXAMPLE!r}.")
+    explicit = budget_s is not None
+    budget_s = DEFAULT_BUDGET_S if budget_s is None else budget_s
     if budget_s <= 0 or max_repairs < 0:
         raise CodegenError(f"budget_s must be positive and max_repairs at least 0; got {budget_s} and {max_repairs}.")
     if fill not in FILLS:
         raise CodegenError(f"Unknown fill {fill!r}; accepted: {', '.join(FILLS)}.")
     session = Session(request, settings, llm, run, budget_s, out, _emitter(on_event), cancel, GenerateResult())
-    session.fill = fill
+    session.fill, session.explicit_budget = fill, explicit
     session.status("Reading the request")
     t0 = time.perf_counter()
     try:

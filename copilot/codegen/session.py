@@ -61,7 +61,7 @@ class Session:
         self.run_dir: Path | None = None
         self.spent_s = 0.0
         self.progress: tuple[int, int] | None = None
-        self.fill = "auto"
+        self.fill, self.explicit_budget = "auto", True
 
     # ----- before the model ---------------------------------------------------------------
     def prepare(self) -> None:
@@ -91,6 +91,8 @@ class Session:
             raise Impossible("The request gives no return of the failing run to beat; say what it reaches (e.g. "
                              "'never gets past -200') or give its run folder.")
         change = propose(facts.algo, facts.env_id, findings, facts.total_steps)
+        if change.get("budget_s") and not self.explicit_budget:
+            self.budget_s = float(change["budget_s"])
         return {"baseline": baseline, "what": what, "change": change}
 
     def use_model(self) -> bool:
