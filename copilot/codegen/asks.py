@@ -26,7 +26,9 @@ ZH_WORDS = {"和": " and ", "与": " and ", "及": " and ", "、": ", ", "比较
             "惩罚": " penalty ", "奖励": " reward ", "减去": " subtract ", "在": " ", "上": " ", "用": " ",
             "使用": " ", "每次": " each ", "个": " "}
 LIST_SEP = r"\s*(?:,\s*(?:and|or)?|and|or|/|vs\.?|versus|&)\s*"
-NUM_LIST = rf"({NUMBER}(?:{LIST_SEP}{NUMBER})+)"
+ITEM = (NUMBER + r"(?![\d.])(?!\s*(?:env\s+|time\s*)?(?:steps?|timesteps|episodes?|seeds?|envs?|environments|"
+        r"runs|frames|%))")
+NUM_LIST = rf"({ITEM}(?:{LIST_SEP}{ITEM})+)"
 PLURALS = {"learning rate": "learning rates", "batch size": "batch sizes", "clip range": "clip ranges",
            "gamma": "gammas", "entropy coefficient": "entropy coefficients", "tau": "taus",
            "buffer size": "buffer sizes", "n steps": "n steps", "epoch": "epochs"}

@@ -28,8 +28,9 @@ def build_twin(agent) -> None:
                                    hidden=c.hidden, activation="relu",
                                    num_critics=getattr(agent, "num_critics", 2)).to(agent.device)
     agent.target_critics = copy.deepcopy(agent.policy.critics).requires_grad_(False)
-    agent.actor_optimizer = adam(agent.policy.actor_params(), lr=c.actor_lr)
-    agent.critic_optimizer = adam(agent.policy.critic_params(), lr=c.critic_lr)
+    shared = getattr(c, "lr", 0.0)  # one learning rate for both when set
+    agent.actor_optimizer = adam(agent.policy.actor_params(), lr=shared or c.actor_lr)
+    agent.critic_optimizer = adam(agent.policy.critic_params(), lr=shared or c.critic_lr)
     agent._action_bounds()
     build_replay(agent)
 

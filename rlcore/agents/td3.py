@@ -22,6 +22,8 @@ class TD3Config:
 
     actor_lr: float = doc(1e-3, "Actor learning rate.")
     critic_lr: float = doc(1e-3, "Critic learning rate.")
+    lr: float = doc(0.0, "When > 0, the learning rate of the actor and the critics (overrides actor_lr and "
+                    "critic_lr).")
     buffer_size: int = doc(1_000_000, "Replay capacity in transitions.")
     learning_starts: int = doc(100, "Env steps of uniform random actions before learning.")
     batch_size: int = doc(256, "Minibatch size.")
