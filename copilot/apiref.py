@@ -9,6 +9,7 @@ current files and an import that crashes or exits cannot stop the ingest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.machinery
@@ -16,6 +17,7 @@ import inspect
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,19 @@ def _member_function(raw: object) -> object | None:
     return None
 
 
+def summary(doc: str) -> str:
+    """The first sentence of a docstring (at most 120 characters), used in titles."""
+    first = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    match = re.match(r"(.+?[.!?])(\s|$)", first)
+    text = match.group(1) if match else first
+    return text if len(text) <= 120 else text[:117].rsplit(" ", 1)[0] + "..."
+
+
+def has_real_doc(doc: str) -> bool:
+    """Whether a docstring says something: at least three words (blank stubs do not)."""
+    return len(re.findall(r"[A-Za-z]{2,}", doc)) >= 3
+
+
 def _piece(dotted: str, kind: str, signature: str, doc: str, extra: str = "") -> Piece:
     short = dotted.rsplit(".", 1)[-1]
     lines = [f"{dotted} ({kind})", f"{short}{signature}"]
@@ -66,10 +81,27 @@ def _piece(dotted: str, kind: str, signature: str, doc: str, extra: str = "") ->
         lines += ["", doc]
     if extra:
         lines += ["", extra]
-    return Piece(dotted, short, "\n".join(lines), dotted)
+    title = f"{dotted}: {summary(doc)}" if doc else dotted
+    return Piece(title, short, "\n".join(lines), dotted)
+
+
+def _field_lines(cls: type) -> str:
+    """``- name (type, default X): description`` for each dataclass field that has a ``doc``."""
+    if not dataclasses.is_dataclass(cls):
+        return ""
+    lines = []
+    for f in dataclasses.fields(cls):
+        text = f.metadata.get("doc") if f.metadata else None
+        if not text:
+            continue
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        shown = f", default {f.default!r}" if f.default is not dataclasses.MISSING else ""
+        lines.append(f"- {f.name} ({kind}{shown}): {text}")
+    return "Fields:\n" + "\n".join(lines) if lines else ""
 
 
 def _class_pieces(cls: type, dotted: str) -> list[Piece]:
+    """The class (when documented) and each documented public method; stubs are left out."""
     methods: list[tuple[str, object, str]] = []
     for attr, raw in vars(cls).items():
         func = _member_function(raw)
@@ -78,13 +110,19 @@ def _class_pieces(cls: type, dotted: str) -> list[Piece]:
         kind = "property" if isinstance(raw, property) else "method"
         methods.append((attr, func, kind))
     public = [name for name, _, _ in methods if not name.startswith("_")]
-    extra = f"Methods: {', '.join(public)}" if public else ""
-    pieces = [_piece(dotted, "class", _signature(cls), _doc(cls), extra)]
+    fields = _field_lines(cls)
+    listed = f"Methods: {', '.join(public)}" if public else ""
+    extra = "\n\n".join(part for part in (fields, listed) if part)
+    pieces: list[Piece] = []
+    doc = _doc(cls)
+    if has_real_doc(doc) or fields:
+        pieces.append(_piece(dotted, "config dataclass" if fields else "class", _signature(cls), doc, extra))
     for attr, func, kind in methods:
-        if attr == "__init__":
+        method_doc = _doc(func)
+        if attr == "__init__" or not has_real_doc(method_doc):
             continue
         sig = "" if kind == "property" else _signature(func)
-        pieces.append(_piece(f"{dotted}.{attr}", kind, sig, _doc(func)))
+        pieces.append(_piece(f"{dotted}.{attr}", kind, sig, method_doc))
     return pieces
 
 
@@ -97,7 +135,7 @@ def module_pieces(module: ModuleType) -> list[Piece]:
         dotted = f"{module.__name__}.{name}"
         if inspect.isclass(obj):
             pieces.extend(_class_pieces(obj, dotted))
-        elif inspect.isfunction(obj):
+        elif inspect.isfunction(obj) and has_real_doc(_doc(obj)):
             pieces.append(_piece(dotted, "function", _signature(obj), _doc(obj)))
     return pieces
 

@@ -160,8 +160,16 @@ class SymbolTable:
                 self.full.setdefault(symbol.lower(), []).append(row)
                 self.tail.setdefault(symbol.rsplit(".", 1)[-1].lower(), []).append(row)
 
+    @staticmethod
+    def _words(query: str) -> list[str]:
+        return [m.group(0) for m in _WORD.finditer(query) if not "\u4e00" <= m.group(0)[0] <= "\u9fff"]
+
+    def lookup_full(self, query: str) -> list[int]:
+        """Rows whose whole symbol the query names."""
+        return [row for w in self._words(query) for row in self.full.get(w.lower(), [])]
+
     def lookup(self, query: str) -> list[int]:
-        words = [m.group(0) for m in _WORD.finditer(query) if not "\u4e00" <= m.group(0)[0] <= "\u9fff"]
-        exact = [row for w in words for row in self.full.get(w.lower(), [])]
+        words = self._words(query)
+        exact = self.lookup_full(query)
         tails = [row for w in words if _identifier_like(w) for row in self.tail.get(w.lower(), [])]
         return list(dict.fromkeys(exact + tails))

@@ -135,7 +135,7 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self.document_prompt)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with _torch_threads(QUERY_THREADS):
+        with torch_threads(QUERY_THREADS):
             return self._encode([text], self.query_prompt)[0]
 
     def as_langchain(self) -> LangChainEmbeddings:
@@ -146,7 +146,7 @@ _THREADS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _torch_threads(count: int):
+def torch_threads(count: int):
     """Run torch with ``count`` intra-op threads, restoring the previous number afterwards.
 
     Measured on a busy 2-core machine: one short query took 1.8 s with two threads and 70 ms

@@ -1,13 +1,14 @@
-"""The search index: a persistent Chroma collection (dense, cosine) plus BM25, fused by rank.
+"""The search index: a persistent Chroma collection (dense, cosine) plus BM25, fused by score.
 
 Layout of ``settings.index_dir`` (:mod:`copilot.generations`): ``manifest.json`` (written last
 by :mod:`copilot.ingest`) names the live generation; readers open its Chroma collection (in
 ``chroma/``, the chunk store of record) and its BM25 postings and chunk table (``gen-<n>/``,
 rebuilt in memory from Chroma when missing or out of step with it).
 
-Search embeds the query once, takes the top candidates of each ranking and fuses them by
-reciprocal rank (``1 / (60 + rank)`` summed over the rankings). Questions in Chinese are
-expanded with :mod:`copilot.glossary_zh` first, so they reach the English corpus.
+Search embeds the query once, takes the top candidates of each ranking and orders their union
+by a weighted sum of cosine similarity, scaled BM25, symbol matches and a prior per kind that
+depends on the question's type (:mod:`copilot.ranking`). Questions in Chinese are expanded
+with :mod:`copilot.glossary_zh` first, so they reach the English corpus.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import numpy as np
 
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
-from copilot.embeddings import Embedder, embedder_name, get_embedder
+from copilot.embeddings import QUERY_THREADS, Embedder, embedder_name, get_embedder, torch_threads
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
                                  live_generation, read_manifest)
 from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
+from copilot.ranking import DEFAULT as DEFAULT_RANKING
+from copilot.ranking import Candidate, Ranking, fuse, query_type, relevance
 
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
@@ -61,6 +64,7 @@ class Hit:
     heading: str = ""
     symbol: str | None = None
     symbol_rank: int | None = None
+    relevance: float = 0.0  # calibrated 0..1: under about 0.35 the hit does not answer the query
 
 
 def indexed_text(title: str, text: str) -> str:
@@ -238,15 +242,23 @@ class Index:
         self._stamp = stamp
 
     # ----- reading -----
-    def _dense(self, vector: np.ndarray, depth: int, kinds: list[str] | None) -> list[tuple[str, Any]]:
+    def _dense(self, vector: np.ndarray, depth: int, kinds: list[str] | None) -> list[tuple[str, Any, float]]:
+        """The ``depth`` nearest chunks as ``(id, document, cosine similarity)``."""
         where = None if not kinds else ({"kind": kinds[0]} if len(kinds) == 1 else {"kind": {"$in": kinds}})
         found = self.store.similarity_search_by_vector_with_relevance_scores(
             vector.tolist(), k=depth, filter=where)
-        return [(doc.id, doc) for doc, _distance in found]
+        return [(doc.id, doc, 1.0 - float(distance)) for doc, distance in found]
 
-    def _lexical(self, tokens: list[str], depth: int, kinds: list[str] | None) -> list[int]:
+    def _cosines(self, ids: list[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine similarity of the query to chunks that the dense ranking did not return."""
+        if not ids:
+            return {}
+        got = self.store._collection.get(ids=ids, include=["embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+        return dict(zip(got["ids"], (vectors @ vector.astype(np.float32)).tolist()))
+
+    def _lexical(self, scores: np.ndarray, depth: int, kinds: list[str] | None) -> list[int]:
         assert self._bm25 is not None
-        scores = self._bm25.scores(tokens)
         if kinds:
             scores = np.where(np.isin(self._kinds, kinds), scores, 0.0)
         positive = np.flatnonzero(scores > 0)
@@ -254,46 +266,112 @@ class Index:
             positive = positive[np.argpartition(-scores[positive], depth - 1)[:depth]]
         return positive[np.argsort(-scores[positive], kind="stable")].tolist()
 
-    def _symbol_rows(self, query: str, depth: int, kinds: list[str] | None) -> list[int]:
+    def _symbol_rows(self, query: str, depth: int, kinds: list[str] | None) -> list[tuple[int, float]]:
+        """Rows whose symbol the query names: 1.0 for the whole symbol, 0.5 for its last part."""
+        full = set(self._symbols.lookup_full(query))
         rows = self._symbols.lookup(query)
         if kinds:
             rows = [row for row in rows if self._kinds[row] in kinds]
-        return rows[:depth]
+        return [(row, 1.0 if row in full else 0.5) for row in rows[:depth]]
 
-    def _hit(self, chunk_id: str, row: int | None, doc: Any, score: float,
-             ranks: tuple[int | None, ...]) -> Hit:
+    def _heading_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 of the query against each chunk's own heading (built once per chunk table)."""
+        if getattr(self, "_heads_of", None) is not self._table:
+            self._heads = BM25.build(tokenize(h or "") for h in self._table.get("heading", []))
+            self._heads_of = self._table
+        return self._heads.scores(tokens)
+
+    def _heading_cosines(self, candidates: list[Candidate], vector: np.ndarray) -> None:
+        """Cosine of the query to each candidate's own heading (embedded once per heading)."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_head_vectors", {})
+        heads = {c.id: (self._table["heading"][self._rows[c.id]] or "") for c in candidates if c.id in self._rows}
+        new = sorted({h for h in heads.values() if h and h not in cache})
+        if new:
+            with torch_threads(QUERY_THREADS):  # a few short texts: one thread is faster on a busy machine
+                cache.update(zip(new, self.embedder.embed_documents(new)))
+        for c in candidates:
+            head = heads.get(c.id)
+            c.heading_cosine = float(cache[head] @ vector) if head else 0.0
+
+    def _coverage(self, tokens: list[str]) -> float:
+        """The share of the query's distinct words that occur anywhere in the index."""
+        assert self._bm25 is not None
+        words = {t for t in tokens if not "\u4e00" <= t[0] <= "\u9fff"}
+        return sum(t in self._bm25.terms for t in words) / len(words) if words else 0.0
+
+    def _hit(self, c: Candidate, doc: Any, relevance: float) -> Hit:
+        row = self._rows.get(c.id)
         if row is not None:
             fields = {name: self._table[name][row] for name in ("text", *_TABLE_FIELDS)}
         else:
             fields = {"text": doc.page_content, **{n: doc.metadata.get(n) for n in _TABLE_FIELDS}}
-        return Hit(id=chunk_id, title=fields["title"] or "", path=fields["path"] or "",
-                   kind=fields["kind"] or "", text=fields["text"] or "", score=score, dense_rank=ranks[0], bm25_rank=ranks[1],
-                   heading=fields["heading"] or "", symbol=fields["symbol"], symbol_rank=ranks[2])
+        return Hit(id=c.id, title=fields["title"] or "", path=fields["path"] or "",
+                   kind=fields["kind"] or "", text=fields["text"] or "", score=c.score, dense_rank=c.ranks[0],
+                   bm25_rank=c.ranks[1], heading=fields["heading"] or "", symbol=fields["symbol"],
+                   symbol_rank=c.ranks[2], relevance=relevance)
 
-    def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
-               cross_lingual: bool = True) -> list[Hit]:
-        """The ``k`` best chunks for ``query``, optionally only of the given kinds.
-
-        Three rankings are fused: dense similarity, BM25, and exact code-symbol matches.
-        """
-        if k < 1:
-            raise SearchError(f"k must be at least 1, got {k}.")
-        kinds = check_kinds(kinds)
+    def _fresh(self) -> None:
         if self._bm25 is None:
             self.load_lexical()
         elif self._stamp != self._table_stamp():  # an ingest elsewhere changed the chunks
             self.store = _chroma(self.index_dir, self.embedder)  # the collection may be a new one
             self.load_lexical()
+
+    def _candidates(self, query: str, reading: Expansion, vector: np.ndarray, depth: int,
+                    kinds: list[str] | None) -> tuple[list[Candidate], dict[str, Any], list[str]]:
+        """Dense, BM25 and symbol candidates with every signal filled in."""
+        tokens = tokenize(query) + tokenize(" ".join(reading.english))
+        scores = self._bm25.scores(tokens)
+        ids = self._table["id"]
+        found: dict[str, Candidate] = {}
+
+        def take(cid: str) -> Candidate:
+            row = self._rows.get(cid)
+            kind = self._kinds[row] if row is not None else ""
+            return found.setdefault(cid, Candidate(cid, kind=str(kind)))
+
+        dense = self._dense(vector, depth, kinds)
+        for rank, (cid, _doc, cosine) in enumerate(dense, start=1):
+            take(cid).ranks[0], found[cid].cosine = rank, cosine
+        for rank, row in enumerate(self._lexical(scores, depth, kinds), start=1):
+            take(ids[row]).ranks[1], found[ids[row]].bm25 = rank, float(scores[row])
+        for rank, (row, match) in enumerate(self._symbol_rows(query, depth, kinds), start=1):
+            c = take(ids[row])
+            c.ranks[2], c.symbol, c.bm25 = rank, match, float(scores[row])
+        heads = self._heading_scores(tokens)
+        for cid, c in found.items():
+            row = self._rows.get(cid)
+            if row is not None:
+                c.heading, c.chars = float(heads[row]), len(self._table["text"][row] or "")
+        missing = [cid for cid, c in found.items() if c.ranks[0] is None]
+        for cid, cosine in self._cosines(missing, vector).items():
+            found[cid].cosine = cosine
+        return list(found.values()), {cid: doc for cid, doc, _ in dense}, tokens
+
+    def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
+               cross_lingual: bool = True, ranking: Ranking | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query``, optionally only of the given kinds.
+
+        Candidates come from three rankings (dense similarity, BM25, exact code-symbol
+        matches) and are ordered by :func:`copilot.ranking.fuse`; each hit carries a 0..1
+        ``relevance`` (:func:`copilot.ranking.relevance`) that says whether it answers at all.
+        """
+        if k < 1:
+            raise SearchError(f"k must be at least 1, got {k}.")
+        kinds = check_kinds(kinds)
+        self._fresh()
         if not query.strip() or self._bm25.n_docs == 0:
             return []
+        ranking = ranking or DEFAULT_RANKING
         reading = expand(query) if cross_lingual else Expansion((), (), query)
-        depth = max(4 * k, 40)
         vector = self.embedder.embed_query(reading.dense_query or query)
-        dense = self._dense(vector, depth, kinds)
-        lexical = self._lexical(tokenize(query) + tokenize(" ".join(reading.english)), depth, kinds)
-        ids = self._table["id"]
-        fused = reciprocal_rank_fusion([cid for cid, _ in dense], [ids[row] for row in lexical],
-                                       [ids[row] for row in self._symbol_rows(query, depth, kinds)])
-        docs = dict(dense)
-        return [self._hit(cid, self._rows.get(cid), docs.get(cid), score, ranks)
-                for cid, score, ranks in fused[:k]]
+        candidates, docs, tokens = self._candidates(query, reading, vector, max(4 * k, ranking.depth), kinds)
+        qtype = query_type(query)
+        ordered = fuse(candidates, ranking, qtype)
+        if ranking.heading_dense:  # rerank the best few by how well their own heading fits
+            top = ordered[:max(k, ranking.rerank)]
+            self._heading_cosines(top, vector)
+            ordered = fuse(top, ranking, qtype) + ordered[len(top):]
+        ordered = ordered[:k]
+        coverage = self._coverage(tokens)
+        return [self._hit(c, docs.get(c.id), relevance(c.cosine, coverage)) for c in ordered]

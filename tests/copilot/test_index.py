@@ -16,6 +16,7 @@ from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.glossary_zh import GLOSSARY, expand
 from copilot.index import Index, SearchError, reciprocal_rank_fusion
+from copilot.ranking import DEFAULT
 from copilot.ingest import ingest
 
 TOPICS = {
@@ -236,17 +237,21 @@ def test_glossary_expansion():
 
 
 # ----- a real index -----
-def test_hits_carry_fields_and_fused_scores(world):
+def test_hits_carry_fields_scores_and_relevance(world):
     _, index = world
     hits = index.search("How does PPO clip the probability ratio?", k=5)
     assert len(hits) == 5 and hits[0].path == "corpus/docs/ppo_clipping.md"
     top = hits[0]
     assert top.kind == "doc" and top.title == "PPO clipped surrogate objective" and "clip range" in top.text
     assert top.dense_rank == 1 and top.bm25_rank == 1
-    for hit in hits:
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert top.relevance > 0.5 and 0.0 <= hits[-1].relevance <= 1.0
+    assert index.search("How do I bake sourdough bread?", k=1)[0].relevance < 0.35
+    rrf = index.search("How does PPO clip the probability ratio?", k=5, ranking=DEFAULT.without("weighted"))
+    assert rrf[0].path == top.path
+    for hit in rrf:  # plain reciprocal-rank fusion stays available as an ablation
         ranks = [r for r in (hit.dense_rank, hit.bm25_rank, hit.symbol_rank) if r is not None]
         assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 @pytest.mark.parametrize("query, symbol, named", [
