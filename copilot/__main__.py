@@ -122,13 +122,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"query": args.query, "results": [
             {"n": i, "title": h.title, "path": h.path, "kind": h.kind, "score": round(h.score, 5),
-             "text": h.text} for i, h in enumerate(hits, 1)]}))
+             "relevance": round(h.relevance, 3), "text": h.text} for i, h in enumerate(hits, 1)]}))
         return 0
     if not hits:
         print("No results.")
     for i, h in enumerate(hits, 1):
         snippet = " ".join(h.text.split())[:160]
-        print(f"[{i}] {h.title}  ({h.kind}: {h.path})  score {h.score:.4f}\n    {snippet}")
+        print(f"[{i}] {h.title}  ({h.kind}: {h.path})  score {h.score:.3f}, relevance {h.relevance:.2f}"
+              f"\n    {snippet}")
     return 0
 
 
