@@ -1,0 +1,47 @@
+"""Chunking: pieces cut at headings carry their heading path, which is indexed with their text."""
+
+from __future__ import annotations
+
+from copilot.chunking import CAP, split_markdown
+from copilot.index import indexed_text
+
+DOC = """# Proximal Policy Optimization
+
+Intro paragraph.
+
+## PPO: the clipped objective
+
+The ratio is clipped to [1 - eps, 1 + eps].
+
+### Value clipping
+
+The value prediction is clipped around the old one.
+
+## PPO: pitfalls
+
+""" + ("A long pitfall sentence about learning rates. " * 60)
+
+
+def test_pieces_are_cut_at_headings_and_titled_by_heading_path():
+    pieces = split_markdown(DOC, "ppo")
+    titles = [p.title for p in pieces]
+    assert titles[:3] == ["Proximal Policy Optimization",
+                          "Proximal Policy Optimization > PPO: the clipped objective",
+                          "Proximal Policy Optimization > PPO: the clipped objective > Value clipping"]
+    assert [p.heading for p in pieces[:3]] == ["Proximal Policy Optimization", "PPO: the clipped objective",
+                                               "Value clipping"]
+    assert "clipped to [1 - eps" in pieces[1].text and "Value clipping" not in pieces[1].text
+    pitfalls = [p for p in pieces if p.heading == "PPO: pitfalls"]
+    assert len(pitfalls) >= 2 and all(len(p.text) <= CAP for p in pitfalls)  # long sections split, same path
+
+
+def test_heading_path_is_part_of_the_indexed_text():
+    piece = split_markdown(DOC, "ppo")[2]
+    text = indexed_text(piece.title, piece.text)
+    assert text.startswith("Proximal Policy Optimization > PPO: the clipped objective > Value clipping\n")
+    assert text.endswith(piece.text)
+
+
+def test_a_document_without_a_top_heading_is_titled_by_its_name():
+    pieces = split_markdown("Loose text.\n\n## Section\n\nBody.", "notes")
+    assert [p.title for p in pieces] == ["notes", "notes > Section"]
