@@ -36,8 +36,11 @@ def test_model_values_the_request_supports_are_kept(make_spec):
 
 
 def test_generic_learning_rate_spreads_to_actor_and_critic(make_spec):
-    spec = reconcile(make_spec(algo="sac", env_id="Pendulum-v1"), read_facts("SAC on Pendulum-v1, 3000 steps, lr 3e-4"))
+    spec = reconcile(make_spec(algo="drqv2", env_id="Pendulum-v1"),
+                     read_facts("DrQ-v2 on Pendulum-v1, 3000 steps, lr 3e-4"))
     assert spec.config == {"actor_lr": 3e-4, "critic_lr": 3e-4}
+    spec = reconcile(make_spec(algo="sac", env_id="Pendulum-v1"), read_facts("SAC on Pendulum-v1, 3000 steps, lr 3e-4"))
+    assert spec.config == {"lr": 3e-4}  # SAC has one field for both
 
 
 def test_hyperparameter_that_does_not_apply_is_noted(make_spec):

@@ -34,11 +34,11 @@ def test_grid_of_algorithms_and_seeds_renders_a_valid_experiment():
     assert "Experiment(" in script and "exp.run(workers=2" in script
 
 
-def test_variants_are_a_product_and_spread_generic_names():
+def test_variants_are_a_product():
     plan, _ = plan_for("SAC on Pendulum-v1 with learning rates 1e-3 and 3e-4, batch sizes 64 and 256, 4000 steps")
     var = plan.grid["variants"]
     assert len(var) == 4 and plan.run_count() == 4
-    assert var["lr=0.001, batch_size=64"]["config"] == {"actor_lr": 0.001, "critic_lr": 0.001, "batch_size": 64}
+    assert var["lr=0.001, batch_size=64"]["config"] == {"lr": 0.001, "batch_size": 64}
     toggled, _ = plan_for("PPO on Pendulum-v1, 3 seeds with and without observation normalization, 30000 steps")
     assert toggled.grid["common"]["config"] == {}  # the toggled field is not forced on every run
     assert {v["config"]["normalize_obs"] for v in toggled.grid["variants"].values()} == {True, False}
