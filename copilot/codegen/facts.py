@@ -179,8 +179,11 @@ def env_names() -> dict[str, str]:
 def find_env(text: str) -> tuple[str | None, str | None]:
     """(registered env id, unregistered id-like token) named in ``text``."""
     unknown = None
+    algos = {a.replace("-", "") for a in catalog.algos()}
     for m in ENV_TOKEN.finditer(text):
         token = m.group(1)
+        if token.lower().replace("-", "") in algos:  # "DrQ-v2" names an algorithm, not an env
+            continue
         if catalog.env_registered(token):
             return token, None
         folded = {e.lower(): e for e in catalog.registered_envs()}
@@ -306,6 +309,25 @@ def find_hidden(text: str) -> list[int] | None:
     return None
 
 
+INTERVALS = {  # words before "every N steps" -> the config field that holds the interval
+    "target_update_interval": r"target(?:[\s-]+(?:network|net|q|model))?(?:[\s-]+\w+){0,2}",
+    "train_freq": r"(?:train(?:ing)?|update the (?:network|model)|gradient updates?)",
+}
+
+
+def find_intervals(text: str) -> dict[str, int]:
+    """``updating the target network every 500 steps`` -> {"target_update_interval": 500}."""
+    out: dict[str, int] = {}
+    for name, words in INTERVALS.items():
+        m = re.search(rf"\b{words}\s+(?:once\s+)?every\s+" + NUMBER + r"\s*(?:env\s+)?steps?", text, re.IGNORECASE) \
+            or re.search(r"every\s+" + NUMBER + rf"\s*(?:env\s+)?steps?,?\s+(?:\w+\s+){{0,2}}{words}\b", text,
+                         re.IGNORECASE)
+        if m:
+            out[name] = int(match_value(re.search(NUMBER, m.group(0)[m.group(0).lower().find("every"):],
+                                                  re.IGNORECASE)))
+    return out
+
+
 def _phrases() -> list[tuple[str, str]]:
     pairs = [(p, name) for name, ps in HYPER.items() if name != "hidden" for p in ps]
     for algo in catalog.algos():
@@ -333,6 +355,8 @@ def find_hyper(text: str, spans: list[tuple[int, int]] | None = None) -> dict[st
             if spans is not None:
                 spans.append(hit[1:])
             out[name] = as_int(hit[0])
+    for name, value in find_intervals(text).items():
+        out.setdefault(name, value)
     hidden = find_hidden(text)
     if hidden:
         out["hidden"] = hidden
@@ -346,10 +370,11 @@ def find_parts(text: str) -> dict[str, str]:
     """Role -> part key named in ``text`` (rewards by key or name; others next to their role)."""
     parts: dict[str, str] = {}
     keys = catalog.all_part_keys()
-    for phrase, key in sorted({**REWARD_NAMES, **{k: k for k in keys.get("reward", [])}}.items(),
-                              key=lambda kv: -len(kv[0])):
-        if _find(text, phrase):
-            parts.setdefault("reward", key)
+    named = {k: k for k in keys.get("reward", [])}  # a key ("RND curiosity") beats a generic name
+    for table in (named, REWARD_NAMES):
+        for phrase, key in sorted(table.items(), key=lambda kv: -len(kv[0])):
+            if _find(text, phrase):
+                parts.setdefault("reward", key)
     for role, role_keys in keys.items():
         if role == "reward":
             continue

@@ -87,3 +87,30 @@ def test_hidden_layer_phrasings():
 def test_mentions_matches_whole_words():
     facts = read_facts("Train PPO with gamma 0.98 on CartPole-v1")
     assert facts.mentions("gamma") and not facts.mentions("gam")
+
+
+@pytest.mark.parametrize("text,parts", [
+    ("Add RND curiosity to PPO on MountainCar-v0", {"reward": "rnd"}),
+    ("PPO with intrinsic curiosity on MountainCar-v0", {"reward": "icm"}),
+    ("A2C with the RE3 bonus", {"reward": "re3"}),
+])
+def test_a_named_reward_key_beats_a_generic_word(text, parts):
+    assert read_facts(text).parts == parts
+
+
+@pytest.mark.parametrize("text,hyper", [
+    ("DQN on CartPole-v1 for 20000 steps, updating the target network every 500 steps",
+     {"target_update_interval": 500}),
+    ("DQN, target network updated every 1000 steps, train every 4 steps", {"target_update_interval": 1000,
+                                                                          "train_freq": 4}),
+    ("every 2000 steps update the target network", {"target_update_interval": 2000}),
+])
+def test_intervals_map_to_their_fields(text, hyper):
+    facts = read_facts(text)
+    assert {k: facts.hyper[k] for k in hyper} == hyper
+
+
+def test_algorithm_names_with_versions_are_not_env_ids():
+    facts = read_facts("Train DrQ-v2 from pixels on Pendulum-v1 for 5000 steps")
+    assert (facts.algo, facts.env_id, facts.unknown_env) == ("drqv2", "Pendulum-v1", None)
+    assert read_facts("Train DrQ-v2 from pixels").unknown_env is None
