@@ -42,7 +42,8 @@ from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_sou
 
 __all__ = ["IngestError", "ingest", "records_of"]
 
-EMBED_BATCH = int(os.environ.get("COPILOT_EMBED_BATCH", "") or 64)  # chunks embedded and stored at a time
+_BATCH = os.environ.get("COPILOT_EMBED_BATCH", "")
+EMBED_BATCH = int(_BATCH) if _BATCH.isdigit() and int(_BATCH) > 0 else 64  # chunks embedded and stored at a time
 STOP_ENV = "COPILOT_INGEST_STOP_AT"  # crash tests: stop the process (SIGSTOP) at this named point
 Items = list[tuple[Source, list[Record]]]
 

@@ -26,8 +26,9 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "section", "article", "table", "ul", "ol
 
 SKIP_REASONS = {"not_regular": "not a regular file", "symlink_loop": "symbolic link loop",
                 "broken_link": "broken symbolic link", "unreadable": "unreadable",
-                "binary": "binary content", "invalid_pdf": "not a readable PDF"}
+                "binary": "binary content", "invalid_pdf": "not a readable PDF", "too_large": "too large"}
 MAX_INVALID_UTF8 = 0.1  # share of bytes that are not UTF-8 above which a text file is binary
+MAX_BYTES = 256 * 2**20  # larger files are not read
 
 
 class LoadError(ValueError):
@@ -82,9 +83,12 @@ def read_source(path: Path) -> bytes:
             raise Unreadable("not_regular", _file_type(mode))
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
-                raise Unreadable("not_regular", _file_type(mode))
-            data = fh.read()
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise Unreadable("not_regular", _file_type(info.st_mode))
+            if info.st_size > MAX_BYTES:
+                raise Unreadable("too_large", f"{info.st_size:,} bytes; the limit is {MAX_BYTES:,}")
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise _os_error(path, exc) from None
     check_content(path, data)

@@ -112,8 +112,12 @@ def _walk(folder: Path, scope: Scope) -> list[Path]:
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable_dir):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-        found.extend(Path(dirpath) / f for f in sorted(filenames)
-                     if not f.startswith(".") and supported(Path(f)))
+        for name in sorted(f for f in filenames if not f.startswith(".") and supported(Path(f))):
+            if name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") != name:
+                shown = os.path.join(dirpath, name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                scope.skipped.append(Skip(shown, "unreadable", "unreadable (the file name is not UTF-8)"))
+                continue
+            found.append(Path(dirpath) / name)
     return found
 
 

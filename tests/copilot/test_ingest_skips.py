@@ -23,7 +23,8 @@ from copilot.config import Settings
 from copilot.embeddings import get_embedder
 from copilot.index import Index, read_manifest
 from copilot.ingest import ingest
-from copilot.loaders import Unreadable, load, read_source
+from copilot.loaders import MAX_BYTES, Unreadable, load, read_source
+from copilot.sources import Scope, _walk
 
 ROOT = Path(__file__).resolve().parents[2]
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8
@@ -76,6 +77,19 @@ def test_read_source_says_why_it_cannot_read(tmp_path):
     assert load(latin1, "latin1")[0].title.startswith("Cr")  # a few stray bytes are text, not binary
     (tmp_path / "empty.md").write_bytes(b"")
     assert read_source(tmp_path / "empty.md") == b""
+    with open(tmp_path / "huge.txt", "wb") as fh:  # sparse: refused by its size, never read
+        fh.truncate(MAX_BYTES + 1)
+    with pytest.raises(Unreadable, match=r"too large \(268,435,457 bytes; the limit is 268,435,456\)"):
+        read_source(tmp_path / "huge.txt")
+
+
+def test_names_that_are_not_utf8_are_skipped(tmp_path):
+    (tmp_path / "ok.md").write_text("# Fine")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.md"), "wb") as fh:
+        fh.write(b"# Latin-1 name")
+    scope = Scope()
+    assert _walk(tmp_path, scope) == [tmp_path / "ok.md"]
+    assert [(s.reason, s.message) for s in scope.skipped] == [("unreadable", "unreadable (the file name is not UTF-8)")]
 
 
 def _without_dac_override() -> None:
