@@ -196,22 +196,20 @@ def _post_steps(asked: Asked, text: str) -> None:
     if re.search(r"torch\s*script|\btorch\.jit\b|\bjit\b", text, re.IGNORECASE):
         asked.exports.append("torchscript")
     if re.search(r"\b(?:re-?load|load|restor\w*)\b[^.]{0,60}\b(?:checkpoint|model|agent|policy|weights)\b|"
-                 r"\b(?:saved|final|last)\s+(?:checkpoint|model|agent|policy)\b[^.]{0,40}evaluat",
+                 r"\b(?:saved|final|last)\s+(?:checkpoint|model|agent|policy)\b[^.]{0,40}evaluat|"
+                 r"evaluat\w*\s+(?:the\s+|its\s+|that\s+)?(?:saved\s+|final\s+|last\s+|reloaded\s+)?checkpoint",
                  text, re.IGNORECASE) and re.search(r"evaluat|\btest\b", text, re.IGNORECASE):
         m = re.search(r"(\d+)\s*(?:\w+\s+)?episodes?", text, re.IGNORECASE)
         asked.evaluate_episodes = int(m.group(1)) if m else 10
-    m = re.search(r"(?:continu\w*|resum\w*|keep training|train)[^.;]{0,50}?(?:for\s+)?(?:another|more|further|"
-                  r"additional|an extra)\s+" + NUMBER + r"\s*(?:more\s+)?(?:env\s+)?steps|(?:continu\w*|resum\w*)"
-                  r"[^.;]{0,50}?for\s+" + NUMBER + r"\s*(?:more\s+)?steps|" + NUMBER +
-                  r"\s*more\s+steps", text, re.IGNORECASE)
+    m = re.search(r"\b(?:continue|continuing|continued|resum\w*|keep training)\b[^.;]{0,50}?" + NUMBER +
+                  r"\s*(?:more\s+)?(?:env\s+)?steps|(?:another|more|further|additional|an extra)\s+" + NUMBER +
+                  r"\s*(?:more\s+)?(?:env\s+)?steps|" + NUMBER + r"\s*more\s+steps", text, re.IGNORECASE)
     if m:
-        asked.more_steps = int(match_value(NUMBER_RE.search(m.group(0).split("for", 1)[-1] if "another" not in
-                                                             m.group(0) else m.group(0).split("another", 1)[1])))
+        asked.more_steps = int(match_value(list(NUMBER_RE.finditer(m.group(0)))[-1]))
         rest = text[:m.start()] + " " * len(m.group(0)) + text[m.end():]
         from copilot.codegen.facts import find_steps
 
-        masked = ENV_TOKEN.sub(lambda x: " " * len(x.group(0)), rest)
-        asked.base_steps = find_steps(masked)
+        asked.base_steps = find_steps(ENV_TOKEN.sub(lambda x: " " * len(x.group(0)), rest))
 
 
 def _network(asked: Asked, text: str) -> None:

@@ -199,6 +199,14 @@ def written_code(asked: Asked, spec: RunSpec) -> Written | None:
     return None
 
 
+TUNE_WHY = ("Tuning (searching for good values) is not supported by the generator yet; name the values to try "
+            "instead, e.g. 'try learning rates 1e-3 and 3e-4'.")
+
+
+def tune_ask() -> Ask:
+    return Ask("tune", "Tune hyperparameters", False, TUNE_WHY)
+
+
 def expected_groups(grid: dict[str, Any]) -> int:
     """Report groups rlcore.experiment forms: algorithm x variant (x env when envs are the only axis)."""
     algos, envs, var = len(grid["algos"]), len(grid["envs"]), max(1, len(grid["variants"]))
@@ -277,10 +285,8 @@ def make_plan(asked: Asked, spec: RunSpec, facts: Any, budget_s: float | None,
     """The plan for ``asked`` on the checked base ``spec`` (see the module doc)."""
     plan = Plan(spec=spec, written=written)
     if asked.tune:
-        why = ("Tuning (searching for good values) is not supported by the generator yet; name the values "
-               "to try instead, e.g. 'try learning rates 1e-3 and 3e-4'.")
-        plan.asks.append(Ask("tune", "Tune hyperparameters", False, why))
-        plan.refusal = why
+        plan.asks.append(tune_ask())
+        plan.refusal = TUNE_WHY
         return plan
     net = network_asks(asked, spec)
     if asked.is_grid():
