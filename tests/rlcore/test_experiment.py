@@ -69,10 +69,14 @@ def test_finished_runs_are_skipped_and_half_written_ones_redone(tmp_path, capsys
     assert changed.run(backend="serial").runs[0]["state"] == "done", "another spec is not skipped"
 
 
-def test_events_report_each_state_change(tmp_path):
+def test_events_report_each_state_change(tmp_path, monkeypatch, capsys):
     seen = []
+    monkeypatch.setenv("RLCORE_EVENTS", "1")
     Experiment(out=tmp_path, algos=["a2c"], envs=["CartPole-v1"], seeds=[3], steps=200,
                eval_episodes=2).run(backend="serial", on_event=seen.append)
+    printed = [json.loads(line[len(EVENT_PREFIX):]) for line in capsys.readouterr().out.splitlines()
+               if line.startswith(EVENT_PREFIX)]
+    assert printed == json.loads(json.dumps(seen)), "stdout lines carry the same events"
     states = [e["state"] for e in seen if e["event"] == "run"]
     assert states[0] == "queued" and states[1] == "running" and states[-1] == "done"
     done = [e for e in seen if e.get("state") == "done"][0]

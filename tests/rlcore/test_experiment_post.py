@@ -76,6 +76,16 @@ def test_resume_adds_steps_and_appends_logs(tmp_path):
         resume(tmp_path, 0)
 
 
+def test_continue_cli_trains_more_steps(tmp_path, capsys):
+    from rlcore.cli import main
+
+    make_agent("a2c", "CartPole-v1", seed=0).train(160, out=tmp_path, eval_episodes=2, **QUIET)
+    assert main(["continue", str(tmp_path), "--steps", "80", "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["total_steps"] == 240
+    assert main(["continue", str(tmp_path / "nope"), "--steps", "80"]) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+
+
 def test_resume_restores_the_replay_storage_of_off_policy_agents(tmp_path):
     config = {"learning_starts": 50, "batch_size": 32}
     agent = make_agent("sac", "Pendulum-v1", config, seed=1)
