@@ -140,9 +140,10 @@ def finish(index: Index, embedder: Embedder, manifest: dict[str, Any], embedded:
 
 
 def apply_in_place(index: Index, embedder: Embedder, manifest: dict[str, Any], items: Items,
-                   removed: Sequence[str], progress: bool) -> tuple[int, int]:
+                   removed: Sequence[str], progress: bool, api: dict[str, str] | None = None) -> tuple[int, int]:
     """Change the live generation: the manifest is marked ``writing`` before the first change and
-    records each source once its chunks are stored. Returns (chunks embedded, chunks deleted)."""
+    records each source once its chunks are stored; ``api`` (package fingerprints) is recorded
+    last, so an interrupted run imports the package again. Returns (chunks embedded, deleted)."""
     path = index.index_dir / MANIFEST
     for key in removed:
         manifest["sources"].pop(key, None)
@@ -155,6 +156,8 @@ def apply_in_place(index: Index, embedder: Embedder, manifest: dict[str, Any], i
 
     embedded = store_items(index, embedder, items, progress, done)
     deleted = finish(index, embedder, manifest, embedded)
+    if api is not None:
+        manifest["api"] = api
     stop_point("ready")
     write_json(path, manifest)
     return embedded, deleted
@@ -222,11 +225,34 @@ def repair_sources(keys: Sequence[str], manifest: dict[str, Any], on_skip: Calla
         packages = {next((p for p in manifest.get("api", {}) if k[4:] == p or k[4:].startswith(p + ".")),
                          k[4:].split(".")[0]) for k in api_keys}
         scope = Scope()
-        found = {s.key: s for s in api_sources(sorted(packages), scope, None)}
-        manifest.setdefault("api", {}).update(scope.fingerprints)
+        found = {s.key: s for s in api_sources(sorted(packages), scope, None)}  # fingerprints not taken:
+        # other modules of the package may have changed too, and only a full ingest takes them in
         sources += [found[k] for k in api_keys if k in found]
         gone += [k for k in api_keys if k not in found]
     return sources, gone
+
+
+def _reconcile(index: Index, manifest: dict[str, Any], sources: list[Source], status: dict[str, str],
+               removed: list[str], on_skip: Callable[[Skip], None]) -> list[Source]:
+    """The sources to (re)load once entries with chunks missing from the store count as changed.
+
+    A broken entry this run has read (a file, or a freshly imported module) is loaded again as
+    it is; one it only carried over (an unchanged package, or outside this run's paths) is made
+    afresh from its manifest entry. Entries that cannot be made are added to ``removed``.
+    """
+    broken = set(broken_sources(index, manifest))
+    by_key = {s.key: s for s in sources}
+    readable = {k for k in broken if k in by_key and (by_key[k].file or by_key[k].pieces is not None)}
+    for key in readable:
+        status[key] = "updated" if status[key] == "unchanged" else status[key]
+    extra, gone = repair_sources(sorted(broken - readable - set(removed)), manifest, on_skip)
+    for source in extra:
+        status[source.key] = "updated"
+    for key in gone:
+        status.pop(key, None)
+    removed += [key for key in gone if key not in removed]
+    remade = {s.key for s in extra}
+    return [s for s in sources if status.get(s.key, "unchanged") != "unchanged" and s.key not in remade] + extra
 
 
 def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sources: list[Source],
@@ -253,17 +279,10 @@ def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sourc
     index = Index.open_generation(index_dir, embedder, generation)
     if leftovers:
         drop_generations(index_dir, keep=generation)
-    manifest["api"] = fingerprints
     if not clean:  # the last run was cut short: what the manifest names must be in the store
-        broken = set(broken_sources(index, manifest))
-        for key in broken & {k for k, s in status.items() if s == "unchanged"}:
-            status[key] = "updated"
-        extra, gone = repair_sources(sorted(broken - set(status) - set(removed)), manifest, on_skip)
-        status.update((s.key, "updated") for s in extra)
-        changed = [s for s in sources if status[s.key] != "unchanged"] + extra
-        removed += gone
+        changed = _reconcile(index, manifest, sources, status, removed, on_skip)
     items = load_sources(changed, scope, progress, on_skip)
-    embedded, deleted = apply_in_place(index, embedder, manifest, items, removed, progress)
+    embedded, deleted = apply_in_place(index, embedder, manifest, items, removed, progress, api=fingerprints)
     done = {k for k, s in status.items() if s == "unchanged"} | {s.key for s, _ in items}
     return {"removed": len(removed), **_outcome(status, done, embedded, deleted, manifest, embedder)}
 

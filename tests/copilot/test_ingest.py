@@ -393,3 +393,26 @@ def test_an_open_index_follows_a_rebuild(setup):
         run(settings, rebuild=True)  # the collection is dropped and made anew
     hits = reader.search("clip_range", k=5)
     assert hits and all(h.path != "corpus/docs/ppo.md" for h in hits)
+
+
+def test_an_interrupted_run_is_repaired_api_modules_included(setup):
+    settings, corpus = setup
+    with pytest.warns(UserWarning, match="tinyrl.broken"):
+        first = run(settings)
+    manifest = read_manifest(settings.index_dir)
+    index = Index.open(settings)
+    lost = [cid for key in ("api:tinyrl.agents.ppo", str(corpus / "faq" / "seeds.txt"))
+            for cid in manifest["sources"][key]["chunks"]]
+    index.delete(lost)
+    manifest["state"] = "writing"  # as a run killed before it finished leaves it
+    (settings.index_dir / "manifest.json").write_text(json.dumps(manifest))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        again = run(settings)  # the package is unchanged: its lost module is imported again all the same
+    assert again["embedded"] == len(lost) == 4 and again["chunks"] == first["chunks"]
+    assert (again["updated"], again["unchanged"]) == (2, 5)
+    assert read_manifest(settings.index_dir)["state"] == "ready"
+    assert Index.open(settings).ids() == {c for e in read_manifest(settings.index_dir)["sources"].values()
+                                          for c in e["chunks"]}
+    hit = Index.open(settings).search("tinyrl.agents.ppo.gae", k=1, kinds="api")[0]
+    assert hit.symbol == "tinyrl.agents.ppo.gae"
