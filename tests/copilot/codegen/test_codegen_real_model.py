@@ -31,7 +31,7 @@ def home(tmp_path):
 
 def test_english_request_runs_end_to_end(real_llm, home):
     result = generate("Train A2C on CartPole-v1 for 3000 steps with gamma 0.98 and seed 2.", home,
-                      llm=real_llm, budget_s=240)
+                      llm=real_llm, budget_s=240, fill="model")
     assert result.ok, (result.error, result.attempts)
     m = result.manifest
     assert (m["algo"], m["env"], m["seed"], m["config"]["gamma"]) == ("a2c", "CartPole-v1", 2, 0.98)
@@ -40,8 +40,8 @@ def test_english_request_runs_end_to_end(real_llm, home):
 
 def test_chinese_request_and_same_spec_twice(real_llm, home):
     request = "用TD3在Pendulum-v1上训练2000步，批大小为128"
-    first = generate(request, home, llm=real_llm, run=False)
-    second = generate(request, home, llm=real_llm, run=False)
+    first = generate(request, home, llm=real_llm, run=False, fill="model")
+    second = generate(request, home, llm=real_llm, run=False, fill="model")
     assert first.ok and second.ok, (first.error, second.error)
     assert first.spec == second.spec
     assert first.spec["algo"] == "td3" and first.spec["total_steps"] == 2000
@@ -59,3 +59,22 @@ def test_impossible_budget_after_the_model_picks_the_algorithm(real_llm, home):
     result = generate("Swing up Pendulum-v1 in 3 million steps.", home, llm=real_llm, budget_s=120)
     assert not result.ok and "far over the 120 s budget" in result.error
     assert result.attempts[-1]["stage"] == "check" and result.manifest is None
+
+
+def test_two_run_grid_through_the_model_and_sandbox(real_llm, home):
+    events: list[tuple[str, dict]] = []
+    result = generate("Compare PPO and A2C on CartPole-v1, 2048 steps each: which is better?", home, llm=real_llm,
+                      budget_s=240, fill="model", on_event=lambda k, p: events.append((k, p)))
+    assert result.ok, (result.error, result.asks, result.log_tail[-2000:])
+    assert result.attempts[0]["stage"] == "run" and llm_was_asked(result)
+    assert sorted(r["algo"] for r in result.runs) == ["a2c", "ppo"]
+    assert all(2048 <= r["total_steps"] <= 2200 for r in result.runs)
+    assert set(result.report["groups"]) == {"a2c", "ppo"} and result.report["best"] in ("a2c", "ppo")
+    assert all(a["done"] for a in result.asks) and os.path.isfile(result.artifacts["plot"])
+    runs = [p for k, p in events if k == "run"]
+    assert {p["label"] for p in runs} == {"a2c", "ppo"} and {p["state"] for p in runs} >= {"queued", "done"}
+    assert [k for k, _ in events].index("plan") < [k for k, _ in events].index("script")
+
+
+def llm_was_asked(result) -> bool:
+    return result.attempts[0]["spec"] is not None and "Experiment(" in result.script
