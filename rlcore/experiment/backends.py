@@ -48,7 +48,7 @@ def _ray_task(spec: dict, factory: Callable | None) -> dict:
 def start_ray(workers: int, address: str | None) -> bool:
     """Connect to Ray; returns True when this call started a local instance (to shut it down).
 
-    A local instance runs its workers at this process's own priority (Ray's default lowers
+    A local instance listens on loopback only and runs its workers at this process's own priority (Ray's default lowers
     them to nice 15, which starves the runs whenever anything else wants the CPU) and
     inherits this process's environment (``RLCORE_*`` settings, the path rlcore is found on).
     Workers joining a cluster get the ``RLCORE_*`` variables through the runtime env.
@@ -67,7 +67,7 @@ def start_ray(workers: int, address: str | None) -> bool:
             ray.init(address=address, runtime_env={"env_vars": env_vars}, **common)
         else:
             with _python_path():
-                ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES,
+                ray.init(num_cpus=workers, object_store_memory=OBJECT_STORE_BYTES, _node_ip_address="127.0.0.1",
                          _system_config={"worker_niceness": os.nice(0)}, **common)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
