@@ -153,6 +153,7 @@ class Grounder:
                  source_texts: dict[int, str] | None = None, question: str = "") -> None:
         self.sources = [s for s in sources if s.text.strip()]
         self.asked = content_tokens(question)  # words a sentence may repeat from the question
+        self._question = embed([question])[0] if question and self.sources else None
         self.embed = embed
         self._tokens = [content_tokens(s.text) for s in self.sources]
         self._vectors = embed([s.text for s in self.sources]) if self.sources else np.zeros((0, 1))
@@ -161,17 +162,33 @@ class Grounder:
         for s in self.sources:
             self._numbers.setdefault(s.n, set()).update(numbers(s.text))
 
+    def scores(self, sentence: str) -> np.ndarray:
+        """The support score of ``sentence`` against every source sentence."""
+        words = content_tokens(sentence)
+        cosine = self._vectors @ self.embed([sentence])[0]
+        lexical = np.array([len(words & toks) / len(words) if words else 0.0 for toks in self._tokens])
+        return 0.5 * np.clip(cosine, 0.0, 1.0) + 0.5 * lexical
+
     def score(self, sentence: str) -> tuple[float, int | None]:
         """The best support score of ``sentence`` and the index of its source sentence."""
         if not self.sources:
             return 0.0, None
-        words = content_tokens(sentence)
-        vector = self.embed([sentence])[0]
-        cosine = self._vectors @ vector
-        lexical = np.array([len(words & toks) / len(words) if words else 0.0 for toks in self._tokens])
-        scores = 0.5 * np.clip(cosine, 0.0, 1.0) + 0.5 * lexical
+        scores = self.scores(sentence)
         best = int(np.argmax(scores))
         return float(scores[best]), best
+
+    def garbled(self, sentence: str, shown: Sequence[str]) -> int | None:
+        """The source sentence ``sentence`` garbled: of those it is close to (score at least
+        ``GARBLED``) and that can stand in an answer, the one closest to the question too."""
+        scores = self.scores(sentence)
+        ranked = scores.copy()
+        if self._question is not None:
+            ranked += 0.5 * np.clip(self._vectors @ self._question, 0.0, 1.0)
+        for i in np.argsort(-ranked, kind="stable"):
+            text = self.sources[i].text
+            if scores[i] >= GARBLED and is_statement(text) and _as_sentence(text) not in shown:
+                return int(i)
+        return None
 
     def new_words(self, sentence: str, best: int) -> int:
         """Content words of ``sentence`` that neither its source sentence nor the question has."""
@@ -193,7 +210,9 @@ class Grounder:
         stated = self.numbers_stated(sentence, source.n)
         if score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS:
             return Support(sentence, source.n, score, "kept")
-        if score >= GARBLED and is_statement(source.text) and _as_sentence(source.text) not in shown:
+        swap = self.garbled(sentence, shown) if score >= GARBLED else None
+        if swap is not None:
+            source = self.sources[swap]
             return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
 
@@ -217,11 +236,16 @@ def check_answer(text: str, grounder: Grounder) -> Checked:
 
 
 def _repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> bool:
-    """Whether ``sentence`` says mostly what a shown sentence already says."""
+    """Whether ``sentence`` says mostly what a shown sentence says, or mostly repeats one."""
     words = content_tokens(sentence)
     if not words:
         return True
-    return any(len(words & content_tokens(s.sentence)) / len(words) >= overlap for s in shown)
+    for s in shown:
+        other = content_tokens(s.sentence)
+        common = len(words & other)
+        if common >= overlap * len(words) or (other and common >= overlap * len(other)):
+            return True
+    return False
 
 
 # ----- answer shape ----------------------------------------------------------------------
