@@ -103,7 +103,8 @@ class Experiment:
         for algo in algos:
             get("agents", algo)
         labels, factories = split_envs(self.envs)
-        specs = expand(algos, labels, seeds, self.variants, self.common, self.steps, self.eval_episodes, self.out)
+        specs = expand(algos, labels, seeds, self.variants, self.common, self.steps, self.eval_episodes,
+                       self.out.resolve())  # absolute: Ray workers may start in another folder
         checked = set()
         for spec in specs:  # build each distinct agent once (unbuilt: a 1-env probe, no training)
             key = (spec["algo"], spec["env"], spec["variant"])

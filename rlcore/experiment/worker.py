@@ -51,9 +51,12 @@ def build_agent(spec: Mapping[str, Any], factory: Callable | None = None):
     from rlcore import make_agent
     from rlcore.envs import make_env, register_env
 
+    from rlcore.registry import get
+
     env: Any = register_env(spec["env"], factory) if factory is not None else spec["env"]
-    if spec.get("env_kwargs"):
-        env = make_env(env, spec.get("num_envs") or 1, seed=spec["seed"], **spec["env_kwargs"])
+    if spec.get("env_kwargs"):  # the agent's own number of envs unless the spec sets one
+        num_envs = spec.get("num_envs") or get("agents", spec["algo"]).default_num_envs
+        env = make_env(env, num_envs, seed=spec["seed"], **spec["env_kwargs"])
     return make_agent(spec["algo"], env, dict(spec["config"]), seed=spec["seed"],
                       num_envs=spec.get("num_envs"), **spec["parts"])
 
