@@ -29,7 +29,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         "config": {"lr": 4e-3, "batch_size": 128, "buffer_size": 10_000, "learning_starts": 1000, "gamma": 0.98,
                    "target_update_interval": 600, "train_freq": 16, "gradient_steps": 8,
                    "exploration_fraction": 0.2, "exploration_final_eps": 0.07, "hidden": [256, 256]},
-        "why": "DQN with rl-baselines3-zoo's MountainCar-v0 hyperparameters (larger lr, gamma 0.98, slower "
+        "why": "rl-baselines3-zoo's MountainCar-v0 hyperparameters (larger lr, gamma 0.98, slower "
                "epsilon decay, target update every 600 steps)"},
 }
 SPARSE = {"MountainCar-v0": -200.0, "MountainCarContinuous-v0": 0.0, "Acrobot-v1": -500.0}
@@ -120,5 +120,5 @@ def propose(algo: str, env: str, findings: list[str], steps: int | None) -> dict
 
 def fix_ask(algo: str, env: str, baseline: float, what: str, why: str) -> Ask:
     above = SPARSE.get(env, baseline) if env in SPARSE and baseline <= SPARSE[env] else baseline
-    return Ask("fix", f"Fix the failing {algo.upper()} run on {env} (return {baseline:g}) with {why}",
+    return Ask("fix", f"Fix the failing {algo.upper()} run on {env} (return {baseline:g}); change: {why}",
                check={"how": "fix", "baseline": baseline, "above": above, "what": what})

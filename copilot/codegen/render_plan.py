@@ -21,6 +21,7 @@ def _header(plan: Plan, request: str, title: str) -> list[str]:
     lines = [f'"""{title}', "", "Run it from this folder: python train.py", '"""']
     if request.strip():
         lines.append(f"# Request: {_comment(request, 200)}")
+    lines += [f"# Note: {_comment(note, 200)}" for note in plan.spec.notes]
     lines += ["import json", "from pathlib import Path", ""]
     if plan.written:
         lines += ["import gymnasium", "import numpy as np"]
