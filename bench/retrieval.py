@@ -100,7 +100,9 @@ def print_table(name: str, result: dict, latency: list[float]) -> None:
     print(f"\n{name}  (median search {1000 * statistics.median(latency):.0f} ms)")
     print(f"  {'group':<10}{'n':>4}{'hit@1':>8}{'hit@5':>8}{'MRR':>8}{'nDCG@10':>9}")
     for group, m in result.items():
-        print(f"  {group:<10}{m['n']:>4}{m['hit@1']:>8.3f}{m['hit@5']:>8.3f}{m['mrr']:>8.3f}{m['ndcg@10']:>9.3f}")
+        cells = "".join(f"{m[key]:>{width}.3f}" for key, width in
+                        (("hit@1", 8), ("hit@5", 8), ("mrr", 8), ("ndcg@10", 9)))
+        print(f"  {group:<10}{m['n']:>4}{cells}")
 
 
 def main(argv: list[str] | None = None) -> int:

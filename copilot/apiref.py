@@ -28,6 +28,8 @@ from types import ModuleType
 
 from copilot.chunking import Piece
 
+FORMAT = "2"  # part of the package fingerprint: bump it when the pieces built here change
+
 
 @dataclass
 class ApiReference:
@@ -179,11 +181,14 @@ def api_reference(package: str = "rlcore") -> ApiReference:
 
 
 def package_fingerprint(package: str) -> str | None:
-    """A hash of every ``.py`` file of a top-level package, found on ``sys.path`` without importing it."""
+    """A hash of every ``.py`` file of a package (and of :data:`FORMAT`), found without importing it.
+
+    An index whose recorded fingerprint differs rebuilds its API reference on the next ingest.
+    """
     spec = importlib.machinery.PathFinder.find_spec(package, sys.path)
     if spec is None or not spec.submodule_search_locations:
         return None
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"apiref {FORMAT}\0".encode())
     for root in map(Path, spec.submodule_search_locations):
         for file in sorted(root.rglob("*.py")):
             if "__pycache__" not in file.parts:

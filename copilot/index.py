@@ -284,7 +284,8 @@ class Index:
     def _heading_cosines(self, candidates: list[Candidate], vector: np.ndarray) -> None:
         """Cosine of the query to each candidate's own heading (embedded once per heading)."""
         cache: dict[str, np.ndarray] = self.__dict__.setdefault("_head_vectors", {})
-        heads = {c.id: (self._table["heading"][self._rows[c.id]] or "") for c in candidates if c.id in self._rows}
+        headings = self._table["heading"]
+        heads = {c.id: headings[self._rows[c.id]] or "" for c in candidates if c.id in self._rows}
         new = sorted({h for h in heads.values() if h and h not in cache})
         if new:
             with torch_threads(QUERY_THREADS):  # a few short texts: one thread is faster on a busy machine

@@ -45,7 +45,8 @@ def test_weighted_fusion_adds_cosine_scaled_bm25_symbol_and_prior():
     assert scores["faq"] == pytest.approx(0.50 + 0.25 * 1.0)
     assert scores["paper"] == pytest.approx(0.55 + 0.25 * 3 / 9)
     assert scores["api"] == pytest.approx(0.52 + 0.25 * 6 / 9 + 0.3)
-    assert [c.id for c in fuse(_cands(), Ranking(priors=None, symbol=0.0), CONCEPT)] == ["faq", "api", "paper"]
+    no_symbol = Ranking(priors=None, symbol=0.0)
+    assert [c.id for c in fuse(_cands(), no_symbol, CONCEPT)] == ["faq", "api", "paper"]
     assert [c.id for c in fuse(_cands(), Ranking(priors=None, bm25=0.0, symbol=0.0), CONCEPT)][0] == "paper"
 
 
@@ -111,7 +112,8 @@ def test_api_reference_drops_stubs_titles_by_summary_and_lists_config_fields(tmp
     pieces = {p.symbol: p for p in api_reference("stubby").modules["stubby"]}
     assert set(pieces) == {"stubby.AgentConfig", "stubby.Agent", "stubby.Agent.act"}
     assert pieces["stubby.Agent"].title == "stubby.Agent: An agent that learns."
-    assert pieces["stubby.Agent.act"].title == "stubby.Agent.act: The greedy action for a batch of observations."
+    act = pieces["stubby.Agent.act"]
+    assert act.title == "stubby.Agent.act: The greedy action for a batch of observations."
     config = pieces["stubby.AgentConfig"].text
     assert "- ent_coef (float, default 0.01): Entropy bonus coefficient." in config and "- seed" not in config
     assert has_real_doc("Adam learning rate.") and not has_real_doc("TODO") and not has_real_doc("")
@@ -122,7 +124,8 @@ def test_api_reference_drops_stubs_titles_by_summary_and_lists_config_fields(tmp
 # ----- gold questions on an index of part of the real corpus -----
 GOLD = [  # (question, path, words of its heading path): the example and gold-set questions
     ("What does the clipping parameter in PPO control?", "corpus/papers/ppo.md", "clipped objective"),
-    ("What does global gradient-norm clipping protect against?", "corpus/faq/training.md", "gradient clipping"),
+    ("What does global gradient-norm clipping protect against?", "corpus/faq/training.md",
+     "gradient clipping"),
     ("Why does TD3 update the actor less often than the critics?", "corpus/papers/td3.md", "td3: the"),
     ("Which PPOConfig field sets the clipping range of the probability ratio?", "corpus/docs/agents.md",
      "ppo config fields"),
