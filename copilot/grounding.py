@@ -12,8 +12,9 @@ number the sentence states must appear in the supporting source, or the sentence
 supported, whatever its score. Then (:func:`check`):
 
 * supported (score >= ``SUPPORTED``, numbers stated by the source, at most ``NEW_WORDS``
-  content words that neither the source sentence nor the question has): kept, cited to the
-  source that supports it (a wrong citation is corrected);
+  content words that neither the source sentence nor the question has, and no term of the
+  question put where the source has another): kept, cited to the source that supports it
+  (a wrong citation is corrected);
 * close to one source sentence but not supported (score >= ``GARBLED``; it says something
   the source does not: other words, or numbers the source does not state): replaced by
   that source sentence, cited;
@@ -194,6 +195,12 @@ class Grounder:
         """Content words of ``sentence`` that neither its source sentence nor the question has."""
         return len(content_tokens(sentence) - self._tokens[best] - self.asked)
 
+    def swaps_terms(self, sentence: str, best: int) -> bool:
+        """Whether ``sentence`` puts one of the question's terms where its source sentence has
+        another ("terminated means ..." over a source that says "truncated means ...")."""
+        words, source = content_tokens(sentence), self._tokens[best]
+        return bool((words - source) & self.asked) and bool((source - words) & self.asked)
+
     def numbers_stated(self, sentence: str, n: int) -> bool:
         """Whether every number in ``sentence`` is stated by source ``n``."""
         return numbers(sentence) <= self._numbers.get(n, set())
@@ -208,7 +215,8 @@ class Grounder:
             return Support(sentence, None, 0.0, "dropped", said=sentence)
         source = self.sources[best]
         stated = self.numbers_stated(sentence, source.n)
-        if score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS:
+        if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
+                and not self.swaps_terms(sentence, best)):
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:

@@ -67,6 +67,14 @@ def test_an_unrelated_sentence_is_dropped_and_the_answer_cites_each_sentence():
     assert checked.text().endswith("[1]") and "Bananas" not in checked.text()
 
 
+def test_a_sentence_that_swaps_two_terms_of_the_question_is_not_kept():
+    g = Grounder([SourceSentence(1, "Truncated means the episode was cut off by a time limit, not by the task.")],
+                 bag_of_words, question="What is the difference between terminated and truncated?")
+    s = g.check("Terminated means the episode was cut off by a time limit, not by the task [1].")
+    assert s.action == "replaced" and s.sentence.startswith("Truncated means")
+    assert g.check("Truncated means the episode was cut off by a time limit [1].").action == "kept"
+
+
 def test_numbers_are_read_token_by_token_and_citations_stripped():
     assert numbers("lr 3e-4, gamma 0.99 and 1,000 steps [2]") == {repr(3e-4), repr(0.99), repr(1.0), repr(0.0)}
     assert numbers("TD3 and conv2d layers") == set()
