@@ -46,13 +46,47 @@ def _phase(args: argparse.Namespace) -> dict:
         up = time.perf_counter() - start
         ray.shutdown()
         return {"start_s": round(up, 2), "start_and_shutdown_s": round(time.perf_counter() - start, 2)}
+    if args.phase == "ray":  # started here (same settings) so its processes can be measured before shut-down
+        from rlcore.experiment.backends import start_ray
+
+        start_ray(args.workers, None)
     result = exp.run(backend=args.phase, workers=args.workers)
+    cpu = _cpu_by_kind() if args.phase == "ray" else {}
+    if args.phase == "ray":
+        import ray
+
+        ray.shutdown()
     wall = time.perf_counter() - start
     runs = [{"seed": r["seed"], "state": r["state"], "return": (r.get("eval") or {}).get("return_mean"),
              "train_s": r.get("wall_time_s"),
              "episodes_sha": hashlib.sha256(Path(r["run_dir"], "episodes.csv").read_bytes()).hexdigest()[:16]}
             for r in result.runs]
-    return {"wall_s": round(wall, 2), "runs": runs}
+    driver = os.times()
+    cpu["driver_s"] = round(driver.user + driver.system, 1)
+    return {"wall_s": round(wall, 2), "runs": runs, "cpu": cpu}
+
+
+def _cpu_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by this process's descendants: Ray's workers and Ray's own services."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            procs[int(entry.name)] = (int(stat[1]), (int(stat[11]) + int(stat[12])) / tick, cmd)
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (ppid, _, _) in procs.items() if ppid in frontier and pid not in mine}
+        mine |= frontier
+    out = {"ray_workers_s": 0.0, "ray_services_s": 0.0}
+    for pid in mine:
+        _, seconds, cmd = procs[pid]
+        out["ray_workers_s" if cmd.startswith("ray::IDLE") or "_ray_task" in cmd else "ray_services_s"] += seconds
+    return {k: round(v, 1) for k, v in out.items()}
 
 
 def _child(phase: str, args: argparse.Namespace, out: Path) -> dict:
@@ -86,7 +120,10 @@ def _markdown(res: dict) -> str:
             f"|---|---|---|---|---|---|\n"
             f"{rows}\n\nIdentical per-seed results: {res['identical']}. Shortest run alone: "
             f"{res['shortest_run_s']:.1f} s. Ray's parallel efficiency: the runs took {res['ray_slowdown']:.2f}x "
-            f"their time alone when {res['workers']} ran at once (1.00 when each worker has a free core).\n")
+            f"their time alone when {res['workers']} ran at once (1.00 when each worker has a free core). "
+            f"CPU time in the Ray phase: workers {r['cpu'].get('ray_workers_s', 0):.0f} s, Ray's own services "
+            f"{r['cpu'].get('ray_services_s', 0):.0f} s, driver {r['cpu'].get('driver_s', 0):.0f} s; one after "
+            f"another: {s['cpu'].get('driver_s', 0):.0f} s.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
