@@ -37,6 +37,9 @@ def render(report: dict, runs: list[dict], artifacts: dict) -> str:
     if artifacts.get("plot"):
         rel = os.path.relpath(artifacts["plot"], Path(artifacts["report"]).parent)
         lines += ["", "## Learning curves", "", f"![learning curves]({rel})"]
+    elif report["runs_finished"]:
+        lines += ["", "## Learning curves", "", "Not drawn: some group's runs finished no training episode "
+                  "(episodes.csv is empty), so there is no curve to compare."]
     lines += ["", "## Runs", "", "| run | seed | state | eval return | steps | folder |", "|---|---|---|---|---|---|"]
     for r in runs:
         lines.append(f"| {r['label']} | {r['seed']} | {r['state']} | {_cell(r.get('score'))} | "
