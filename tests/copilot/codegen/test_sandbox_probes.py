@@ -1,0 +1,306 @@
+"""Further hostile probes against the real sandbox and the code that reads a run's outputs.
+
+Each script runs through :func:`copilot.codegen.sandbox.run_script` with ``validate=False``
+(native calls through ``ctypes`` skip the audit hook), so the OS layers and the parent's
+readers are what is tested. Probes that hold are regression tests; the ones marked
+``xfail(strict=True)`` are known weaknesses: each passes once its fix lands (and then the
+marker must go).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from copilot.codegen.sandbox import run_script
+from copilot.ui.runs import list_runs, read_manifest, zip_run
+
+SECRET = uuid.uuid4().hex
+
+
+def _run(folder: Path, source: str, **kw):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.py").write_text(source)
+    kw.setdefault("budget_s", 60)
+    return run_script(folder / "train.py", validate=False, **kw)
+
+
+def _remove(folder: Path) -> None:
+    """Delete a run folder however deep it is (shutil.rmtree recurses once per level)."""
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+# --- probes that hold -----------------------------------------------------------------------
+
+WORLD = r'''
+import ctypes, json, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+cfg = json.load(open("cfg.json"))
+seen = {}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect("\0" + cfg["abstract"])
+    seen["abstract_socket"] = "connected"
+except OSError as exc:
+    seen["abstract_socket"] = "refused"
+seen["visible"] = [p for p in cfg["host_paths"] if os.path.exists(p)]
+try:
+    os.kill(1, 9)
+    seen["kill_init"] = "sent"
+except OSError:
+    seen["kill_init"] = "refused"
+seen["ptrace_init"] = libc.ptrace(16, 1, 0, 0)  # PTRACE_ATTACH
+seen["uid"] = os.getuid()
+json.dump(seen, open("seen.json", "w"))
+json.dump({}, open("run.json", "w"))
+'''
+
+# Files that would run before the bootstrap drops root (or in the script) if the run folder
+# were on sys.path or the interpreter read start-up files from it.
+STARTUP_FILES = ("sitecustomize.py", "usercustomize.py", "json.py", "runpy.py", "resource.py", "socket.py")
+
+
+def test_the_world_seen_from_a_run_is_small(tmp_path):
+    """No host abstract socket, no copilot source, .git, caches or notes; init cannot be
+    killed or traced; start-up files written into the run folder never run."""
+    name = f"probe-{uuid.uuid4().hex[:12]}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind("\0" + name)
+    server.listen(1)
+    project = Path(__file__).resolve().parents[3]
+    host_paths = [str(project / "copilot"), str(project / ".git"), str(project / "app.py"),
+                  str(Path.home() / ".cache" / "rl-copilot"), str(Path.home() / ".ssh"), "/run", "/var", "/sys",
+                  str(tmp_path / "other-run")]
+    (tmp_path / "other-run").mkdir()
+    (tmp_path / "other-run" / "run.json").write_text("{}")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "cfg.json").write_text(json.dumps({"abstract": name, "host_paths": host_paths}))
+    for file in STARTUP_FILES:
+        (run / file).write_text(f"open({str(run / ('ran-' + file))!r}, 'w').close()\n")
+    (run / "x.pth").write_text(f"import os; open({str(run / 'ran-pth')!r}, 'w').close()\n")
+    try:
+        result = _run(run, WORLD)
+    finally:
+        server.close()
+    assert result.ok, (result.error, result.log_tail)
+    seen = json.loads((run / "seen.json").read_text())
+    assert seen["abstract_socket"] == "refused"
+    assert seen["visible"] == []
+    assert seen["kill_init"] == "refused" and seen["ptrace_init"] == -1 and seen["uid"] >= 65534
+    assert not [p.name for p in run.iterdir() if p.name.startswith("ran-")]
+
+
+NESTED_NPROC = r'''
+import ctypes, json, os, time
+libc = ctypes.CDLL(None)
+r, w = os.pipe()
+if os.fork() == 0:
+    made = libc.unshare(0x10000000)  # CLONE_NEWUSER: root with every capability inside it
+    n = 0
+    for _ in range(60):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(5)
+            os._exit(0)
+        n += 1
+    os.write(w, json.dumps([made, n]).encode())
+    os._exit(0)
+os.wait()
+made, n = json.loads(os.read(r, 100))
+json.dump({"unshare": made, "forked": n}, open("run.json", "w"))
+'''
+
+
+def test_a_nested_user_namespace_does_not_lift_the_process_limit(tmp_path):
+    result = _run(tmp_path / "run", NESTED_NPROC, tasks=16)
+    assert result.ok, (result.error, result.log_tail)
+    assert result.manifest["forked"] < 16, result.manifest
+
+
+# --- the disk watchdog ----------------------------------------------------------------------
+
+UNLINKED = r'''
+import json, os, time
+f = open("hidden", "wb")
+os.unlink("hidden")
+for _ in range(60):
+    f.write(b"x" * 2**20)
+f.flush()
+os.fsync(f.fileno())
+time.sleep(4)
+json.dump({"held_bytes": f.tell()}, open("run.json", "w"))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="sandbox_watch.folder_bytes counts only names in the run folder: "
+                   "a deleted file still open is not counted")
+def test_a_deleted_but_open_file_counts_against_the_disk_limit(tmp_path):
+    result = _run(tmp_path / "run", UNLINKED, disk_mb=20)
+    assert result.error == "The script wrote more than its disk limit of 20 MB into its run folder and was stopped."
+
+
+DEEP_PATH = r'''
+import json, os, time
+for _ in range(20):  # about 5,000 characters: past PATH_MAX for the parent's path-based scan
+    os.mkdir("d" * 250)
+    os.chdir("d" * 250)
+with open("big", "wb") as f:
+    for _ in range(60):
+        f.write(b"x" * 2**20)
+time.sleep(4)
+os.chdir(os.environ["HOME"])
+json.dump({}, open("run.json", "w"))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="sandbox_watch.folder_bytes scans full paths: folders past PATH_MAX "
+                   "fail with ENAMETOOLONG and are skipped")
+def test_files_deeper_than_path_max_count_against_the_disk_limit(tmp_path):
+    try:
+        result = _run(tmp_path / "run", DEEP_PATH, disk_mb=20)
+        assert result.error == ("The script wrote more than its disk limit of 20 MB into its run folder "
+                                "and was stopped.")
+    finally:
+        _remove(tmp_path / "run")
+
+
+# --- what the parent reads after the run ----------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="sandbox._read_manifest catches OSError/ValueError, not json's RecursionError")
+def test_a_deeply_nested_run_json_is_refused_in_one_sentence(tmp_path):
+    result = _run(tmp_path / "run", 'open("run.json", "w").write("[" * 200000)\n')
+    assert not result.ok and result.manifest is None
+    assert result.error == "The script finished without writing run.json, so there is no finished run to report."
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="copilot.ui.runs.read_manifest catches OSError/ValueError, not RecursionError: "
+                   "one run folder breaks the Runs tab")
+def test_a_deeply_nested_run_json_does_not_break_the_runs_list(tmp_path):
+    run = tmp_path / "runs" / "nested"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("[" * 200000)
+    (tmp_path / "runs" / "fine").mkdir()
+    (tmp_path / "runs" / "fine" / "run.json").write_text('{"algo": "ppo"}')
+    assert sorted(r.name for r in list_runs(tmp_path / "runs")) == ["fine", "nested"]
+
+
+DEEP_TREE = r'''
+import ctypes, json, os
+libc = ctypes.CDLL(None)
+os.mkdir("deep")
+os.chdir("deep")
+for _ in range(1200):  # deeper than Python's recursion limit, well within PATH_MAX
+    os.mkdir("a")
+    os.chdir("a")
+os.chdir(os.environ["HOME"])
+for i in range(10):
+    os.mkdir(f"s{i}")
+    libc.symlink(b"/etc/shadow", f"s{i}/shadow".encode())
+json.dump({}, open("run.json", "w"))
+'''
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="sandbox_watch.sanitize uses os.walk, recursive in Python 3.11: a 1,200-level tree "
+                   "raises out of run_script and links to host files stay in the run folder")
+def test_a_deep_folder_tree_neither_crashes_the_run_nor_keeps_links_outside(tmp_path):
+    run = tmp_path / "run"
+    try:
+        result = _run(run, DEEP_TREE)
+        assert result.ok, (result.error, result.log_tail)
+        assert not [p for p in run.glob("s*/shadow") if p.is_symlink()]
+    finally:
+        _remove(run)
+
+
+# --- what the parent (the web UI's Runs tab) reads while a run is live ------------------------
+
+LIVE = r'''
+import ctypes, json, os, time
+libc = ctypes.CDLL(None)
+cfg = json.load(open("cfg.json"))
+libc.symlink(cfg["host_json"].encode(), b"run.json")  # a host file, followed by the parent
+open("episodes.csv", "w").write("step,return,length\n1,1.0,1\n")
+os.mkdir("notes")
+libc.symlink(cfg["host_secret"].encode(), b"notes/secret.txt")
+os.mkdir("inner")
+open("inner/episodes.csv", "w").write("step,return,length\n")
+os.mkfifo("inner/run.json")
+open("ready", "w").close()
+for _ in range(400):
+    if os.path.exists("go"):
+        break
+    time.sleep(0.1)
+json.dump({}, open("run.json.done", "w"))
+'''
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    """A run that planted links and a FIFO and waits (at most 40 s) until the tests are done."""
+    base = tmp_path_factory.mktemp("live")
+    host_json, host_secret = base / "host-settings.json", base / "host-secret.txt"
+    host_json.write_text(json.dumps({"algo": "ppo", "api_key": SECRET}))
+    host_secret.write_text(f"secret {SECRET}")
+    run = base / "runs" / "live"
+    run.mkdir(parents=True)
+    (run / "cfg.json").write_text(json.dumps({"host_json": str(host_json), "host_secret": str(host_secret)}))
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.update(result=_run(run, LIVE, budget_s=90)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (run / "ready").exists() and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (run / "ready").exists(), done
+    try:
+        yield run
+    finally:
+        (run / "go").write_text("")
+        thread.join(60)
+
+
+@pytest.mark.xfail(strict=True, reason="copilot.ui.runs.read_manifest (and runs_tab.details) follow a "
+                   "run.json link to any host file while the run is live")
+def test_runs_tab_does_not_show_a_host_file_linked_as_run_json(live_run):
+    shown = [json.dumps(read_manifest(r.path)) for r in list_runs(live_run.parent)]
+    assert all(SECRET not in text for text in shown)
+
+
+@pytest.mark.xfail(strict=True, reason="copilot.ui.runs.zip_run (shutil.make_archive) stores the target of "
+                   "every file link, so a live run's link to a host file lands in the download")
+def test_run_zip_does_not_carry_a_host_file_linked_from_a_live_run(live_run, tmp_path):
+    archive = zip_run(live_run, tmp_path / "zips")
+    with zipfile.ZipFile(archive) as zf:
+        assert all(SECRET.encode() not in zf.read(name) for name in zf.namelist())
+
+
+@pytest.mark.xfail(strict=True, reason="copilot.ui.runs.read_manifest opens run.json without O_NONBLOCK: "
+                   "a FIFO planted by a live run blocks the UI thread")
+def test_runs_tab_does_not_block_on_a_fifo_run_json(live_run):
+    inner = live_run / "inner"
+    reader = threading.Thread(target=read_manifest, args=(inner,), daemon=True)
+    reader.start()
+    reader.join(3)
+    blocked = reader.is_alive()
+    if blocked:  # release the reader: a writer opening the FIFO gives it end-of-file
+        try:
+            os.close(os.open(inner / "run.json", os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        reader.join(5)
+    assert not blocked
