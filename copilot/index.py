@@ -22,18 +22,19 @@ import numpy as np
 
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
-from copilot.embeddings import QUERY_THREADS, Embedder, embedder_name, get_embedder, torch_threads
+from copilot.embeddings import Embedder, embedder_name, get_embedder
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
                                  live_generation, read_manifest)
 from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 from copilot.ranking import DEFAULT as DEFAULT_RANKING
-from copilot.ranking import Candidate, Ranking, fuse, query_type, relevance
+from copilot.ranking import Candidate, HeadingVectors, Ranking, fuse, query_type, relevance
 
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
 _TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol")
+HEADINGS_FILE = "headings.npz"  # heading vectors of the rerank stage, beside the chunk table
 
 
 class SearchError(ValueError):
@@ -282,14 +283,13 @@ class Index:
         return self._heads.scores(tokens)
 
     def _heading_cosines(self, candidates: list[Candidate], vector: np.ndarray) -> None:
-        """Cosine of the query to each candidate's own heading (embedded once per heading)."""
-        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_head_vectors", {})
+        """Cosine of the query to each candidate's own heading (embedded once per index)."""
         headings = self._table["heading"]
         heads = {c.id: headings[self._rows[c.id]] or "" for c in candidates if c.id in self._rows}
-        new = sorted({h for h in heads.values() if h and h not in cache})
-        if new:
-            with torch_threads(QUERY_THREADS):  # a few short texts: one thread is faster on a busy machine
-                cache.update(zip(new, self.embedder.embed_documents(new)))
+        path = lexical_dir(self.index_dir, self.generation) / HEADINGS_FILE
+        if getattr(self, "_head_vectors", None) is None or self._head_vectors.path != path:
+            self._head_vectors = HeadingVectors(path, self.embedder)
+        cache = self._head_vectors.get(heads.values())
         for c in candidates:
             head = heads.get(c.id)
             c.heading_cosine = float(cache[head] @ vector) if head else 0.0

@@ -7,11 +7,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from copilot.apiref import api_reference, has_real_doc, summary
 from copilot.config import Settings
-from copilot.ranking import API, CONCEPT, DEFAULT, Candidate, Ranking, fuse, query_type, relevance
+from copilot.ranking import (API, CONCEPT, DEFAULT, Candidate, HeadingVectors, Ranking, fuse, query_type,
+                             relevance)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -158,3 +160,29 @@ def test_gold_questions_hit_at_rank_one(real_index, question, path, heading):
 def test_off_topic_questions_get_low_relevance(real_index):
     for question in ("How do I bake sourdough bread?", "What is the capital of France?"):
         assert real_index.search(question, k=1)[0].relevance < 0.35
+
+
+class CountingEmbedder:
+    """Isolates the heading cache: a deterministic vector per text, counting texts embedded."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name, self.embedded = name, []
+
+    def embed_documents(self, texts):
+        self.embedded += list(texts)
+        return np.stack([np.full(4, len(t), dtype=np.float32) for t in texts])
+
+
+def test_heading_vectors_are_embedded_once_per_index(tmp_path):
+    path = tmp_path / "headings.npz"
+    first = CountingEmbedder()
+    got = HeadingVectors(path, first).get(["PPO: pitfalls", "SAC: the idea", "", "PPO: pitfalls"])
+    assert first.embedded == ["PPO: pitfalls", "SAC: the idea"] and got["SAC: the idea"][0] == 13
+    second = CountingEmbedder()  # a new process: read from the file, nothing embedded again
+    again = HeadingVectors(path, second).get(["SAC: the idea", "TD3: the update"])
+    assert second.embedded == ["TD3: the update"] and set(again) == {"PPO: pitfalls", "SAC: the idea",
+                                                                     "TD3: the update"}
+    other = CountingEmbedder("another-embedder")  # vectors of another embedder are not reused
+    HeadingVectors(path, other).get(["SAC: the idea"])
+    assert other.embedded == ["SAC: the idea"]
+    assert not list(tmp_path.glob("*.tmp.npz"))
