@@ -344,3 +344,39 @@ def test_copilot_run_does_not_pass_terminal_escapes_through(tmp_path):
                            "--budget-s", "60"], cwd=project, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert b"step 1 ok" in done.stderr and b"\x1b" not in done.stderr + done.stdout
+
+
+# --- nested namespaces ----------------------------------------------------------------------
+
+NESTED_MOUNTS = r'''
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+rlcore = os.path.join(os.environ["PYTHONPATH"], "rlcore").encode()
+r, w = os.pipe()
+if os.fork() == 0:
+    seen = {"unshare": libc.unshare(0x10000000 | 0x00020000)}  # CLONE_NEWUSER | CLONE_NEWNS
+    seen["remount_rw"] = libc.mount(None, rlcore, None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND
+    seen["detach"] = libc.umount2(rlcore, 2)  # MNT_DETACH
+    seen["create"] = libc.open(rlcore + b"/nested_probe", 0o101, 0o644)  # O_WRONLY | O_CREAT
+    os.write(w, json.dumps(seen).encode())
+    os._exit(0)
+os.wait()
+json.dump(json.loads(os.read(r, 1000)), open("run.json", "w"))
+'''
+
+
+def test_a_nested_mount_namespace_cannot_unlock_the_read_only_binds(tmp_path):
+    result = _run(tmp_path / "run", NESTED_MOUNTS)
+    assert result.ok, (result.error, result.log_tail)
+    seen = result.manifest
+    assert seen["remount_rw"] == -1 and seen["detach"] == -1 and seen["create"] == -1, seen
+    assert not (Path(__file__).resolve().parents[3] / "rlcore" / "nested_probe").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="sandbox_bwrap leaves user namespaces available inside the sandbox: a "
+                   "script gets every capability in a new one (nf_tables and other kernel surface); "
+                   "bwrap's --disable-userns or a seccomp filter would refuse it")
+def test_a_script_cannot_create_a_user_namespace(tmp_path):
+    result = _run(tmp_path / "run", NESTED_MOUNTS)
+    assert result.ok, (result.error, result.log_tail)
+    assert result.manifest["unshare"] == -1, result.manifest
