@@ -178,7 +178,7 @@ def _read_manifest(run_dir: Path, since: float) -> dict[str, Any] | None:
             return None  # not a plain file, too big, or left over from an earlier run
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # json raises RecursionError on deep nesting
         return None
     finally:
         os.close(fd)
@@ -228,6 +228,8 @@ def _supervise(proc: subprocess.Popen, watch: Watch, limits: Limits, cancel: thr
         except subprocess.TimeoutExpired:
             pass
     proc.wait()
+    if stop is None and watch.disk_used() > watch.disk_bytes:
+        stop = "disk"  # what a short run left behind is measured too
     return stop
 
 

@@ -206,8 +206,7 @@ def _bind(launch: Launch, option: str, path: str, dest: str | None = None) -> No
 
 def hand_over(run_dir: Path, uid: int) -> None:
     """Make the run folder writable by the run's uid (when the product runs as root)."""
-    if not drop_to_nobody():
-        return
-    for folder, dirs, files in os.walk(run_dir):
-        for name in (folder, *(os.path.join(folder, n) for n in dirs + files)):
-            os.lchown(name, uid, uid)
+    if drop_to_nobody():
+        from copilot.codegen.sandbox_watch import hand_over as give
+
+        give(run_dir, uid)
