@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import is_statement
+from copilot.evidence import SIGNATURE, is_statement
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -216,7 +216,7 @@ class Grounder:
         source = self.sources[best]
         stated = self.numbers_stated(sentence, source.n)
         if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
-                and not self.swaps_terms(sentence, best)):
+                and not self.swaps_terms(sentence, best) and not SIGNATURE.search(source.text)):
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:

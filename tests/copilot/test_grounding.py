@@ -75,6 +75,12 @@ def test_a_sentence_that_swaps_two_terms_of_the_question_is_not_kept():
     assert g.check("Truncated means the episode was cut off by a time limit [1].").action == "kept"
 
 
+def test_a_copied_api_signature_line_is_not_an_answer_sentence():
+    line = "rlcore.agents.base.Agent (class) Agent(env, config, seed, device) Shared agent plumbing."
+    g = Grounder([SourceSentence(1, line)], bag_of_words)
+    assert g.check(line + " [1]").action == "dropped"
+
+
 def test_numbers_are_read_token_by_token_and_citations_stripped():
     assert numbers("lr 3e-4, gamma 0.99 and 1,000 steps [2]") == {repr(3e-4), repr(0.99), repr(1.0), repr(0.0)}
     assert numbers("TD3 and conv2d layers") == set()
