@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from copilot.codegen.errors import Impossible
+from copilot.codegen.sandbox_seccomp import filter_fd
 
 SANDBOX_UID = 65534
 RUN_UIDS = (1_500_000_000, 1 << 24)  # as root: each run gets its own uid from this range
@@ -181,12 +182,19 @@ def build(run_dir: Path, inner: list[str], *, uid: int, project_root: Path, boot
             _bind(launch, "--ro-bind", path)
         _bind(launch, "--ro-bind", _real(boot), BOOT_PATH)
         _bind(launch, "--bind", _real(run_dir))
+        seccomp = filter_fd()
+        if seccomp is not None:
+            launch.fds.append(seccomp)
+            launch.argv += ["--seccomp", str(seccomp)]
+            launch.isolation.append("seccomp (no new user namespaces)")
+        else:
+            launch.isolation.append("no seccomp filter for this machine (new user namespaces possible)")
     except OSError:
         launch.close()
         raise
     launch.argv += ["--chdir", _real(run_dir), "--", *inner]
     who = f"uid {uid}" if drop_to_nobody() else f"user namespace, uid {uid}"
-    launch.isolation += ["bubblewrap", f"unprivileged ({who}, no capabilities, no_new_privs)",
+    launch.isolation[:0] = ["bubblewrap", f"unprivileged ({who}, no capabilities, no_new_privs)",
                          "pid namespace (whole tree killed at the end)", "network namespace (loopback only)",
                          "ipc, uts and cgroup namespaces", "private mount view (run folder the only writable bind)",
                          f"private /tmp ({tmp_mb} MB) and /dev/shm ({shm_mb} MB)"]

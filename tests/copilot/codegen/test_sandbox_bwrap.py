@@ -63,3 +63,15 @@ def test_read_only_paths_are_outermost_first_and_not_nested(tmp_path):
     inner.mkdir(parents=True)
     paths = sandbox_bwrap.read_only_paths(PROJECT_ROOT, (inner, outer))
     assert str(outer.resolve()) in paths and str(inner.resolve()) not in paths
+
+
+def test_the_seccomp_filter_is_handed_to_bwrap(tmp_path):
+    from copilot.codegen import sandbox_seccomp
+
+    _, argv = _build(tmp_path)
+    if sandbox_seccomp.program() is None:
+        assert "--seccomp" not in argv
+        return
+    assert "--seccomp" in argv
+    code = sandbox_seccomp.program("x86_64")
+    assert len(code) == 13 * 8 and sandbox_seccomp.program("sparc") is None

@@ -365,9 +365,6 @@ def test_a_nested_mount_namespace_cannot_unlock_the_read_only_binds(tmp_path):
     assert not (Path(__file__).resolve().parents[3] / "rlcore" / "nested_probe").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="sandbox_bwrap leaves user namespaces available inside the sandbox: a "
-                   "script gets every capability in a new one (nf_tables and other kernel surface); "
-                   "bwrap's --disable-userns or a seccomp filter would refuse it")
 def test_a_script_cannot_create_a_user_namespace(tmp_path):
     result = _run(tmp_path / "run", NESTED_MOUNTS)
     assert result.ok, (result.error, result.log_tail)
