@@ -11,7 +11,8 @@ there is no weaker fallback). The layers, outermost first:
   index, models or caches, no other runs); the run folder the only writable bind; private
   size-limited ``/tmp`` and ``/dev/shm``; an unprivileged uid (one of the run's own when
   the product runs as root, 65534 in a user namespace otherwise) with no capabilities and
-  ``no_new_privs``. The PID namespace dies with its init, so ``setsid`` children and
+  ``no_new_privs``; a seccomp filter (:mod:`copilot.codegen.sandbox_seccomp`) refuses new
+  user namespaces. The PID namespace dies with its init, so ``setsid`` children and
   anything else the script started die when the run ends or is killed.
 * **limits set in the child** (:mod:`copilot.codegen.sandbox_boot`): CPU time, file size,
   number of processes and threads (``RLIMIT_NPROC``, default 512, room for a local Ray), no
