@@ -2,19 +2,32 @@
 
 A run folder holds ``run.json`` (written when training finished), ``episodes.csv``
 (``step,return,length``, written while training), ``progress.csv`` and ``curve.png``.
+
+A live run's script writes into its folder while the UI reads it, so every file is opened
+without following links and without blocking (a FIFO), accepted only as a regular file and
+read up to a size cap; archives hold regular files only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
+import stat
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 TQDM_STEPS = re.compile(r"(\d[\d,]*)/(\d[\d,]*)\s*\[")
+READ_CAP = 16 * 2**20  # run.json / episodes.csv larger than this are not read
+ZIP_CAP = 4 * 2**30  # the most a run folder's archive may hold
+UNREADABLE = {"state": "unreadable: run.json is not a regular JSON file under 16 MB"}
+
+
+class ArchiveTooLarge(ValueError):
+    """A run folder holds more than :data:`ZIP_CAP` bytes of regular files."""
 
 
 @dataclass(frozen=True)
@@ -30,36 +43,88 @@ class RunInfo:
     wall_time_s: float | None
     finished: bool
     modified: float
+    unreadable: bool = False
 
     def row(self) -> list[Any]:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.modified))
         ret = "-" if self.eval_return is None else f"{self.eval_return:.1f}"
         wall = "-" if self.wall_time_s is None else f"{self.wall_time_s:.0f} s"
+        state = "unreadable" if self.unreadable else "finished" if self.finished else "unfinished"
         return [self.name, self.algo, self.env, self.steps if self.steps is not None else "-", ret, wall,
-                "finished" if self.finished else "unfinished", when]
+                state, when]
 
 
 ROW_HEADERS = ["run", "algo", "env", "steps", "eval return", "train time", "state", "modified"]
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
+def read_regular(path: Path, cap: int = READ_CAP) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not a link, FIFO or device) under ``cap``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(cap + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= cap else None
+
+
+def is_regular(path: Path) -> bool:
+    """Whether ``path`` itself (not a link's target) is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def load_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """run.json as a dict; ``{}`` when there is none; None when it exists but cannot be read."""
+    path = Path(run_dir) / "run.json"
+    if not os.path.lexists(path):
         return {}
+    raw = read_regular(path)
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except (ValueError, RecursionError):  # json raises RecursionError on deep nesting
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """run.json as a dict, ``{}`` when it is missing or cannot be read safely."""
+    return load_manifest(run_dir) or {}
 
 
 def run_info(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
-    ev = manifest.get("eval") or {}
-    files = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file()]
-    stamp = max(files, default=run_dir.stat().st_mtime)
+    loaded = load_manifest(run_dir)
+    manifest = loaded or {}
+    ev = manifest.get("eval") if isinstance(manifest.get("eval"), dict) else {}
+    stamps = []
+    for entry in os.scandir(run_dir):
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:  # removed meanwhile
+            continue
+        if stat.S_ISREG(st.st_mode):
+            stamps.append(st.st_mtime)
+    stamp = max(stamps, default=run_dir.lstat().st_mtime)
     return RunInfo(name=run_dir.name, path=run_dir, algo=str(manifest.get("algo", "?")),
-                   env=str(manifest.get("env", "?")), steps=manifest.get("total_steps"),
-                   eval_return=ev.get("return_mean"), wall_time_s=manifest.get("wall_time_s"),
-                   finished=bool(manifest), modified=stamp)
+                   env=str(manifest.get("env", "?")), steps=_number(manifest.get("total_steps")),
+                   eval_return=_number(ev.get("return_mean")), wall_time_s=_number(manifest.get("wall_time_s")),
+                   finished=bool(manifest), modified=stamp, unreadable=loaded is None)
+
+
+def _number(value: Any) -> Any:
+    """``value`` if it is a number (a hostile run.json may hold anything), else None."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def is_run_dir(path: Path) -> bool:
@@ -77,7 +142,12 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
             found.append(child)
         elif child.is_dir():
             found.extend(g for g in child.iterdir() if is_run_dir(g))
-    infos = [run_info(p) for p in found]
+    infos = []
+    for path in found:
+        try:
+            infos.append(run_info(path))
+        except OSError:  # removed while listing
+            continue
     return sorted(infos, key=lambda r: -r.modified)
 
 
@@ -87,7 +157,7 @@ def read_curve(run_dir: Path) -> tuple[list[int], list[float]]:
     steps: list[int] = []
     rets: list[float] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = (read_regular(path) or b"").decode("utf-8", "replace").splitlines()
     except OSError:
         return steps, rets
     for line in lines[1:]:
@@ -148,12 +218,66 @@ def compare_figure(runs: Sequence[RunInfo]):
     return fig
 
 
+def _regular_files(run_dir: Path) -> list[tuple[Path, int | None]]:
+    """(path, size) of every folder (size None) and regular file under ``run_dir``; links and
+    special files left out."""
+    found: list[tuple[Path, int | None]] = []
+    pending = [run_dir]
+    while pending:  # iterative: a deep tree needs no recursion
+        folder = pending.pop()
+        found.append((folder, None))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                pending.append(Path(entry.path))
+            elif stat.S_ISREG(st.st_mode):
+                found.append((Path(entry.path), st.st_size))
+    return found
+
+
+def _add_file(zf: zipfile.ZipFile, path: Path, name: str) -> None:
+    """Store ``path`` if it is still a regular file when opened (not swapped for a link or FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        with zf.open(name, "w", force_zip64=True) as out:
+            while chunk := fh.read(2**20):
+                out.write(chunk)
+
+
 def zip_run(run_dir: Path, out_dir: Path) -> Path:
-    """``out_dir/<run name>.zip`` holding the run folder."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """``out_dir/<run name>.zip`` holding the run folder's regular files (links and FIFOs left out).
+
+    Raises :class:`ArchiveTooLarge` (one sentence) when they add up to more than :data:`ZIP_CAP`.
+    """
     run_dir = Path(run_dir)
-    base = out_dir / run_dir.name
-    return Path(shutil.make_archive(str(base), "zip", root_dir=run_dir.parent, base_dir=run_dir.name))
+    files = _regular_files(run_dir)
+    total = sum(size or 0 for _, size in files)
+    if total > ZIP_CAP:
+        raise ArchiveTooLarge(f"Run folder {run_dir.name!r} holds {total / 2**30:.1f} GB, more than the "
+                              f"{ZIP_CAP // 2**30} GB a download may hold; copy it from {run_dir} instead.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = out_dir / f"{run_dir.name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, size in files:
+            rel = path.relative_to(run_dir).as_posix()
+            name = run_dir.name if rel == "." else f"{run_dir.name}/{rel}"
+            if size is None:
+                zf.writestr(zipfile.ZipInfo(name + "/"), b"")
+            else:
+                _add_file(zf, path, name)
+    return archive
 
 
 def parse_progress(line: str) -> tuple[int, int] | None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from copilot.ui.runs import ROW_HEADERS, compare_figure, list_runs, zip_run
+from copilot.ui.runs import (ROW_HEADERS, UNREADABLE, ArchiveTooLarge, compare_figure, is_regular, list_runs,
+                             load_manifest, zip_run)
 from copilot.ui.services import Services
 
 
@@ -48,10 +49,15 @@ def build(services: Services, exports: Path) -> dict[str, gr.components.Componen
         if run is None:
             return None, "", gr.update(visible=False)
         png = run.path / "curve.png"
-        data = json.loads((run.path / "run.json").read_text()) if run.finished else {"state": "unfinished"}
-        archive = zip_run(run.path, exports)
-        return (str(png) if png.is_file() else None, json.dumps(data, indent=2),
-                gr.update(value=str(archive), visible=True))
+        data = load_manifest(run.path)
+        data = UNREADABLE if data is None else data or {"state": "unfinished"}
+        try:
+            download = gr.update(value=str(zip_run(run.path, exports)), visible=True)
+        except (ArchiveTooLarge, OSError) as exc:
+            gr.Warning(str(exc) if isinstance(exc, ArchiveTooLarge) else
+                       f"Run folder {run.name!r} could not be archived ({exc.strerror or exc}).")
+            download = gr.update(visible=False)
+        return (str(png) if is_regular(png) else None, json.dumps(data, indent=2), download)
 
     outputs = [table, pick, plot, one]
     refresh.click(load, None, outputs, concurrency_limit=None)

@@ -104,3 +104,23 @@ def test_slug():
     assert slug("Train PPO on CartPole-v1 for 20000 steps!") == "train-ppo-on-cartpole-v1-for-200"
     assert slug("用 DQN 训练") == "dqn"
     assert slug("训练") == "run"
+
+
+def test_a_run_json_that_cannot_be_read_shows_as_unreadable(tmp_path: Path):
+    run = make_run(tmp_path, "deep")
+    (run / "run.json").write_text("[" * 100000)
+    assert list_runs(tmp_path)[0].row()[6] == "unreadable"
+
+
+def test_zip_run_leaves_out_links_and_fifos_and_refuses_past_its_cap(tmp_path: Path, monkeypatch):
+    from copilot.ui import runs
+
+    run = make_run(tmp_path / "runs", "r1")
+    (tmp_path / "host.txt").write_text("host secret")
+    (run / "notes.txt").symlink_to(tmp_path / "host.txt")
+    os.mkfifo(run / "pipe")
+    with zipfile.ZipFile(zip_run(run, tmp_path / "out")) as z:
+        assert sorted(z.namelist()) == ["r1/", "r1/episodes.csv", "r1/run.json"]
+    monkeypatch.setattr(runs, "ZIP_CAP", 10)
+    with pytest.raises(runs.ArchiveTooLarge, match="more than the 0 GB"):
+        zip_run(run, tmp_path / "out2")
