@@ -161,24 +161,27 @@ def folder_bytes(folder: Path, stop_at: int | None = None) -> int:
 
 
 def open_deleted_bytes(pids: list[int], device: int) -> int:
-    """What files on ``device`` that were deleted but are still open by ``pids`` are charged."""
+    """What files on ``device`` that were deleted but are still held by ``pids`` (through an open
+    descriptor or a memory mapping) are charged, each file once."""
     seen: set[int] = set()
     total = 0
     for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
+        for table in ("fd", "map_files"):
+            folder = f"/proc/{pid}/{table}"
             try:
-                if not os.readlink(f"/proc/{pid}/fd/{fd}").endswith(" (deleted)"):
-                    continue
-                st = os.stat(f"/proc/{pid}/fd/{fd}")
+                names = os.listdir(folder)
             except OSError:
                 continue
-            if st.st_dev == device and stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
-                seen.add(st.st_ino)
-                total += _cost(st)
+            for name in names:
+                try:
+                    if not os.readlink(f"{folder}/{name}").endswith(" (deleted)"):
+                        continue
+                    st = os.stat(f"{folder}/{name}")
+                except OSError:
+                    continue
+                if st.st_dev == device and stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
+                    seen.add(st.st_ino)
+                    total += _cost(st)
     return total
 
 
