@@ -55,7 +55,7 @@ def _printer(quiet_log: bool):
         if state["open"]:
             print(file=sys.stderr)
             state["open"] = False
-        print(text, file=sys.stderr, flush=True)
+        print(visible(text), file=sys.stderr, flush=True)
 
     def on_event(kind: str, payload: dict) -> None:
         if kind == "status":
@@ -68,17 +68,30 @@ def _printer(quiet_log: bool):
     return on_event
 
 
+def visible(text: str) -> str:
+    """``text`` with control characters (tab kept) shown as ``^X`` / ``\\xNN``, so output from a
+    script cannot move the cursor, retitle or write the clipboard of the user's terminal."""
+    return "".join(ch if ch == "\t" or " " <= ch < "\x7f" or ch > "\x9f" else
+                   f"^{chr(ord(ch) ^ 0x40)}" if ch <= "\x7f" else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def _num(value, digits: int) -> str:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"{value:.{digits}f}" if ok else "?"
+
+
 def _summary(ok: bool, error: str | None, manifest: dict | None, where: str | None, runs: int = 0) -> str:
     if not ok:
-        return f"failed: {error}"
+        return visible(f"failed: {error}")
     if runs > 1:
         return f"{runs} runs finished; every ask done; folder {where}"
-    if not manifest:
+    if manifest is None:
         return f"script ready (not run): {where}"
-    ev = manifest.get("eval") or {}
-    ret = "n/a" if ev.get("return_mean") is None else f"{ev['return_mean']:.2f} +/- {ev.get('return_std') or 0:.2f}"
-    return (f"{manifest.get('algo')} on {manifest.get('env')}: {manifest.get('total_steps')} steps in "
-            f"{manifest.get('wall_time_s', 0):.1f} s; eval return {ret}; run folder {where}")
+    ev = manifest.get("eval") if isinstance(manifest.get("eval"), dict) else {}
+    mean, std = ev.get("return_mean"), ev.get("return_std") or 0
+    ret = "n/a" if mean is None else f"{_num(mean, 2)} +/- {_num(std, 2)}"
+    return visible(f"{manifest.get('algo', '?')} on {manifest.get('env', '?')}: {manifest.get('total_steps', '?')} steps "
+                   f"in {_num(manifest.get('wall_time_s', 0), 1)} s; eval return {ret}; run folder {where}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
