@@ -26,7 +26,8 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "section", "article", "table", "ul", "ol
 
 SKIP_REASONS = {"not_regular": "not a regular file", "symlink_loop": "symbolic link loop",
                 "broken_link": "broken symbolic link", "unreadable": "unreadable",
-                "binary": "binary content", "invalid_pdf": "not a readable PDF", "too_large": "too large"}
+                "binary": "binary content", "invalid_pdf": "not a readable PDF", "too_large": "too large",
+                "link_outside": "a link leading outside the folder being ingested"}
 MAX_INVALID_UTF8 = 0.1  # share of bytes that are not UTF-8 above which a text file is binary
 MAX_BYTES = 256 * 2**20  # larger files are not read
 

@@ -24,7 +24,7 @@ from copilot.apiref import ApiReference, api_reference_isolated, package_fingerp
 from copilot.chunking import Piece
 from copilot.config import Settings
 from copilot.index import Record
-from copilot.loaders import LOADERS, Unreadable, load, read_source, supported
+from copilot.loaders import LOADERS, SKIP_REASONS, Unreadable, load, read_source, supported
 
 PIPELINE_VERSION = "1"  # part of every source hash: bump it when loading or splitting changes
 KIND_DIRS = {"docs": "doc", "tutorials": "tutorial", "papers": "paper", "faq": "faq"}
@@ -110,6 +110,7 @@ def _walk(folder: Path, scope: Scope) -> list[Path]:
         where = str(exc.filename or folder)
         scope.skipped.append(Skip(where, "unreadable", f"folder not readable ({exc.strerror})"))
 
+    inside = os.path.realpath(folder)
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable_dir):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
         for name in sorted(f for f in filenames if not f.startswith(".") and supported(Path(f))):
@@ -117,7 +118,12 @@ def _walk(folder: Path, scope: Scope) -> list[Path]:
                 shown = os.path.join(dirpath, name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 scope.skipped.append(Skip(shown, "unreadable", "unreadable (the file name is not UTF-8)"))
                 continue
-            found.append(Path(dirpath) / name)
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and os.path.commonpath([inside, os.path.realpath(path)]) != inside:
+                # A link inside the folder must not bring in a file from anywhere else on the machine.
+                scope.skipped.append(Skip(path, "link_outside", SKIP_REASONS["link_outside"]))
+                continue
+            found.append(Path(path))
     return found
 
 

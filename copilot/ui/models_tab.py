@@ -61,6 +61,16 @@ def check_ingest_paths(paths: list[str], settings) -> list[str]:
     return out
 
 
+def skipped_html(skipped: list, shown: int = 20) -> str:
+    """One line per file the ingest skipped (the first ``shown``), as HTML."""
+    if not skipped:
+        return ""
+    lines = [f"Skipped {s.path}: {s.message}" for s in skipped[:shown]]
+    if len(skipped) > shown:
+        lines.append(f"... and {len(skipped) - shown} more skipped files.")
+    return "".join(status_html(line, "info") for line in lines)
+
+
 def build(services: Services, header: gr.HTML, header_fn) -> None:
     """Lay out the Models tab and wire its events."""
     gr.Markdown("### Language model")
@@ -103,12 +113,14 @@ def build(services: Services, header: gr.HTML, header_fn) -> None:
         progress(0, desc="Reading sources…")
         try:
             wanted = check_ingest_paths(wanted, services.settings)
-            summary = ingest(wanted or None, services.settings, rebuild=wipe, progress=True)
+            skipped: list = []
+            summary = ingest(wanted or None, services.settings, rebuild=wipe, progress=True,
+                             on_skip=skipped.append)
             services.reopen_index()
             text = (f"Index up to date: {summary['chunks']} chunks; {summary['added']} sources added, "
                     f"{summary['updated']} updated, {summary['embedded']} chunks embedded "
                     f"in {summary['seconds']:.1f} s.")
-            status = status_html(text, "ok")
+            status = status_html(text, "ok") + skipped_html(skipped)
         except Exception as exc:  # noqa: BLE001 - shown as one sentence
             log.warning("ingest failed", exc_info=True)
             status = status_html(f"Re-ingest failed: {one_sentence(exc)}", "error")

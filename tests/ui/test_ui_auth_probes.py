@@ -127,18 +127,20 @@ def test_a_page_on_another_local_port_cannot_use_the_cookie(app):
     assert status in (401, 403) and headers.get("access-control-allow-origin") != foreign
 
 
-@pytest.mark.xfail(strict=True, reason="check_ingest_paths resolves only the folder named; copilot.sources."
-                   "_walk then follows file links inside it to anywhere on the server")
 def test_a_link_inside_an_ingest_root_does_not_lead_outside(tmp_path):
     root = tmp_path / "imports"
     (root / "papers").mkdir(parents=True)
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "secret.md").write_text(f"# Secret\n\n{SECRET}\n")
     (root / "papers" / "notes.md").symlink_to(tmp_path / "outside" / "secret.md")
+    (root / "papers" / "own.md").write_text("# Own\n\nA note of the user's.\n")
+    (root / "papers" / "same.md").symlink_to(root / "papers" / "own.md")  # inside: kept
     settings = Settings(home=tmp_path, corpus=[])
     allowed = check_ingest_paths([str(root / "papers")], settings)
-    sources, _ = collect(allowed, settings, api_packages=())
+    sources, scope = collect(allowed, settings, api_packages=())
     assert sources and all(Path(s.file).resolve().is_relative_to(root) for s in sources), [s.key for s in sources]
+    assert sorted(Path(s.file).name for s in sources) == ["own.md", "same.md"]
+    assert [(Path(s.path).name, s.reason) for s in scope.skipped] == [("notes.md", "link_outside")]
 
 
 @pytest.mark.xfail(strict=True, reason="app.py takes the password as '--auth user:password' and leaves it in "
