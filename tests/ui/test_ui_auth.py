@@ -152,3 +152,17 @@ def test_auth_from_the_environment_is_checked_too(monkeypatch, capsys):
     monkeypatch.setenv("COPILOT_AUTH", "ana:")
     assert app_cli.main(["--port", "1"]) == 2
     assert "an empty password" in capsys.readouterr().err
+
+
+def test_auth_file_gives_the_password_and_bad_files_are_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COPILOT_AUTH", raising=False)
+    good = tmp_path / "auth"
+    good.write_text("ana:s3cret\n")
+    good.chmod(0o600)
+    assert app_cli._auth_of(app_cli.parse_args(["--auth-file", str(good)])) == "ana:s3cret"
+    assert app_cli.main(["--auth-file", str(tmp_path / "missing"), "--port", "1"]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    assert app_cli.main(["--auth-file", str(good), "--auth", "a:b", "--port", "1"]) == 2
+    assert "only --auth-file" in capsys.readouterr().err
+    (tmp_path / "empty").write_text("ana:\n")
+    assert app_cli.main(["--auth-file", str(tmp_path / "empty"), "--port", "1"]) == 2

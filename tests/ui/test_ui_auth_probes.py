@@ -143,8 +143,6 @@ def test_a_link_inside_an_ingest_root_does_not_lead_outside(tmp_path):
     assert [(Path(s.path).name, s.reason) for s in scope.skipped] == [("notes.md", "link_outside")]
 
 
-@pytest.mark.xfail(strict=True, reason="app.py takes the password as '--auth user:password' and leaves it in "
-                   "its command line, which every local user reads in /proc/PID/cmdline (ps)")
 def test_the_password_is_not_in_the_process_list(tmp_path):
     password = f"pw-{uuid.uuid4().hex}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPILOT_")}
