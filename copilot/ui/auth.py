@@ -11,6 +11,13 @@ Gradio app (page, ``/config``, ``/gradio_api/*``, queue, uploads, file downloads
 
 Anything else gets 401 and one sentence. The only open path is Gradio's own start-up
 trigger, which the server calls on itself once and which does nothing after that.
+
+Cookies do not separate ports, and Gradio's CORS middleware grants any localhost origin
+credentialed access, so a page served on another local port could otherwise use the cookie.
+The gate therefore refuses (403) every request whose ``Origin`` header is not the app's own
+``scheme://host:port`` or whose ``Sec-Fetch-Site`` is ``cross-site``/``same-site``, and it
+moves itself outside Gradio's middleware when the server starts (the lifespan event, before
+the first request), so foreign preflights get 403 before Gradio's CORS layer answers them.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from urllib.parse import parse_qsl
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 OPEN_PATHS = frozenset({"/gradio_api/startup-events"})
+FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 COOKIE_PREFIX = "rlcopilot-token-"
 
 
@@ -65,16 +73,44 @@ def _cookie_name(scope: Scope) -> str:
     return f"{COOKIE_PREFIX}{server[1] if len(server) > 1 else 0}"
 
 
-class AuthGate:
-    """ASGI middleware refusing every request without the server's credential (401)."""
+def _own_origin(scope: Scope, headers: dict[str, str]) -> str:
+    """``scheme://host:port`` the request was sent to (its Host header, on the port served)."""
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    host = headers.get("host", "")
+    server = scope.get("server") or ("", 0)
+    port = str(server[1]) if len(server) > 1 else ""
+    if not host.rpartition(":")[2] == port or "]" in host.rpartition(":")[2]:
+        return ""  # a Host without the served port cannot name this app
+    return f"{scheme}://{host}"
 
-    def __init__(self, app: ASGIApp, access: Access) -> None:
+
+def foreign(scope: Scope) -> bool:
+    """Whether a browser sent the request from a page of another origin."""
+    headers = _headers(scope)
+    if headers.get("sec-fetch-site", "").strip().lower() in FOREIGN_FETCH_SITES:
+        return True
+    origin = headers.get("origin")
+    return origin is not None and origin.strip().lower() != _own_origin(scope, headers).lower()
+
+
+class AuthGate:
+    """ASGI middleware refusing every request without the server's credential (401) or sent
+    from another origin (403)."""
+
+    def __init__(self, app: ASGIApp, access: Access, outermost: bool = False) -> None:
         self.app = app
         self.access = access
+        self.outermost = outermost
+        self.hoisted = False
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
+        if scope["type"] == "lifespan" and not self.outermost:
+            self._hoist(scope.get("app"))
+        if scope["type"] not in ("http", "websocket") or self.hoisted:
+            await self.app(scope, receive, send)  # not a request, or checked by the outer gate
+            return
+        if foreign(scope):
+            await self.refuse(scope, send, status=403)
             return
         if scope["type"] == "http" and scope.get("method") == "GET" and scope.get("path") in OPEN_PATHS:
             await self.app(scope, receive, send)
@@ -86,6 +122,13 @@ class AuthGate:
             await self.app(scope, receive, self._with_cookie(scope, send))
         else:
             await self.app(scope, receive, send)
+
+    def _hoist(self, server: Any) -> None:
+        """Wrap the server's whole middleware stack (CORS included) in a gate of its own."""
+        stack = getattr(server, "middleware_stack", None)
+        if stack is not None and not (isinstance(stack, AuthGate) and stack.outermost):
+            server.middleware_stack = AuthGate(stack, self.access, outermost=True)
+            self.hoisted = True
 
     def check(self, scope: Scope) -> str | None:
         """How the request proved itself (``header``, ``cookie``, ``query``), or None."""
@@ -129,20 +172,23 @@ class AuthGate:
 
         return sending
 
-    async def refuse(self, scope: Scope, send: Callable) -> None:
+    async def refuse(self, scope: Scope, send: Callable, status: int = 401) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        if self.access.mode == "password":
+        extra: list[tuple[bytes, bytes]] = []
+        if status == 403:
+            text = ("This RL Copilot server answers only its own pages: the request came from another "
+                    "origin (Origin or Sec-Fetch-Site header).")
+        elif self.access.mode == "password":
             text = "This RL Copilot server needs the user name and password it was started with."
             extra = [(b"www-authenticate", b'Basic realm="RL Copilot", charset="UTF-8"')]
         else:
             text = ("This RL Copilot server needs its access token: open the URL with ?token= that it "
                     "printed at start-up, or send the token as an 'Authorization: Bearer' header.")
-            extra = []
         body = text.encode("utf-8")
         headers = [(b"content-type", b"text/plain; charset=utf-8"),
                    (b"content-length", str(len(body)).encode()), *extra]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -83,3 +83,25 @@ def test_start_url():
     access = Access.with_token()
     assert access.start_url("127.0.0.1", 7860) == f"http://127.0.0.1:7860/?token={access.token}"
     assert Access(user="a", password="b").start_url("::1", 80) == "http://[::1]:80/"
+
+
+def test_other_origins_are_refused_even_behind_a_permissive_cors_layer():
+    from starlette.middleware.cors import CORSMiddleware
+
+    access = Access.with_token()
+    app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"])],
+                    middleware=[Middleware(CORSMiddleware, allow_origin_regex=".*", allow_credentials=True,
+                                           allow_methods=["*"], allow_headers=["*"]),
+                                Middleware(AuthGate, access=access)])
+    auth = {"Authorization": f"Bearer {access.token}"}
+    with TestClient(app, base_url="http://127.0.0.1:7000") as c:  # the lifespan moves the gate outside
+        pre = c.options("/", headers={"Origin": "http://127.0.0.1:7001", "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 403 and "access-control-allow-origin" not in pre.headers
+        assert "another origin" in pre.text
+        for headers in ({"Origin": "http://127.0.0.1:7001"}, {"Origin": "http://localhost:7000"},
+                        {"Origin": "null"}, {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}):
+            assert c.post("/", headers={**auth, **headers}).status_code == 403, headers
+        for headers in ({}, {"Origin": "http://127.0.0.1:7000"}, {"Sec-Fetch-Site": "same-origin"},
+                        {"Sec-Fetch-Site": "none"}, {"Origin": "http://localhost:7000", "Host": "localhost:7000"}):
+            assert c.post("/", headers={**auth, **headers}).status_code == 200, headers
+        assert c.post("/", headers={"Origin": "http://127.0.0.1:7000"}).status_code == 401

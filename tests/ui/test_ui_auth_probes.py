@@ -110,9 +110,6 @@ def test_the_token_is_logged_only_in_the_start_up_line(app):
     assert app["log"].read_text(errors="replace").count(token) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="Gradio's CORS middleware (outside AuthGate) grants any localhost "
-                   "origin credentialed access, and the SameSite=Strict cookie is sent across ports: a page "
-                   "on another local port drives the API with the user's cookie")
 def test_a_page_on_another_local_port_cannot_use_the_cookie(app):
     port, token = app["port"], app["token"]
     foreign = f"http://127.0.0.1:{free_port()}"
