@@ -90,7 +90,8 @@ def _summary(ok: bool, error: str | None, manifest: dict | None, where: str | No
     ev = manifest.get("eval") if isinstance(manifest.get("eval"), dict) else {}
     mean, std = ev.get("return_mean"), ev.get("return_std") or 0
     ret = "n/a" if mean is None else f"{_num(mean, 2)} +/- {_num(std, 2)}"
-    return visible(f"{manifest.get('algo', '?')} on {manifest.get('env', '?')}: {manifest.get('total_steps', '?')} steps "
+    what = f"{manifest.get('algo', '?')} on {manifest.get('env', '?')}"
+    return visible(f"{what}: {manifest.get('total_steps', '?')} steps "
                    f"in {_num(manifest.get('wall_time_s', 0), 1)} s; eval return {ret}; run folder {where}")
 
 

@@ -118,7 +118,8 @@ def run_info(run_dir: Path) -> RunInfo:
     stamp = max(stamps, default=run_dir.lstat().st_mtime)
     return RunInfo(name=run_dir.name, path=run_dir, algo=str(manifest.get("algo", "?")),
                    env=str(manifest.get("env", "?")), steps=_number(manifest.get("total_steps")),
-                   eval_return=_number(ev.get("return_mean")), wall_time_s=_number(manifest.get("wall_time_s")),
+                   eval_return=_number(ev.get("return_mean")),
+                   wall_time_s=_number(manifest.get("wall_time_s")),
                    finished=bool(manifest), modified=stamp, unreadable=loaded is None)
 
 
