@@ -78,7 +78,7 @@ def _bounds(name: str, jtype: str, default: Any) -> tuple[float | None, float | 
     if name in UNIT_FIELDS:
         return 0.0, 1.0, False
     if "lr" in name.split("_"):
-        return 0.0, 1.0, True
+        return 0.0, 1.0, not (isinstance(default, (int, float)) and default == 0)  # 0 means "not set"
     if jtype == "integer":
         return (1.0 if isinstance(default, int) and default >= 1 else 0.0), float(INT_MAX), False
     if jtype == "number" and name not in FREE_SIGN_FIELDS and (default is None or default >= 0):
@@ -174,6 +174,15 @@ def all_part_keys() -> dict[str, list[str]]:
 
 # ----- environments ----------------------------------------------------------------------
 def env_registered(env_id: str) -> bool:
+    """Whether ``env_id`` is a registered Gymnasium id, checked without importing anything it names.
+
+    A ``module:EnvId`` id is accepted when the module can be located statically; importing it
+    (and so registering the env) happens only inside the sandboxed run.
+    """
+    if ":" in env_id:
+        from copilot.codegen.validate_calls import find_module
+
+        return find_module(env_id.partition(":")[0]) is not None
     try:
         from rlcore.envs import check_env_id
 
@@ -199,9 +208,7 @@ def env_action_space(env_id: str) -> str:
     import gymnasium as gym
 
     if ":" in env_id:
-        module, _, name = env_id.partition(":")
-        __import__(module)
-        env_id = name
+        return "unknown"  # the module is imported only inside the sandboxed run
     env = gym.make(env_id)
     try:
         return type(env.action_space).__name__
