@@ -27,7 +27,7 @@ from copilot.config import Settings
 from copilot.evidence import Evidence, build_evidence, split_units
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, is_chinese, lead_in, quoted, repeats)
+                               decline, is_chinese, lead_in, missing_terms, quoted, repeats)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 
 SYSTEM = (
@@ -177,6 +177,10 @@ class Copilot:
         hits = self.index.search(state["question"], k=k, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
+        # a question about a named thing (an acronym, a name, an identifier) that no hit
+        # mentions is not covered, however close the hits are in meaning
+        state["missing"] = missing_terms(state["question"], [f"{h.title} {h.text}" for h in hits])
+        state["covered"] = state["covered"] and not state["missing"]
         state["hits"] = hits
         return state
 
@@ -227,7 +231,7 @@ class Copilot:
             state["support"] = shown = []
             extract = choose_extract(question, state["quotes"]) if state["covered"] else []
             if not extract:
-                yield decline(question)
+                yield decline(question, state.get("missing") or ())
                 continue
             if is_chinese(question):  # the checker reads English: quote the sources
                 yield lead_in(question)

@@ -37,6 +37,20 @@ REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[
 SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
+# words that frame a question rather than name its topic ("the role of X", "what does X mean")
+FRAME = frozenset("role purpose mean means meaning difference between work works happen change changes "
+                  "use used using".split())
+DEFINITION_QUESTION = re.compile(
+    r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b|why\b)|什么是|是什么|什么作用|的作用|指什么|为什么",
+    re.I)
+DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|controls|bounds|estimates|"
+                     r"learns|returns|adds|uses|keeps|rewards|combines|replaces|trades|sets|decides|"
+                     r"makes|gives|pays|predicts|changes)\b")
+HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
+                    r"如何|怎么|怎样|示例|代码", re.I)
+DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
+PENALTY = 0.15  # a unit that cannot stand as a statement (an intro line, a signature), or code
+LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
 @dataclass
@@ -83,14 +97,22 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
 
 
+def focus_terms(question: str) -> set[str]:
+    """The content words of ``question`` that name its topic (not "role", "mean", ...)."""
+    q_tokens = _content_tokens(question)
+    return (q_tokens - FRAME) or q_tokens
+
+
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
                 query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = ()) -> None:
-    """Set ``unit.score`` = cosine + lexical coverage of rare question words + a source prior
-    (its retrieval rank, and how close its title, the heading path, is to the question)."""
+    """Set ``unit.score`` = cosine + lexical coverage of the question's rarer topic words + a
+    source prior (its retrieval rank, and how close its title, the heading path, is to the
+    question) + a bonus for a sentence that defines the topic of a what/why question, less
+    a penalty for units that crowd the budget without answering (see :func:`shape`)."""
     vectors = embed([u.text for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
-    q_tokens = _content_tokens(question)
+    q_tokens = focus_terms(question)
     unit_tokens = [_content_tokens(u.text) for u in units]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
@@ -99,7 +121,30 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         u.lexical = sum(w for t, w in weight.items() if t in toks) / total
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
-        u.score = float(cos) + 0.5 * u.lexical + prior
+        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
+
+
+def shape(question: str, text: str, topic: set[str]) -> float:
+    """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
+    sentence that opens with its topic and says what it is or does; - ``PENALTY`` for code
+    (unless the question asks how to do something) and for units that cannot stand as a
+    statement; less for long units."""
+    if text.startswith("```"):
+        return 0.0 if HOW_TO.search(question) else -PENALTY
+    out = 0.0 if is_statement(text) else -PENALTY
+    out -= min(0.2, 0.004 * max(0, len(text.split()) - LONG_WORDS))
+    if DEFINITION_QUESTION.search(question) and defines(text, topic):
+        out += DEFINITION_BONUS
+    return out
+
+
+def defines(text: str, topic: set[str]) -> bool:
+    """Whether ``text`` opens with (most of) ``topic`` and then says what it is or does:
+    "Target policy smoothing: adds ...", "The buffer size sets ..."."""
+    m = DEFINES.search(text[:160])
+    cut = min(m.start() if m else len(text), text.find(":") if 0 < text.find(":") < 160 else len(text))
+    head = _content_tokens(text[:cut])
+    return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= max(1, len(topic) / 2)
 
 
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,

@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import SIGNATURE, is_statement
+from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, defines, is_statement
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -257,11 +257,6 @@ def _repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> b
 
 
 # ----- answer shape ----------------------------------------------------------------------
-DEFINITION_QUESTION = re.compile(
-    r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b)|什么是|是什么|什么作用|的作用|指什么",
-    re.I)
-DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|controls|bounds|estimates|"
-                     r"learns|returns|adds|uses|keeps|rewards|combines|replaces|trades)\b")
 GENERIC = frozenset("rlcore mean means meaning role difference between default defaults value work "
                     "works happen purpose".split())
 
@@ -282,7 +277,8 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
         words = (subject if subject is not None else content_tokens(question)) - GENERIC
         for n, text in quotes[:4]:
             toks = content_tokens(text)
-            if words and len(words & toks) / len(words) >= 0.5 and DEFINES.search(text[:160]):
+            if words and (defines(text, words)
+                          or len(words & toks) / len(words) >= 0.5 and DEFINES.search(text[:160])):
                 lead = (n, text)
                 break
     chosen = [lead]
@@ -305,12 +301,45 @@ def lead_in(question: str) -> str:
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
 
 
-def decline(question: str) -> str:
-    """The one-sentence answer when the indexed docs do not cover ``question``."""
+# a named term: an acronym (RLHF, TD3), a mixed-case name (AlphaZero) or an identifier
+# (n_steps); a question about one that no source mentions is not covered by them
+NAMED_TERM = re.compile(r"(?<![\w.-])(?:[A-Z]{2,}[\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[a-z]+\d[\w-]*|"
+                        r"[A-Za-z]\w*_\w+)(?![\w-])")
+
+
+def key_terms(question: str) -> list[str]:
+    """The named terms of ``question`` (acronyms, mixed-case names, identifiers), in order."""
+    out: list[str] = []
+    for m in NAMED_TERM.finditer(question):
+        if m.group(0) not in out:
+            out.append(m.group(0))
+    return out
+
+
+def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
+    """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural and
+    case aside)."""
+    haystack = " ".join(texts).lower()
+    missing = []
+    for term in key_terms(question):
+        t = term.lower()
+        stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
+        if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack):
+            missing.append(term)
+    return missing
+
+
+def decline(question: str, missing: Sequence[str] = ()) -> str:
+    """The one-sentence answer when the indexed docs do not cover ``question``; ``missing``:
+    the question's terms that no source mentions, named in the answer."""
     q = " ".join(question.split())
     q = q if len(q) <= 80 else q[:77] + "..."
+    terms = ", ".join(missing)
     if is_chinese(question):
-        return f"我手头的文档不涵盖这个问题（“{q}”），所以无法给出有出处的回答。"
+        why = f"，找到的资料都没有提到 {terms}" if terms else ""
+        return f"我手头的文档不涵盖这个问题（“{q}”）{why}，所以无法给出有出处的回答。"
+    if terms:
+        return f'The docs I have do not cover "{q}": none of the sources found mentions {terms}.'
     return f'The docs I have do not cover "{q}", so I cannot answer it with a citation.'
 
 

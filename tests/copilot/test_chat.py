@@ -180,3 +180,11 @@ def test_cli_ask_json_contract(settings):
     bad = subprocess.run([sys.executable, "-m", "copilot", "ask", "x", "--model", "/nope/missing.gguf"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.gguf" in bad.stderr
+
+
+def test_question_naming_something_no_source_mentions_is_declined_with_the_name(settings):
+    bot = Copilot(settings, llm=EchoLLM())
+    answer = bot.ask("How does the replay buffer of AlphaZero work?")
+    assert answer.answer.startswith("The docs I have do not cover") and "AlphaZero" in answer.answer
+    assert not answer.covered and answer.sources == [] and bot.llm.seen == []
+    assert Copilot(settings, llm=EchoLLM()).ask("What does the replay buffer of DQN keep?").covered

@@ -168,3 +168,15 @@ def test_a_chinese_question_gets_a_chinese_answer_quoting_the_sources(settings):
     answer = Copilot(settings, llm=llm).ask("什么是经验回放？", k=2)
     assert answer.answer.startswith("文档中的相关原文") and "“Experience replay stores past transitions" in answer.answer
     assert answer.sources and answer.sources[0].path.endswith("replay.md") and llm.asked == 0
+
+
+def test_key_terms_are_acronyms_names_and_identifiers_and_missing_ones_are_found():
+    from copilot.grounding import key_terms, missing_terms
+
+    assert key_terms("How does AlphaZero's search compare to PPO and n_steps in TD3?") == [
+        "AlphaZero", "PPO", "n_steps", "TD3"]
+    assert key_terms("What is the discount factor?") == []
+    docs = ["TD3 adds clipped noise; DQNs keep a replay buffer.", "PPO uses n_steps per rollout."]
+    assert missing_terms("Does rlcore implement RLHF for DQN?", docs) == ["RLHF"]
+    assert missing_terms("Which DQNs and PPO settings does TD3 share?", docs) == []
+    assert "RLHF" in decline("Does rlcore implement RLHF?", ["RLHF"])
