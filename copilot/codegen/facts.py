@@ -402,4 +402,15 @@ def read_facts(request: str) -> Facts:
     facts.eval_episodes = find_eval_episodes(masked)
     facts.checkpoint, facts.checkpoint_every = find_checkpoint(masked)
     facts.parts = find_parts(masked)
+    _add_named(facts, masked)
     return facts
+
+
+def _add_named(facts: Facts, text: str) -> None:
+    """Closed-choice settings and part keys named without their role (:mod:`terms`)."""
+    from copilot.codegen import terms
+
+    for name, value in terms.choice_values(text)[0].items():
+        facts.hyper.setdefault(name, value)
+    for role, key in terms.named_parts(text)[0].items():
+        facts.parts.setdefault(role, key)

@@ -21,6 +21,7 @@ from copilot.codegen.checks import check_action_space, check_steps
 from copilot.codegen.errors import Impossible
 from copilot.codegen.facts import SPREAD
 from copilot.codegen.spec import RunSpec
+from copilot.codegen.terms import unmapped, unmapped_sentence
 from copilot.codegen.written import Written, grid_env, reward_wrapper
 
 FIXED_ACTIVATION = {"sac": "relu", "td3": "relu", "ddpg": "relu"}  # rlcore.agents.offpolicy builds ReLU nets
@@ -219,6 +220,9 @@ def _stated_asks(facts: Any, spec: RunSpec) -> list[Ask]:
     for name, value in facts.hyper.items():
         if name == "hidden":
             continue
+        if not field_for(spec.algo, name):
+            asks.append(Ask("config", f"{name} = {value}", False, f"{spec.algo.upper()} has no {name} setting; its "
+                            f"settings are {', '.join(catalog.config_info(spec.algo))}."))
         for target in field_for(spec.algo, name):
             asks.append(Ask("config", f"{target} = {value}", check={"path": f"config.{target}",
                                                                    "value": spec.config.get(target, value)}))
@@ -311,6 +315,11 @@ def make_plan(asked: Asked, spec: RunSpec, facts: Any, budget_s: float | None,
         plan.asks.append(Ask(kind, f"{what}: {written.detail}",
                              check={"how": "written", "count": plan.run_count(), "detail": written.detail}))
     plan.asks += net
+    lost = [Ask("unmapped", f"Unmapped: {phrase}", False, unmapped_sentence(phrase))
+            for phrase in unmapped(spec, facts, asked)]
+    plan.asks += lost
+    if lost and plan.refusal is None:
+        plan.refusal = lost[0].detail
     bad = [a for a in plan.asks if a.done is False]
     if bad and plan.refusal is None:
         plan.refusal = f"Not done: {bad[0].ask} ({bad[0].detail.rstrip('.')})."
