@@ -49,7 +49,10 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
-PENALTY = 0.15  # a unit that cannot stand as a statement (an intro line, a signature), or code
+PENALTY = 0.15  # code, unless the question asks how to do something
+NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, a signature)
+IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
+IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -126,12 +129,15 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
 
 def shape(question: str, text: str, topic: set[str]) -> float:
     """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
-    sentence that opens with its topic and says what it is or does; - ``PENALTY`` for code
-    (unless the question asks how to do something) and for units that cannot stand as a
+    sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
+    for a unit naming an identifier the question names; - ``PENALTY`` for code (unless the
+    question asks how to do something), - ``NOT_STATEMENT`` for units that cannot stand as a
     statement; less for long units."""
     if text.startswith("```"):
         return 0.0 if HOW_TO.search(question) else -PENALTY
-    out = 0.0 if is_statement(text) else -PENALTY
+    out = 0.0 if is_statement(text) else -NOT_STATEMENT
+    if any(name in text for name in IDENTIFIER.findall(question)):
+        out += IDENTIFIER_BONUS
     out -= min(0.2, 0.004 * max(0, len(text.split()) - LONG_WORDS))
     if DEFINITION_QUESTION.search(question) and defines(text, topic):
         out += DEFINITION_BONUS

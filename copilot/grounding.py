@@ -258,7 +258,7 @@ def _repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> b
 
 # ----- answer shape ----------------------------------------------------------------------
 GENERIC = frozenset("rlcore mean means meaning role difference between default defaults value work "
-                    "works happen purpose".split())
+                    "works happen purpose field setting option".split())
 
 
 def is_chinese(text: str) -> bool:
@@ -272,9 +272,10 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     quotes = [(n, t) for n, t in quotes if t.strip()]
     if not quotes:
         return []
-    lead = quotes[0]
+    words = (subject if subject is not None else content_tokens(question)) - GENERIC
+    # of the best three, the one that names most of the question's topic leads (rank breaks ties)
+    lead = max(quotes[:3], key=lambda q: len(words & content_tokens(q[1])))
     if DEFINITION_QUESTION.search(question):
-        words = (subject if subject is not None else content_tokens(question)) - GENERIC
         for n, text in quotes[:4]:
             toks = content_tokens(text)
             if words and (defines(text, words)

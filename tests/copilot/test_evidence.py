@@ -120,3 +120,22 @@ def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():
     ev = build_evidence("tuning", hits, embed=embed, query_vector=np.array([0.0, 1.0], np.float32),
                         count_tokens=words, budget=100)
     assert ev.blocks[0][0] is hits[1] and ev.quotes[0][0] == 1
+
+
+def test_a_definition_of_the_topic_beats_a_list_that_names_it_and_framing_words_do_not_count():
+    hits = [FakeHit("Replay", "The role of a critic is to judge actions. Buffer size, target networks "
+                              "and DQN training loops all matter a lot. "
+                              "The buffer size sets how much old experience DQN keeps.")]
+    evidence = build_evidence("What is the role of the replay buffer size in DQN?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=12)
+    assert evidence.quotes[0][1].startswith("The buffer size sets")
+    assert "critic" not in evidence.blocks[0][1]
+
+
+def test_a_unit_naming_the_questions_identifier_and_prose_over_code_are_preferred():
+    hits = [FakeHit("PPO", "```python\nagent = make_agent('ppo', config={'n_steps': 64})\n```\n\n"
+                           "PPO is registered under the name ppo in rlcore today.\n\n"
+                           "| field | meaning |\n|---|---|\n| `n_steps` | Steps collected per env before each update. |")]
+    evidence = build_evidence("What does the n_steps field of PPO mean?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=12)
+    assert "Steps collected per env" in evidence.quotes[0][1] and "```" not in evidence.blocks[0][1]

@@ -180,3 +180,10 @@ def test_key_terms_are_acronyms_names_and_identifiers_and_missing_ones_are_found
     assert missing_terms("Does rlcore implement RLHF for DQN?", docs) == ["RLHF"]
     assert missing_terms("Which DQNs and PPO settings does TD3 share?", docs) == []
     assert "RLHF" in decline("Does rlcore implement RLHF?", ["RLHF"])
+
+
+def test_the_extract_naming_most_of_the_questions_topic_leads():
+    quotes = [(1, "rlcore registers PPO as ppo with a config dataclass."),
+              (2, "`n_steps`; int; 128; Steps collected per env before each update of PPO.")]
+    assert choose_extract("How large should n_steps be for PPO?", quotes)[0][0] == 2
+    assert choose_extract("How is PPO registered in rlcore?", quotes)[0][0] == 1
