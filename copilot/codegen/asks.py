@@ -185,7 +185,10 @@ def _toggles(text: str, facts_parts: dict[str, str]) -> list[str]:
     if not re.search(r"with and without|with or without|with vs\.? without|on and off|on vs\.? off|"
                      r"whether [^.]{0,60}\bhelps?\b|with(?:out)? it\b[^.]{0,20}with(?:out)? it", text, re.IGNORECASE):
         return []
+    from copilot.codegen.terms import choice_values
+
     found = [name for name, (_, phrases) in FLAGS.items() if any(_find(text, p) for p in phrases)]
+    found += [name for name in choice_values(text)[0] if name not in found]
     found += [f"{role}={key}" for role, key in facts_parts.items()]
     return found[:1]
 

@@ -19,7 +19,7 @@ from copilot.codegen import catalog
 from copilot.codegen.asks import Asked
 from copilot.codegen.checks import check_action_space, check_steps
 from copilot.codegen.errors import Impossible
-from copilot.codegen.facts import SPREAD
+from copilot.codegen.facts import FLAGS, SPREAD
 from copilot.codegen.spec import RunSpec
 from copilot.codegen.terms import unmapped, unmapped_sentence
 from copilot.codegen.written import Written, grid_env, reward_wrapper
@@ -102,7 +102,17 @@ def _toggle_axis(algos: list[str], toggle: str) -> list[tuple[str, dict]]:
         return [(f"with {key}", {"parts": {role: key}}), (f"without {key}", {})]
     if any(toggle not in catalog.config_info(a) for a in algos):
         raise Impossible(f"{toggle} is not a config field of {_say(algos)}, so it cannot be switched on and off.")
-    return [(f"{toggle}=True", {"config": {toggle: True}}), (f"{toggle}=False", {"config": {toggle: False}})]
+    on, off = toggle_values(algos[0], toggle)
+    return [(f"{toggle}={on}", {"config": {toggle: on}}), (f"{toggle}={off}", {"config": {toggle: off}})]
+
+
+def toggle_values(algo: str, toggle: str) -> tuple[Any, Any]:
+    """(on, off) of a toggled field: True/False, or the stated choice and the field's default."""
+    info = catalog.config_info(algo).get(toggle)
+    if info is None or not info.choices:
+        return True, False
+    on = FLAGS[toggle][0] if toggle in FLAGS else next(c for c in info.choices if c != info.default)
+    return on, info.default
 
 
 def variants(asked: Asked, algos: list[str]) -> dict[str, dict]:
@@ -250,7 +260,7 @@ def _grid_asks(plan: Plan, asked: Asked) -> list[Ask]:
                                                                        "values": keys}))
     for toggle in asked.toggles:
         path, values = (f"modules.{toggle.split('=')[0]}", [toggle.split("=")[1]]) if "=" in toggle else (
-            f"config.{toggle}", [True, False])
+            f"config.{toggle}", list(toggle_values(g["algos"][0], toggle)))
         asks.append(Ask("axis", f"With and without {toggle}", check={"how": "distinct", "path": path,
                                                                        "values": values}))
     metric = g["metric"].upper() if g["metric"] == "iqm" else "Mean"

@@ -120,3 +120,16 @@ def test_unsupported_knob_is_a_not_done_ask(text, term):
 def test_fully_handled_requests_have_no_false_alarm(text):
     plan = plan_for(text)
     assert plan.refusal is None and not [a for a in plan.asks if a.kind == "unmapped"]
+
+
+@pytest.mark.parametrize("text,field,values", [
+    ("Compare PPO with and without a linear learning rate schedule on CartPole-v1, 2 seeds, 8000 steps each.",
+     "lr_schedule", ["linear", "constant"]),
+    ("Compare DQN with and without double Q-learning on CartPole-v1, 2 seeds, 6000 steps each.",
+     "double_q", [True, False]),
+])
+def test_choice_and_bool_settings_toggle_between_their_values(text, field, values):
+    plan = plan_for(text)
+    assert [v["config"][field] for v in plan.grid["variants"].values()] == values
+    axis = [a for a in plan.asks if a.ask == f"With and without {field}"][0]
+    assert axis.check == {"how": "distinct", "path": f"config.{field}", "values": values}
