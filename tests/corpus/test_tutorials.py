@@ -139,6 +139,20 @@ def test_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
 
 # ----- CLI commands shown in bash blocks ------------------------------------------------------
 
+def _shell_commands(line: str) -> list[list[str]]:
+    """The words of each command in a shell line, split at ``;``, ``&&``, ``||`` and ``|``
+    outside quotes."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split, lexer.commenters = True, "#"
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token and set(token) <= set(";&|"):
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [c for c in commands if c]
+
+
 def _commands(text: str, module: str = "rlcore") -> list[tuple[int, list[str]]]:
     """(line, argv after ``python -m <module>``) for every such command in ```bash blocks.
 
@@ -151,8 +165,7 @@ def _commands(text: str, module: str = "rlcore") -> list[tuple[int, list[str]]]:
         logical = block.source.replace("\\\n", " ").splitlines()
         for offset, line in enumerate(logical):
             line = SHELL_VAR.sub("0", line.strip().removeprefix("$ "))  # $seed -> 0
-            for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
-                words = shlex.split(part, comments=True)
+            for words in _shell_commands(line):
                 prefix = [module] if module.endswith(".py") else ["-m", module]
                 for k in range(len(words) - len(prefix)):
                     if words[k].endswith(("python", "python3")) and words[k + 1:k + 1 + len(prefix)] == prefix:
@@ -170,14 +183,14 @@ def _check_names(args, page_keys: set[tuple[str, str]]) -> None:
     """
     from rlcore import registry
 
-    algo = getattr(args, "algo", None) or getattr(args, "config", None)
-    if algo:
+    algos = getattr(args, "algo", None) or getattr(args, "config", None)
+    for algo in (algos.split(",") if algos else []):  # sweep takes a comma-separated list
         cls = registry.get("agents", algo)
         fields = {f.name for f in dataclasses.fields(cls.Config)}
-        for item in getattr(args, "sets", []):
+        for item in getattr(args, "sets", None) or []:
             name = item.partition("=")[0]
             assert name in fields, f"--set {item}: {algo} has no config field {name!r}"
-    for item in getattr(args, "parts", []):
+    for item in getattr(args, "parts", None) or []:
         role, _, key = item.partition("=")
         assert role in registry.ROLES, f"--part {item}: unknown role {role!r}"
         if (registry.ROLES[role], key) not in page_keys:
