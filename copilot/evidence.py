@@ -150,7 +150,8 @@ def defines(text: str, topic: set[str]) -> bool:
     m = DEFINES.search(text[:160])
     cut = min(m.start() if m else len(text), text.find(":") if 0 < text.find(":") < 160 else len(text))
     head = _content_tokens(text[:cut])
-    return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= max(1, len(topic) / 2)
+    need = max(min(2, len(topic)), len(topic) / 2)  # two words of a longer topic, not just "IMPALA"
+    return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need
 
 
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,
