@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from copilot.codegen import catalog
-from copilot.codegen.facts import ENV_TOKEN, FLAGS, HYPER, _find, algo_names, env_names, to_english
+from copilot.codegen.facts import ENV_TOKEN, FLAGS, HYPER, _find, env_names, find_algos, to_english
 from copilot.codegen.numbers import NUMBER, NUMBER_RE, as_int, match_value
 
 ZH_WORDS = {"和": " and ", "与": " and ", "及": " and ", "、": ", ", "比较": " compare ", "对比": " compare ",
@@ -79,18 +79,6 @@ def english(request: str) -> str:
     for zh in sorted(ZH_WORDS, key=len, reverse=True):
         text = text.replace(zh, ZH_WORDS[zh])
     return to_english(text)
-
-
-def find_algos(text: str) -> list[str]:
-    """Every algorithm named, in order of first mention."""
-    hits: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for phrase, key in sorted(algo_names().items(), key=lambda kv: -len(kv[0])):
-        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text.lower()):
-            if not any(a < m.end() and m.start() < b for a, b in taken):
-                taken.append(m.span())
-                hits.append((m.start(), key))
-    return _ordered(key for _, key in sorted(hits))
 
 
 def find_envs(text: str) -> list[str]:

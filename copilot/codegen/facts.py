@@ -145,16 +145,23 @@ def algo_names() -> dict[str, str]:
     return names
 
 
-def find_algo(text: str) -> str | None:
-    """The algorithm named first in ``text`` (longer names win over keys inside them)."""
-    hits = []
+def find_algos(text: str) -> list[str]:
+    """Every algorithm named in ``text``, in order of first mention (longer names win over
+    keys inside them)."""
+    hits: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
     for phrase, key in sorted(algo_names().items(), key=lambda kv: -len(kv[0])):
         for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text.lower()):
             if not any(a < m.end() and m.start() < b for a, b in taken):
                 taken.append(m.span())
                 hits.append((m.start(), key))
-    return min(hits)[1] if hits else None
+    return list(dict.fromkeys(key for _, key in sorted(hits)))
+
+
+def find_algo(text: str) -> str | None:
+    """The algorithm named first in ``text``."""
+    algos = find_algos(text)
+    return algos[0] if algos else None
 
 
 ENV_TOKEN = re.compile(r"(?<![\w/-])((?:[A-Za-z_][\w.]*:)?[A-Za-z][\w/]*(?:-[A-Za-z]\w*)*-v\d+)\b")
