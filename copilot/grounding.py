@@ -304,8 +304,8 @@ def lead_in(question: str) -> str:
 
 # a named term: an acronym (RLHF, TD3), a mixed-case name (AlphaZero) or an identifier
 # (n_steps); a question about one that no source mentions is not covered by them
-NAMED_TERM = re.compile(r"(?<![\w.-])(?:[A-Z]{2,}[\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[a-z]+\d[\w-]*|"
-                        r"[A-Za-z]\w*_\w+)(?![\w-])")
+NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z]{2,}[A-Za-z0-9_-]*|[A-Z][a-z]+[A-Z][A-Za-z0-9_-]*|"
+                        r"[a-z]+\d[A-Za-z0-9_-]*|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)(?![A-Za-z0-9_-])")  # ASCII: not CJK
 
 
 def key_terms(question: str) -> list[str]:

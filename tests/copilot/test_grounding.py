@@ -176,6 +176,7 @@ def test_key_terms_are_acronyms_names_and_identifiers_and_missing_ones_are_found
     assert key_terms("How does AlphaZero's search compare to PPO and n_steps in TD3?") == [
         "AlphaZero", "PPO", "n_steps", "TD3"]
     assert key_terms("What is the discount factor?") == []
+    assert key_terms("SAC中的温度参数alpha有什么作用？") == ["SAC"]
     docs = ["TD3 adds clipped noise; DQNs keep a replay buffer.", "PPO uses n_steps per rollout."]
     assert missing_terms("Does rlcore implement RLHF for DQN?", docs) == ["RLHF"]
     assert missing_terms("Which DQNs and PPO settings does TD3 share?", docs) == []
