@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ui_browser, also under --import-mode=importlib
 from ui_browser import (  # noqa: E402
-    CHROMIUM_ARGS, REPO, SHOTS, Server, chromium, free_port, start_url, wait_http, wait_ready)
+    CHROMIUM_ARGS, REPO, SHOTS, Server, chromium, free_port, start_url, stop, wait_http, wait_ready)
 
 
 def _real_model() -> tuple[Path, Path]:
@@ -61,11 +61,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server = Server(url, home, proc, wait_http(url, proc, log), model_file, log)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         SHOTS.parent.mkdir(parents=True, exist_ok=True)
         if log.exists():
             shutil.copyfile(log, SHOTS.parent / "ui-server.log")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_browser import REPO, free_port, start_url, wait_http  # noqa: E402
+from ui_browser import REPO, free_port, start_url, stop, wait_http  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 import app as app_cli  # noqa: E402 - the repository's app.py
@@ -51,12 +51,6 @@ def _start(tmp: Path, *args: str) -> tuple[subprocess.Popen, str, Path]:
     return proc, start_url(proc, log), log
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def token_app(tmp_path_factory) -> Iterator[tuple[str, str]]:
         base, _, token = url.partition("?token=")
         yield base.rstrip("/"), token
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _call(client: httpx.Client, method: str, path: str, body, **kw) -> httpx.Response:
@@ -120,7 +114,7 @@ def test_password_mode_uses_basic_credentials(tmp_path):
         assert httpx.get(url + "config", timeout=10).status_code == 401
         assert httpx.get(url + "config", headers={"Authorization": f"Basic {good}"}, timeout=10).status_code == 200
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def wait_http_basic(url: str, proc: subprocess.Popen, log: Path) -> None:

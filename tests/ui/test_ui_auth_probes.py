@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_browser import REPO, free_port, start_url, wait_http  # noqa: E402
+from ui_browser import REPO, free_port, start_url, stop, wait_http  # noqa: E402
 
 from copilot.config import Settings  # noqa: E402
 from copilot.sources import collect  # noqa: E402
@@ -66,11 +66,7 @@ def app(tmp_path_factory) -> Iterator[dict]:
         wait_http(url, proc, log)
         yield {"port": port, "token": url.partition("?token=")[2], "home": tmp / "home", "tmp": tmp, "log": log}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 # Asset, info, file, progress and monitoring routes, and paths spelled to slip past an
@@ -154,9 +150,5 @@ def test_the_password_is_not_in_the_process_list(tmp_path):
         start_url(proc, log)  # serving: whatever it does with its arguments is done
         listed = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     assert password.encode() not in listed

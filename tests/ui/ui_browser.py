@@ -84,3 +84,12 @@ def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 15) -> None:
+    """Terminate a started app, killing it if it has not exited after ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
