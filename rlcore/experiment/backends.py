@@ -104,6 +104,7 @@ def run_ray(specs: list[dict], factories: Mapping[str, Callable], emit: Emit, wo
     import ray
 
     started = start_ray(workers, address)
+    pending: dict = {}
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         refs = {task.remote(spec, factories.get(spec["env"])): i for i, spec in enumerate(specs)}
@@ -122,6 +123,10 @@ def run_ray(specs: list[dict], factories: Mapping[str, Callable], emit: Emit, wo
                 emit(spec, final_status(spec, outcome))
             _poll(pending, emit)
         return outcomes  # type: ignore[return-value]
+    except BaseException:  # interrupted (Ctrl-C, or emit raised to stop early): stop the runs in flight
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()

@@ -69,7 +69,10 @@ def _status(trainer, spec, state: str, error: str | None = None) -> dict[str, An
         if row.get("return_mean") not in (None, ""):
             ret = float(row["return_mean"])
             break
-    return {"state": state, "step": step, "total": spec["steps"], "return_mean": ret, "error": error}
+    evals = [[int(r["step"]), float(r["eval_return_mean"])] for r in rows  # with spec["eval_every"] set
+             if r.get("eval_return_mean") not in (None, "")]
+    return {"state": state, "step": step, "total": spec["steps"], "return_mean": ret, "error": error,
+            "evals": evals}
 
 
 def _reporter(trainer, spec, report: Callable[[dict], None]) -> tuple[threading.Event, threading.Thread]:
@@ -110,7 +113,7 @@ def run_one(spec: Mapping[str, Any], factory: Callable | None = None,
     try:
         agent = build_agent(spec, factory)
         trainer = Trainer(agent, out=run_dir, eval_episodes=spec["eval_episodes"], progress=False,
-                          tensorboard=False)
+                          tensorboard=False, eval_every=int(spec.get("eval_every") or 0))
         stop, thread = _reporter(trainer, spec, publish)
         try:
             manifest = trainer.run(spec["steps"])
