@@ -1,4 +1,5 @@
-"""Environments: ``make_env`` over Gymnasium (any registered id) or torch-native batches."""
+"""Environments: ``make_env`` over Gymnasium (any registered id, with the Box2D, MuJoCo, Atari
+and MiniGrid families of ``rlcore.envs.families``) or torch-native batches."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def make_env(env_id: str | Callable[..., gym.Env], num_envs: int = 1, seed: int 
              device: str | torch.device = "cpu", *, backend: str = "gym",
              normalize_obs: bool = False, normalize_reward: bool = False, gamma: float = 0.99,
              frame_stack: int = 1, pixels: bool | dict = False, action_repeat: int = 1,
-             **env_kwargs) -> VecEnv:
+             training: bool = True, preprocess: bool | dict = True, **env_kwargs) -> VecEnv:
     """Build a batched environment that speaks torch tensors on ``device``.
 
     Args:
@@ -66,6 +67,10 @@ def make_env(env_id: str | Callable[..., gym.Env], num_envs: int = 1, seed: int 
             frames are stacked along channels, so ``frame_stack`` must stay 1.
         action_repeat: repeat each action ``k`` times, summing rewards (``ActionRepeat``);
             applied before pixels and frame stacking, so stacked frames are ``k`` steps apart.
+        training: False builds the evaluation variant of a family whose preprocessing has
+            training-only parts (Atari: no episodic life, no reward clipping).
+        preprocess: a family's standard preprocessing (``rlcore.envs.families``: Atari,
+            MiniGrid); ``False`` gives the raw Gymnasium env, a dict overrides its options.
         env_kwargs: passed to ``gymnasium.make``.
     """
     if num_envs < 1:
@@ -79,7 +84,7 @@ def make_env(env_id: str | Callable[..., gym.Env], num_envs: int = 1, seed: int 
         env = make_torch_env(env_id, num_envs=num_envs, seed=seed, device=dev)
     elif backend in ("gym", "gym-async"):
         env = GymVecEnv(env_id, num_envs, dev, asynchronous=backend == "gym-async", seed=seed,
-                        **env_kwargs)
+                        training=training, preprocess=preprocess, **env_kwargs)
     else:
         raise RLCoreError(f"Unknown env backend {backend!r}; accepted: {', '.join(BACKENDS)}.")
     if action_repeat != 1:
@@ -108,7 +113,8 @@ def make_env(env_id: str | Callable[..., gym.Env], num_envs: int = 1, seed: int 
         env = NormalizeReward(env, gamma=gamma)
     env.make_kwargs = dict(env_id=env_id, backend=backend, frame_stack=frame_stack,
                            normalize_obs=normalize_obs, normalize_reward=normalize_reward,
-                           gamma=gamma, pixels=pixels, action_repeat=action_repeat, **env_kwargs)
+                           gamma=gamma, pixels=pixels, action_repeat=action_repeat, training=training,
+                           preprocess=preprocess, **env_kwargs)
     env.seed = seed
     return env
 

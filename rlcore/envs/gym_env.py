@@ -8,11 +8,14 @@ import torch
 from gymnasium.vector import AutoresetMode, AsyncVectorEnv, SyncVectorEnv
 
 from rlcore.envs.base import Step
+from rlcore.envs.families import ensure_registered, make_single
 from rlcore.errors import RLCoreError, unknown
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise a one-sentence error unless ``env_id`` is registered (``module:Id`` imports module)."""
+    """Raise a one-sentence error unless ``env_id`` is registered (``module:Id`` imports module;
+    Atari and MiniGrid ids import the package that registers them)."""
+    ensure_registered(env_id)
     if ":" in env_id:
         module, _, name = env_id.partition(":")
         try:
@@ -27,7 +30,7 @@ def check_env_id(env_id: str) -> None:
 def _obs_converter(space: gym.Space, nested: bool = False):
     """(torch-facing observation space, numpy->numpy converter) for a single-env space."""
     if isinstance(space, gym.spaces.Box):
-        if np.issubdtype(space.dtype, np.floating) or space.dtype == np.uint8:
+        if space.dtype == np.float32 or space.dtype == np.uint8:
             return space, None
         box = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32), dtype=np.float32)
         return box, lambda x: x.astype(np.float32)
@@ -62,17 +65,24 @@ class GymVecEnv:
     ``seed`` is used by the first ``reset()`` that passes no seed of its own. Synchronous
     envs with Box observations are stepped by a lean loop over the sub-envs (the results of
     ``SyncVectorEnv.step`` without its per-step info merging and copies); other spaces and
-    ``asynchronous=True`` step through Gymnasium's vector env.
+    ``asynchronous=True`` step through Gymnasium's vector env. Each sub-env comes from
+    :func:`rlcore.envs.families.make_single` (``training`` and ``preprocess`` are its options).
     """
 
     def __init__(self, env_id: str, num_envs: int = 1, device: torch.device | str = "cpu",
-                 asynchronous: bool = False, seed: int | None = None, **env_kwargs):
+                 asynchronous: bool = False, seed: int | None = None, training: bool = True,
+                 preprocess: bool | dict = True, **env_kwargs):
         check_env_id(env_id)
         self._initial_seed, self._seeded = seed, False
         self.env_id = env_id
         self.num_envs = num_envs
         self.device = torch.device(device)
-        fns = [lambda: gym.make(env_id, **env_kwargs) for _ in range(num_envs)]
+        first = make_single(env_id, training, preprocess, **env_kwargs)  # errors as one sentence, here
+        fns = [lambda: make_single(env_id, training, preprocess, **env_kwargs) for _ in range(num_envs)]
+        if asynchronous:
+            first.close()
+        else:
+            fns[0] = lambda: first
         cls = AsyncVectorEnv if asynchronous else SyncVectorEnv
         self._env = cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
         raw_space = self._env.single_observation_space

@@ -9,10 +9,12 @@ from rlcore.envs import NormalizeObservation, find_wrapper, make_env
 
 
 def make_eval_env(agent, num_envs: int, seed: int):
-    """A fresh env like the agent's, without reward scaling, with frozen observation statistics."""
+    """A fresh env like the agent's, without reward scaling or training-only preprocessing, with
+    frozen observation statistics."""
     opts = dict(_make_kwargs(agent.env) or {"env_id": agent.env_id})
     env_id = opts.pop("env_id")
     opts["normalize_reward"] = False
+    opts["training"] = False  # game scores: no training-only preprocessing (Atari's life loss, clipping)
     env = make_env(env_id, num_envs=num_envs, seed=seed, device=agent.device, **opts)
     train_norm = find_wrapper(agent.env, NormalizeObservation)
     eval_norm = find_wrapper(env, NormalizeObservation)
