@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rlcore.cli_sweep import COMMANDS as SWEEP_COMMANDS
 from rlcore.cli_sweep import add_parsers as add_sweep_parsers
+from rlcore.cli_tune import COMMANDS as TUNE_COMMANDS
+from rlcore.cli_tune import add_parsers as add_tune_parsers
 from rlcore.cli_checks import MAX_EPISODES, check_run_dir, check_train_sizes, in_range, unreadable_runs
 from rlcore.errors import RLCoreError
 
@@ -23,6 +25,7 @@ EPILOG = """examples:
   python -m rlcore export runs/ppo-CartPole-v1-s0-20260101-120000 --format onnx
   python -m rlcore sweep --algo ppo,a2c --env CartPole-v1 --seeds 3 --steps 10000 --out runs/sweep1
   python -m rlcore continue runs/ppo-CartPole-v1-s0-20260101-120000 --steps 20000
+  python -m rlcore tune ppo CartPole-v1 --trials 20 --seeds 2 --param lr=log:1e-5:1e-2
 """
 
 
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print one JSON object")
     ls.add_argument("--config", metavar="ALGO", help="show the config fields of ALGO")
     add_sweep_parsers(sub)
+    add_tune_parsers(sub)
     return p
 
 
@@ -226,6 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "report": cmd_report,
             "export": cmd_export}
 COMMANDS.update(SWEEP_COMMANDS)
+COMMANDS.update(TUNE_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
