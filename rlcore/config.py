@@ -65,6 +65,13 @@ def build_config(cls: type, overrides: Any = None) -> Any:
     return config
 
 
+def check_choice(config: Any, name: str, accepted: tuple[str, ...]) -> None:
+    """Refuse a config field whose value is not one of ``accepted``, in one sentence."""
+    value = getattr(config, name)
+    if value not in accepted:
+        raise RLCoreError(f"{type(config).__name__} field {name!r} got {value!r}; accepted: {', '.join(accepted)}.")
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """``["lr=1e-3", "gamma=0.9"]`` -> ``{"lr": "1e-3", "gamma": "0.9"}``."""
     out = {}

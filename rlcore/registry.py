@@ -51,8 +51,9 @@ def register(kind: str, key: str) -> Callable[[T], T]:
     return deco
 
 
-def _load_builtins() -> None:
-    # Importing the packages runs their @register decorators.
+def load_builtins() -> None:
+    """Import the built-in packages, which runs their ``@register`` decorators; the compiled
+    paths (:mod:`rlcore.fast`) register their learners and collectors beside the agents'."""
     import rlcore.agents  # noqa: F401
     import rlcore.augment  # noqa: F401
     import rlcore.distributions  # noqa: F401
@@ -60,12 +61,13 @@ def _load_builtins() -> None:
     import rlcore.policies  # noqa: F401
     import rlcore.rewards  # noqa: F401
     import rlcore.storage  # noqa: F401
+    import rlcore.fast.paths  # noqa: F401
 
 
 def get(kind: str, key: str) -> Any:
     """The object registered under ``kind``/``key``; a one-sentence error names the accepted keys."""
     _check_kind(kind)
-    _load_builtins()
+    load_builtins()
     try:
         return _REGISTRY[kind][key.lower()]
     except KeyError:
@@ -76,7 +78,7 @@ def get(kind: str, key: str) -> Any:
 def keys(kind: str) -> list[str]:
     """Sorted keys registered for ``kind``."""
     _check_kind(kind)
-    _load_builtins()
+    load_builtins()
     return sorted(_REGISTRY[kind])
 
 

@@ -36,9 +36,6 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
     ``A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}``, where ``V_T = last_value``.
     Returns ``(advantages, returns)`` with ``returns = advantages + values``.
     """
-    fused = _gae_compiled(rewards, values, dones, last_value, gamma, lam)
-    if fused is not None:
-        return fused
     T = rewards.shape[0]
     not_done = 1.0 - dones.to(rewards.dtype)
     next_values = torch.cat([values[1:], last_value.reshape(1, *values.shape[1:])], dim=0)
@@ -50,26 +47,6 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
         running = deltas[t] + coef[t] * running
         advantages[t] = running
     return advantages, advantages + values
-
-
-def _gae_compiled(rewards, values, dones, last_value, gamma, lam):
-    """:func:`gae` in one compiled loop (``rlcore.fast``) for contiguous ``[T, n]`` float32 CPU
-    rollouts, or None (then the tensor loop runs)."""
-    tensors = (rewards, values, dones, last_value)
-    if rewards.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32 or not t.is_contiguous()
-                                 or t.requires_grad for t in tensors) \
-            or values.shape != rewards.shape or dones.shape != rewards.shape \
-            or last_value.numel() != rewards.shape[1]:
-        return None
-    from rlcore.fast import library
-
-    lib = library()
-    if lib is None:
-        return None
-    adv, ret = torch.empty_like(rewards), torch.empty_like(rewards)
-    lib.rl_gae(rewards.shape[0], rewards.shape[1], *(t.data_ptr() for t in tensors), gamma, gamma * lam,
-               adv.data_ptr(), ret.data_ptr())
-    return adv, ret
 
 
 def nstep_targets(rewards: torch.Tensor, dones: torch.Tensor, bootstrap: torch.Tensor,

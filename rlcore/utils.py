@@ -33,6 +33,16 @@ def set_threads(n: int | None = None) -> None:
         torch.set_num_threads(n)
 
 
+SCHEDULES = ("constant", "linear")
+
+
+def scheduled(value: float, schedule: str, progress_remaining: float) -> float:
+    """``value`` under ``schedule``: ``"constant"`` keeps it, ``"linear"`` scales it by the
+    share of training left (1.0 at the start, 0.0 at the end). Configs check the name with
+    :func:`rlcore.config.check_choice` against :data:`SCHEDULES`."""
+    return value * progress_remaining if schedule == "linear" else value
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch generator seeded the same way."""
     random.seed(seed)

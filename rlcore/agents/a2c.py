@@ -8,12 +8,12 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect_rollout, default_distribution
+from rlcore.agents.onpolicy import RolloutCollector, act_actor_critic, build_actor_critic, default_distribution
 from rlcore.augment.drac import augmentation_fits, build_augmentation, drac_regularizer
-from rlcore.errors import RLCoreError
 from rlcore.losses import normalize
 from rlcore.registry import register
-from rlcore.utils import adam
+from rlcore.config import check_choice
+from rlcore.utils import SCHEDULES, adam, scheduled
 
 
 @dataclass
@@ -39,10 +39,8 @@ class A2CConfig:
     aug_coef: float = doc(0.1, "Weight of the DrAC regulariser when an augmentation part is set.")
 
     def validate(self) -> None:
-        if self.optimizer not in ("rmsprop", "adam"):
-            raise RLCoreError(f"A2CConfig field 'optimizer' got {self.optimizer!r}; accepted: rmsprop, adam.")
-        if self.lr_schedule not in ("constant", "linear"):
-            raise RLCoreError(f"A2CConfig field 'lr_schedule' got {self.lr_schedule!r}; accepted: constant, linear.")
+        check_choice(self, "optimizer", ("rmsprop", "adam"))
+        check_choice(self, "lr_schedule", SCHEDULES)
 
 
 @register("agents", "a2c")
@@ -86,31 +84,45 @@ class A2C(Agent):
     def act(self, obs, deterministic=True):
         return act_actor_critic(self, obs, deterministic)
 
+    def make_learner(self):
+        return A2CLearner(self)
+
+    def make_collector(self):
+        return RolloutCollector(self)
+
     def iterate(self):
-        steps = collect_rollout(self, self.storage)
-        return steps, {**self.update(), **self.reward_metrics}
+        steps = self.collector.collect(self.storage.size)
+        return steps, {**self.learner.update(), **self.reward_metrics}
+
+
+class A2CLearner:
+    """The eager A2C learner: one policy-gradient and value step on the whole rollout."""
+
+    def __init__(self, agent):
+        self.agent = agent
 
     def update(self) -> dict[str, float]:
-        c = self.config
-        lr = c.lr * (self.progress_remaining() if c.lr_schedule == "linear" else 1.0)
-        for group in self.optimizer.param_groups:
+        agent = self.agent
+        c = agent.config
+        lr = scheduled(c.lr, c.lr_schedule, agent.progress_remaining())
+        for group in agent.optimizer.param_groups:
             group["lr"] = lr
-        b = next(self.storage.batches(self.storage.size * self.storage.num_envs, self.generator))
-        dist, values = self.policy(b.obs)
+        b = next(agent.storage.batches(agent.storage.size * agent.storage.num_envs, agent.generator))
+        dist, values = agent.policy(b.obs)
         adv = normalize(b.advantages) if c.normalize_advantage else b.advantages
         pg_loss = -(adv * dist.log_prob(b.actions)).mean()
         v_loss = (b.returns - values).pow(2).mean()
         entropy = dist.entropy().mean()
         loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
-        if self.augmentation is not None:
-            aug_loss = drac_regularizer(self.policy, self.augmentation, b.obs, dist, values)
+        if agent.augmentation is not None:
+            aug_loss = drac_regularizer(agent.policy, agent.augmentation, b.obs, dist, values)
             loss = loss + c.aug_coef * aug_loss
-        self.optimizer.zero_grad(set_to_none=True)
+        agent.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-        self.optimizer.step()
+        nn.utils.clip_grad_norm_(agent.policy.parameters(), c.max_grad_norm)
+        agent.optimizer.step()
         metrics = {"policy_loss": pg_loss.item(), "value_loss": v_loss.item(),
                    "entropy": entropy.item(), "lr": lr}
-        if self.augmentation is not None:
+        if agent.augmentation is not None:
             metrics["aug_loss"] = aug_loss.item()
         return metrics

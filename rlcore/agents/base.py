@@ -1,7 +1,9 @@
 """The agent base: a config plus swappable parts, and the plumbing every algorithm shares.
 
 Algorithms inherit from :class:`Agent` directly (one level) and implement ``_build`` (networks,
-optimisers, storage) and ``iterate`` (collect some experience, update, return metrics).
+optimisers, storage), ``make_learner`` and ``make_collector`` (the eager reference learner and
+collector, see :mod:`rlcore.interfaces`) and ``iterate`` (collect some experience, update,
+return metrics).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import torch
 
-from rlcore import registry
+from rlcore import interfaces, registry
 from rlcore.config import build_config
 from rlcore.envs import NormalizeObservation, NormalizeReward, find_wrapper, make_env
 from rlcore.errors import RLCoreError
@@ -70,6 +72,7 @@ class Agent:
         self.global_step = 0
         self.total_steps = 0
         self.built = False
+        self.reward, self.reward_metrics = None, {}
 
     # ----- spaces and parts -------------------------------------------------------------
     @property
@@ -101,14 +104,18 @@ class Agent:
 
     def _fits(self, role: str, cls: Any) -> str | None:
         """None if ``cls`` fits ``role``, else the reason it does not."""
-        if role == "policy" and getattr(cls, "family", None) != self.policy_family:
-            return f"is a {getattr(cls, 'family', '?')} policy"
-        if role == "storage" and getattr(cls, "kind", None) != self.storage_kind:
-            return f"is an {getattr(cls, 'kind', '?')} storage"
+        proto = interfaces.slot_protocol(role, cls)
+        missing = interfaces.missing_members(cls, proto) if proto is not None else []
+        if missing:
+            return f"lacks {', '.join(missing)} of the {role} contract"
+        if role == "policy" and cls.family != self.policy_family:
+            return f"is a {cls.family} policy"
+        if role == "storage" and cls.kind != self.storage_kind:
+            return f"is an {cls.kind} storage"
         if role == "reward" and hasattr(cls, "fits"):
             return cls.fits(self.observation_space, self.action_space)
         if role == "distribution":
-            if not isinstance(self.action_space, getattr(cls, "spaces", ())):
+            if not isinstance(self.action_space, cls.spaces):
                 return f"does not support a {type(self.action_space).__name__} action space"
             return self._distribution_fits(cls)
         return None
@@ -176,7 +183,7 @@ class Agent:
             self._wrap_given_env()
         self._build()
         self._build_reward()
-        self._choose_update_path()
+        self.choose_paths()
         self.built = True
         self.obs = None
         return self
@@ -196,21 +203,31 @@ class Agent:
             self.reward = self.make_part("reward", self.env.single_observation_space, self.action_space,
                                          self.device)
 
-    def _choose_update_path(self) -> None:
-        """Use a fused update kernel (:mod:`rlcore.fast`) where one fits, else eager PyTorch.
+    def choose_paths(self) -> None:
+        """Pick the learner and collector (:func:`rlcore.interfaces.choose_paths`): a registered
+        faster one where it supports this agent, else the eager reference. ``update_path``
+        says which learner runs and why."""
+        self.learner, self.collector, self.update_path = interfaces.choose_paths(self)
 
-        ``self.fast`` is the kernel or None; ``self.update_path`` says which path and why.
-        """
-        from rlcore import fast
+    def use_eager(self, why: str = "chosen by the caller") -> "Agent":
+        """Run the eager reference learner and collector from now on."""
+        self.ensure_built()
+        self.learner, self.collector = self.make_learner(), self.make_collector()
+        self.update_path = f"eager ({why})"
+        return self
 
-        self.fast, self.update_path = fast.kernel_for(self)
+    def make_learner(self) -> interfaces.Learner:  # pragma: no cover - abstract
+        """The eager reference learner of this algorithm."""
+        raise NotImplementedError
 
-    def fast_kernel(self):
-        """The fused kernel for the next update (None: eager), rebuilt if the tensors it
-        points into were replaced since it was made."""
-        if self.fast is not None and self.fast.stale():
-            self._choose_update_path()
-        return self.fast
+    def make_collector(self) -> interfaces.Collector:  # pragma: no cover - abstract
+        """The eager reference collector of this algorithm."""
+        raise NotImplementedError
+
+    def update(self, *args: Any) -> dict[str, float]:
+        """One update by the chosen learner; returns its metrics."""
+        self.ensure_built()
+        return self.learner.update(*args)
 
     def env_options(self) -> dict[str, Any]:
         c = self.config
@@ -244,8 +261,8 @@ class Agent:
     def _action_bounds(self) -> None:
         space = self.action_space
         if isinstance(space, gym.spaces.Box):
-            self._low = torch.as_tensor(space.low, dtype=torch.float32, device=self.device)
-            self._high = torch.as_tensor(space.high, dtype=torch.float32, device=self.device)
+            self.action_low = torch.as_tensor(space.low, dtype=torch.float32, device=self.device)
+            self.action_high = torch.as_tensor(space.high, dtype=torch.float32, device=self.device)
 
     def to_env_action(self, action: torch.Tensor, squashed: bool) -> torch.Tensor:
         """Map a policy action to the env's action space (rescale from [-1, 1] or clip).
@@ -258,8 +275,8 @@ class Agent:
         if not isinstance(self.action_space, gym.spaces.Box):
             return action
         if squashed:
-            return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
-        return torch.maximum(torch.minimum(action, self._high), self._low)
+            return self.action_low + (action + 1.0) * 0.5 * (self.action_high - self.action_low)
+        return torch.maximum(torch.minimum(action, self.action_high), self.action_low)
 
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """Env actions for a batch of observations (deterministic by default)."""
@@ -282,7 +299,7 @@ class Agent:
             wrapper = find_wrapper(self.env, cls)
             if wrapper is not None:
                 state[name] = wrapper.rms.state_dict()
-        if getattr(self, "reward", None) is not None:
+        if self.reward is not None:
             state["reward"] = self.reward.state_dict()
         state["global_step"] = torch.tensor(self.global_step)
         return state
@@ -295,10 +312,10 @@ class Agent:
             wrapper = find_wrapper(self.env, cls)
             if wrapper is not None and name in state:
                 wrapper.rms.load_state_dict(state[name])
-        if getattr(self, "reward", None) is not None and "reward" in state:
+        if self.reward is not None and "reward" in state:
             self.reward.load_state_dict(state["reward"])
         self.global_step = int(state.get("global_step", 0))
-        self._choose_update_path()  # loading replaced the optimizers' state tensors
+        self.choose_paths()  # loading replaced the optimizers' state tensors
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (tensors only; loadable with ``weights_only=True``)."""

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import (build_replay, collect_transitions, discount, feedback, random_actions,
+from rlcore.agents.offpolicy import (TransitionCollector, build_replay, discount, feedback, random_actions,
                                      sample, weighted_mean)
 from rlcore.losses import soft_update
 from rlcore.registry import register
-from rlcore.utils import adam
+from rlcore.config import check_choice
+from rlcore.utils import SCHEDULES, adam, scheduled
 from rlcore.returns import td_target
 
 
@@ -40,6 +41,9 @@ class DQNConfig:
     hidden: tuple = doc((256, 256), "Encoder hidden layer widths.")
     activation: str = doc("relu", "Encoder activation.")
     normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
+
+    def validate(self) -> None:
+        check_choice(self, "lr_schedule", SCHEDULES)
 
 
 @register("agents", "dqn")
@@ -91,41 +95,57 @@ class DQN(Agent):
     def to_env_action(self, action, squashed=False):
         return action
 
+    def make_learner(self):
+        return DQNLearner(self)
+
+    def make_collector(self):
+        return TransitionCollector(self)
+
     def iterate(self):
         c = self.config
-        steps = collect_transitions(self, c.train_freq)
+        steps = self.collector.collect(c.train_freq)
         metrics = {"epsilon": self.epsilon()}
         if self.global_step >= c.learning_starts:
-            metrics.update(self.update(c.gradient_steps))
+            metrics.update(self.learner.update())
             metrics.update(self.reward_metrics)
         return steps, metrics
 
-    def update(self, gradient_steps: int) -> dict[str, float]:
-        c = self.config
-        lr = c.lr * (self.progress_remaining() if c.lr_schedule == "linear" else 1.0)
-        for group in self.optimizer.param_groups:
+
+class DQNLearner:
+    """The eager Double-DQN learner: ``gradient_steps`` Huber-loss steps, then the target update when due."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def update(self, gradient_steps: int | None = None) -> dict[str, float]:
+        """``gradient_steps`` steps (default: the config's); returns mean loss and Q."""
+        agent = self.agent
+        c = agent.config
+        gradient_steps = c.gradient_steps if gradient_steps is None else gradient_steps
+        lr = scheduled(c.lr, c.lr_schedule, agent.progress_remaining())
+        for group in agent.optimizer.param_groups:
             group["lr"] = lr
-        total = torch.zeros(2, device=self.device)
+        total = torch.zeros(2, device=agent.device)
         for _ in range(gradient_steps):
-            b = sample(self)
+            b = sample(agent)
             with torch.no_grad():
-                next_q = self.q_target(b.next_obs)
+                next_q = agent.q_target(b.next_obs)
                 if c.double_q:
-                    best = self.q(b.next_obs).argmax(-1, keepdim=True)
+                    best = agent.q(b.next_obs).argmax(-1, keepdim=True)
                     next_v = next_q.gather(-1, best).squeeze(-1)
                 else:
                     next_v = next_q.max(-1).values
-                target = td_target(b.rewards, b.dones, next_v, discount(self, b))
-            q = self.q(b.obs).gather(-1, b.actions.long().unsqueeze(-1)).squeeze(-1)
+                target = td_target(b.rewards, b.dones, next_v, discount(agent, b))
+            q = agent.q(b.obs).gather(-1, b.actions.long().unsqueeze(-1)).squeeze(-1)
             loss = weighted_mean(nn.functional.smooth_l1_loss(q, target, reduction="none"), b)
-            self.optimizer.zero_grad(set_to_none=True)
+            agent.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
-            self.optimizer.step()
-            feedback(self, b, q.detach() - target)
+            nn.utils.clip_grad_norm_(agent.q.parameters(), c.max_grad_norm)
+            agent.optimizer.step()
+            feedback(agent, b, q.detach() - target)
             total += torch.stack([loss.detach(), q.detach().mean()])
-        if self.global_step - self._last_target_update >= c.target_update_interval:
-            soft_update(self.q_target, self.q, c.tau)
-            self._last_target_update = self.global_step
+        if agent.global_step - agent._last_target_update >= c.target_update_interval:
+            soft_update(agent.q_target, agent.q, c.tau)
+            agent._last_target_update = agent.global_step
         loss, q_mean = (total / max(gradient_steps, 1)).tolist()
         return {"loss": loss, "q_mean": q_mean}

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import collect_transitions, discount, feedback, sample, weighted_mean
+from rlcore.agents.offpolicy import TransitionCollector, discount, feedback, sample, weighted_mean
 from rlcore.encoders import mlp
 from rlcore.errors import RLCoreError
 from rlcore.losses import soft_update
@@ -180,13 +180,19 @@ class DrQV2(Agent):
         mu = self.actor(self.encoder(obs))
         return (mu + torch.randn_like(mu) * self.std()).clamp(-1.0, 1.0)
 
+    def make_learner(self):
+        return DrQV2Learner(self)
+
+    def make_collector(self):
+        return TransitionCollector(self)
+
     def iterate(self):
         c = self.config
-        steps = collect_transitions(self, c.train_freq)
+        steps = self.collector.collect(c.train_freq)
         metrics: dict[str, float] = {}
         if self.global_step >= c.learning_starts and len(self.storage) > 0:
             for _ in range(c.gradient_steps):
-                metrics = self.update()
+                metrics = self.learner.update()
         return steps, {**metrics, **self.reward_metrics}
 
     def _target(self, b, h_next: torch.Tensor, std: float) -> torch.Tensor:
@@ -196,31 +202,39 @@ class DrQV2(Agent):
         q_next = torch.min(*self.target_critic(h_next, (mu + noise).clamp(-1.0, 1.0)))
         return b.rewards + discount(self, b) * (1.0 - b.dones) * q_next
 
+
+class DrQV2Learner:
+    """The eager DrQ-v2 learner: an augmented critic step (which trains the encoder) and an actor step on detached features."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
     def update(self) -> dict[str, float]:
-        c = self.config
-        b = sample(self)
-        std = self.std()
-        h = self.encoder(self._augment(b.obs))
+        agent = self.agent
+        c = agent.config
+        b = sample(agent)
+        std = agent.std()
+        h = agent.encoder(agent._augment(b.obs))
         with torch.no_grad():
-            target = self._target(b, self.encoder(self._augment(b.next_obs)), std)
-        qs = self.critic(h, b.actions)
+            target = agent._target(b, agent.encoder(agent._augment(b.next_obs)), std)
+        qs = agent.critic(h, b.actions)
         critic_loss = sum(weighted_mean((q - target).pow(2), b) for q in qs)
-        self.critic_optimizer.zero_grad(set_to_none=True)
+        agent.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
-        self.critic_optimizer.step()
-        feedback(self, b, torch.stack([q.detach() - target for q in qs]).abs().mean(0))
+        agent.critic_optimizer.step()
+        feedback(agent, b, torch.stack([q.detach() - target for q in qs]).abs().mean(0))
 
         h = h.detach()
-        mu = self.actor(h)
+        mu = agent.actor(h)
         noise = (torch.randn_like(mu) * std).clamp(-c.std_clip, c.std_clip)
         a = mu + noise
         a = a - a.detach() + a.detach().clamp(-1.0, 1.0)  # clamp with a straight-through gradient
-        self.critic.requires_grad_(False)
-        actor_loss = -torch.min(*self.critic(h, a)).mean()
-        self.critic.requires_grad_(True)
-        self.actor_optimizer.zero_grad(set_to_none=True)
+        agent.critic.requires_grad_(False)
+        actor_loss = -torch.min(*agent.critic(h, a)).mean()
+        agent.critic.requires_grad_(True)
+        agent.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
-        self.actor_optimizer.step()
-        soft_update(self.target_critic, self.critic, c.tau)
+        agent.actor_optimizer.step()
+        soft_update(agent.target_critic, agent.critic, c.tau)
         return {"critic_loss": critic_loss.item() / len(qs), "actor_loss": actor_loss.item(),
                 "q": qs[0].mean().item(), "std": std}

@@ -66,7 +66,7 @@ def sample(agent) -> ReplayBatch:
     ``batch.rewards`` (so every TD target sees them) and the reward trains on the batch.
     """
     batch = agent.storage.sample(agent.config.batch_size, agent.generator)
-    part = getattr(agent, "reward", None)
+    part = agent.reward
     if part is not None:
         coef = part.coefficient
         intrinsic = part.compute(batch.obs, batch.actions, batch.next_obs)
@@ -106,16 +106,10 @@ def feedback(agent, batch: ReplayBatch, td_error: torch.Tensor) -> None:
 def collect_transitions(agent, n_steps: int) -> int:
     """Step the env ``n_steps`` times with exploration and store transitions. Returns env steps.
 
-    Until ``learning_starts`` env steps, actions are uniform random. After that, with a
-    fused kernel and an env that steps in C, acting, stepping and storing run in one call.
+    Until ``learning_starts`` env steps, actions are uniform random; after that the agent's
+    ``explore`` picks them.
     """
     env, storage = agent.env, agent.storage
-    if agent.global_step >= agent.config.learning_starts:
-        fast = agent.fast_kernel()
-        chain = fast.native_chain(env) if fast is not None and fast.sigma is not None else None
-        if chain is not None:
-            fast.collect(chain, n_steps)
-            return n_steps * env.num_envs
     obs = agent.obs
     for _ in range(n_steps):
         if agent.global_step < agent.config.learning_starts:
@@ -129,3 +123,13 @@ def collect_transitions(agent, n_steps: int) -> int:
         agent.global_step += env.num_envs
     agent.obs = obs
     return n_steps * env.num_envs
+
+
+class TransitionCollector:
+    """The eager off-policy collector: ``n`` exploration steps per env into replay."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def collect(self, n: int) -> int:
+        return collect_transitions(self.agent, n)

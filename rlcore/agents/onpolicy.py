@@ -46,34 +46,13 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
     """
     c, env, policy = agent.config, agent.env, agent.policy
     obs = agent.obs
-    next_obs = next_obs_buffer(agent, storage) if getattr(agent, "reward", None) is not None else None
-    fast = agent.fast_kernel() if storage is getattr(agent, "storage", None) else None
-    chain = fast.native_chain(env) if fast is not None and next_obs is None else None
-    if chain is not None:  # the whole rollout in one compiled call
-        agent.obs = fast.rollout(chain, obs)
-        storage.finish(policy.value(agent.obs), c.gamma, c.gae_lambda)
-        return storage.size * env.num_envs
-    draws = fast.draw_rollout() if fast is not None else None
+    next_obs = next_obs_buffer(agent, storage) if agent.reward is not None else None
     for t in range(storage.size):
-        if fast is not None:  # policy, sampling and the storage row in one compiled call
-            s = env.step(fast.act(obs, t, draws[t]))
-            stored = fast.outcome(t, s, c.gamma)
-        else:
-            dist, value = policy(obs)
-            action = dist.sample()
-            log_prob = dist.log_prob(action)
-            s = env.step(agent.to_env_action(action, agent.squashed))
-            stored = False
-        if not stored:
-            reward = s.reward
-            trunc = s.truncated & ~s.terminated
-            if trunc.any():
-                reward = reward.clone()
-                reward[trunc] += c.gamma * policy.value(obs_map(lambda x: x[trunc], s.next_obs))  # noqa: B023
-            if fast is not None:
-                storage.add_outcome(reward, s.terminated | s.truncated)
-            else:
-                storage.add(obs, action, log_prob, value, reward, s.terminated | s.truncated)
+        dist, value = policy(obs)
+        action = dist.sample()
+        log_prob = dist.log_prob(action)
+        s = env.step(agent.to_env_action(action, agent.squashed))
+        storage.add(obs, action, log_prob, value, bootstrap_truncated(agent, s), s.terminated | s.truncated)
         if next_obs is not None:
             next_obs[t].copy_(s.next_obs)
         obs = s.obs
@@ -83,6 +62,30 @@ def collect_rollout(agent, storage: RolloutStorage) -> int:
         agent.reward_metrics = add_intrinsic_rewards(agent, storage, next_obs)
     storage.finish(policy.value(obs), c.gamma, c.gae_lambda)
     return storage.size * env.num_envs
+
+
+def bootstrap_truncated(agent, s) -> torch.Tensor:
+    """``s.reward`` with ``gamma * V(final_obs)`` added where an episode was truncated."""
+    reward = s.reward
+    trunc = s.truncated & ~s.terminated
+    if trunc.any():
+        reward = reward.clone()
+        reward[trunc] += agent.config.gamma * agent.policy.value(obs_map(lambda x: x[trunc], s.next_obs))
+    return reward
+
+
+class RolloutCollector:
+    """The eager on-policy collector: one rollout of ``n_steps`` per :meth:`collect`."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def collect(self, n: int) -> int:
+        """Fill the agent's rollout storage (``n`` must be its ``n_steps``); returns env steps."""
+        storage = self.agent.storage
+        if n != storage.size:
+            raise ValueError(f"an on-policy rollout has {storage.size} steps per env; got n={n}.")
+        return collect_rollout(self.agent, storage)
 
 
 def next_obs_buffer(agent, storage: RolloutStorage) -> torch.Tensor:

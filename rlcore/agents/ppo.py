@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.onpolicy import act_actor_critic, build_actor_critic, collect_rollout, default_distribution
+from rlcore.agents.onpolicy import RolloutCollector, act_actor_critic, build_actor_critic, default_distribution
 from rlcore.augment.drac import augmentation_fits, build_augmentation, drac_regularizer
+from rlcore.config import check_choice
 from rlcore.errors import RLCoreError
 from rlcore.losses import approx_kl, normalize, ppo_policy_loss, value_loss
 from rlcore.registry import register
-from rlcore.utils import adam
+from rlcore.utils import SCHEDULES, adam, scheduled
 
 
 @dataclass
@@ -45,8 +46,7 @@ class PPOConfig:
 
     def validate(self) -> None:
         for name in ("lr_schedule", "clip_schedule"):
-            if getattr(self, name) not in ("constant", "linear"):
-                raise RLCoreError(f"PPOConfig field {name!r} got {getattr(self, name)!r}; accepted: constant, linear.")
+            check_choice(self, name, SCHEDULES)
         if self.n_steps < 1 or self.batch_size < 1 or self.n_epochs < 1:
             raise RLCoreError("PPOConfig n_steps, batch_size and n_epochs must all be at least 1.")
 
@@ -88,62 +88,74 @@ class PPO(Agent):
     def act(self, obs, deterministic=True):
         return act_actor_critic(self, obs, deterministic)
 
-    def iterate(self):
-        steps = collect_rollout(self, self.storage)
-        return steps, {**self.update(), **self.reward_metrics}
+    def make_learner(self):
+        return PPOLearner(self)
 
-    def _scheduled(self, value: float, schedule: str) -> float:
-        return value * self.progress_remaining() if schedule == "linear" else value
+    def make_collector(self):
+        return RolloutCollector(self)
+
+    def iterate(self):
+        steps = self.collector.collect(self.storage.size)
+        return steps, {**self.learner.update(), **self.reward_metrics}
+
+
+class PPOLearner:
+    """The eager PPO learner: every epoch's minibatch steps with autograd.
+
+    :meth:`update` applies the schedules, runs :meth:`epochs` and reports the mean of each
+    statistic over the minibatch steps taken. A faster learner may replace :meth:`epochs`.
+    """
+
+    def __init__(self, agent: PPO):
+        self.agent = agent
 
     def update(self) -> dict[str, float]:
-        c = self.config
-        lr = self._scheduled(c.lr, c.lr_schedule)
-        for group in self.optimizer.param_groups:
+        a, c = self.agent, self.agent.config
+        lr = scheduled(c.lr, c.lr_schedule, a.progress_remaining())
+        for group in a.optimizer.param_groups:
             group["lr"] = lr
-        clip = self._scheduled(c.clip_range, c.clip_schedule)
-        fast = self.fast_kernel()
-        if fast is not None:
-            sums, n = fast.update(lr, clip)
-            stats = torch.tensor([*sums, 0.0])
-        else:
-            stats, n = self._update_eager(clip)
+        clip = scheduled(c.clip_range, c.clip_schedule, a.progress_remaining())
+        stats, n = self.epochs(lr, clip)
         pg, vl, ent, kl, cf, aug = (stats / max(n, 1)).tolist()
         metrics = {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
                    "clip_fraction": cf, "lr": lr}
-        if self.augmentation is not None:
+        if a.augmentation is not None:
             metrics["aug_loss"] = aug
         return metrics
 
-    def _update_eager(self, clip: float) -> tuple[torch.Tensor, int]:
-        """Every epoch's minibatch steps with autograd; returns (summed stats, minibatches)."""
-        c = self.config
-        stats = torch.zeros(6, device=self.device)
+    def epochs(self, lr: float, clip: float) -> tuple[torch.Tensor, int]:
+        """Every epoch's minibatch steps; returns (summed stats [6], minibatch steps taken)."""
+        a, c = self.agent, self.agent.config
+        stats = torch.zeros(6, device=a.device)
         n = 0
         for _ in range(c.n_epochs):
-            kl_stop = False
-            for b in self.storage.batches(c.batch_size, self.generator):
-                dist, values = self.policy(b.obs)
-                log_probs = dist.log_prob(b.actions)
-                adv = normalize(b.advantages) if c.normalize_advantage else b.advantages
-                pg_loss, clip_frac = ppo_policy_loss(log_probs, b.log_probs, adv, clip)
-                v_loss = value_loss(values, b.returns, b.values, c.clip_range_vf or None)
-                entropy = dist.entropy().mean()
-                loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
-                aug_loss = torch.zeros((), device=self.device)
-                if self.augmentation is not None:
-                    aug_loss = drac_regularizer(self.policy, self.augmentation, b.obs, dist, values)
-                    loss = loss + c.aug_coef * aug_loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    kl = approx_kl(log_probs, b.log_probs)
-                    stats += torch.stack([pg_loss, v_loss, entropy, kl, clip_frac, aug_loss]).detach()
+            for b in a.storage.batches(c.batch_size, a.generator):
+                step, kl = self.minibatch_step(b, clip)
+                stats += step
                 n += 1
                 if c.target_kl and kl > 1.5 * c.target_kl:
-                    kl_stop = True
-                    break
-            if kl_stop:
-                break
+                    return stats, n
         return stats, n
+
+    def minibatch_step(self, b, clip: float) -> tuple[torch.Tensor, float]:
+        """One gradient step on minibatch ``b``; returns (its stats, its approximate KL)."""
+        a, c = self.agent, self.agent.config
+        dist, values = a.policy(b.obs)
+        log_probs = dist.log_prob(b.actions)
+        adv = normalize(b.advantages) if c.normalize_advantage else b.advantages
+        pg_loss, clip_frac = ppo_policy_loss(log_probs, b.log_probs, adv, clip)
+        v_loss = value_loss(values, b.returns, b.values, c.clip_range_vf or None)
+        entropy = dist.entropy().mean()
+        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+        aug_loss = torch.zeros((), device=a.device)
+        if a.augmentation is not None:
+            aug_loss = drac_regularizer(a.policy, a.augmentation, b.obs, dist, values)
+            loss = loss + c.aug_coef * aug_loss
+        a.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(a.policy.parameters(), c.max_grad_norm)
+        a.optimizer.step()
+        with torch.no_grad():
+            kl = approx_kl(log_probs, b.log_probs)
+            stats = torch.stack([pg_loss, v_loss, entropy, kl, clip_frac, aug_loss]).detach()
+        return stats, kl

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import (act_continuous, build_twin, collect_transitions, discount, explore_continuous,
+from rlcore.agents.offpolicy import (TransitionCollector, act_continuous, build_twin, discount, explore_continuous,
                                      feedback, sample, weighted_mean)
+from rlcore.agents.td3 import off_policy_iterate
 from rlcore.losses import polyak_
 from rlcore.registry import register
 from rlcore.utils import adam
@@ -70,8 +71,14 @@ class SAC(Agent):
         self.target_entropy = c.target_entropy or -float(act_dim)
         self.log_alpha = torch.tensor(math.log(c.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = adam([self.log_alpha], lr=c.alpha_lr)
-        self._target_params = list(self.target_critics.parameters())
-        self._critic_params = list(self.policy.critics.parameters())
+        self.target_params = list(self.target_critics.parameters())  # Polyak-averaged towards:
+        self.critic_params = list(self.policy.critics.parameters())
+
+    def make_learner(self):
+        return SACLearner(self)
+
+    def make_collector(self):
+        return TransitionCollector(self)
 
     def networks(self):
         return {"policy": self.policy, "target_critics": self.target_critics,
@@ -85,48 +92,47 @@ class SAC(Agent):
         return explore_continuous(self, obs)
 
     def iterate(self):
-        c = self.config
-        steps = collect_transitions(self, c.train_freq)
-        metrics: dict[str, float] = {}
-        if self.global_step >= c.learning_starts:
-            for _ in range(c.gradient_steps):
-                metrics = self.update()
-        return steps, {**metrics, **self.reward_metrics}
+        return off_policy_iterate(self)
+
+
+class SACLearner:
+    """The eager SAC learner: a critic step, an actor step, a temperature step (when
+    ``autotune_alpha``) and Polyak averaging of the target critics per call."""
+
+    def __init__(self, agent: SAC):
+        self.agent = agent
 
     def update(self) -> dict[str, float]:
-        fast = self.fast_kernel()
-        if fast is not None:
-            return fast.update()
-        c = self.config
-        b = sample(self)
-        alpha = self.log_alpha.detach().exp()
+        a, c = self.agent, self.agent.config
+        b = sample(a)
+        alpha = a.log_alpha.detach().exp()
         with torch.no_grad():
-            next_a, next_logp = self.policy.distribution(b.next_obs).rsample_log_prob()
-            next_q = self.target_critics(b.next_obs, next_a).min(0).values
-            target = td_target(b.rewards, b.dones, next_q - alpha * next_logp, discount(self, b))
-        qs = self.policy.q_values(b.obs, b.actions)  # [num_critics, B]
+            next_a, next_logp = a.policy.distribution(b.next_obs).rsample_log_prob()
+            next_q = a.target_critics(b.next_obs, next_a).min(0).values
+            target = td_target(b.rewards, b.dones, next_q - alpha * next_logp, discount(a, b))
+        qs = a.policy.q_values(b.obs, b.actions)  # [num_critics, B]
         td = qs - target
         critic_loss = weighted_mean(td.pow(2), b) * len(qs)  # the sum of the critics' losses
-        self.critic_optimizer.zero_grad(set_to_none=True)
+        a.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
-        self.critic_optimizer.step()
-        feedback(self, b, td.detach().abs().mean(0))
+        a.critic_optimizer.step()
+        feedback(a, b, td.detach().abs().mean(0))
 
-        a, logp = self.policy.distribution(b.obs).rsample_log_prob()
-        self.policy.freeze_critics(True)
-        q_pi = self.policy.q_values(b.obs, a).min(0).values
-        self.policy.freeze_critics(False)
+        act, logp = a.policy.distribution(b.obs).rsample_log_prob()
+        a.policy.freeze_critics(True)
+        q_pi = a.policy.q_values(b.obs, act).min(0).values
+        a.policy.freeze_critics(False)
         actor_loss = (alpha * logp - q_pi).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
+        a.actor_optimizer.zero_grad(set_to_none=True)
         if c.autotune_alpha:  # disjoint parameters (alpha is detached above), so one backward serves both
-            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss = -(a.log_alpha * (logp.detach() + a.target_entropy)).mean()
+            a.alpha_optimizer.zero_grad(set_to_none=True)
             (actor_loss + alpha_loss).backward()
-            self.alpha_optimizer.step()
+            a.alpha_optimizer.step()
         else:
             actor_loss.backward()
-        self.actor_optimizer.step()
-        polyak_(self._target_params, self._critic_params, c.tau)
+        a.actor_optimizer.step()
+        polyak_(a.target_params, a.critic_params, c.tau)
         return {"critic_loss": critic_loss.item() / len(qs), "actor_loss": actor_loss.item(),
                 "alpha": alpha.item(), "entropy": -logp.mean().item()}
 

@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 
 from rlcore.agents.base import Agent, doc
-from rlcore.agents.offpolicy import (act_continuous, build_twin, collect_transitions, discount, explore_continuous,
+from rlcore.agents.offpolicy import (TransitionCollector, act_continuous, build_twin, discount, explore_continuous,
                                      feedback, sample, weighted_mean)
 from rlcore.losses import polyak_
 from rlcore.registry import register
@@ -39,6 +39,33 @@ class TD3Config:
     normalize_obs: bool = doc(False, "Running mean/std observation normalisation.")
 
 
+def build_deterministic(agent) -> None:
+    """Actor, critics, their targets (target actor included) and replay for TD3 and DDPG."""
+    build_twin(agent)
+    agent.target_actor = copy.deepcopy(
+        torch.nn.ModuleList([agent.policy.actor_encoder, agent.policy.actor])).requires_grad_(False)
+    agent.updates = 0  # critic updates so far (the actor updates every policy_delay of them)
+    online = [*agent.policy.critics.parameters(), *agent.policy.actor_encoder.parameters(),
+              *agent.policy.actor.parameters()]
+    agent.polyak_pairs = ([*agent.target_critics.parameters(), *agent.target_actor.parameters()], online)
+
+
+def deterministic_networks(agent) -> dict:
+    return {"policy": agent.policy, "target_critics": agent.target_critics, "target_actor": agent.target_actor,
+            "actor_optimizer": agent.actor_optimizer, "critic_optimizer": agent.critic_optimizer}
+
+
+def off_policy_iterate(agent) -> tuple[int, dict[str, float]]:
+    """Collect ``train_freq`` steps per env, then ``gradient_steps`` updates once learning started."""
+    c = agent.config
+    steps = agent.collector.collect(c.train_freq)
+    metrics: dict[str, float] = {}
+    if agent.global_step >= c.learning_starts:
+        for _ in range(c.gradient_steps):
+            metrics = agent.learner.update() or metrics
+    return steps, {**metrics, **agent.reward_metrics}
+
+
 @register("agents", "td3")
 class TD3(Agent):
     """TD3: clipped double-Q, delayed policy updates and target policy smoothing.
@@ -61,29 +88,23 @@ class TD3(Agent):
         return None if not cls.has_log_prob else "is not an exploration-noise distribution"
 
     def _build(self) -> None:
-        build_twin(self)
-        self.target_actor = copy.deepcopy(
-            torch.nn.ModuleList([self.policy.actor_encoder, self.policy.actor])).requires_grad_(False)
-        self._updates = 0
-        online = [*self.policy.critics.parameters(), *self.policy.actor_encoder.parameters(),
-                  *self.policy.actor.parameters()]
-        self._polyak_pairs = ([*self.target_critics.parameters(), *self.target_actor.parameters()], online)
+        build_deterministic(self)
+
+    def make_learner(self):
+        return TD3Learner(self)
+
+    def make_collector(self):
+        return TransitionCollector(self)
 
     def networks(self):
-        return {"policy": self.policy, "target_critics": self.target_critics,
-                "target_actor": self.target_actor, "actor_optimizer": self.actor_optimizer,
-                "critic_optimizer": self.critic_optimizer}
+        return deterministic_networks(self)
 
     def state_dict(self):
-        return {**super().state_dict(), "updates": torch.tensor(self._updates)}
+        return {**super().state_dict(), "updates": torch.tensor(self.updates)}
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self._updates = int(state.get("updates", 0))  # keeps the actor-update phase on resume
-
-    def _target_action(self, obs):
-        enc, head = self.target_actor
-        return torch.tanh(head(enc(obs)))
+        self.updates = int(state.get("updates", 0))  # keeps the actor-update phase on resume
 
     def act(self, obs, deterministic=True):
         return act_continuous(self, obs, deterministic)
@@ -92,44 +113,47 @@ class TD3(Agent):
         return explore_continuous(self, obs)
 
     def iterate(self):
-        c = self.config
-        steps = collect_transitions(self, c.train_freq)
-        metrics: dict[str, float] = {}
-        if self.global_step >= c.learning_starts:
-            for _ in range(c.gradient_steps):
-                metrics = self.update() or metrics
-        return steps, {**metrics, **self.reward_metrics}
+        return off_policy_iterate(self)
+
+
+class TD3Learner:
+    """The eager TD3/DDPG learner: a critic step on every call; every ``policy_delay`` calls an
+    actor step and Polyak averaging of the targets. Target smoothing when ``target_noise > 0``."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def target_action(self, obs: torch.Tensor) -> torch.Tensor:
+        enc, head = self.agent.target_actor
+        return torch.tanh(head(enc(obs)))
 
     def update(self) -> dict[str, float]:
-        fast = self.fast_kernel()
-        if fast is not None:
-            return fast.update()
-        c = self.config
-        b = sample(self)
+        a, c = self.agent, self.agent.config
+        b = sample(a)
         with torch.no_grad():
-            next_a = self._target_action(b.next_obs)
+            next_a = self.target_action(b.next_obs)
             if c.target_noise > 0:
                 noise = (torch.randn_like(next_a) * c.target_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
                 next_a = (next_a + noise).clamp(-1.0, 1.0)
-            next_q = self.target_critics(b.next_obs, next_a).min(0).values
-            target = td_target(b.rewards, b.dones, next_q, discount(self, b))
-        qs = self.policy.q_values(b.obs, b.actions)  # [num_critics, B]
+            next_q = a.target_critics(b.next_obs, next_a).min(0).values
+            target = td_target(b.rewards, b.dones, next_q, discount(a, b))
+        qs = a.policy.q_values(b.obs, b.actions)  # [num_critics, B]
         td = qs - target
         critic_loss = weighted_mean(td.pow(2), b) * len(qs)  # the sum of the critics' losses
-        self.critic_optimizer.zero_grad(set_to_none=True)
+        a.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
-        self.critic_optimizer.step()
-        feedback(self, b, td.detach().abs().mean(0))
-        self._updates += 1
+        a.critic_optimizer.step()
+        feedback(a, b, td.detach().abs().mean(0))
+        a.updates += 1
         metrics = {"critic_loss": critic_loss.item() / len(qs)}
-        if self._updates % c.policy_delay == 0:
-            a = self.policy.distribution(b.obs).mode
-            self.policy.freeze_critics(True)
-            actor_loss = -self.policy.critics.first(b.obs, a).mean()
-            self.policy.freeze_critics(False)
-            self.actor_optimizer.zero_grad(set_to_none=True)
+        if a.updates % c.policy_delay == 0:
+            act = a.policy.distribution(b.obs).mode
+            a.policy.freeze_critics(True)
+            actor_loss = -a.policy.critics.first(b.obs, act).mean()
+            a.policy.freeze_critics(False)
+            a.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss.backward()
-            self.actor_optimizer.step()
-            polyak_(*self._polyak_pairs, c.tau)
+            a.actor_optimizer.step()
+            polyak_(*a.polyak_pairs, c.tau)
             metrics["actor_loss"] = actor_loss.item()
         return metrics

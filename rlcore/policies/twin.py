@@ -27,7 +27,7 @@ class CriticEnsemble(nn.Module):
         super().__init__()
         self.n = len(encoders)
         self.encoders = nn.ModuleList(encoders)
-        self._stateless = not any(True for e in encoders for _ in e.parameters())
+        self.stateless = not any(True for e in encoders for _ in e.parameters())
         sizes = [encoders[0].out_dim + act_dim, *hidden, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -41,7 +41,7 @@ class CriticEnsemble(nn.Module):
         return self.n
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        if self._stateless:
+        if self.stateless:
             x = torch.cat([self.encoders[0](obs), action], dim=-1).expand(self.n, -1, -1)
         else:
             x = torch.stack([torch.cat([e(obs), action], dim=-1) for e in self.encoders])

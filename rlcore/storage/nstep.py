@@ -72,4 +72,4 @@ class NStepReplay(ReplayStorage):
         super().add(obs, actions, rewards, next_obs, terminated, truncated)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> ReplayBatch:
-        return nstep_batch(self, self._uniform_slots(batch_size, generator), self.n_step, self.gamma)
+        return nstep_batch(self, self.uniform_slots(batch_size, generator), self.n_step, self.gamma)

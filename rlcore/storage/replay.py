@@ -64,7 +64,8 @@ class ReplayStorage:
         self.count = min(self.count + n, self.capacity)
         self.total += n
 
-    def _uniform_slots(self, batch_size: int, generator: torch.Generator | None) -> torch.Tensor:
+    def uniform_slots(self, batch_size: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``batch_size`` slot indices drawn uniformly from the filled part (one torch draw)."""
         return torch.randint(0, self.count, (batch_size,), generator=generator).to(self.device)
 
     def _one_step(self, idx: torch.Tensor) -> ReplayBatch:
@@ -73,4 +74,4 @@ class ReplayStorage:
                            obs_map(take, self.next_obs), self.dones[idx], indices=idx)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> ReplayBatch:
-        return self._one_step(self._uniform_slots(batch_size, generator))
+        return self._one_step(self.uniform_slots(batch_size, generator))

@@ -248,7 +248,7 @@ def run_once(algo, *, hooks=False, **kwargs):
     """Build ``algo`` on CartPole (2 envs, seed 0), collect one rollout and update once."""
     config = dict(ALGOS[algo], **kwargs.pop("config", {}))
     agent = make_agent(algo, "CartPole-v1", config, seed=0, num_envs=2, **kwargs).build()
-    agent.fast = None  # agents with an augmentation are eager; the plain one must sample the same way
+    agent.use_eager()  # agents with an augmentation are eager; the plain one must sample the same way
     calls, policy_inputs = [], []
     if hooks:
         agent.augmentation.register_forward_hook(lambda m, i, o: calls.append((i[0].clone(), o.clone())))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rlcore import fast, make_agent
+from rlcore.fast.paths import FusedSACLearner, FusedTD3Learner
 from rlcore.agents.offpolicy import collect_transitions
 from rlcore.agents.onpolicy import collect_rollout
 
@@ -49,7 +50,7 @@ def assert_same_state(fused, eager, atol=2e-5, rtol=1e-4):
 def _pair(build):
     """The same agent twice from the same seed; the second forced onto the eager path."""
     fused, eager = build(), build()
-    eager.fast = None
+    eager.use_eager()
     return fused, eager
 
 
@@ -76,7 +77,7 @@ def _updates(agents, n):
 def test_off_policy_fused_updates_equal_autograd(case):
     algo, cfg = OFF_POLICY[case]
     fused, eager = _pair(lambda: _filled(algo, cfg, seed=1))
-    assert fused.update_path == "fused" and fused.fast is not None
+    assert fused.update_path == "fused" and isinstance(fused.learner, (FusedTD3Learner, FusedSACLearner))
     mf, me = _updates((fused, eager), 12)
     for a, b in zip(mf, me):
         assert a.keys() == b.keys()
@@ -152,31 +153,31 @@ def test_checkpoint_reload_rebinds_the_kernel(tmp_path):
 
 def test_agents_without_a_kernel_or_with_extra_parts_use_eager():
     dqn = make_agent("dqn", "CartPole-v1").build()
-    assert dqn.fast is None and dqn.update_path.startswith("eager (dqn has no fused kernel")
+    assert dqn.update_path.startswith("eager (dqn has no fused kernel")
     rnd = make_agent("ppo", "CartPole-v1", reward="rnd").build()
-    assert rnd.fast is None and "intrinsic reward" in rnd.update_path
+    assert "intrinsic reward" in rnd.update_path
     aug = make_agent("ppo", "CartPole-v1", augmentation="gaussian_noise").build()
-    assert aug.fast is None and "augmentation" in aug.update_path
+    assert "augmentation" in aug.update_path
     shared = make_agent("ppo", "CartPole-v1", policy="actor_critic").build()
-    assert shared.fast is None and shared.update_path.startswith("eager (fused kernels do not cover")
+    assert shared.update_path.startswith("eager (fused kernels do not cover")
     per = make_agent("sac", "Pendulum-v1", storage="prioritized_replay").build()
-    assert per.fast is None and "PrioritizedReplay" in per.update_path
+    assert "PrioritizedReplay" in per.update_path
 
 
 def test_disabled_or_uncompilable_kernels_fall_back_to_eager(monkeypatch, tmp_path):
-    monkeypatch.setattr(fast, "_state", {})
+    monkeypatch.setattr(fast.lib, "_state", {})
     monkeypatch.setenv("RLCORE_FUSED", "0")
     agent = make_agent("td3", "Pendulum-v1", dict(hidden=(8, 8))).build()
-    assert agent.fast is None and agent.update_path == "eager (disabled by RLCORE_FUSED=0)"
-    monkeypatch.setattr(fast, "_state", {})
+    assert agent.update_path == "eager (disabled by RLCORE_FUSED=0)"
+    monkeypatch.setattr(fast.lib, "_state", {})
     monkeypatch.delenv("RLCORE_FUSED")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing cached: it must compile
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     agent = make_agent("td3", "Pendulum-v1", dict(hidden=(8, 8), learning_starts=10)).build()
-    assert agent.fast is None and "could not be built" in agent.update_path
+    assert "could not be built" in agent.update_path
     agent.train(40, out=tmp_path / "run", eval_episodes=0, progress=False, tensorboard=False)
     assert agent.global_step == 40
-    monkeypatch.setattr(fast, "_state", {})  # later tests load the real library again
+    monkeypatch.setattr(fast.lib, "_state", {})  # later tests load the real library again
 
 
 @needs_cc
@@ -192,9 +193,9 @@ def test_a_replaced_optimizer_state_is_picked_up_not_written_behind_its_back():
     _updates((fused, eager), 3)
     for agent in (fused, eager):  # what a user might do by hand: load optimizer state directly
         agent.critic_optimizer.load_state_dict(agent.critic_optimizer.state_dict())
-    old = fused.fast
+    old = fused.learner
     _updates((fused, eager), 3)
-    assert fused.fast is not old and fused.update_path == "fused"
+    assert fused.learner is not old and fused.update_path == "fused"
     assert_same_state(fused, eager)
 
 
@@ -236,7 +237,7 @@ def test_fused_categorical_sampling_follows_the_softmax():
         agent.policy.actor_head.bias.copy_(torch.tensor([0.0, 1.0]))
     obs = torch.zeros(4000, 4)
     torch.manual_seed(0)
-    actions = agent.fast.act(obs, 0)
+    actions = agent.learner.kernel.act(obs, 0)
     p1 = torch.sigmoid(torch.tensor(1.0)).item()  # 0.731
     assert actions.float().mean().item() == pytest.approx(p1, abs=4 * (p1 * (1 - p1) / 4000) ** 0.5)
     torch.testing.assert_close(agent.storage.log_probs[0],
@@ -252,11 +253,11 @@ def _torch_backend_rollout(env_id, cfg, mode, num_envs=4):
     if mode != "loop":
         inner.native.lib = None
     if mode == "eager":
-        agent.fast = None
+        agent.use_eager()
     agent.reset_env()
     torch.manual_seed(5)
     for _ in range(2):
-        collect_rollout(agent, agent.storage)
+        agent.collector.collect(agent.storage.size)
     return agent
 
 
@@ -270,7 +271,7 @@ def test_compiled_rollout_collects_what_python_acting_collects(env_id, cfg):
     """Two rollouts (Pendulum crosses its 200-step time limit, so truncations bootstrap;
     CartPole terminates often): the loop in C stores exactly what per-step acting stores."""
     loop, act = (_torch_backend_rollout(env_id, cfg, mode) for mode in ("loop", "act"))
-    assert loop.fast is not None and fast.native_chain(loop.env) is not None
+    assert loop.update_path == "fused" and fast.native_chain(loop.env) is not None
     assert fast.native_chain(act.env) is None
     for name in ROLLOUT_FIELDS:
         torch.testing.assert_close(getattr(loop.storage, name), getattr(act.storage, name), atol=1e-6, rtol=1e-6,
@@ -301,17 +302,17 @@ def test_compiled_exploration_steps_store_what_eager_exploration_stores(algo):
         agent = make_agent(algo, "Pendulum-v1", dict(hidden=(32, 32), batch_size=32, learning_starts=50),
                            seed=2, backend="torch").build()
         if not compiled:
-            agent.fast = None
+            agent.use_eager()
         agent.reset_env()
         torch.manual_seed(7)
-        collect_transitions(agent, 50)  # random warm-up actions, eager in both
-        collect_transitions(agent, 170)  # past a 200-step time limit
+        agent.collector.collect(50)  # random warm-up actions, eager in both
+        agent.collector.collect(170)  # past a 200-step time limit
         for _ in range(30):
-            collect_transitions(agent, 1)
+            agent.collector.collect(1)
         return agent
 
     loop, eager = run(True), run(False)
-    assert fast.native_chain(loop.env) is not None and loop.fast.sigma is not None
+    assert fast.native_chain(loop.env) is not None and loop.learner.kernel.sigma is not None
     st, ref = loop.storage, eager.storage
     assert (st.pos, st.count, st.total) == (ref.pos, ref.count, ref.total) == (250, 250, 250)
     for name in ("obs", "next_obs", "actions", "rewards", "dones", "ends"):
@@ -326,16 +327,21 @@ def test_compiled_exploration_steps_store_what_eager_exploration_stores(algo):
 
 @needs_cc
 def test_compiled_gae_matches_the_tensor_recursion():
+    from types import SimpleNamespace
+
+    from rlcore.fast.paths import compiled_finish
     from rlcore.returns import gae
 
     g = torch.Generator().manual_seed(0)
     rewards, values = torch.randn(50, 6, generator=g), torch.randn(50, 6, generator=g)
     dones = (torch.rand(50, 6, generator=g) < 0.1).float()
     last = torch.randn(6, generator=g)
-    adv, ret = gae(rewards, values, dones, last, 0.97, 0.9)  # float32: the compiled loop
+    st = SimpleNamespace(rewards=rewards, values=values, dones=dones, size=50, num_envs=6, step=50)
+    compiled_finish(st, last, 0.97, 0.9)
     ref_adv, ref_ret = gae(*(t.double() for t in (rewards, values, dones, last)), 0.97, 0.9)  # tensor code
-    torch.testing.assert_close(adv.double(), ref_adv, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(ret.double(), ref_ret, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(st.advantages.double(), ref_adv, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(st.returns.double(), ref_ret, atol=1e-5, rtol=1e-5)
+    assert st.step == 0
 
 
 @needs_cc

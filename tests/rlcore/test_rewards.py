@@ -65,7 +65,7 @@ def _ppo(reward=None, collect=True):
     parts = dict(reward=reward, reward_kwargs=REWARD_KW) if reward else {}
     agent = make_agent("ppo", "CartPole-v1", SMALL["ppo"], seed=3, num_envs=2, **parts)
     agent.build()
-    agent.fast = None  # agents with a reward are eager; the plain one must sample the same way
+    agent.use_eager()  # agents with a reward are eager; the plain one must sample the same way
     agent.reset_env()
     if collect:
         collect_rollout(agent, agent.storage)
@@ -128,8 +128,8 @@ def test_intrinsic_rewards_change_dqn_td_targets(key, monkeypatch):
 def test_intrinsic_rewards_change_continuous_td_targets(algo, module, monkeypatch):
     seen = _spy_targets(monkeypatch, module)
     plain, curious = _off_policy(algo), _off_policy(algo, "rnd")
-    assert curious.fast is None  # agents with a reward part always take the eager path
-    plain.fast = None  # so the spy on td_target sees both updates
+    assert curious.update_path.startswith("eager")  # agents with a reward part always take the eager path
+    plain.use_eager()  # so the spy on td_target sees both updates
     for agent in (plain, curious):
         torch.manual_seed(0)  # the same actor noise in both updates
         agent.update()

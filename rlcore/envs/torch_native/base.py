@@ -200,6 +200,26 @@ class TorchVecEnv:
             self.native.drop_pool()  # draws taken before (re)seeding are not used
 
     # ----- CPU: the reset pool and the C step
+    @property
+    def ready(self) -> bool:
+        """True once reset (or ``set_state``) has given every sub-env a state."""
+        return self._ready
+
+    @property
+    def steps_on_host(self) -> bool:
+        """True when a step may wait for the host (CPU); False on CUDA (sync-free steps)."""
+        return not self._sync_free
+
+    def native_buffers(self) -> dict[str, torch.Tensor]:
+        """The tensors a compiled step reads and writes in place: ``state`` ``[state_dim, n]``,
+        ``ep_return`` and ``elapsed`` ``[n]``, and the reset box ``low`` and ``span``."""
+        return {"state": self._state, "ep_return": self._ep_return, "elapsed": self._elapsed,
+                "low": self._low, "span": self._span}
+
+    def collect_native_records(self) -> None:
+        """Move the finished-episode records a compiled step wrote into ``pop_episodes``' list."""
+        self.native.collect_records(self._finished)
+
     def _setup_native(self) -> None:
         from rlcore.fast import NativeEnv
 
