@@ -111,8 +111,11 @@ def summarise(tuner: Any, study: Any, wall_s: float, requeued: list[int]) -> dic
     """Best trial, counts, plots and commands; written to ``out/summary.json`` and returned."""
     from optuna.trial import TrialState
 
+    from rlcore.tune.watch import counted
+
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    counts["cut_off"] = sum(t.state == TrialState.FAIL and not counted(t) for t in trials)
     summary: dict[str, Any] = {"study": tuner.study_name, "setup": tuner.setup(), "trials": counts,
                                "wall_time_s": round(wall_s, 2), "requeued": requeued, "best": None,
                                "out": str(tuner.out)}
@@ -134,7 +137,8 @@ def describe(summary: dict[str, Any]) -> str:
     """The lines ``rlcore tune`` prints at the end."""
     counts = summary["trials"]
     lines = [f"Study {summary['study']!r}: {counts.get('complete', 0)} complete, {counts.get('pruned', 0)} pruned, "
-             f"{counts.get('fail', 0)} failed trials; this session {summary['wall_time_s']:.1f} s."]
+             f"{counts.get('fail', 0)} failed trials ({counts.get('cut_off', 0)} cut off by an interruption and run "
+             f"again); this session {summary['wall_time_s']:.1f} s."]
     best = summary["best"]
     if best is None:
         lines.append("No trial completed, so there is no best config yet.")

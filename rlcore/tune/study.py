@@ -92,10 +92,12 @@ class Tuner:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=self.sampler_seed, n_startup_trials=max(3, min(10, self.trials // 4)))
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=self.steps // 4)
         study = optuna.create_study(storage=open_storage(self.storage, self.out), study_name=self.study_name,
-                                    direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True)
+                                    direction="maximize", pruner=pruner, load_if_exists=True)
+        # A resumed study must not replay the proposals of the first session: offset the seed by the trials so far.
+        seed = None if self.sampler_seed is None else self.sampler_seed + len(study.get_trials(deepcopy=False))
+        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(3, min(10, self.trials // 4)))
         had = study.user_attrs.get("setup")
         mine = json.loads(json.dumps(self.setup(), default=str))
         if had is None:
