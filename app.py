@@ -51,8 +51,10 @@ def _auth_of(args: argparse.Namespace) -> str | None:
                              "give a readable file holding user:password.") from None
         if os.stat(args.auth_file).st_mode & 0o077:
             print(f"warning: {args.auth_file} can be read by other users; chmod 600 it.", file=sys.stderr)
-    elif auth is None:
-        auth = os.environ.get("COPILOT_AUTH") or None
+    elif auth is None:  # COPILOT_AUTH or `auth` in the config file
+        from copilot.config import load_settings
+
+        auth = load_settings().auth or None
     if auth is not None:
         try:
             parse_auth(auth)

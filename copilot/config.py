@@ -3,7 +3,9 @@
 The config file is TOML with the same keys as :class:`Settings`; it is read from
 ``$COPILOT_CONFIG`` if set, else ``./copilot.toml``, else ``~/.config/rl-copilot/config.toml``.
 Environment variables are the upper-cased field names with a ``COPILOT_`` prefix, e.g.
-``COPILOT_MODEL=qwen2.5-coder-1.5b`` or ``COPILOT_K=8``.
+``COPILOT_MODEL=qwen2.5-coder-1.5b`` or ``COPILOT_K=8``. Shared services for several
+machines or users: ``COPILOT_CHROMA_URL=http://host:8001`` (one index in a Chroma server) and
+``COPILOT_MODEL=openai:http://host:8000/v1`` (one model in an OpenAI-compatible server).
 """
 
 from __future__ import annotations
@@ -42,12 +44,22 @@ class Settings:
     temperature: float = 0.0  # greedy: the same question over the same index gives the same answer
     threads: int = 0  # LLM threads; 0 means all cores
     api_key: str = ""  # for openai:URL backends
-    auth: str = ""  # "user:password" for the web UI; empty: a random token in the start-up URL
+    auth: str = ""  # "user:password" for the web UI (read by app.py); empty: a random token in the start-up URL
+    chroma_url: str = ""  # http://HOST:PORT of a shared Chroma server holding the index; empty: index_dir
     ingest_roots: list[str] = field(default_factory=list)  # folders the UI may ingest; empty: home/imports + corpus
 
     @property
     def index_dir(self) -> Path:
-        return Path(self.home) / "index"
+        """The index folder. With ``chroma_url`` it is ``home/index-servers/HOST_PORT``, bound to
+        that server (the store of record), and keeps only the writer lock and caches itself."""
+        if not self.chroma_url:
+            return Path(self.home) / "index"
+        from copilot.generations import bind_server, parse_server_url
+
+        host, port, _ = parse_server_url(self.chroma_url)
+        path = Path(self.home) / "index-servers" / f"{host}_{port}"
+        bind_server(path, self.chroma_url)
+        return path
 
     @property
     def models_dir(self) -> Path:
@@ -143,4 +155,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_env: bool =
                           f"max_tokens={settings.max_tokens}); need k>=1, n_ctx>=512, max_tokens>=1.")
     if settings.auth:
         parse_auth(settings.auth)
+    if settings.chroma_url:
+        from copilot.generations import parse_server_url
+
+        try:
+            parse_server_url(settings.chroma_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return settings

@@ -16,6 +16,13 @@ last; generations that the manifest does not name are leftovers (of a switch tha
 happened, or of one whose clean-up was cut short) and are deleted by the next ingest.
 An index written before generations existed is generation 0: collection ``copilot-chunks``
 with its BM25 files at the top of the folder.
+
+With a Chroma server (setting ``chroma_url``, bound to the folder by
+:func:`bind_server`) the server is the store of record: the collections live there and so
+does the manifest (collection ``copilot-index-manifest``, one document, with a stamp that
+changes on every write). BM25 and the chunk table are rebuilt from the server's documents;
+the local folder keeps only the writer lock and caches. So one machine ingests and any
+other machine pointed at the same server searches what it wrote.
 """
 
 from __future__ import annotations
@@ -26,26 +33,98 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 COLLECTION = "copilot-chunks"
 MANIFEST = "manifest.json"
 BM25_FILE = "bm25.npz"
 TABLE_FILE = "chunks.json"
 LOCK_FILE = "ingest.lock"
+MANIFEST_COLLECTION = "copilot-index-manifest"
+MANIFEST_ID = "manifest"
 _GEN_DIR = re.compile(r"^gen-(\d+)$")
+_SERVERS: dict[str, str] = {}  # absolute index folder -> URL of the Chroma server holding that index
 
 
 class IndexBusy(ValueError):
     """Another process is writing the index; the message is one sentence."""
 
 
+class StoreUnreachable(ValueError):
+    """The Chroma server named by the settings does not answer; the message is one sentence."""
+
+
+def parse_server_url(url: str) -> tuple[str, int, bool]:
+    """``http(s)://host[:port]`` -> ``(host, port, ssl)``; anything else is refused in one sentence."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.path.strip("/"):
+        raise ValueError(f"The chroma_url setting {url!r} is not a Chroma server address; accepted: "
+                         "http://HOST:PORT or https://HOST[:PORT], or empty for the local folder.")
+    return parts.hostname, port or (443 if parts.scheme == "https" else 8000), parts.scheme == "https"
+
+
+def bind_server(index_dir: Path, url: str) -> None:
+    """Keep the index of ``index_dir`` (a folder made for that server alone) in the Chroma server at ``url``."""
+    parse_server_url(url)
+    _SERVERS[os.path.abspath(index_dir)] = url
+
+
+def server_url(index_dir: Path) -> str | None:
+    """The Chroma server bound to ``index_dir``, or None when the folder holds the index."""
+    return _SERVERS.get(os.path.abspath(index_dir))
+
+
+def _manifest_collection(index_dir: Path, create: bool):
+    from chromadb.errors import NotFoundError
+
+    client = chroma_client(index_dir)
+    if create:
+        return client.get_or_create_collection(MANIFEST_COLLECTION, embedding_function=None)
+    try:
+        return client.get_collection(MANIFEST_COLLECTION, embedding_function=None)
+    except NotFoundError:
+        return None
+
+
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    if server_url(index_dir):
+        collection = _manifest_collection(index_dir, create=False)
+        got = collection.get(ids=[MANIFEST_ID], include=["documents"]) if collection is not None else None
+        return json.loads(got["documents"][0]) if got and got["ids"] else None
     path = Path(index_dir) / MANIFEST
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def manifest_stamp(index_dir: Path) -> Any:
+    """Changes whenever the manifest is written (in the server: a stamp stored beside it)."""
+    if server_url(index_dir):
+        collection = _manifest_collection(index_dir, create=False)
+        got = collection.get(ids=[MANIFEST_ID], include=["metadatas"]) if collection is not None else None
+        return (got["metadatas"][0] or {}).get("stamp") if got and got["ids"] else None
+    try:
+        st = (Path(index_dir) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest whole: the folder's file, or the server's document and stamp."""
+    if not server_url(index_dir):
+        write_json(Path(index_dir) / MANIFEST, manifest)
+        return
+    _manifest_collection(index_dir, create=True).upsert(
+        ids=[MANIFEST_ID], documents=[json.dumps(manifest, ensure_ascii=False)],
+        metadatas=[{"stamp": uuid.uuid4().hex}], embeddings=[[0.0]])
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -92,26 +171,50 @@ def generation_dirs(index_dir: Path) -> list[int]:
     return sorted(int(m.group(1)) for m in map(_GEN_DIR.match, names) if m)
 
 
+def server_generations(index_dir: Path) -> list[int]:
+    """Generations that have a collection in the Chroma server (none without a server)."""
+    if not server_url(index_dir):
+        return []
+    names = [getattr(c, "name", c) for c in chroma_client(index_dir).list_collections()]
+    return sorted({generation_of(n) for n in names if n == COLLECTION or n.startswith(COLLECTION + "-")})
+
+
 def leftover_generations(index_dir: Path, live: int) -> list[int]:
-    """Generations on disk other than ``live`` (generation 0 counts when its files remain)."""
-    found = [g for g in generation_dirs(index_dir) if g != live]
+    """Generations on disk (or in the server) other than ``live`` (generation 0 counts when its files remain)."""
+    found = {g for g in [*generation_dirs(index_dir), *server_generations(index_dir)] if g != live}
     if live != 0 and any((Path(index_dir) / name).exists() for name in (BM25_FILE, TABLE_FILE)):
-        found.insert(0, 0)
-    return found
+        found.add(0)
+    return sorted(found)
 
 
 def next_generation(index_dir: Path, manifest: dict[str, Any] | None) -> int:
-    return max([live_generation(manifest), *generation_dirs(index_dir)]) + 1
+    return max([live_generation(manifest), *generation_dirs(index_dir), *server_generations(index_dir)]) + 1
+
+
+def _http_client(url: str):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    host, port, ssl = parse_server_url(url)
+    try:
+        return chromadb.HttpClient(host=host, port=port, ssl=ssl,
+                                   settings=ChromaSettings(anonymized_telemetry=False))
+    except ValueError:  # chromadb's "Could not connect to a Chroma server"
+        raise StoreUnreachable(f"The Chroma server at {url!r} does not answer; start it (chroma run --path DIR "
+                               "--host HOST --port PORT) or set chroma_url to a running one.") from None
 
 
 def chroma_client(index_dir: Path):
-    """A Chroma client that reads the store from disk afresh.
+    """A Chroma client: of the server bound to ``index_dir``, else one that reads the folder afresh.
 
     Chroma keeps one shared system per folder and process, with each collection's vectors in
     memory: a client made before another process wrote (an ingest, or one that was killed)
     would not see those vectors. So each open starts a new system, which loads the persisted
     vectors and replays Chroma's log; clients made earlier keep the system they hold.
     """
+    url = server_url(index_dir)
+    if url:
+        return _http_client(url)
     import chromadb
     from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings

@@ -3,7 +3,9 @@
 Layout of ``settings.index_dir`` (:mod:`copilot.generations`): ``manifest.json`` (written last
 by :mod:`copilot.ingest`) names the live generation; readers open its Chroma collection (in
 ``chroma/``, the chunk store of record) and its BM25 postings and chunk table (``gen-<n>/``,
-rebuilt in memory from Chroma when missing or out of step with it).
+rebuilt in memory from Chroma when missing or out of step with it). With the ``chroma_url``
+setting the collections and the manifest live in that Chroma server instead, and a machine
+that did not ingest rebuilds BM25 from the server's documents when it opens the index.
 
 Search embeds the query once, takes the top candidates of each ranking and orders their union
 by a weighted sum of cosine similarity, scaled BM25, symbol matches and a prior per kind that
@@ -25,7 +27,7 @@ from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
-                                 live_generation, read_manifest)
+                                 live_generation, manifest_stamp, read_manifest)
 from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 from copilot.ranking import DEFAULT as DEFAULT_RANKING
@@ -210,13 +212,12 @@ class Index:
 
     def _table_stamp(self) -> tuple:
         """Changes whenever the manifest or this generation's chunk table is replaced."""
-        stamp = []
-        for path in (self.index_dir / MANIFEST, lexical_files(self.index_dir, self.generation)[1]):
-            try:
-                st = path.stat()
-                stamp.append((st.st_ino, st.st_mtime_ns))
-            except FileNotFoundError:
-                stamp.append(None)
+        stamp = [manifest_stamp(self.index_dir)]
+        try:
+            st = lexical_files(self.index_dir, self.generation)[1].stat()
+            stamp.append((st.st_ino, st.st_mtime_ns))
+        except FileNotFoundError:
+            stamp.append(None)
         return tuple(stamp)
 
     def _set_lexical(self, bm25: BM25 | None, table: dict[str, list]) -> None:

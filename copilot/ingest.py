@@ -34,8 +34,8 @@ from tqdm import tqdm
 
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
-from copilot.generations import (MANIFEST, collection_name, drop_generations, ingest_lock, leftover_generations,
-                                 lexical_files, live_generation, next_generation, read_manifest, write_json)
+from copilot.generations import (collection_name, drop_generations, ingest_lock, leftover_generations,
+                                 lexical_files, live_generation, next_generation, read_manifest, write_manifest)
 from copilot.index import Index, Record, indexed_text
 from copilot.loaders import LoadError, Unreadable
 from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_source, records_of
@@ -144,22 +144,21 @@ def apply_in_place(index: Index, embedder: Embedder, manifest: dict[str, Any], i
     """Change the live generation: the manifest is marked ``writing`` before the first change and
     records each source once its chunks are stored; ``api`` (package fingerprints) is recorded
     last, so an interrupted run imports the package again. Returns (chunks embedded, deleted)."""
-    path = index.index_dir / MANIFEST
     for key in removed:
         manifest["sources"].pop(key, None)
     manifest["state"] = "writing"
-    write_json(path, manifest)
+    write_manifest(index.index_dir, manifest)
 
     def done(stored: Items) -> None:
         manifest["sources"].update((s.key, s.entry(records)) for s, records in stored)
-        write_json(path, manifest)
+        write_manifest(index.index_dir, manifest)
 
     embedded = store_items(index, embedder, items, progress, done)
     deleted = finish(index, embedder, manifest, embedded)
     if api is not None:
         manifest["api"] = api
     stop_point("ready")
-    write_json(path, manifest)
+    write_manifest(index.index_dir, manifest)
     return embedded, deleted
 
 
@@ -192,7 +191,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, old: dict[str, Any] | None, so
     embedded = store_items(index, embedder, items, progress, done, resume=False)
     finish(index, embedder, manifest, embedded)
     stop_point("switch")
-    write_json(index_dir / MANIFEST, manifest)
+    write_manifest(index_dir, manifest)
     stop_point("gc")
     drop_generations(index_dir, keep=generation)
     status = {s.key: "added" for s in sources}
@@ -272,7 +271,7 @@ def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sourc
             drop_generations(index_dir, keep=generation)
         if fingerprints != manifest.get("api"):
             manifest["api"] = fingerprints
-            write_json(index_dir / MANIFEST, manifest)
+            write_manifest(index_dir, manifest)
         return {"removed": 0, "added": 0, "updated": 0, "unchanged": len(sources),
                 "chunks": manifest["counts"]["chunks"], "embedded": 0, "deleted_chunks": 0,
                 "embedder": embedder.name, "by_kind": manifest["counts"]["by_kind"]}
