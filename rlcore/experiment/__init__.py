@@ -25,14 +25,15 @@ from typing import Any
 
 from rlcore.experiment.backends import BACKENDS, check_backend, run_ray, run_serial
 from rlcore.experiment.spec import METRICS, check_scalars, expand, split_envs
-from rlcore.experiment.worker import build_agent, finished
+from rlcore.experiment.worker import build_agent, finished, read_json
 
 EVENT_PREFIX = "@@rlcore.experiment "
 
 
 @dataclass
 class ExperimentResult:
-    """``runs``: each run's run.json plus run_dir, label, group, task, seed, state, score, error;
+    """``runs``: each run's run.json plus run_dir, label, group, task, seed, state, score, error and
+    node (where it trained: host, pid and, on Ray, the node's id and IP);
     ``report``: the aggregate (see :func:`rlcore.experiment.aggregate.aggregate`);
     ``artifacts``: paths of the plot and reports."""
 
@@ -151,9 +152,10 @@ def _run_record(spec: dict, skipped: dict | None, outcome: dict | None) -> dict[
     manifest = skipped or (outcome or {}).get("manifest") or {}
     state = "skipped" if skipped else (outcome or {}).get("state", "failed")
     score = (manifest.get("eval") or {}).get("return_mean")
+    node = (outcome or {}).get("node") or (read_json(Path(spec["run_dir"]) / "status.json") or {}).get("node")
     return {**manifest, "run_dir": spec["run_dir"], "label": spec["label"], "group": spec["group"],
             "task": spec["task"], "seed": spec["seed"], "variant": spec["variant"], "state": state,
-            "score": score, "error": (outcome or {}).get("error")}
+            "score": score, "error": (outcome or {}).get("error"), "node": node}
 
 
 __all__ = ["Experiment", "ExperimentResult", "BACKENDS", "METRICS", "EVENT_PREFIX"]

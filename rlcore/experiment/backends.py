@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ def start_ray(workers: int, address: str | None) -> bool:
                           "pip install ray, or backend='serial'.") from None
     if ray.is_initialized():
         return False
+    if address:
+        _check_reachable(address)
     common = dict(include_dashboard=False, log_to_driver=True, logging_level="ERROR")
     try:
         if address:
@@ -74,6 +77,19 @@ def start_ray(workers: int, address: str | None) -> bool:
         raise RLCoreError(f"Could not start or join {where} ({str(exc).splitlines()[0][:160]}); "
                           "accepted: a reachable Ray address such as 'auto' or '10.0.0.5:6379', or none.") from None
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a HOST:PORT nothing listens on at once (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # 'auto' or a ray:// client address: Ray's own checks apply
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RLCoreError(f"Could not join the Ray cluster at {address!r} (nothing answers there: "
+                          f"{exc.strerror or exc}); accepted: the address a head printed at "
+                          "`ray start --head`, such as '10.0.0.5:6379', or 'auto' on a cluster node.") from None
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 The run folder holds ``spec.json`` (what was asked), ``status.json`` (state, step, latest
 return; rewritten every few seconds while training), the trainer's files and, on failure,
 ``error.txt`` with the traceback. A folder is finished when it holds ``run.json`` and a
-``spec.json`` equal to the spec asked for now.
+``spec.json`` equal to the spec asked for now. The final ``status.json`` also records where
+the run trained (``node``: host, process and, on Ray, the node's id and IP).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -44,6 +47,16 @@ def finished(spec: Mapping[str, Any]) -> dict | None:
     if asked is None or manifest is None or identity(asked) != json.loads(json.dumps(identity(spec))):
         return None
     return manifest
+
+
+def where() -> dict[str, Any]:
+    """The machine and process running this code, with the Ray node's id and IP inside a Ray worker."""
+    node: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")  # imported in a Ray worker; never imported here for a serial run
+    if ray is not None and ray.is_initialized():
+        node["ray_node_id"] = ray.get_runtime_context().get_node_id()
+        node["ip"] = ray.util.get_node_ip_address()
+    return node
 
 
 def build_agent(spec: Mapping[str, Any], factory: Callable | None = None):
@@ -108,7 +121,7 @@ def run_one(spec: Mapping[str, Any], factory: Callable | None = None,
         if report is not None:
             report(status)
 
-    trainer = None
+    trainer, node = None, where()
     publish(_status(None, spec, "running"))
     try:
         agent = build_agent(spec, factory)
@@ -123,9 +136,9 @@ def run_one(spec: Mapping[str, Any], factory: Callable | None = None,
     except Exception as exc:  # a failed run is reported; the others go on
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         (run_dir / "error.txt").write_text(traceback.format_exc())
-        publish(_status(trainer, spec, "failed", error))
-        return {"state": "failed", "manifest": None, "error": error}
+        publish({**_status(trainer, spec, "failed", error), "node": node})
+        return {"state": "failed", "manifest": None, "error": error, "node": node}
     status = _status(trainer, spec, "done")
     status["return_mean"] = (manifest.get("eval") or {}).get("return_mean")
-    publish(status)
-    return {"state": "done", "manifest": manifest, "error": None}
+    publish({**status, "node": node})
+    return {"state": "done", "manifest": manifest, "error": None, "node": node}
