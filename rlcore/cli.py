@@ -72,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalise ENV's scores to (score - LOW) / (HIGH - LOW); repeatable")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    x = sub.add_parser("export", help="export a run's deterministic policy to ONNX or TorchScript")
+    x = sub.add_parser("export", help="export a run's deterministic policy to ONNX, TorchScript or C")
     x.add_argument("run_dir", help="a run folder containing run.json")
     x.add_argument("--format", dest="fmt", default="onnx", metavar="FORMAT",
-                   help="onnx (default, checked with onnxruntime) or torchscript")
+                   help="onnx (default, checked with onnxruntime), torchscript, or c (an MLP policy as a "
+                   "C header, compiled with cc and checked)")
     x.add_argument("--out", default=None, help="output file (default RUN_DIR/policy.onnx or "
                    "RUN_DIR/policy.torchscript.pt)")
     x.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -219,6 +220,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     result = export_policy(args.run_dir, args.fmt, args.out)
     if args.json:
         print(json.dumps(result))
+    elif result["format"] == "c":
+        print(f"Exported {result['algo']} on {result['env']} to {result['path']} ({result['size_bytes']} bytes): "
+              f"max abs diff {result['max_abs_diff']:.3g} vs PyTorch on {result['batch']} observations; "
+              f"latency {result['latency_us']:.2f} us per action (cc -O2; PyTorch "
+              f"{1e3 * result['torch_latency_ms']:.1f} us).")
     else:
         print(f"Exported {result['algo']} on {result['env']} to {result['path']}: max abs diff "
               f"{result['max_abs_diff']:.3g} vs PyTorch on {result['batch']} observations; latency "

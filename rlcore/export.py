@@ -1,10 +1,11 @@
-"""Export a trained run's deterministic policy to ONNX or TorchScript, then check and time it.
+"""Export a trained run's deterministic policy to ONNX, TorchScript or a C header, then check and time it.
 
 The exported graph maps raw observations (as the env's VecEnv delivers them, before any
 observation normalisation) to env actions: the running observation statistics of a run
 trained with ``normalize_obs`` are baked in as constants, and continuous actions are
 rescaled or clipped to the action space exactly as ``agent.act(obs, deterministic=True)``
 does. Discrete agents output the greedy action index (int64), continuous ones float32.
+The C header of an MLP policy is written by :mod:`rlcore.export_c`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from rlcore.envs import NormalizeObservation, find_wrapper
 from rlcore.errors import RLCoreError
 
-FORMATS = {"onnx": "policy.onnx", "torchscript": "policy.torchscript.pt"}
+FORMATS = {"onnx": "policy.onnx", "torchscript": "policy.torchscript.pt", "c": "policy.h"}
 ONNX_OPSET = 17
 
 
@@ -170,8 +171,11 @@ def export_policy(run_dir: str | Path, fmt: str, out: str | Path | None = None, 
 
     Args:
         run_dir: a run folder written by the trainer (``run.json`` + its checkpoint).
-        fmt: ``"onnx"`` (checked with onnxruntime) or ``"torchscript"`` (``torch.jit.load``).
-        out: output file (default ``RUN_DIR/policy.onnx`` or ``RUN_DIR/policy.torchscript.pt``).
+        fmt: ``"onnx"`` (checked with onnxruntime), ``"torchscript"`` (``torch.jit.load``) or
+            ``"c"`` (an MLP policy as a C header, compiled with ``cc`` and checked; the result
+            is :func:`rlcore.export_c.export_c`'s).
+        out: output file (default ``RUN_DIR/policy.onnx``, ``RUN_DIR/policy.torchscript.pt`` or
+            ``RUN_DIR/policy.h``).
         batch: observations in the verification batch and the batched latency measurement.
         calls: timed calls for each median latency.
         seed: seed of the random observations drawn from the observation space.
@@ -193,6 +197,10 @@ def export_policy(run_dir: str | Path, fmt: str, out: str | Path | None = None, 
     check_format(fmt)
     if batch < 1 or calls < 1:
         raise RLCoreError(f"batch and calls must be at least 1; got batch={batch}, calls={calls}.")
+    if fmt == "c":
+        from rlcore.export_c import export_c
+
+        return export_c(run_dir, out, batch=batch, seed=seed)
     agent, manifest = load_agent(run_dir)
     path = Path(out) if out else Path(run_dir) / FORMATS[fmt]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +225,7 @@ def export_policy(run_dir: str | Path, fmt: str, out: str | Path | None = None, 
 
 
 def export(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> str:
-    """Export a run's deterministic policy (``"onnx"`` or ``"torchscript"``) and return the file path.
+    """Export a run's deterministic policy (``"onnx"``, ``"torchscript"`` or ``"c"``) and return the file path.
 
     The file is checked against the PyTorch agent on random observations (see
     :func:`export_policy`, which also returns the difference and latencies); a mismatch
