@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from rlcore.errors import RLCoreError
 from rlcore.tune.params import FORMS
 
 TUNE_EPILOG = f"""search space (--param, repeatable): {FORMS}
@@ -45,6 +46,9 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--steps", type=int, default=20_000, help="env steps per run (default 20000)")
     t.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
                    help="a config field fixed for every trial; repeatable")
+    t.add_argument("--part", dest="parts", action="append", default=[], metavar="ROLE=KEY",
+                   help="a part for every trial, e.g. --part encoder=identity; repeatable")
+    t.add_argument("--num-envs", type=int, default=None, help="parallel envs per run (default: per agent)")
     t.add_argument("--evals", type=int, default=4, help="evaluations during each run, for pruning (default 4; "
                    "0 turns pruning off)")
     t.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
@@ -74,13 +78,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from rlcore.tune import Tuner, parse_params
     from rlcore.tune.output import describe
 
+    from rlcore.cli import _parts
+
     check_env_id(args.env_id)
+    if args.num_envs is not None and args.num_envs < 1:
+        raise RLCoreError(f"--num-envs must be at least 1; got {args.num_envs}.")
     params = parse_params(args.params)
     out = args.out or f"runs/tune-{args.algo}-{args.env_id.replace(':', '_').replace('/', '_')}"
     tuner = Tuner(args.algo, args.env_id, params, out=out, trials=args.trials, seeds=args.seeds, steps=args.steps,
                   fixed=_fixed(args.sets), storage=args.storage, study_name=args.study_name, workers=args.workers,
                   address=args.address, backend=args.backend, eval_episodes=args.eval_episodes, evals=args.evals,
-                  sampler_seed=args.sampler_seed, on_trial=lambda info: print(info["line"], flush=True))
+                  sampler_seed=args.sampler_seed, parts=_parts(args.parts), num_envs=args.num_envs, on_trial=lambda info: print(info["line"], flush=True))
     print(f"Tuning {args.algo} on {args.env_id}: {args.trials} trials x {args.seeds} seed(s) x {args.steps} steps, "
           f"searching {', '.join(p.text() for p in params)}; study in {out}.", file=sys.stderr, flush=True)
     summary = tuner.run()

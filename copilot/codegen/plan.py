@@ -52,8 +52,11 @@ class Plan:
     written: Written | None = None
     refusal: str | None = None
     fix: dict[str, Any] | None = None
+    tune: dict[str, Any] | None = None  # an rlcore tune study (copilot.codegen.tune_plan)
 
     def run_count(self) -> int:
+        if self.tune:
+            return self.tune["trials"] * self.tune["seeds"]
         if not self.grid:
             return 1
         g = self.grid
@@ -210,14 +213,6 @@ def written_code(asked: Asked, spec: RunSpec) -> Written | None:
     return None
 
 
-TUNE_WHY = ("Tuning (searching for good values) is not supported by the generator yet; name the values to try "
-            "instead, e.g. 'try learning rates 1e-3 and 3e-4'.")
-
-
-def tune_ask() -> Ask:
-    return Ask("tune", "Tune hyperparameters", False, TUNE_WHY)
-
-
 def expected_groups(grid: dict[str, Any]) -> int:
     """Report groups rlcore.experiment forms: algorithm x variant (x env when envs are the only axis)."""
     algos, envs, var = len(grid["algos"]), len(grid["envs"]), max(1, len(grid["variants"]))
@@ -299,9 +294,10 @@ def make_plan(asked: Asked, spec: RunSpec, facts: Any, budget_s: float | None,
     """The plan for ``asked`` on the checked base ``spec`` (see the module doc)."""
     plan = Plan(spec=spec, written=written)
     if asked.tune:
-        plan.asks.append(tune_ask())
-        plan.refusal = TUNE_WHY
-        return plan
+        from copilot.codegen.tune_plan import covered_spec, tune_plan
+
+        plan.tune, plan.asks = tune_plan(asked, spec, facts, budget_s)
+        return _not_done(plan, covered_spec(spec, plan.tune), facts, asked)
     net = network_asks(asked, spec)
     if asked.is_grid():
         env_ids = [written.env_id] if written else (asked.envs or [spec.env_id])
@@ -325,6 +321,11 @@ def make_plan(asked: Asked, spec: RunSpec, facts: Any, budget_s: float | None,
         plan.asks.append(Ask(kind, f"{what}: {written.detail}",
                              check={"how": "written", "count": plan.run_count(), "detail": written.detail}))
     plan.asks += net
+    return _not_done(plan, spec, facts, asked)
+
+
+def _not_done(plan: Plan, spec: RunSpec, facts: Any, asked: Asked) -> Plan:
+    """Report request terms nothing covers; the first ask not done becomes the refusal."""
     lost = [Ask("unmapped", f"Unmapped: {phrase}", False, unmapped_sentence(phrase))
             for phrase in unmapped(spec, facts, asked)]
     plan.asks += lost

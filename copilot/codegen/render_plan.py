@@ -127,4 +127,8 @@ def render_grid(plan: Plan, request: str = "") -> str:
 
 
 def render_plan(plan: Plan, request: str = "") -> str:
+    if plan.tune:
+        from copilot.codegen.tune_render import render_tune
+
+        return render_tune(plan, request)
     return render_grid(plan, request) if plan.grid else render_single(plan, request)

@@ -24,7 +24,7 @@ from copilot.codegen.errors import CodegenError, Impossible
 from copilot.codegen.facts import read_facts
 from copilot.codegen.fixrun import diagnose, fix_ask, propose, stated_baseline
 from copilot.codegen.outputs import read_outputs
-from copilot.codegen.plan import TUNE_WHY, WORKERS, Plan, make_plan, tune_ask, written_code
+from copilot.codegen.plan import WORKERS, Plan, make_plan, written_code
 from copilot.codegen.render import SCRIPT_NAME
 from copilot.codegen.render_plan import render_plan
 from copilot.codegen.sandbox import parse_progress, run_script
@@ -67,10 +67,6 @@ class Session:
     def prepare(self) -> None:
         """Code-read parts that change the base spec: written code, continuation, a fix."""
         asked, facts = self.asked, self.facts
-        if asked.tune:  # refused before any model call, with the ask reported not done
-            self.result.asks = [tune_ask().to_json()]
-            self.emit("plan", {"asks": self.result.asks})
-            raise Impossible(TUNE_WHY)
         if asked.more_steps and asked.base_steps:
             facts.total_steps = asked.base_steps
         if asked.custom_env:
@@ -182,7 +178,7 @@ class Session:
 
     def limit_s(self, plan: Plan) -> float:
         """Wall limit of the whole script: the per-run budget times the rounds of runs."""
-        if plan.grid:
+        if plan.grid or plan.tune:
             return self.budget_s * math.ceil(plan.run_count() / WORKERS) + RAY_START_S
         more = plan.post.get("more_steps") or 0
         extra = 30.0 * (bool(plan.post.get("evaluate")) + len(plan.post.get("exports") or []))

@@ -29,9 +29,11 @@ def set_flags(config: dict[str, Any]) -> str:
     return " ".join(f"--set {k}={fmt(v)}" for k, v in config.items())
 
 
-def train_command(algo: str, env: str, steps: int, config: dict[str, Any], seed: int = 0) -> str:
-    flags = set_flags(config)
-    return f"python -m rlcore train {algo} {env} --steps {steps} --seed {seed}" + (f" {flags}" if flags else "")
+def train_command(algo: str, env: str, steps: int, config: dict[str, Any], seed: int = 0,
+                  parts: dict[str, str] | None = None, num_envs: int | None = None) -> str:
+    flags = [set_flags(config)] + [f"--part {r}={k}" for r, k in (parts or {}).items()]
+    flags += [f"--num-envs {num_envs}"] if num_envs else []
+    return " ".join([f"python -m rlcore train {algo} {env} --steps {steps} --seed {seed}"] + [f for f in flags if f])
 
 
 def _params(trial: Any) -> str:
@@ -125,7 +127,9 @@ def summarise(tuner: Any, study: Any, wall_s: float, requeued: list[int]) -> dic
         config = {**tuner.fixed, **best.params}
         summary["best"] = {"trial": best.number, "value": best.value, "params": best.params, "config": config,
                            "scores": best.user_attrs.get("scores"), "set_flags": set_flags(config),
-                           "command": train_command(tuner.algo, tuner.env, tuner.steps, config)}
+                           "command": train_command(tuner.algo, tuner.env, tuner.steps, config, parts=tuner.parts,
+                                                    num_envs=tuner.num_envs),
+                           "folder": best.user_attrs.get("folder"), "run_dirs": best.user_attrs.get("run_dirs")}
         summary["importances"] = _importances(study) if len(complete) > 1 else {}
     tuner.out.mkdir(parents=True, exist_ok=True)
     summary["plots"], summary["notes"] = plots(study, tuner.out)

@@ -63,7 +63,8 @@ class Tuner:
                  seeds: int = 2, steps: int = 20_000, fixed: dict[str, Any] | None = None,
                  storage: str | None = None, study_name: str | None = None, workers: int = 2,
                  address: str | None = None, backend: str = "ray", eval_episodes: int = 10, evals: int = 4,
-                 sampler_seed: int | None = None, on_trial: Callable[[dict], None] | None = None):
+                 sampler_seed: int | None = None, on_trial: Callable[[dict], None] | None = None,
+                 parts: dict[str, str] | None = None, num_envs: int | None = None):
         from rlcore.registry import get
 
         get("agents", algo)
@@ -79,13 +80,13 @@ class Tuner:
         self.storage, self.study_name = storage, study_name or f"{algo}-{env}"
         self.workers, self.address, self.backend = workers, address, backend
         self.eval_episodes, self.evals, self.sampler_seed = eval_episodes, evals, sampler_seed
-        self.on_trial = on_trial
+        self.on_trial, self.parts, self.num_envs = on_trial, dict(parts or {}), num_envs
 
     # ----- the study ------------------------------------------------------------------------
     def setup(self) -> dict[str, Any]:
         return {"algo": self.algo, "env": self.env, "params": [p.text() for p in self.params],
-                "fixed": self.fixed, "seeds": len(self.seeds), "steps": self.steps,
-                "eval_episodes": self.eval_episodes}
+                "fixed": self.fixed, "parts": self.parts, "num_envs": self.num_envs, "seeds": len(self.seeds),
+                "steps": self.steps, "eval_episodes": self.eval_episodes}
 
     def study(self) -> Any:
         """Create or load the study; one that was made with another setup is refused."""
@@ -102,7 +103,7 @@ class Tuner:
         mine = json.loads(json.dumps(self.setup(), default=str))
         if had is None:
             study.set_user_attr("setup", mine)
-        elif had != mine:
+        elif any(had.get(k, mine[k] if mine[k] in (None, {}) else "?") != mine[k] for k in mine):
             diff = next(k for k in mine if had.get(k) != mine[k])
             raise RLCoreError(f"Study {self.study_name!r} in this storage was made with {diff} = {had.get(diff)!r}, "
                               f"not {mine[diff]!r}; accepted: the same settings to resume it, or another --out, "
@@ -153,7 +154,8 @@ class Tuner:
         folder = self.out / "trials" / config_key(config)
         trial.set_user_attr("folder", str(folder))
         exp = Experiment(out=folder, algos=[self.algo], envs=[self.env], seeds=self.seeds, steps=self.steps,
-                         common={"config": config}, eval_episodes=self.eval_episodes)
+                         common={"config": config, "parts": self.parts, "num_envs": self.num_envs},
+                         eval_episodes=self.eval_episodes)
         try:
             specs, factories = exp.specs()  # builds each agent once: a config it refuses fails here
         except RLCoreError as exc:
@@ -179,6 +181,7 @@ class Tuner:
             trial.set_user_attr("error", f"a run has no evaluation return (scores {scores})")
             raise RunFailed(trial.user_attrs["error"])
         trial.set_user_attr("scores", scores)
+        trial.set_user_attr("run_dirs", [s["run_dir"] for s in specs])
         return float(iqm_of(scores))
 
 

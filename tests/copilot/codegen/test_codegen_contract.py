@@ -28,7 +28,7 @@ def test_cli_json_for_a_grid_without_running(tmp_path, capsys):
 
 @pytest.mark.parametrize("request_text,fragment", [
     ("Train a DreamerV3 agent on CartPole-v1.", "rlcore has no 'dreamerv3' agent"),
-    ("Find a good learning rate for PPO on CartPole-v1.", "Tuning (searching for good values) is not supported"),
+    ("Tune the dropout of PPO on CartPole-v1 with 5000 steps.", "asks for dropout"),
     ("SAC on Pendulum-v1 for 3000 steps with tanh activations.", "SAC has no activation setting"),
     ("PPO on CartPole-v1 for 5000 steps, make the reward more interesting by shaping it.",
      "matches no reward template"),

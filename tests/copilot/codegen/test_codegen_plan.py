@@ -55,8 +55,8 @@ def test_single_run_post_steps_validate():
 
 
 def test_tuning_and_unavailable_activation_are_not_done():
-    plan, _ = plan_for("Find a good learning rate for PPO on CartPole-v1 in 10000 steps")
-    assert plan.refusal and "not supported" in plan.refusal and plan.asks[0].done is False
+    plan, _ = plan_for("Tune the dropout of PPO on CartPole-v1 in 10000 steps")
+    assert plan.refusal and "asks for dropout" in plan.refusal and plan.asks[-1].done is False
     plan, _ = plan_for("SAC on Pendulum-v1 for 5000 steps with tanh activations")
     assert plan.refusal and "no activation setting" in plan.refusal
     plan, _ = plan_for("SAC on Pendulum-v1 for 5000 steps with two hidden layers of 256 and ReLU")
