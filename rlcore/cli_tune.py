@@ -33,34 +33,91 @@ printed as --set flags and as an rlcore train command.
 
 
 def add_parsers(sub: Any) -> None:
-    t = sub.add_parser("tune", help="search config values with Optuna (TPE, median pruning), trials on Ray",
-                       description="Tune an agent's config fields with Optuna: each trial is scored by the "
-                       "IQM over seeds of its final evaluation returns.", epilog=TUNE_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = sub.add_parser(
+        "tune",
+        help="search config values with Optuna (TPE, median pruning), trials on Ray",
+        description="Tune an agent's config fields with Optuna: each trial is scored by the "
+        "IQM over seeds of its final evaluation returns.",
+        epilog=TUNE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     t.add_argument("algo", help="algorithm key, e.g. ppo (see `list`)")
     t.add_argument("env_id", help="Gymnasium env id, e.g. CartPole-v1")
-    t.add_argument("--param", dest="params", action="append", default=[], metavar="SPEC",
-                   help="a searched config field, e.g. lr=log:1e-5:1e-2; repeatable (see below)")
-    t.add_argument("--trials", type=int, default=20, help="trials the study should hold (default 20)")
-    t.add_argument("--seeds", type=int, default=2, help="seeds 0..K-1 per trial (default 2)")
-    t.add_argument("--steps", type=int, default=20_000, help="env steps per run (default 20000)")
-    t.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
-                   help="a config field fixed for every trial; repeatable")
-    t.add_argument("--part", dest="parts", action="append", default=[], metavar="ROLE=KEY",
-                   help="a part for every trial, e.g. --part encoder=identity; repeatable")
-    t.add_argument("--num-envs", type=int, default=None, help="parallel envs per run (default: per agent)")
-    t.add_argument("--evals", type=int, default=4, help="evaluations during each run, for pruning (default 4; "
-                   "0 turns pruning off)")
-    t.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
-    t.add_argument("--out", default=None, help="study folder (default runs/tune-<algo>-<env>)")
-    t.add_argument("--storage", default=None, help="study storage: a journal file path (default "
-                   "OUT/study.journal) or a database URL such as sqlite:///tune.db")
-    t.add_argument("--study-name", default=None, help="study name inside the storage (default <algo>-<env>)")
-    t.add_argument("--workers", type=int, default=2, help="runs trained at once on a local Ray (default 2); "
-                   "workers / seeds trials run side by side")
-    t.add_argument("--address", default=None, help="join an existing Ray cluster (e.g. auto or HOST:6379)")
-    t.add_argument("--backend", default="ray", help="ray (default) or serial (in this process, no pruning)")
-    t.add_argument("--sampler-seed", type=int, default=None, help="seed of the TPE sampler (default random)")
+    t.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a searched config field, e.g. lr=log:1e-5:1e-2; repeatable (see below)",
+    )
+    t.add_argument(
+        "--trials", type=int, default=20, metavar="N", help="trials the study should hold (default 20)"
+    )
+    t.add_argument("--seeds", type=int, default=2, metavar="K", help="seeds 0..K-1 per trial (default 2)")
+    t.add_argument("--steps", type=int, default=20_000, metavar="N", help="env steps per run (default 20000)")
+    t.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a config field fixed for every trial; repeatable",
+    )
+    t.add_argument(
+        "--part",
+        dest="parts",
+        action="append",
+        default=[],
+        metavar="ROLE=KEY",
+        help="a part for every trial, e.g. --part encoder=identity; repeatable",
+    )
+    t.add_argument(
+        "--num-envs", type=int, default=None, metavar="N", help="parallel envs per run (default: per agent)"
+    )
+    t.add_argument(
+        "--evals",
+        type=int,
+        default=4,
+        metavar="N",
+        help="evaluations during each run, for pruning (default 4; 0 turns pruning off)",
+    )
+    t.add_argument(
+        "--eval-episodes", type=int, default=10, metavar="N", help="episodes per evaluation (default 10)"
+    )
+    t.add_argument("--out", default=None, metavar="DIR", help="study folder (default runs/tune-<algo>-<env>)")
+    t.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="study storage: a journal file path (default "
+        "OUT/study.journal) or a database URL such as sqlite:///tune.db",
+    )
+    t.add_argument(
+        "--study-name",
+        default=None,
+        metavar="NAME",
+        help="study name inside the storage (default <algo>-<env>)",
+    )
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="W",
+        help="runs trained at once on a local Ray (default 2); workers / seeds trials run side by side",
+    )
+    t.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="join an existing Ray cluster (e.g. auto or HOST:6379)",
+    )
+    t.add_argument(
+        "--backend", default="ray", metavar="B", help="ray (default) or serial (in this process, no pruning)"
+    )
+    t.add_argument(
+        "--sampler-seed", type=int, default=None, metavar="N", help="seed of the TPE sampler (default random)"
+    )
     t.add_argument("--json", action="store_true", help="print summary.json's content as the last stdout line")
 
 
@@ -85,12 +142,33 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise RLCoreError(f"--num-envs must be at least 1; got {args.num_envs}.")
     params = parse_params(args.params)
     out = args.out or f"runs/tune-{args.algo}-{args.env_id.replace(':', '_').replace('/', '_')}"
-    tuner = Tuner(args.algo, args.env_id, params, out=out, trials=args.trials, seeds=args.seeds, steps=args.steps,
-                  fixed=_fixed(args.sets), storage=args.storage, study_name=args.study_name, workers=args.workers,
-                  address=args.address, backend=args.backend, eval_episodes=args.eval_episodes, evals=args.evals,
-                  sampler_seed=args.sampler_seed, parts=_parts(args.parts), num_envs=args.num_envs, on_trial=lambda info: print(info["line"], flush=True))
-    print(f"Tuning {args.algo} on {args.env_id}: {args.trials} trials x {args.seeds} seed(s) x {args.steps} steps, "
-          f"searching {', '.join(p.text() for p in params)}; study in {out}.", file=sys.stderr, flush=True)
+    tuner = Tuner(
+        args.algo,
+        args.env_id,
+        params,
+        out=out,
+        trials=args.trials,
+        seeds=args.seeds,
+        steps=args.steps,
+        fixed=_fixed(args.sets),
+        storage=args.storage,
+        study_name=args.study_name,
+        workers=args.workers,
+        address=args.address,
+        backend=args.backend,
+        eval_episodes=args.eval_episodes,
+        evals=args.evals,
+        sampler_seed=args.sampler_seed,
+        parts=_parts(args.parts),
+        num_envs=args.num_envs,
+        on_trial=lambda info: print(info["line"], flush=True),
+    )
+    print(
+        f"Tuning {args.algo} on {args.env_id}: {args.trials} trials x {args.seeds} seed(s) x {args.steps} steps, "
+        f"searching {', '.join(p.text() for p in params)}; study in {out}.",
+        file=sys.stderr,
+        flush=True,
+    )
     summary = tuner.run()
     print(describe(summary))
     if args.json:

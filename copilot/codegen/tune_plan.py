@@ -26,13 +26,25 @@ MAX_RUNS = 60
 WORKERS = 2
 STUDY_NAME = "tune"
 # generic name -> search space when the request states no range (rlcore tune --param forms).
-SPACES = {"lr": "log:1e-5:1e-2", "actor_lr": "log:1e-5:1e-2", "critic_lr": "log:1e-5:1e-2",
-          "gamma": "float:0.9:0.9999", "ent_coef": "log:1e-5:0.1", "vf_coef": "float:0.1:1.0",
-          "clip_range": "float:0.1:0.4", "gae_lambda": "float:0.8:0.99", "max_grad_norm": "float:0.3:5.0",
-          "n_epochs": "int:3:20", "batch_size": "choice:32,64,128,256", "n_steps": "choice:64,128,256,512",
-          "tau": "log:1e-3:0.05", "exploration_final_eps": "float:0.01:0.2",
-          "exploration_fraction": "float:0.05:0.5", "target_noise": "float:0.05:0.5",
-          "exploration_noise": "float:0.05:0.5"}
+SPACES = {
+    "lr": "log:1e-5:1e-2",
+    "actor_lr": "log:1e-5:1e-2",
+    "critic_lr": "log:1e-5:1e-2",
+    "gamma": "float:0.9:0.9999",
+    "ent_coef": "log:1e-5:0.1",
+    "vf_coef": "float:0.1:1.0",
+    "clip_range": "float:0.1:0.4",
+    "gae_lambda": "float:0.8:0.99",
+    "max_grad_norm": "float:0.3:5.0",
+    "n_epochs": "int:3:20",
+    "batch_size": "choice:32,64,128,256",
+    "n_steps": "choice:64,128,256,512",
+    "tau": "log:1e-3:0.05",
+    "exploration_final_eps": "float:0.01:0.2",
+    "exploration_fraction": "float:0.05:0.5",
+    "target_noise": "float:0.05:0.5",
+    "exploration_noise": "float:0.05:0.5",
+}
 LOG_NAMES = {"lr", "actor_lr", "critic_lr", "ent_coef", "tau"}
 UNNAMED = ("lr", "gamma")  # searched when the request names no hyperparameter
 
@@ -53,8 +65,11 @@ def named(text: str, stated: dict[str, Any]) -> list[str]:
 
 def stated_range(text: str) -> tuple[float, float] | None:
     """``between 1e-5 and 1e-3`` / ``from 0.9 to 0.999`` / ``in [a, b]`` -> (low, high)."""
-    m = re.search(rf"(?:between|from|in\s*\[|range\s*(?:of\s*)?\[?)\s*({NUMBER})\s*(?:and|to|-|,)\s*({NUMBER})",
-                  text, re.IGNORECASE)
+    m = re.search(
+        rf"(?:between|from|in\s*\[|range\s*(?:of\s*)?\[?)\s*({NUMBER})\s*(?:and|to|-|,)\s*({NUMBER})",
+        text,
+        re.IGNORECASE,
+    )
     if not m:
         return None
     low, high = (float(match_value(x)) for x in NUMBER_RE.finditer(m.group(0)))
@@ -65,8 +80,10 @@ def _space(field: str, info: Any, rng: tuple[float, float] | None, generic: str)
     if rng is None:
         space = SPACES.get(field) or SPACES.get(generic)
         if space is None:
-            raise Impossible(f"No search range is known for {field}; state one, e.g. '{field.replace('_', ' ')} "
-                             "between LOW and HIGH'.")
+            raise Impossible(
+                f"No search range is known for {field}; state one, e.g. '{field.replace('_', ' ')} "
+                "between LOW and HIGH'."
+            )
         return space
     low, high = rng
     if info.type == "integer":
@@ -88,12 +105,15 @@ def search_space(asked: Any, spec: Any, facts: Any) -> tuple[dict[str, str], lis
         if not targets:
             if not names:
                 continue  # a default field this algorithm lacks (e.g. gamma-less agents)
-            raise Impossible(f"{spec.algo.upper()} has no {generic} setting to tune; its settings are "
-                             f"{', '.join(fields)}.")
+            raise Impossible(
+                f"{spec.algo.upper()} has no {generic} setting to tune; its settings are {', '.join(fields)}."
+            )
         for field in targets:
             space[field] = _space(field, fields[field], rng, generic)
     if not space:
-        raise Impossible(f"None of {', '.join(UNNAMED)} is a {spec.algo.upper()} setting; name the settings to tune.")
+        raise Impossible(
+            f"None of {', '.join(UNNAMED)} is a {spec.algo.upper()} setting; name the settings to tune."
+        )
     return space, names
 
 
@@ -102,8 +122,10 @@ def _trials(text: str, seeds: int) -> int:
     m = re.search(r"(\d+)\s*(?:optuna\s+)?trials", text, re.IGNORECASE)
     trials = int(m.group(1)) if m else DEFAULT_TRIALS
     if not 1 <= trials * seeds <= MAX_RUNS:
-        raise Impossible(f"{trials} trials x {seeds} seeds is {trials * seeds} runs; one request runs 1 to {MAX_RUNS} "
-                         "here, so ask for fewer trials or seeds.")
+        raise Impossible(
+            f"{trials} trials x {seeds} seeds is {trials * seeds} runs; one request runs 1 to {MAX_RUNS} "
+            "here, so ask for fewer trials or seeds."
+        )
     return trials
 
 
@@ -114,18 +136,34 @@ def tune_plan(asked: Any, spec: Any, facts: Any, budget_s: float | None) -> tupl
     space, names = search_space(asked, spec, facts)
     seeds = len(asked.seeds) or DEFAULT_SEEDS
     trials = _trials(asked.text, seeds)
-    study = {"algo": spec.algo, "env": spec.env_id, "params": [f"{f}={s}" for f, s in space.items()],
-             "trials": trials, "seeds": seeds, "steps": spec.total_steps,
-             "fixed": {k: v for k, v in spec.config.items() if k not in space},
-             "parts": dict(spec.parts), "num_envs": spec.num_envs, "eval_episodes": max(1, spec.eval_episodes)}
+    study = {
+        "algo": spec.algo,
+        "env": spec.env_id,
+        "params": [f"{f}={s}" for f, s in space.items()],
+        "trials": trials,
+        "seeds": seeds,
+        "steps": spec.total_steps,
+        "fixed": {k: v for k, v in spec.config.items() if k not in space},
+        "parts": dict(spec.parts),
+        "num_envs": spec.num_envs,
+        "eval_episodes": max(1, spec.eval_episodes),
+    }
     what = ", ".join(space) + ("" if names else " (the request names no hyperparameter: lr and gamma)")
-    asks = [Ask("tune", f"Tune {what} of {spec.algo.upper()} on {spec.env_id} with Optuna: {trials} trials x "
-                f"{seeds} seeds, {spec.total_steps:,} steps each",
-                check={"how": "tune", "trials": trials, "space": space, "seeds": seeds}),
-            Ask("best", f"The best trial's {seeds} runs, with the best config as an rlcore train command",
-                check={"how": "runs", "count": seeds, "steps": spec.total_steps}),
-            Ask("plot", "Optimisation history plot", check={"how": "artifact", "kind": "history"}),
-            Ask("plot", "Parameter importances plot", check={"how": "artifact", "kind": "importances"})]
+    asks = [
+        Ask(
+            "tune",
+            f"Tune {what} of {spec.algo.upper()} on {spec.env_id} with Optuna: {trials} trials x "
+            f"{seeds} seeds, {spec.total_steps:,} steps each",
+            check={"how": "tune", "trials": trials, "space": space, "seeds": seeds},
+        ),
+        Ask(
+            "best",
+            f"The best trial's {seeds} runs, with the best config as an rlcore train command",
+            check={"how": "runs", "count": seeds, "steps": spec.total_steps},
+        ),
+        Ask("plot", "Optimisation history plot", check={"how": "artifact", "kind": "history"}),
+        Ask("plot", "Parameter importances plot", check={"how": "artifact", "kind": "importances"}),
+    ]
     return study, asks + _stated_asks(facts, spec) + _beyond(asked, list(space), Ask)
 
 
@@ -133,20 +171,45 @@ def _beyond(asked: Any, searched: list[str], Ask: Any) -> list:
     """Asks not done: what a request wants besides the study (a grid, post steps, several tasks)."""
     out = []
     if len(asked.algos) > 1 or len(asked.envs) > 1:
-        out.append(Ask("tune", "Tune several algorithms or envs", False, "a study tunes one algorithm on one env; "
-                       "ask for one study per algorithm and env."))
-    grid = [n for n in list(asked.values) + list(asked.parts)  # a two-value "list" of a searched field is its range
-            if n not in searched and not any(n in s.split("_") for s in searched)]
+        out.append(
+            Ask(
+                "tune",
+                "Tune several algorithms or envs",
+                False,
+                "a study tunes one algorithm on one env; ask for one study per algorithm and env.",
+            )
+        )
+    grid = [
+        n
+        for n in list(asked.values) + list(asked.parts)  # a two-value "list" of a searched field is its range
+        if n not in searched and not any(n in s.split("_") for s in searched)
+    ]
     if grid or asked.toggles:
         what = (grid or asked.toggles)[0]
-        out.append(Ask("axis", f"Compare fixed values of {what}", False, "a tuning study searches values; comparing "
-                       "fixed values is a separate request (e.g. 'compare learning rates 1e-3 and 3e-4')."))
-    for what, flag in (("export", asked.exports), ("checkpoint evaluation", asked.evaluate_episodes),
-                       ("continuing a run", asked.more_steps), ("a custom env or reward", asked.custom_env or
-                                                                asked.reward)):
+        out.append(
+            Ask(
+                "axis",
+                f"Compare fixed values of {what}",
+                False,
+                "a tuning study searches values; comparing "
+                "fixed values is a separate request (e.g. 'compare learning rates 1e-3 and 3e-4').",
+            )
+        )
+    for what, flag in (
+        ("export", asked.exports),
+        ("checkpoint evaluation", asked.evaluate_episodes),
+        ("continuing a run", asked.more_steps),
+        ("a custom env or reward", asked.custom_env or asked.reward),
+    ):
         if flag:
-            out.append(Ask("post", f"{what} with the tuning study", False, f"{what} is planned for single runs "
-                           "only, not with a tuning study."))
+            out.append(
+                Ask(
+                    "post",
+                    f"{what} with the tuning study",
+                    False,
+                    f"{what} is planned for single runs only, not with a tuning study.",
+                )
+            )
     return out
 
 
@@ -173,19 +236,29 @@ def check_tune(ask: Any, out: dict[str, Any]) -> tuple[bool, str]:
     if not path:
         return False, "no study journal was written."
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=STUDY_NAME, storage=optuna.storages.JournalStorage(JournalFileBackend(path)))
+    study = optuna.load_study(
+        study_name=STUDY_NAME, storage=optuna.storages.JournalStorage(JournalFileBackend(path))
+    )
     trials = study.get_trials(deepcopy=False)
     states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
     want = ask.check["trials"]
     if states["COMPLETE"] + states["PRUNED"] < want:
-        return False, f"the study holds {states['COMPLETE']} complete and {states['PRUNED']} pruned trials, not {want}."
+        return (
+            False,
+            f"the study holds {states['COMPLETE']} complete and {states['PRUNED']} pruned trials, not {want}.",
+        )
     best = study.best_trial
     bad = [f for f, s in ask.check["space"].items() if not _in_space(best.params.get(f), s)]
     if bad:
-        return False, f"the best trial's {bad[0]} = {best.params.get(bad[0])} is outside {ask.check['space'][bad[0]]}."
+        return (
+            False,
+            f"the best trial's {bad[0]} = {best.params.get(bad[0])} is outside {ask.check['space'][bad[0]]}.",
+        )
     shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
-    return True, (f"{states['COMPLETE']} complete, {states['PRUNED']} pruned, {states['FAIL']} failed trials; best "
-                  f"trial {best.number}: {shown} with IQM {best.value:.1f} over {ask.check['seeds']} seeds.")
+    return True, (
+        f"{states['COMPLETE']} complete, {states['PRUNED']} pruned, {states['FAIL']} failed trials; best "
+        f"trial {best.number}: {shown} with IQM {best.value:.1f} over {ask.check['seeds']} seeds."
+    )
 
 
 CHECKS.setdefault("tune", check_tune)

@@ -29,11 +29,20 @@ def set_flags(config: dict[str, Any]) -> str:
     return " ".join(f"--set {k}={fmt(v)}" for k, v in config.items())
 
 
-def train_command(algo: str, env: str, steps: int, config: dict[str, Any], seed: int = 0,
-                  parts: dict[str, str] | None = None, num_envs: int | None = None) -> str:
+def train_command(
+    algo: str,
+    env: str,
+    steps: int,
+    config: dict[str, Any],
+    seed: int = 0,
+    parts: dict[str, str] | None = None,
+    num_envs: int | None = None,
+) -> str:
     flags = [set_flags(config)] + [f"--part {r}={k}" for r, k in (parts or {}).items()]
     flags += [f"--num-envs {num_envs}"] if num_envs else []
-    return " ".join([f"python -m rlcore train {algo} {env} --steps {steps} --seed {seed}"] + [f for f in flags if f])
+    return " ".join(
+        [f"python -m rlcore train {algo} {env} --steps {steps} --seed {seed}"] + [f for f in flags if f]
+    )
 
 
 def _params(trial: Any) -> str:
@@ -46,7 +55,9 @@ def trial_line(tuner: Any, study: Any, trial: Any) -> str:
 
     n = sum(counted(t) for t in study.get_trials(deepcopy=False))
     state = trial.state.name.lower()
-    secs = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0.0
+    secs = (
+        (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0.0
+    )
     if state == "complete":
         what = f"IQM {trial.value:.4g}"
     elif state == "pruned":
@@ -58,7 +69,9 @@ def trial_line(tuner: Any, study: Any, trial: Any) -> str:
         best = f"; best {study.best_value:.4g} (trial {study.best_trial.number})"
     except ValueError:
         best = ""
-    return f"trial {trial.number} [{n}/{tuner.trials}] {state}: {what} ({_params(trial)}) in {secs:.1f} s{best}"
+    return (
+        f"trial {trial.number} [{n}/{tuner.trials}] {state}: {what} ({_params(trial)}) in {secs:.1f} s{best}"
+    )
 
 
 def _figure(plot, study: Any, path: Path, **kwargs) -> str | None:
@@ -118,18 +131,32 @@ def summarise(tuner: Any, study: Any, wall_s: float, requeued: list[int]) -> dic
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     counts["cut_off"] = sum(t.state == TrialState.FAIL and not counted(t) for t in trials)
-    summary: dict[str, Any] = {"study": tuner.study_name, "setup": tuner.setup(), "trials": counts,
-                               "wall_time_s": round(wall_s, 2), "requeued": requeued, "best": None,
-                               "out": str(tuner.out)}
+    summary: dict[str, Any] = {
+        "study": tuner.study_name,
+        "setup": tuner.setup(),
+        "trials": counts,
+        "wall_time_s": round(wall_s, 2),
+        "requeued": requeued,
+        "best": None,
+        "out": str(tuner.out),
+    }
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if complete:
         best = study.best_trial
         config = {**tuner.fixed, **best.params}
-        summary["best"] = {"trial": best.number, "value": best.value, "params": best.params, "config": config,
-                           "scores": best.user_attrs.get("scores"), "set_flags": set_flags(config),
-                           "command": train_command(tuner.algo, tuner.env, tuner.steps, config, parts=tuner.parts,
-                                                    num_envs=tuner.num_envs),
-                           "folder": best.user_attrs.get("folder"), "run_dirs": best.user_attrs.get("run_dirs")}
+        summary["best"] = {
+            "trial": best.number,
+            "value": best.value,
+            "params": best.params,
+            "config": config,
+            "scores": best.user_attrs.get("scores"),
+            "set_flags": set_flags(config),
+            "command": train_command(
+                tuner.algo, tuner.env, tuner.steps, config, parts=tuner.parts, num_envs=tuner.num_envs
+            ),
+            "folder": best.user_attrs.get("folder"),
+            "run_dirs": best.user_attrs.get("run_dirs"),
+        }
         summary["importances"] = _importances(study) if len(complete) > 1 else {}
     tuner.out.mkdir(parents=True, exist_ok=True)
     summary["plots"], summary["notes"] = plots(study, tuner.out)
@@ -140,16 +167,21 @@ def summarise(tuner: Any, study: Any, wall_s: float, requeued: list[int]) -> dic
 def describe(summary: dict[str, Any]) -> str:
     """The lines ``rlcore tune`` prints at the end."""
     counts = summary["trials"]
-    lines = [f"Study {summary['study']!r}: {counts.get('complete', 0)} complete, {counts.get('pruned', 0)} pruned, "
-             f"{counts.get('fail', 0)} failed trials ({counts.get('cut_off', 0)} cut off by an interruption and run "
-             f"again); this session {summary['wall_time_s']:.1f} s."]
+    lines = [
+        f"Study {summary['study']!r}: {counts.get('complete', 0)} complete, {counts.get('pruned', 0)} pruned, "
+        f"{counts.get('fail', 0)} failed trials ({counts.get('cut_off', 0)} cut off by an interruption and run "
+        f"again); this session {summary['wall_time_s']:.1f} s."
+    ]
     best = summary["best"]
     if best is None:
         lines.append("No trial completed, so there is no best config yet.")
     else:
         seeds = summary["setup"]["seeds"]
-        lines += [f"Best: trial {best['trial']}, IQM over {seeds} seed(s) {best['value']:.4g}.",
-                  f"Best config as flags: {best['set_flags']}", f"Train it: {best['command']}"]
+        lines += [
+            f"Best: trial {best['trial']}, IQM over {seeds} seed(s) {best['value']:.4g}.",
+            f"Best config as flags: {best['set_flags']}",
+            f"Train it: {best['command']}",
+        ]
     lines += [f"Plot: {path}" for path in summary["plots"].values()]
     lines += summary["notes"]
     lines.append(f"Summary: {Path(summary['out']) / SUMMARY}")

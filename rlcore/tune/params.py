@@ -119,11 +119,17 @@ def check_params(algo: str, params: list[Param], fixed: dict[str, Any] | None = 
             raise unknown(f"{algo} config field", p.name, fields, limit=40)
         kind = _kind(hints, p.name)
         if kind.startswith("int") and p.kind in ("log", "float"):
-            raise RLCoreError(f"--param {p.text()!r} searches floats but {p.name} is an integer field; accepted: "
-                              f"{p.name}=int:LO:HI or {p.name}=choice:a,b,c.")
+            raise RLCoreError(
+                f"--param {p.text()!r} searches floats but {p.name} is an integer field; accepted: "
+                f"{p.name}=int:LO:HI or {p.name}=choice:a,b,c."
+            )
         if kind.startswith(("bool", "str", "tuple")) and p.kind != "choice":
-            raise RLCoreError(f"--param {p.text()!r} searches a range but {p.name} is a {kind} field; accepted: "
-                              f"{p.name}=choice:a,b,c.")
+            raise RLCoreError(
+                f"--param {p.text()!r} searches a range but {p.name} is a {kind} field; accepted: "
+                f"{p.name}=choice:a,b,c."
+            )
     clash = [p.name for p in params if p.name in (fixed or {})]
     if clash:
-        raise RLCoreError(f"{clash[0]} is both searched (--param) and fixed (--set); accepted: one of the two.")
+        raise RLCoreError(
+            f"{clash[0]} is both searched (--param) and fixed (--set); accepted: one of the two."
+        )

@@ -49,8 +49,10 @@ def open_storage(storage: str | None, out: Path) -> Any:
         try:
             return optuna.storages.RDBStorage(storage)
         except Exception as exc:  # a bad URL or an unreachable database
-            raise RLCoreError(f"Could not open the study storage {storage!r} ({str(exc).splitlines()[0][:120]}); "
-                              "accepted: a journal file path or a database URL such as sqlite:///tune.db.") from None
+            raise RLCoreError(
+                f"Could not open the study storage {storage!r} ({str(exc).splitlines()[0][:120]}); "
+                "accepted: a journal file path or a database URL such as sqlite:///tune.db."
+            ) from None
     path = Path(storage) if storage else out / "study.journal"
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
@@ -59,18 +61,40 @@ def open_storage(storage: str | None, out: Path) -> Any:
 class Tuner:
     """One study; the constructor only stores and checks its arguments. See the module doc."""
 
-    def __init__(self, algo: str, env: str, params: list[Param], out: str | Path, trials: int = 20,
-                 seeds: int = 2, steps: int = 20_000, fixed: dict[str, Any] | None = None,
-                 storage: str | None = None, study_name: str | None = None, workers: int = 2,
-                 address: str | None = None, backend: str = "ray", eval_episodes: int = 10, evals: int = 4,
-                 sampler_seed: int | None = None, on_trial: Callable[[dict], None] | None = None,
-                 parts: dict[str, str] | None = None, num_envs: int | None = None):
+    def __init__(
+        self,
+        algo: str,
+        env: str,
+        params: list[Param],
+        out: str | Path,
+        trials: int = 20,
+        seeds: int = 2,
+        steps: int = 20_000,
+        fixed: dict[str, Any] | None = None,
+        storage: str | None = None,
+        study_name: str | None = None,
+        workers: int = 2,
+        address: str | None = None,
+        backend: str = "ray",
+        eval_episodes: int = 10,
+        evals: int = 4,
+        sampler_seed: int | None = None,
+        on_trial: Callable[[dict], None] | None = None,
+        parts: dict[str, str] | None = None,
+        num_envs: int | None = None,
+    ):
         from rlcore.registry import get
 
         get("agents", algo)
         check_params(algo, params, fixed)
-        for name, value, low in (("trials", trials, 1), ("seeds", seeds, 1), ("steps", steps, 1),
-                                 ("workers", workers, 1), ("eval_episodes", eval_episodes, 1), ("evals", evals, 0)):
+        for name, value, low in (
+            ("trials", trials, 1),
+            ("seeds", seeds, 1),
+            ("steps", steps, 1),
+            ("workers", workers, 1),
+            ("eval_episodes", eval_episodes, 1),
+            ("evals", evals, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise RLCoreError(f"{name} {value!r} is not an integer >= {low}; accepted: e.g. 2.")
         if backend not in BACKENDS:
@@ -84,9 +108,17 @@ class Tuner:
 
     # ----- the study ------------------------------------------------------------------------
     def setup(self) -> dict[str, Any]:
-        return {"algo": self.algo, "env": self.env, "params": [p.text() for p in self.params],
-                "fixed": self.fixed, "parts": self.parts, "num_envs": self.num_envs, "seeds": len(self.seeds),
-                "steps": self.steps, "eval_episodes": self.eval_episodes}
+        return {
+            "algo": self.algo,
+            "env": self.env,
+            "params": [p.text() for p in self.params],
+            "fixed": self.fixed,
+            "parts": self.parts,
+            "num_envs": self.num_envs,
+            "seeds": len(self.seeds),
+            "steps": self.steps,
+            "eval_episodes": self.eval_episodes,
+        }
 
     def study(self) -> Any:
         """Create or load the study; one that was made with another setup is refused."""
@@ -94,20 +126,31 @@ class Tuner:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=self.steps // 4)
-        study = optuna.create_study(storage=open_storage(self.storage, self.out), study_name=self.study_name,
-                                    direction="maximize", pruner=pruner, load_if_exists=True)
+        study = optuna.create_study(
+            storage=open_storage(self.storage, self.out),
+            study_name=self.study_name,
+            direction="maximize",
+            pruner=pruner,
+            load_if_exists=True,
+        )
         # A resumed study must not replay the proposals of the first session: offset the seed by the trials so far.
-        seed = None if self.sampler_seed is None else self.sampler_seed + len(study.get_trials(deepcopy=False))
-        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(3, min(10, self.trials // 4)))
+        seed = (
+            None if self.sampler_seed is None else self.sampler_seed + len(study.get_trials(deepcopy=False))
+        )
+        study.sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=max(3, min(10, self.trials // 4))
+        )
         had = study.user_attrs.get("setup")
         mine = json.loads(json.dumps(self.setup(), default=str))
         if had is None:
             study.set_user_attr("setup", mine)
         elif any(had.get(k, mine[k] if mine[k] in (None, {}) else "?") != mine[k] for k in mine):
             diff = next(k for k in mine if had.get(k) != mine[k])
-            raise RLCoreError(f"Study {self.study_name!r} in this storage was made with {diff} = {had.get(diff)!r}, "
-                              f"not {mine[diff]!r}; accepted: the same settings to resume it, or another --out, "
-                              "--storage or --study-name.")
+            raise RLCoreError(
+                f"Study {self.study_name!r} in this storage was made with {diff} = {had.get(diff)!r}, "
+                f"not {mine[diff]!r}; accepted: the same settings to resume it, or another --out, "
+                "--storage or --study-name."
+            )
         return study
 
     def run(self) -> dict[str, Any]:
@@ -122,8 +165,13 @@ class Tuner:
         try:
             left = self.trials - sum(counted(t) for t in study.get_trials(deepcopy=False))
             if left > 0:
-                study.optimize(self._objective, n_trials=left, n_jobs=self.parallel_trials(),
-                               catch=(RunFailed, RLCoreError), callbacks=[self._after_trial])
+                study.optimize(
+                    self._objective,
+                    n_trials=left,
+                    n_jobs=self.parallel_trials(),
+                    catch=(RunFailed, RLCoreError),
+                    callbacks=[self._after_trial],
+                )
         finally:
             if started:
                 import ray
@@ -153,9 +201,15 @@ class Tuner:
         config = {**self.fixed, **{p.name: p.suggest(trial) for p in self.params}}
         folder = self.out / "trials" / config_key(config)
         trial.set_user_attr("folder", str(folder))
-        exp = Experiment(out=folder, algos=[self.algo], envs=[self.env], seeds=self.seeds, steps=self.steps,
-                         common={"config": config, "parts": self.parts, "num_envs": self.num_envs},
-                         eval_episodes=self.eval_episodes)
+        exp = Experiment(
+            out=folder,
+            algos=[self.algo],
+            envs=[self.env],
+            seeds=self.seeds,
+            steps=self.steps,
+            common={"config": config, "parts": self.parts, "num_envs": self.num_envs},
+            eval_episodes=self.eval_episodes,
+        )
         try:
             specs, factories = exp.specs()  # builds each agent once: a config it refuses fails here
         except RLCoreError as exc:
@@ -169,13 +223,18 @@ class Tuner:
         watch = Watch(trial, [s["run_dir"] for s in specs], prune=self.backend == "ray")
         outcomes = []
         if pending:
-            outcomes = (run_ray(pending, factories, watch, self.workers, self.address) if self.backend == "ray"
-                        else run_serial(pending, factories, watch))
+            outcomes = (
+                run_ray(pending, factories, watch, self.workers, self.address)
+                if self.backend == "ray"
+                else run_serial(pending, factories, watch)
+            )
         for outcome in outcomes:
             if outcome["state"] != "done":
                 trial.set_user_attr("error", outcome.get("error") or "a run failed")
                 raise RunFailed(outcome.get("error"))
-        manifests = [done[s["run_dir"]] for s in specs if done[s["run_dir"]]] + [o["manifest"] for o in outcomes]
+        manifests = [done[s["run_dir"]] for s in specs if done[s["run_dir"]]] + [
+            o["manifest"] for o in outcomes
+        ]
         scores = [float((m.get("eval") or {}).get("return_mean") or "nan") for m in manifests]
         if not all(np.isfinite(scores)):
             trial.set_user_attr("error", f"a run has no evaluation return (scores {scores})")

@@ -17,27 +17,43 @@ import pytest
 from rlcore.cli import build_parser, main
 from rlcore.errors import RLCoreError
 from rlcore.tune import FORMS, Param, Tuner, parse_param, parse_params
-from rlcore.tune.output import train_command
 from rlcore.tune.watch import HOST, Watch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(trials=3, seeds=1, steps=1000, backend="serial", eval_episodes=2, evals=1, sampler_seed=0)
 
 
-@pytest.mark.parametrize("spec, want", [
-    ("lr=log:1e-5:1e-2", Param("lr", "log", 1e-5, 1e-2)),
-    ("gamma=float:0.9:0.999", Param("gamma", "float", 0.9, 0.999)),
-    ("n_epochs=int:2:20", Param("n_epochs", "int", 2, 20)),
-    ("batch_size=choice:64,128,256", Param("batch_size", "choice", choices=(64, 128, 256))),
-    ("activation=choice:tanh,relu", Param("activation", "choice", choices=("tanh", "relu"))),
-])
+@pytest.mark.parametrize(
+    "spec, want",
+    [
+        ("lr=log:1e-5:1e-2", Param("lr", "log", 1e-5, 1e-2)),
+        ("gamma=float:0.9:0.999", Param("gamma", "float", 0.9, 0.999)),
+        ("n_epochs=int:2:20", Param("n_epochs", "int", 2, 20)),
+        ("batch_size=choice:64,128,256", Param("batch_size", "choice", choices=(64, 128, 256))),
+        ("activation=choice:tanh,relu", Param("activation", "choice", choices=("tanh", "relu"))),
+    ],
+)
 def test_param_forms(spec, want):
     assert parse_param(spec) == want
     assert parse_param(want.text()) == want
 
 
-@pytest.mark.parametrize("spec", ["lr", "lr=1e-3", "lr=lin:1:2", "lr=log:1e-5", "lr=log:0:1", "lr=log:1e-2:1e-5",
-                                  "lr=float:a:b", "n_epochs=int:1.5:3", "bs=choice:64", "=log:1:2", "lr=log:1:inf"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "lr",
+        "lr=1e-3",
+        "lr=lin:1:2",
+        "lr=log:1e-5",
+        "lr=log:0:1",
+        "lr=log:1e-2:1e-5",
+        "lr=float:a:b",
+        "n_epochs=int:1.5:3",
+        "bs=choice:64",
+        "=log:1:2",
+        "lr=log:1:inf",
+    ],
+)
 def test_bad_param_refused_naming_value_and_forms(spec):
     with pytest.raises(RLCoreError) as err:
         parse_param(spec)
@@ -75,8 +91,9 @@ def test_cli_refuses_in_one_line(capsys):
 
 
 def test_watch_reports_iqm_and_prunes(tmp_path):
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1,
-                                                                                         n_warmup_steps=0))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    )
     good = study.ask()
     for step, value in ((100, 400.0), (200, 450.0)):
         good.report(value, step)
@@ -101,8 +118,14 @@ def test_tiny_study_resumes_and_prints_best(tmp_path, capsys):
     assert first["trials"]["complete"] == 2
     # Restart with a target of 3: only the missing trial runs; the first two stay.
     lines = []
-    result = Tuner("ppo", "CartPole-v1", params, out=tmp_path, **TINY, on_trial=lambda i: lines.append(i["line"])).run()
-    assert result["trials"]["complete"] == 3 and len(lines) == 1 and lines[0].startswith("trial 2 [3/3] complete")
+    result = Tuner(
+        "ppo", "CartPole-v1", params, out=tmp_path, **TINY, on_trial=lambda i: lines.append(i["line"])
+    ).run()
+    assert (
+        result["trials"]["complete"] == 3
+        and len(lines) == 1
+        and lines[0].startswith("trial 2 [3/3] complete")
+    )
     assert len(list((tmp_path / "trials").iterdir())) == 3
     best = result["best"]
     assert best["value"] == max(json.loads((tmp_path / "summary.json").read_text())["best"]["scores"])
@@ -136,9 +159,32 @@ def test_trial_of_a_dead_worker_is_run_again(tmp_path):
 @pytest.mark.slow
 def test_kill_9_then_restart_resumes(tmp_path):
     """The CLI killed with SIGKILL mid-trial; the same command again finishes the study."""
-    cmd = [sys.executable, "-m", "rlcore", "tune", "ppo", "CartPole-v1", "--param", "lr=log:1e-4:1e-2",
-           "--trials", "3", "--seeds", "1", "--steps", "4000", "--backend", "serial", "--evals", "1",
-           "--eval-episodes", "2", "--sampler-seed", "0", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlcore",
+        "tune",
+        "ppo",
+        "CartPole-v1",
+        "--param",
+        "lr=log:1e-4:1e-2",
+        "--trials",
+        "3",
+        "--seeds",
+        "1",
+        "--steps",
+        "4000",
+        "--backend",
+        "serial",
+        "--evals",
+        "1",
+        "--eval-episodes",
+        "2",
+        "--sampler-seed",
+        "0",
+        "--out",
+        str(tmp_path),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120

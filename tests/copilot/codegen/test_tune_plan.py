@@ -24,15 +24,22 @@ def plan_for(request: str, algo: str = "ppo", env: str = "CartPole-v1", steps: i
 def test_learning_rate_ask_becomes_a_study():
     plan = plan_for("Find a good learning rate for PPO on CartPole-v1 with 20000 steps")
     assert plan.refusal is None and plan.grid is None
-    assert plan.tune["params"] == ["lr=log:1e-5:1e-2"] and plan.tune["trials"] == 10 and plan.tune["seeds"] == 2
+    assert (
+        plan.tune["params"] == ["lr=log:1e-5:1e-2"] and plan.tune["trials"] == 10 and plan.tune["seeds"] == 2
+    )
     assert plan.run_count() == 20
-    assert plan.asks[0].ask == "Tune lr of PPO on CartPole-v1 with Optuna: 10 trials x 2 seeds, 20,000 steps each"
+    assert (
+        plan.asks[0].ask
+        == "Tune lr of PPO on CartPole-v1 with Optuna: 10 trials x 2 seeds, 20,000 steps each"
+    )
     assert [a.check.get("kind") for a in plan.asks[2:4]] == ["history", "importances"]
 
 
 def test_stated_range_trials_seeds_and_fixed_values():
-    plan = plan_for("Tune the learning rate of PPO on CartPole-v1 between 1e-4 and 3e-3 with 6 trials and 3 seeds, "
-                    "gamma 0.98")
+    plan = plan_for(
+        "Tune the learning rate of PPO on CartPole-v1 between 1e-4 and 3e-3 with 6 trials and 3 seeds, "
+        "gamma 0.98"
+    )
     assert plan.refusal is None
     assert plan.tune["params"] == ["lr=log:0.0001:0.003"] and plan.tune["fixed"] == {"gamma": 0.98}
     assert (plan.tune["trials"], plan.tune["seeds"]) == (6, 3)
@@ -42,22 +49,33 @@ def test_stated_range_trials_seeds_and_fixed_values():
 
 
 def test_no_parameter_named_searches_lr_and_gamma_and_says_so():
-    plan = plan_for("Tune the hyperparameters of SAC on Pendulum-v1", algo="sac", env="Pendulum-v1", steps=5000)
+    plan = plan_for(
+        "Tune the hyperparameters of SAC on Pendulum-v1", algo="sac", env="Pendulum-v1", steps=5000
+    )
     assert [p.split("=")[0] for p in plan.tune["params"]] == ["lr", "gamma"]
     assert "the request names no hyperparameter" in plan.asks[0].ask
 
 
-@pytest.mark.parametrize("request_text, fragment", [
-    ("Tune the clip range of SAC on Pendulum-v1", "SAC has no clip_range setting to tune"),
-    ("Tune the buffer size of DQN on CartPole-v1", "No search range is known for buffer_size"),
-    ("Find a good learning rate for PPO on CartPole-v1 and add dropout", "dropout"),
-    ("Find a good learning rate for PPO on CartPole-v1 and export it to ONNX", "not with a tuning study"),
-    ("Tune the learning rates 1e-3 and 3e-4 and the gamma of PPO on CartPole-v1", "Compare fixed values of lr"),
-    ("Tune the learning rate of PPO on CartPole-v1 with 40 trials and 3 seeds", "is 120 runs"),
-])
+@pytest.mark.parametrize(
+    "request_text, fragment",
+    [
+        ("Tune the clip range of SAC on Pendulum-v1", "SAC has no clip_range setting to tune"),
+        ("Tune the buffer size of DQN on CartPole-v1", "No search range is known for buffer_size"),
+        ("Find a good learning rate for PPO on CartPole-v1 and add dropout", "dropout"),
+        ("Find a good learning rate for PPO on CartPole-v1 and export it to ONNX", "not with a tuning study"),
+        (
+            "Tune the learning rates 1e-3 and 3e-4 and the gamma of PPO on CartPole-v1",
+            "Compare fixed values of lr",
+        ),
+        ("Tune the learning rate of PPO on CartPole-v1 with 40 trials and 3 seeds", "is 120 runs"),
+    ],
+)
 def test_asks_it_cannot_honour_are_not_done(request_text, fragment):
-    algo, env = ("sac", "Pendulum-v1") if "SAC" in request_text else (
-        ("dqn", "CartPole-v1") if "DQN" in request_text else ("ppo", "CartPole-v1"))
+    algo, env = (
+        ("sac", "Pendulum-v1")
+        if "SAC" in request_text
+        else (("dqn", "CartPole-v1") if "DQN" in request_text else ("ppo", "CartPole-v1"))
+    )
     try:
         plan = plan_for(request_text, algo=algo, env=env)
     except Impossible as exc:  # one sentence, nothing planned
@@ -72,13 +90,18 @@ def test_script_validates_and_names_the_study():
     script = render_plan(plan, "Find a good learning rate")
     validate_script(script, "train.py")
     assert "Tuner(" in script and "'lr=log:1e-5:1e-2'" in script and "CONFIG = {'gamma': 0.98}" in script
-    assert 'study_name=\'tune\'' in script and "outputs.json" in script
+    assert "study_name='tune'" in script and "outputs.json" in script
 
 
 @pytest.mark.slow
 def test_tuning_request_runs_in_the_sandbox_and_is_verified(settings, tmp_path):
-    result = generate("Find a good learning rate for PPO on CartPole-v1 with 3 trials and 2 seeds, 1024 steps "
-                      "per run with 2 envs", settings, budget_s=120, out=tmp_path / "tune")
+    result = generate(
+        "Find a good learning rate for PPO on CartPole-v1 with 3 trials and 2 seeds, 1024 steps "
+        "per run with 2 envs",
+        settings,
+        budget_s=120,
+        out=tmp_path / "tune",
+    )
     assert result.ok, (result.error, result.asks, result.log_tail[-2000:])
     asks = result.to_json()["asks"]
     assert all(a["done"] for a in asks), asks
