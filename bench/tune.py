@@ -59,7 +59,7 @@ def _tune_cmd(args: argparse.Namespace) -> list[str]:
 def tune(args: argparse.Namespace) -> dict:
     """Run the study (killed once and restarted when asked); wall times of each session."""
     cmd, env = _tune_cmd(args), {**os.environ, "PYTHONPATH": str(ROOT)}
-    print("$ " + " ".join(cmd[1:]), flush=True)
+    print("$ python " + " ".join(cmd[1:]), flush=True)
     sessions = []
     if args.kill_after:
         t0 = time.perf_counter()
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out = Path(args.out or tempfile.mkdtemp(prefix="bench-tune-"))
     load = os.getloadavg()
     out = {
-        "command": " ".join(_tune_cmd(args)[1:]),
+        "command": "python " + " ".join(_tune_cmd(args)[1:]),
         "steps": args.steps,
         "load_start": [round(x, 1) for x in load],
     }
