@@ -171,7 +171,7 @@ def choose_env(proposed: Any, facts: Facts, notes: list[str]) -> str:
 
 def missing_algo(facts: Facts) -> str | None:
     """A named algorithm rlcore lacks (unless a registered one is named on its own)."""
-    named = [n for n in OTHER_ALGOS if facts.mentions(n)]
+    named = [n for n in OTHER_ALGOS if facts.mentions(n) and n not in catalog.algos()]
     named += [n for n in OTHER_ALGOS_UPPER if re.search(rf"\b{n}\b", facts.text)]
     for name in named:
         if facts.algo is None or facts.algo in name.lower():
