@@ -6,9 +6,10 @@ distribution module (None for Q-networks). ``family`` says which agents can use 
 """
 
 from rlcore.policies.actor_critic import ActorCritic, SeparateActorCritic
+from rlcore.policies.ppg import PPGActorCritic
 from rlcore.policies.qnet import QNetwork
 from rlcore.policies.twin import DeterministicTwin, StochasticTwin
 
-FAMILIES = ("actor_critic", "deterministic_twin", "stochastic_twin", "q_network")
+FAMILIES = ("actor_critic", "deterministic_twin", "stochastic_twin", "q_network", "ppg")
 
-__all__ = ["ActorCritic", "SeparateActorCritic", "QNetwork", "DeterministicTwin", "StochasticTwin", "FAMILIES"]
+__all__ = ["ActorCritic", "SeparateActorCritic", "QNetwork", "DeterministicTwin", "StochasticTwin", "PPGActorCritic", "FAMILIES"]

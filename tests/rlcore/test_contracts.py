@@ -153,11 +153,14 @@ def _agents_of_family(family: str) -> list[type]:
 
 def _check_policy_outputs(policy, family: str, obs: torch.Tensor, act_space: gym.Space) -> None:
     act_shape = (B,) if isinstance(act_space, gym.spaces.Discrete) else (B, *act_space.shape)
-    if family == "actor_critic":
+    if family in ("actor_critic", "ppg"):
         dist, value = policy(obs)
         assert value.shape == (B,) and policy.value(obs).shape == (B,)
         assert dist.sample().shape == act_shape
         assert policy.distribution(obs).mode.shape == act_shape
+        if family == "ppg":
+            dist, aux, value = policy.aux_forward(obs)
+            assert aux.shape == value.shape == (B,) and dist.sample().shape == act_shape
     elif family == "q_network":
         assert policy(obs).shape == (B, act_space.n)
     elif family in ("deterministic_twin", "stochastic_twin"):
