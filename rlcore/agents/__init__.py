@@ -2,6 +2,7 @@
 
 from rlcore.agents.a2c import A2C, A2CConfig
 from rlcore.agents.base import Agent
+from rlcore.agents.daac import DAAC, DAACConfig
 from rlcore.agents.ddpg import DDPG, DDPGConfig
 from rlcore.agents.dqn import DQN, DQNConfig
 from rlcore.agents.drqv2 import DrQV2, DrQV2Config
@@ -11,4 +12,5 @@ from rlcore.agents.sac import SAC, SACConfig
 from rlcore.agents.td3 import TD3, TD3Config
 
 __all__ = ["Agent", "PPO", "PPOConfig", "A2C", "A2CConfig", "DQN", "DQNConfig", "SAC", "SACConfig",
-           "TD3", "TD3Config", "DDPG", "DDPGConfig", "DrQV2", "DrQV2Config", "PPG", "PPGConfig"]
+           "TD3", "TD3Config", "DDPG", "DDPGConfig", "DrQV2", "DrQV2Config", "PPG", "PPGConfig", "DAAC",
+           "DAACConfig"]

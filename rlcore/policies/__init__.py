@@ -6,10 +6,11 @@ distribution module (None for Q-networks). ``family`` says which agents can use 
 """
 
 from rlcore.policies.actor_critic import ActorCritic, SeparateActorCritic
+from rlcore.policies.daac import DAACActorCritic
 from rlcore.policies.ppg import PPGActorCritic
 from rlcore.policies.qnet import QNetwork
 from rlcore.policies.twin import DeterministicTwin, StochasticTwin
 
-FAMILIES = ("actor_critic", "deterministic_twin", "stochastic_twin", "q_network", "ppg")
+FAMILIES = ("actor_critic", "deterministic_twin", "stochastic_twin", "q_network", "ppg", "daac")
 
-__all__ = ["ActorCritic", "SeparateActorCritic", "QNetwork", "DeterministicTwin", "StochasticTwin", "PPGActorCritic", "FAMILIES"]
+__all__ = ["ActorCritic", "SeparateActorCritic", "QNetwork", "DeterministicTwin", "StochasticTwin", "PPGActorCritic", "DAACActorCritic", "FAMILIES"]

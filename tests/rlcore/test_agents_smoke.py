@@ -30,10 +30,11 @@ SMALL = {  # tiny settings so each run takes about a second
     "ddpg": dict(learning_starts=64, batch_size=32, buffer_size=1000, hidden=(32, 32)),
     "drqv2": dict(learning_starts=64, batch_size=16, buffer_size=1000, hidden=(32, 32), image_size=16),
     "ppg": dict(n_steps=32, batch_size=32, n_policy_iters=2, aux_epochs=1, aux_batch_size=32),
+    "daac": dict(n_steps=32, batch_size=32, value_epochs=2),
 }
 CASES = [("ppo", "CartPole-v1"), ("ppo", "Pendulum-v1"), ("a2c", "CartPole-v1"), ("a2c", "Pendulum-v1"),
          ("dqn", "CartPole-v1"), ("sac", "Pendulum-v1"), ("td3", "Pendulum-v1"), ("ddpg", "Pendulum-v1"),
-         ("drqv2", "Pendulum-v1"), ("ppg", "CartPole-v1")]
+         ("drqv2", "Pendulum-v1"), ("ppg", "CartPole-v1"), ("daac", "Pendulum-v1")]
 TRAIN = dict(eval_episodes=2, progress=False, tensorboard=False)
 
 

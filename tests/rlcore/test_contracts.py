@@ -153,7 +153,7 @@ def _agents_of_family(family: str) -> list[type]:
 
 def _check_policy_outputs(policy, family: str, obs: torch.Tensor, act_space: gym.Space) -> None:
     act_shape = (B,) if isinstance(act_space, gym.spaces.Discrete) else (B, *act_space.shape)
-    if family in ("actor_critic", "ppg"):
+    if family in ("actor_critic", "ppg", "daac"):
         dist, value = policy(obs)
         assert value.shape == (B,) and policy.value(obs).shape == (B,)
         assert dist.sample().shape == act_shape
@@ -161,6 +161,12 @@ def _check_policy_outputs(policy, family: str, obs: torch.Tensor, act_space: gym
         if family == "ppg":
             dist, aux, value = policy.aux_forward(obs)
             assert aux.shape == value.shape == (B,) and dist.sample().shape == act_shape
+        if family == "daac":
+            a = dist.sample()
+            dist, adv = policy.policy_and_advantage(obs, a)
+            assert adv.shape == (B,) and dist.log_prob(a).shape == (B,)
+            actor, critic = set(map(id, policy.actor_params())), set(map(id, policy.critic_params()))
+            assert actor and critic and not actor & critic and actor | critic == set(map(id, policy.parameters()))
     elif family == "q_network":
         assert policy(obs).shape == (B, act_space.n)
     elif family in ("deterministic_twin", "stochastic_twin"):

@@ -71,7 +71,7 @@ def test_unknown_algorithm_is_refused(make_spec):
 def test_wrong_action_space_says_what_would_work():
     spec = RunSpec("dqn", "Pendulum-v1", 5000)
     with pytest.raises(Impossible, match=r"DQN cannot act in Pendulum-v1's continuous \(Box\) action space; "
-                                         r"use ddpg, drqv2, sac, td3, ppg, a2c or ppo") as info:
+                                         r"use ddpg, drqv2, sac, td3, daac, ppg, a2c or ppo") as info:
         check_spec(spec)
     assert info.value.subject == "algo"
     with pytest.raises(Impossible, match="cannot act in CartPole-v1's discrete"):
