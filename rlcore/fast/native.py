@@ -8,13 +8,16 @@ import torch
 
 from rlcore.fast.lib import _EnvCtx, library
 
+_UNSET = object()
+
 class NativeEnv:
     """The C side of a CPU :class:`~rlcore.envs.torch_native.base.TorchVecEnv`.
 
     Holds the env's reset pool (uniform draws consumed in order by both the tensor and the C
-    step) and its finished-episode records, and points at the env's own state tensors. ``lib``
-    is the kernel library when the task has a C step (``native_kind``) and the library is
-    available, else None (the env then steps with tensor operations).
+    step) and its finished-episode records, and points at the env's own state tensors (read
+    through the env's public ``native_buffers()``). ``lib`` is the kernel library when the
+    task has a C step (``native_kind``) and the library is available, else None (the env
+    then steps with tensor operations).
     """
 
     POOL_RESETS = 256
@@ -32,7 +35,8 @@ class NativeEnv:
         self.low, self.span = buffers["low"].reshape(-1).contiguous(), buffers["span"].reshape(-1).contiguous()
         space = env.single_action_space
         act_dim = int(space.shape[0]) if isinstance(space, gym.spaces.Box) else 1
-        self.lib = library() if env.native_kind and env.state_dtype == torch.float64 else None
+        self.has_c_step = bool(env.native_kind) and env.state_dtype == torch.float64
+        self._lib: object = _UNSET
         self.ctx = _EnvCtx(kind=env.native_kind, n=n, state_dim=sd,
                            obs_dim=int(env.single_observation_space.shape[0]), act_dim=act_dim,
                            max_steps=env.max_episode_steps, pool_size=self.pool.numel(),
@@ -42,6 +46,18 @@ class NativeEnv:
                         ("elapsed", buffers["elapsed"]), ("rec_length", self.rec_length)):
             setattr(self.ctx, name, t.data_ptr())
         self.ref = ctypes.byref(self.ctx)
+
+    @property
+    def lib(self):
+        """The compiled library when the task has a C step and the library loads, else None.
+        Loaded at the first step, so building an env never runs the compiler."""
+        if self._lib is _UNSET:
+            self._lib = library() if self.has_c_step else None
+        return self._lib
+
+    @lib.setter
+    def lib(self, value) -> None:
+        self._lib = value
 
     def drop_pool(self) -> None:
         self.ctx.pool_pos = self.ctx.pool_size

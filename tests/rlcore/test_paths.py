@@ -156,3 +156,18 @@ def test_ddpg_is_composed_not_derived_from_td3():
     assert DDPG.__bases__ == (Agent,)
     agent = make_agent("ddpg", "Pendulum-v1", dict(hidden=(8, 8))).build()
     assert len(agent.policy.critics) == 1 and agent.config.policy_delay == 1
+
+
+@needs_cc
+def test_building_a_torch_env_never_loads_the_compiled_library(monkeypatch):
+    import torch
+
+    from rlcore import make_env
+    from rlcore.fast import lib
+
+    monkeypatch.setattr(lib, "_state", {})
+    env = make_env("CartPole-v1", num_envs=2, seed=0, backend="torch")
+    assert "lib" not in lib._state  # built without running the compiler
+    env.reset(seed=0)
+    env.step(torch.zeros(2, dtype=torch.long))
+    assert lib._state.get("lib") is not None and env.native.lib is lib._state["lib"]
