@@ -197,3 +197,31 @@ def test_kill_9_then_restart_resumes(tmp_path):
     counts = _counts(tmp_path)
     assert counts["complete"] == 3 and counts["cut_off"] == 1, counts
     assert "Train it: python -m rlcore train ppo CartPole-v1 --steps 4000" in done.stdout
+
+
+@pytest.mark.slow
+def test_runs_in_flight_are_cancelled_when_a_trial_is_pruned(tmp_path):
+    """An exception from the runner's emit callback (a pruned trial) cancels its Ray tasks."""
+    import ray
+
+    from rlcore.experiment import Experiment
+    from rlcore.experiment.backends import run_ray, start_ray
+
+    specs, factories = Experiment(out=tmp_path, algos=["ppo"], envs=["CartPole-v1"], seeds=[0],
+                                  steps=2_000_000, eval_episodes=1).specs()
+
+    def emit(spec, status):
+        if status.get("state") == "running" and status.get("step"):
+            raise optuna.TrialPruned("stop")
+
+    assert start_ray(1, None)
+    try:
+        with pytest.raises(optuna.TrialPruned):
+            run_ray(specs, factories, emit, 1, None)
+        deadline = time.time() + 30
+        while time.time() < deadline and ray.available_resources().get("CPU", 0) < 1:
+            time.sleep(0.5)
+        assert ray.available_resources().get("CPU", 0) == 1  # the task no longer holds its CPU
+        assert not (Path(specs[0]["run_dir"]) / "run.json").exists()
+    finally:
+        ray.shutdown()
