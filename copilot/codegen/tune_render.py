@@ -76,6 +76,8 @@ def render_tune(plan, request: str = "") -> str:
         '    OUTPUTS["runs"] = list(best["run_dirs"])',
         '    print("best config:", best["set_flags"], "- IQM", round(best["value"], 2))',
         '    print("train it:", best["command"])',
+        '    OUTPUTS["report"]["verdict"] = (f"Best trial {best[\'trial\']}: {best[\'set_flags\']} (IQM "',
+        "                                    f\"{best['value']:.1f} over the seeds); train it: {best['command']}\")",
         '(RUN_DIR / "outputs.json").write_text(json.dumps(OUTPUTS, indent=2, default=str))',
     ]
     return "\n".join(lines) + "\n"

@@ -108,3 +108,7 @@ def test_tuning_request_runs_in_the_sandbox_and_is_verified(settings, tmp_path):
     assert "best trial" in asks[0]["detail"] and "over 2 seeds" in asks[0]["detail"]
     assert len(result.runs) == 2 and all(r["total_steps"] >= 1024 for r in result.runs)
     assert (tmp_path / "tune" / "study" / "study.journal").is_file()
+    assert (
+        result.report["verdict"].startswith("Best trial")
+        and "python -m rlcore train ppo" in result.report["verdict"]
+    )
