@@ -85,6 +85,11 @@ def add_parsers(sub: Any) -> None:
     t.add_argument(
         "--eval-episodes", type=int, default=10, metavar="N", help="episodes per evaluation (default 10)"
     )
+    _study_args(t)
+
+
+def _study_args(t: argparse.ArgumentParser) -> None:
+    """Where the study lives and how its runs are executed."""
     t.add_argument("--out", default=None, metavar="DIR", help="study folder (default runs/tune-<algo>-<env>)")
     t.add_argument(
         "--storage",

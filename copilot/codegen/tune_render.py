@@ -47,6 +47,12 @@ def render_tune(plan, request: str = "") -> str:
         "CONFIG = {" + ", ".join(f"{k!r}: {literal(v)}" for k, v in s["fixed"].items()) + "}"
         "  # fixed fields that differ from the defaults"
     )
+    return "\n".join(lines + _tuner_block(s)) + "\n"
+
+
+def _tuner_block(s: dict) -> list[str]:
+    """The Tuner call, the run and outputs.json."""
+    lines: list[str] = []
     extra = [f"parts={s['parts']!r}"] if s["parts"] else []
     extra += [f"num_envs={s['num_envs']}"] if s["num_envs"] else []
     lines += [
@@ -80,4 +86,4 @@ def render_tune(plan, request: str = "") -> str:
         "                                    f\"{best['value']:.1f} over the seeds); train it: {best['command']}\")",
         '(RUN_DIR / "outputs.json").write_text(json.dumps(OUTPUTS, indent=2, default=str))',
     ]
-    return "\n".join(lines) + "\n"
+    return lines
