@@ -1,17 +1,21 @@
-"""rlcore vs Stable-Baselines3, side by side in one run.
+"""rlcore vs Stable-Baselines3 and the peers (SBX, RLtools), side by side in one run.
 
-    python -m bench.rl [--suite B1,B2,B3,B4] [--seeds N] [--envs torch|gym|both] [--json]
+    python -m bench.rl [--suite B1,B2,B3,B4] [--seeds N] [--envs torch|gym|both]
+                       [--peers sbx,rltools] [--json]
 
-Runs are interleaved (rlcore, SB3, rlcore, SB3, ...) in fresh child processes pinned to one
-torch thread; only training is timed (imports, network construction and evaluation are
-reported separately). Prints a table of medians (min-max), the SB3/rlcore time ratio, final
-eval return (20 deterministic episodes), solve rate and peak memory; writes JSON, a
-markdown table and a bar chart under bench/results/.
+Runs are interleaved (rlcore, SB3, peers, rlcore, SB3, ...) in fresh child processes pinned
+to one thread; only training is timed (imports, network construction, RLtools' compilation
+and evaluation are reported separately). Prints a table of medians (min-max), the SB3/rlcore
+time ratio, final eval return (20 deterministic episodes), solve rate and peak memory, and a
+table of every library side by side; writes JSON, markdown tables and a bar chart under
+bench/results/. A peer that is not installed (``pip install -r requirements-bench.txt``) is
+skipped with one line; RLtools' Python package trains continuous actions only.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -24,13 +28,15 @@ from bench.suites import SUITES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKER = [sys.executable, "-m", "bench.worker"]
+PEERS = {"sbx": "sbx", "rltools": "rltools"}  # name -> module to import
 
 
 def run_one(lib: str, suite: str, seed: int, backend: str) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RLCORE_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RLCORE_THREADS": "1",
+           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     cmd = [*WORKER, lib, suite, str(seed), backend]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
-    lines = proc.stdout.strip().splitlines()
+    lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{lib} {suite} seed {seed} failed:\n{proc.stderr[-2000:]}")
     return json.loads(lines[-1])
@@ -67,6 +73,47 @@ def table(results: dict, backend: str) -> str:
     return "\n".join(rows)
 
 
+def available_peers(names: list[str]) -> list[str]:
+    """The peers of ``names`` that can be imported; one line on stderr for each that cannot."""
+    found = []
+    for name in names:
+        if importlib.util.find_spec(PEERS[name]) is None:
+            print(f"{name} is not installed (pip install -r requirements-bench.txt); skipped.", file=sys.stderr)
+        else:
+            found.append(name)
+    return found
+
+
+def supports(peer: str, key: str) -> bool:
+    """RLtools' Python package trains continuous actions only; SBX has every suite's algorithm."""
+    return peer != "rltools" or SUITES[key].rltools is not None
+
+
+LABELS = {"sb3": "SB3", "sbx": "SBX", "rltools": "RLtools"}
+
+
+def side_by_side(raw: dict, backends: list[str], peers: list[str]) -> str:
+    """One row per suite: every library's median training time (min-max), its time over
+    rlcore's (per rlcore env backend) and median returns."""
+    med = statistics.median
+    libs = ["sb3", *peers]
+    head = ([f"rlcore {b} envs" for b in backends] + [LABELS[lib] for lib in libs]
+            + [f"{LABELS[lib]}/rlcore ({' / '.join(backends)})" for lib in libs] + ["median return"])
+    rows = ["| suite | " + " | ".join(head) + " |", "|" + "---|" * (len(head) + 1)]
+    for key, runs in raw.items():
+        times = {name: [r["train_s"] for r in rs] for name, rs in runs.items()}
+        cell = lambda ts: f"{med(ts):.1f} s ({min(ts):.1f}-{max(ts):.1f})" if ts else "n/a"  # noqa: E731
+        cells = [cell(times.get(f"rlcore_{b}", [])) for b in backends] + [cell(times.get(lib, [])) for lib in libs]
+        for lib in libs:
+            cells.append(" / ".join(f"{med(times[lib]) / med(times[f'rlcore_{b}']):.1f}x" for b in backends)
+                         if times.get(lib) else "n/a")
+        rets = [f"{name.replace('rlcore_', 'rlcore ')} {med([r['return'] for r in rs]):.0f}"
+                for name, rs in runs.items() if rs]
+        cells.append(", ".join(rets))
+        rows.append(f"| {key} {SUITES[key].title} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def bar_chart(all_results: dict[str, dict], path: Path) -> None:
     import matplotlib
 
@@ -94,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite", default="B1,B2,B3,B4", help="comma-separated suites (default all)")
     p.add_argument("--seeds", type=int, default=5, help="seeds per library (default 5)")
     p.add_argument("--envs", default="both", choices=("torch", "gym", "both"), help="rlcore env backend")
+    p.add_argument("--peers", default="sbx,rltools", help="peer libraries besides SB3 (default sbx,rltools; "
+                   "'' for none)")
     p.add_argument("--json", action="store_true", help="print the medians as JSON on the last line")
     args = p.parse_args(argv)
     keys = [k.strip().upper() for k in args.suite.split(",") if k.strip()]
@@ -101,29 +150,34 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"error: unknown suite {bad[0]!r}; accepted: {', '.join(SUITES)}.", file=sys.stderr)
         return 2
+    bad = [p for p in args.peers.split(",") if p.strip() and p.strip().lower() not in PEERS]
+    if bad:
+        print(f"error: unknown peer {bad[0]!r}; accepted: {', '.join(PEERS)}.", file=sys.stderr)
+        return 2
     backends = ["torch", "gym"] if args.envs == "both" else [args.envs]
+    peers = available_peers([p.strip().lower() for p in args.peers.split(",") if p.strip()])
     all_results: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     for key in keys:
-        sb_runs: list[dict] = []
-        rl_runs: dict[str, list[dict]] = {b: [] for b in backends}
+        runs: dict[str, list[dict]] = {**{f"rlcore_{b}": [] for b in backends}, "sb3": [],
+                                       **{p: [] for p in peers if supports(p, key)}}
         for seed in range(args.seeds):
-            for b in backends:
-                rl_runs[b].append(run_one("rlcore", key, seed, b))
-                print(f"{key} seed {seed} rlcore/{b}: {rl_runs[b][-1]['train_s']:.1f}s "
-                      f"return {rl_runs[b][-1]['return']:.1f}", file=sys.stderr, flush=True)
-            sb_runs.append(run_one("sb3", key, seed, "gym"))
-            print(f"{key} seed {seed} sb3: {sb_runs[-1]['train_s']:.1f}s return {sb_runs[-1]['return']:.1f}",
-                  file=sys.stderr, flush=True)
+            for name, done in runs.items():
+                lib, backend = ("rlcore", name[7:]) if name.startswith("rlcore_") else (name, "gym")
+                done.append(run_one(lib, key, seed, backend))
+                print(f"{key} seed {seed} {name}: {done[-1]['train_s']:.1f}s return {done[-1]['return']:.1f}",
+                      file=sys.stderr, flush=True)
         for b in backends:
-            all_results.setdefault(b, {})[key] = summarize(key, rl_runs[b], sb_runs)
-        raw[key] = {"sb3": sb_runs, **{f"rlcore_{b}": rl_runs[b] for b in backends}}
+            all_results.setdefault(b, {})[key] = summarize(key, runs[f"rlcore_{b}"], runs["sb3"])
+        raw[key] = runs
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    md = [f"# rlcore vs SB3 ({stamp}, {args.seeds} seeds, 1 torch thread each)"]
+    md = [f"# rlcore vs SB3 and peers ({stamp}, {args.seeds} seeds, 1 thread each)"]
     for b, res in all_results.items():
         md += ["", f"## rlcore with {b} envs", "", table(res, b)]
         print(table(res, b))
+    md += ["", "## Every library side by side", "", side_by_side(raw, backends, peers)]
+    print(side_by_side(raw, backends, peers))
     (RESULTS / "rl_latest.md").write_text("\n".join(md) + "\n")
     (RESULTS / "rl_latest.json").write_text(json.dumps({"results": all_results, "runs": raw}, indent=1))
     bar_chart(all_results, RESULTS / "rl_latest.png")

@@ -160,3 +160,12 @@ def test_ppo_learns_minigrid_empty_5x5():
                        config=dict(n_steps=64, batch_size=128, n_epochs=4, lr=1e-3, ent_coef=0.01))
     agent.train(20_000)
     assert evaluate_agent(agent, episodes=20)["return_mean"] >= 0.9
+
+
+def test_ppo_trains_on_atari_frames_with_a_cnn_encoder(tmp_path):
+    from rlcore import make_agent
+
+    agent = make_agent("ppo", "ALE/Pong-v5", seed=0, num_envs=2, config=dict(n_steps=16, batch_size=32, n_epochs=1))
+    agent.set(encoder="nature_cnn")
+    manifest = agent.train(64, out=tmp_path, eval_episodes=0, progress=False, tensorboard=False)
+    assert manifest["obs_shape"] == [4, 84, 84] and manifest["modules"]["encoder"] == "nature_cnn"
