@@ -38,8 +38,8 @@ FIX_WORDS = (r"never (?:gets|reaches|gets past|learns|solves)|doesn'?t (?:learn|
              r"(?:learn|reach|solve|work)|stuck at|fix (?:it|my|the)|failing run|won'?t learn|is not learning|"
              r"isn'?t learning|diverg\w+|collaps\w+|nan")
 TUNE_WORDS = (r"\btune\b|\btuning\b|hyper-?parameter (?:search|sweep|optimi[sz]ation)|find (?:a |the )?"
-              r"(?:good|best|optimal|right) (?:learning rate|lr|hyper-?parameters?|value|config\w*)|optuna|"
-              r"optimi[sz]e (?:the )?hyper-?parameters")
+              r"(?:good|best|optimal|right) (?:learning rate|lr|hyper-?parameters?|value|config\w*|gamma|discount|"
+              r"entropy coef\w*|clip range|gae lambda|batch size|tau)|optuna|optimi[sz]e (?:the )?hyper-?parameters")
 
 
 @dataclass

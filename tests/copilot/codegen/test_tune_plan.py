@@ -112,3 +112,10 @@ def test_tuning_request_runs_in_the_sandbox_and_is_verified(settings, tmp_path):
         result.report["verdict"].startswith("Best trial")
         and "python -m rlcore train ppo" in result.report["verdict"]
     )
+
+
+def test_find_the_best_named_setting_is_a_tuning_ask():
+    plan = plan_for("Find the best gamma and GAE lambda for PPO on CartPole-v1, 4 trials, 3 seeds")
+    assert plan.refusal is None and (plan.tune["trials"], plan.tune["seeds"]) == (4, 3)
+    assert plan.tune["params"] == ["gamma=float:0.9:0.9999", "gae_lambda=float:0.8:0.99"]
+    assert not read_asks("Find the best algorithm for CartPole-v1").tune
