@@ -144,8 +144,10 @@ class Tuner:
         mine = json.loads(json.dumps(self.setup(), default=str))
         if had is None:
             study.set_user_attr("setup", mine)
-        elif any(had.get(k, mine[k] if mine[k] in (None, {}) else "?") != mine[k] for k in mine):
-            diff = next(k for k in mine if had.get(k) != mine[k])
+            return study
+        # keys added after a study was made (empty by default) count as their default
+        diff = next((k for k in mine if had.get(k, mine[k] if mine[k] in (None, {}) else "?") != mine[k]), None)
+        if diff is not None:
             raise RLCoreError(
                 f"Study {self.study_name!r} in this storage was made with {diff} = {had.get(diff)!r}, "
                 f"not {mine[diff]!r}; accepted: the same settings to resume it, or another --out, "
