@@ -199,10 +199,15 @@ def _mapping_code(name: str, space: gym.Space, out_dim: int) -> str:
     act_dim = low.size
     lines = f"    for (int o = 0; o < {act_dim}; ++o) action[o] = (float){x};\n    return -1;\n"
     if name in ("rescale", "tanh_rescale", "clip"):
-        bounds = (f"    static const double rlcore_low[{act_dim}] = {{{', '.join(repr(float(v)) for v in low)}}};\n"
-                  f"    static const double rlcore_high[{act_dim}] = {{{', '.join(repr(float(v)) for v in high)}}};\n")
+        bounds = (f"    static const double rlcore_low[{act_dim}] = {{{_doubles(low)}}};\n"
+                  f"    static const double rlcore_high[{act_dim}] = {{{_doubles(high)}}};\n")
         lines = bounds + lines
     return lines
+
+
+def _doubles(values) -> str:
+    """C literals of ``values``; infinite bounds become ``HUGE_VAL`` (from <math.h>)."""
+    return ", ".join("HUGE_VAL" if v == np.inf else "-HUGE_VAL" if v == -np.inf else repr(float(v)) for v in values)
 
 
 def _normalize_code(norm, obs_dim: int) -> tuple[str, str]:
@@ -211,8 +216,8 @@ def _normalize_code(norm, obs_dim: int) -> tuple[str, str]:
         return "", f"    for (int k = 0; k < {obs_dim}; ++k) cur[k] = obs[k];\n"
     mean = norm.rms.mean.detach().cpu().double().numpy().reshape(-1)
     std = torch.sqrt(norm.rms.var + norm.epsilon).detach().cpu().double().numpy().reshape(-1)
-    arrays = (f"static const double rlcore_obs_mean[{obs_dim}] = {{{', '.join(repr(float(v)) for v in mean)}}};\n"
-              f"static const double rlcore_obs_std[{obs_dim}] = {{{', '.join(repr(float(v)) for v in std)}}};\n")
+    arrays = (f"static const double rlcore_obs_mean[{obs_dim}] = {{{_doubles(mean)}}};\n"
+              f"static const double rlcore_obs_std[{obs_dim}] = {{{_doubles(std)}}};\n")
     clip = float(norm.clip)
     body = (f"    for (int k = 0; k < {obs_dim}; ++k) {{\n"
             f"        double z = ((double)obs[k] - rlcore_obs_mean[k]) / rlcore_obs_std[k];\n"

@@ -164,3 +164,19 @@ def test_export_does_not_import_the_cli():
     proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)),
                           capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_unbounded_actions_compile(tmp_path):
+    import gymnasium as gym
+
+    from rlcore.export_c import header_source
+
+    layers = [nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1)]
+    space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    header = tmp_path / "h.h"
+    header.write_text(header_source(layers, "clip", space, obs_dim=2))
+    obs = torch.randn(5, 2)
+    with torch.no_grad():
+        out = nn.Sequential(*layers)(obs).numpy()
+    _, act, _ = _compile_and_run(header, obs.numpy(), 1, 1, tmp_path)
+    np.testing.assert_allclose(act, out, rtol=0, atol=1e-6)
