@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -16,6 +15,7 @@ from copilot.chat import SYSTEM, Answer, Copilot, cited_numbers, focus
 from copilot.config import Settings
 from copilot.ingest import ingest
 from copilot.llm.base import LLM
+from fake_llm import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = {
@@ -28,21 +28,9 @@ CORPUS = {
 }
 
 
-class EchoLLM(LLM):
+def EchoLLM() -> FakeLLM:  # noqa: N802 - stands where a class stood
     """Answers with a fixed sentence citing source 2; records the prompt it was given."""
-
-    name = "echo"
-    n_ctx = 2048
-
-    def __init__(self) -> None:
-        self.seen: list[dict] = []
-
-    def count_tokens(self, text: str) -> int:
-        return max(1, len(text) // 4)
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
-        self.seen = messages
-        yield from ["The buffer keeps ", "old transitions [2]", "."]
+    return FakeLLM(["The buffer keeps ", "old transitions [2]", "."], name="echo", n_ctx=2048, record="last")
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +88,9 @@ def test_the_system_message_is_the_same_for_every_question_and_is_primed_at_warm
     assert systems == [{"role": "system", "content": SYSTEM}] * 2
 
 
-class WrongLLM(EchoLLM):
+def WrongLLM() -> FakeLLM:  # noqa: N802 - stands where a class stood
     """Answers with a sentence no source supports."""
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
-        self.seen = messages
-        yield from ["SAC was invented ", "on the moon in 1850 [1]."]
+    return FakeLLM(["SAC was invented ", "on the moon in 1850 [1]."], name="echo", n_ctx=2048, record="last")
 
 
 def test_an_answer_with_no_supported_sentence_becomes_a_quoted_extract(settings):

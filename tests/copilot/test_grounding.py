@@ -7,7 +7,6 @@ tests at the end run the real embedder and index over a small corpus."""
 from __future__ import annotations
 
 import zlib
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from copilot.config import Settings
 from copilot.grounding import (GARBLED, SUPPORTED, Grounder, SourceSentence, check_answer, choose_extract,
                                complete_sentences, decline, numbers, split_answer, strip_citations)
 from copilot.ingest import ingest
-from copilot.llm.base import LLM
+from fake_llm import FakeLLM
 
 SOURCES = [
     SourceSentence(1, "The clip range bounds the probability ratio between the new and the old policy."),
@@ -116,21 +115,9 @@ CORPUS = {
 }
 
 
-class ScriptedLLM(LLM):
+def ScriptedLLM(answer: str) -> FakeLLM:  # noqa: N802 - stands where a class stood
     """Says a fixed answer (with a wrong default value) and records whether it was asked."""
-
-    name = "scripted"
-    n_ctx = 2048
-
-    def __init__(self, answer: str) -> None:
-        self.answer, self.asked = answer, 0
-
-    def count_tokens(self, text: str) -> int:
-        return max(1, len(text) // 4)
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema) -> Iterator[str]:
-        self.asked += 1
-        yield from self.answer.split(" ")[:1] + [" " + w for w in self.answer.split(" ")[1:]]
+    return FakeLLM(answer, name="scripted", n_ctx=2048, split="words")
 
 
 @pytest.fixture(scope="module")

@@ -12,33 +12,20 @@ from pathlib import Path
 
 from copilot.config import Settings
 from copilot.index import Hit
-from copilot.llm import LLM, ModelError
+from copilot.llm import ModelError
 from copilot.ui.chat_tab import ChatSession, answer_stream
 from copilot.ui.services import Services
+from fake_llm import FakeLLM
 
 
 RATIO = "PPO clips the probability ratio so one update stays small."
 SAID = "PPO clips the probability ratio so each update stays small [2]. It was first used on the moon."
 
 
-class EchoLLM(LLM):
+def EchoLLM(delay: float = 0.0) -> FakeLLM:  # noqa: N802 - stands where a class stood
     """Streams a fixed answer word by word (one sentence a source supports, one it does not)
     and records the messages it was given."""
-
-    name = "echo"
-
-    def __init__(self, delay: float = 0.0):
-        self.delay = delay
-        self.seen: list[list[dict]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema):
-        self.seen.append(messages)
-        for word in SAID.split():
-            time.sleep(self.delay)
-            yield word + " "
+    return FakeLLM([word + " " for word in SAID.split()], name="echo", tokens="words", delay=delay)
 
 
 def hit(*args) -> Hit:

@@ -12,23 +12,12 @@ from copilot.config import Settings
 from copilot.index import SearchError
 from copilot.llm import LLM, ModelError
 from copilot.ui.services import ModelHolder, Services, one_sentence
+from fake_llm import FakeLLM as SharedFakeLLM
 
 
-class FakeLLM(LLM):
-    """A model that counts loads; isolates the holder from real weights."""
-
-    def __init__(self, name: str, load_s: float = 0.0):
-        self.name, self.load_s, self.loads = name, load_s, 0
-
-    def load(self) -> None:
-        time.sleep(self.load_s)
-        self.loads += 1
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema):
-        yield self.name
+def FakeLLM(name: str, load_s: float = 0.0) -> SharedFakeLLM:  # noqa: N802 - stands where a class stood
+    """A model that counts loads and answers its own name; isolates the holder from real weights."""
+    return SharedFakeLLM(name=name, load_s=load_s, tokens="words")
 
 
 def resolver(spec: str, settings: Settings) -> LLM:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from copilot.llm.base import (
-    LLM,
     MESSAGE_OVERHEAD,
     REPLY_OVERHEAD,
-    Message,
     ModelError,
     answer_budget,
     check_messages,
@@ -22,21 +18,12 @@ from copilot.llm.base import (
     truncate_to_tokens,
 )
 
+from fake_llm import FakeLLM
 
-class WordLLM(LLM):
+
+def WordLLM(n_ctx: int = 200) -> FakeLLM:  # noqa: N802 - stands where a class stood
     """One token per whitespace-separated word; records what reaches ``_stream``."""
-
-    def __init__(self, n_ctx: int = 200) -> None:
-        self.n_ctx = n_ctx
-        self.seen: list[tuple[list[Message], int]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def _stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                stop: list[str], json_schema: dict | None) -> Iterator[str]:
-        self.seen.append((messages, max_tokens))
-        yield from ["ok ", "STOP", " never"]
+    return FakeLLM(["ok ", "STOP", " never"], name="llm", n_ctx=n_ctx, tokens="words", record="calls")
 
 
 def words(n: int, tag: str = "w") -> str:

@@ -14,7 +14,6 @@ import pytest
 from copilot.config import Settings
 from copilot.llm import (
     DEFAULT_MODEL,
-    LLM,
     ModelError,
     list_models,
     register_model,
@@ -26,19 +25,13 @@ from copilot.llm.assets import QWEN_CODER_05B
 from copilot.llm.hf import HFLLM
 from copilot.llm.llamacpp import LlamaCppLLM
 from copilot.llm.openai_compat import OpenAICompatLLM
+from fake_llm import FakeLLM
 
 
-class EchoLLM(LLM):
+def EchoLLM(n_ctx: int) -> FakeLLM:  # noqa: N802 - stands where a class stood
     """Repeats the last user message; stands in for a model in callers' tests."""
-
-    def __init__(self, n_ctx: int) -> None:
-        self.name, self.n_ctx = "echo", n_ctx
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def _stream(self, messages, *, max_tokens, temperature, stop, json_schema):  # noqa: ANN001, ANN202
-        yield from messages[-1]["content"].split(" ")[:max_tokens]
+    return FakeLLM(lambda messages, max_tokens: messages[-1]["content"].split(" ")[:max_tokens], name="echo",
+                   n_ctx=n_ctx, tokens="words")
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def echo() -> Iterator[str]:
 
 def test_a_registered_fake_resolves_by_name_case_insensitively(echo: str) -> None:
     llm = resolve("Test-Echo", Settings(n_ctx=777))
-    assert isinstance(llm, EchoLLM) and llm.n_ctx == 777
+    assert isinstance(llm, FakeLLM) and llm.n_ctx == 777
     assert llm.complete([{"role": "user", "content": "hello there"}]) == "hellothere"
     row = next(r for r in list_models(Settings()) if r.name == echo)
     assert (row.size_bytes, row.description, row.status) == (0, "Echoes the question.", "available")
