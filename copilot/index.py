@@ -27,7 +27,7 @@ from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
-                                 live_generation, manifest_stamp, read_manifest)
+                                 live_generation, manifest_stamp, read_manifest, server_url)
 from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 from copilot.ranking import DEFAULT as DEFAULT_RANKING
@@ -228,7 +228,8 @@ class Index:
 
     def load_lexical(self) -> None:
         """Load BM25 and the chunk table; when missing or out of step with Chroma, rebuild them
-        in memory (ingest, which holds the writer lock, is the only one that saves them)."""
+        in memory (ingest, which holds the writer lock, is the only one that saves them into an
+        index folder; with a Chroma server the folder holds only caches, so they are saved)."""
         stamp = self._table_stamp()
         try:
             bm25_path, table_path = lexical_files(self.index_dir, self.generation)
@@ -237,10 +238,13 @@ class Index:
             fits = len(table["id"]) == bm25.n_docs and set(table["id"]) == self.ids()
         except Exception:  # noqa: BLE001 - derived files, missing or damaged: rebuilt from Chroma
             fits = False
+        cache = server_url(self.index_dir) is not None
         if fits:
             self._set_lexical(bm25, table)
         else:
-            self.refresh_lexical(persist=False)
+            self.refresh_lexical(persist=cache)
+        if cache and not fits:  # the manifest as read before the rebuild, the table as just saved
+            stamp = (stamp[0], self._table_stamp()[1])
         self._stamp = stamp
 
     # ----- reading -----

@@ -24,7 +24,7 @@ from typing import Iterator
 import pytest
 
 from copilot.config import ConfigError, Settings, load_settings
-from copilot.generations import StoreUnreachable, read_manifest, server_generations
+from copilot.generations import StoreUnreachable, lexical_files, read_manifest, server_generations
 from copilot.index import Index, SearchError
 from copilot.ingest import ingest
 
@@ -132,8 +132,9 @@ def test_the_server_holds_the_index_and_the_folders_only_caches(served):
 
 
 def test_a_reader_sees_what_is_ingested_later(served, world):
-    writer, _, root = served
+    writer, reader, root = served
     _, index = world
+    assert all(path.is_file() for path in lexical_files(reader.index_dir))  # BM25 cached for codegen's snippets
     assert all("sourdough" not in h.text for h in index.search("sourdough starter hydration", k=3))
     note = root / "bread.txt"
     note.write_text("Sourdough starter: keep its hydration at 100 percent and feed it daily.")
