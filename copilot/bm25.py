@@ -3,7 +3,11 @@
 Identifiers keep their whole lower-cased form and also yield their parts, so that
 ``ReplayBuffer``, ``replay_buffer`` and ``replay buffer`` all meet on ``replay`` and
 ``buffer`` (and on the joined ``replaybuffer``), and ``rlcore.agents.ppo.PPO`` also yields
-``rlcore``, ``agents`` and ``ppo``. Chinese runs yield character bigrams.
+``rlcore``, ``agents`` and ``ppo``. Chinese runs yield character bigrams. British and
+American spellings meet on one form (``prioritised`` and ``prioritized`` on ``prioritized``,
+``behaviour`` on ``behavior``), since the docs and their readers rarely spell alike; for
+matching sentences, plain words can also be lightly stemmed (``sampling`` and ``samples`` on
+``sampl``). The forms are the same for documents and queries: they only need to meet.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ import numpy as np
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)?|[\u4e00-\u9fff]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+TOKENIZER = "2"  # saved with the postings: postings of another version are rebuilt
+_SPELLING = [(re.compile(p), r) for p, r in (
+    (r"(?<=\w{3})is(e|ed|es|ing|er|ers|ation|ations)$", r"iz\1"),  # normalise -> normalize
+    (r"(?<=\w{2})ys(e|ed|es|ing)$", r"yz\1"),  # analyse -> analyze
+    (r"^(behavi|neighb|fav|col|hon|lab|harb|hum|flav|endeav|vap|arm)our", r"\1or"),  # behaviour
+    (r"(?<=\we)ll(ed|ing|er|ers)$", r"l\1"),  # modelling -> modeling
+    (r"^centre", "center"),
+)]
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i if in into is it its me my "
     "of on or our so than that the their then there these this to was we what when where which "
@@ -39,7 +51,43 @@ def _cjk_tokens(run: str) -> list[str]:
     return [run[i:i + 2] for i in range(len(run) - 1)]
 
 
-def _word_tokens(word: str) -> list[str]:
+def spelling(word: str) -> str:
+    """One spelling for British and American variants of a lower-case word."""
+    if len(word) < 6 or not word.isalpha():
+        return word
+    for pattern, repl in _SPELLING:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def stem(word: str) -> str:
+    """A light stem, so that inflections meet: ``samples``, ``sampled`` and ``sampling`` on
+    ``sampl``, ``policies`` on ``policy``, ``running`` and ``runs`` on ``run``. Only plain
+    lower-case words of five letters or more; a stem keeps at least three letters."""
+    if len(word) < 5 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # running -> run, embedded -> embed
+            break
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]  # sample / samples / sampled / sampling meet on sampl
+    return word
+
+
+def _term(word: str, stemmed: bool) -> str:
+    return stem(spelling(word)) if stemmed else spelling(word)
+
+
+def _word_tokens(word: str, stemmed: bool = False) -> list[str]:
     segments = [s for s in word.split(".") if s]
     tokens = [word.lower()] if len(segments) > 1 else []
     for segment in segments:
@@ -49,25 +97,28 @@ def _word_tokens(word: str) -> list[str]:
             continue
         if len(parts) <= 1:
             if low not in STOPWORDS:
-                tokens.append(low)
+                tokens.append(_term(low, stemmed))
             continue
         tokens.append(low)
         joined = "".join(parts)
         if joined != low:
             tokens.append(joined)
-        tokens.extend(p for p in parts if p not in STOPWORDS)
+        tokens.extend(_term(p, stemmed) for p in parts if p not in STOPWORDS)
     return tokens
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased tokens: whole identifiers, their joined form and their parts; no stopwords."""
+def tokenize(text: str, stemmed: bool = False) -> list[str]:
+    """Lower-cased tokens: whole identifiers, their joined form and their parts; no stopwords.
+    ``stemmed`` also stems plain words (sentence matching; the BM25 index does not: measured
+    on the retrieval gold set, stems put concept pages above the config reference for API
+    questions)."""
     tokens: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group(0)
         if "\u4e00" <= word[0] <= "\u9fff":
             tokens.extend(_cjk_tokens(word))
         else:
-            tokens.extend(_word_tokens(word))
+            tokens.extend(_word_tokens(word, stemmed))
     return tokens
 
 
@@ -128,12 +179,16 @@ class BM25:
         vocab = json.dumps(sorted(self.terms, key=self.terms.__getitem__), ensure_ascii=False)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, indptr=self.indptr, docs=self.docs, freqs=self.freqs, lengths=self.lengths,
-                 vocab=np.frombuffer(vocab.encode("utf-8"), dtype=np.uint8))
+                 vocab=np.frombuffer(vocab.encode("utf-8"), dtype=np.uint8),
+                 tokenizer=np.frombuffer(TOKENIZER.encode(), dtype=np.uint8))
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "BM25":
+        """The postings saved at ``path``; ``ValueError`` when another tokenizer made them."""
         with np.load(path, allow_pickle=False) as data:
+            if "tokenizer" not in data or data["tokenizer"].tobytes().decode() != TOKENIZER:
+                raise ValueError(f"{str(path)!r} holds postings of another tokenizer version.")
             vocab = json.loads(data["vocab"].tobytes().decode("utf-8"))
             return cls({t: i for i, t in enumerate(vocab)}, data["indptr"], data["docs"],
                        data["freqs"], data["lengths"])

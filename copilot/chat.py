@@ -25,10 +25,12 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import Evidence, build_evidence, split_units
+from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                decline, is_chinese, lead_in, missing_terms, quoted, repeats)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
+from copilot.vectors import UNITS_FILE, TextVectors
 
 SYSTEM = (
     "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
@@ -142,6 +144,7 @@ class Copilot:
         self.settings = settings
         self._llm = llm
         self._index = index
+        self._units: TextVectors | None = None
         self.chain = (RunnableLambda(self._retrieve) | RunnableLambda(self._prompt)
                       | RunnableGenerator(self._generate))
 
@@ -217,7 +220,7 @@ class Copilot:
         query = reading.dense_query if reading.matched else question
         embedder = getattr(self.index, "embedder", None)
         if embedder is not None:
-            embed, vector = embedder.embed_documents, embedder.embed_query(query)
+            embed, vector = self._unit_embed(), embedder.embed_query(query)
         else:  # an index without an embedder: lexical scores only
             embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
         return build_evidence(query, hits, embed=embed, query_vector=vector, count_tokens=llm.count_tokens,
@@ -267,7 +270,7 @@ class Copilot:
     def _checked_model_sentences(self, state: dict) -> Iterator[Support]:
         """The model's answer, sentence by sentence, each checked by :mod:`copilot.grounding`."""
         grounder = Grounder(state["units"], self._embed(), {s.n: s.text for s in state["sources"]},
-                            question=state["question"])
+                            question=state["question"], source_embed=self._unit_embed())
         state["checks"] = checks = []
         pieces = self.llm.stream(state["messages"], max_tokens=min(self.settings.max_tokens, ANSWER_TOKENS),
                                  temperature=self.settings.temperature)
@@ -281,6 +284,17 @@ class Copilot:
         if embedder is None:  # an index without an embedder: lexical support only
             return lambda texts: np.zeros((len(texts), 1), np.float32)
         return embedder.embed_documents
+
+    def _unit_embed(self):
+        """``embed`` for evidence sentences and titles: vectors kept once per index
+        (:mod:`copilot.vectors`), so a sentence met before costs a lookup, not the embedder."""
+        index_dir, generation = getattr(self.index, "index_dir", None), getattr(self.index, "generation", None)
+        if index_dir is None or generation is None:
+            return self._embed()
+        path = lexical_dir(index_dir, generation) / UNITS_FILE
+        if self._units is None or self._units.path != path:
+            self._units = TextVectors(path, self.index.embedder, threads=None)
+        return self._units.embed
 
     # ----- public API --------------------------------------------------------------------
     def stream(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
@@ -303,6 +317,8 @@ class Copilot:
             parts.append(item)
             yield item
         text = "".join(parts).strip()
+        if self._units is not None:
+            self._units.save()  # after the answer, so writing the file never delays it
         timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
                    "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
                    "total_s": round(time.perf_counter() - t0, 4)}

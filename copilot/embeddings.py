@@ -42,6 +42,8 @@ INSTRUCTOR_DOCUMENT = "Represent the document for retrieval: "
 # sentence-transformers sorts texts by length, so small batches pad less: 8 measured faster
 # than 32 both on ingest and on the short sentences of evidence selection
 BATCH_SIZE = 8
+SMALL_BATCH = 4  # up to this many texts are embedded like a query, on one thread
+RECENT_QUERIES = 8
 QUERY_THREADS = 1  # one query is tiny; a second torch thread only adds spin-waits on a busy machine
 
 
@@ -97,6 +99,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        self._queries: dict[str, np.ndarray] = {}
 
     @property
     def model(self):
@@ -132,17 +135,25 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, self.document_prompt)
+        if len(texts) > SMALL_BATCH:
+            return self._encode(texts, self.document_prompt)
+        with torch_threads(QUERY_THREADS):  # an answer sentence checked: as small as a query
+            return self._encode(texts, self.document_prompt)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with torch_threads(QUERY_THREADS):
-            return self._encode([text], self.query_prompt)[0]
+        """The query's vector; the last few are remembered (search and evidence embed the
+        same question one after the other)."""
+        if text not in self._queries:
+            with torch_threads(QUERY_THREADS):
+                vector = self._encode([text], self.query_prompt)[0]
+            self._queries = {**dict(list(self._queries.items())[-(RECENT_QUERIES - 1):]), text: vector}
+        return self._queries[text]
 
     def as_langchain(self) -> LangChainEmbeddings:
         return LangChainEmbeddings(self)
 
 
-_THREADS_LOCK = threading.Lock()
+_THREADS_LOCK = threading.RLock()  # re-entered when a cached embed calls the embedder
 
 
 @contextlib.contextmanager

@@ -29,6 +29,8 @@ CODE_BLOCK = re.compile(r"```.*?```", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+MAX_LIST_WORDS = 70  # an intro and its list items become one unit up to this many item words
 MAX_CODE_CHARS = 600
 TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
@@ -48,6 +50,17 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
                      r"makes|gives|pays|predicts|changes)\b")
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
+WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|为什么|为何|目的",
+                          re.I)
+REASON = re.compile(r"\b(because|so that|so the|so it|so they|so a|so an|so its|otherwise|in order to|prevents?|avoids?|"
+                    r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
+                    r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
+                    r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
+REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
+STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)|"
+                   r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|to \w+ \w+, (call|pass|run|use))\b",
+                   re.I)
+STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
 PENALTY = 0.15  # code, unless the question asks how to do something
 NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, a signature)
@@ -89,15 +102,31 @@ def _prose_units(text: str) -> list[str]:
             # a table: each data row is a unit (a config field and its meaning, say)
             out.extend(row for row in rows[1:] if not TABLE_RULE.match(row))
             continue
-        for item in LIST_ITEM.split(para):
-            for sentence in SENTENCE_END.split(" ".join(item.split())):
-                if len(sentence.strip(" -*#>|")) > 2:
-                    out.append(sentence.strip())
+        items = LIST_ITEM.split(para)
+        sentences = [[s.strip() for s in SENTENCE_END.split(" ".join(item.split())) if len(s.strip(" -*#>|")) > 2]
+                     for item in items]
+        if _introduces_list(sentences):  # "It combines:" + its items stay one statement
+            out.extend(sentences[0][:-1])
+            out.append(sentences[0][-1] + " " + "; ".join(LIST_MARKER.sub("", " ".join(item)).rstrip(",;.")
+                                                         for item in sentences[1:]) + ".")
+            continue
+        for item in sentences:
+            out.extend(item)
     return out
 
 
+def _introduces_list(sentences: list[list[str]]) -> bool:
+    """A paragraph whose first item ends with a sentence introducing the items that follow
+    ("Rainbow combines:"), short enough to quote whole; not a list of config fields."""
+    items = sentences[1:]
+    if len(items) < 2 or not sentences[0] or not sentences[0][-1].endswith(":"):
+        return False
+    return (all(len(item) == 1 and len(item[0].split()) <= 16 and "default" not in item[0] for item in items)
+            and sum(len(i[0].split()) for i in items) <= MAX_LIST_WORDS)
+
+
 def _content_tokens(text: str) -> set[str]:
-    return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
+    return {t for t in tokenize(text, stemmed=True) if t not in STOP and len(t) > 1}
 
 
 def focus_terms(question: str) -> set[str]:
@@ -132,15 +161,20 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
     for a unit naming an identifier the question names; - ``PENALTY`` for code (unless the
     question asks how to do something), - ``NOT_STATEMENT`` for units that cannot stand as a
-    statement; less for long units."""
+    statement; less for long units. A "why" question favours a sentence that gives a reason
+    and a "how do I" question one that names what to call or type."""
     if text.startswith("```"):
         return 0.0 if HOW_TO.search(question) else -PENALTY
     out = 0.0 if is_statement(text) else -NOT_STATEMENT
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
     out -= min(0.2, 0.004 * max(0, len(text.split()) - LONG_WORDS))
-    if DEFINITION_QUESTION.search(question) and defines(text, topic):
+    if WHY_QUESTION.search(question):
+        out += REASON_BONUS if REASON.search(text) else 0.0
+    elif DEFINITION_QUESTION.search(question) and defines(text, topic):
         out += DEFINITION_BONUS
+    if HOW_TO.search(question) and STEPS.search(text):
+        out += STEPS_BONUS
     return out
 
 
@@ -157,13 +191,15 @@ def defines(text: str, topic: set[str]) -> bool:
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,
            max_sources: int | None = None) -> list[Unit]:
     """Best-scoring units whose token cost fits ``budget`` (at least one unit), drawn from at
-    most ``max_sources`` different sources."""
+    most ``max_sources`` different sources, with at most one code block."""
     chosen: list[Unit] = []
     sources: set[int] = set()
     left = budget
     for u in sorted(units, key=lambda u: (-u.score, u.source, u.order)):
         if max_sources and u.source not in sources and len(sources) >= max_sources:
             continue
+        if u.text.startswith("```") and any(c.text.startswith("```") for c in chosen):
+            continue  # one example is enough; a second would crowd out the sentences
         c = cost(u.text) + 1
         if c <= left or not chosen:
             chosen.append(u)

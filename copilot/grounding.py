@@ -100,7 +100,7 @@ def cited(s: Support) -> str:
 
 
 def content_tokens(text: str) -> set[str]:
-    return {t for t in tokenize(text) if t not in STOP and len(t) > 1}
+    return {t for t in tokenize(text, stemmed=True) if t not in STOP and len(t) > 1}
 
 
 def numbers(text: str) -> set[str]:
@@ -147,17 +147,20 @@ def strip_citations(sentence: str) -> tuple[str, list[int]]:
 class Grounder:
     """Scores answer sentences against the source sentences of one answer's evidence.
 
-    ``embed`` returns unit vectors for a list of texts (the copilot's MiniLM embedder).
+    ``embed`` returns unit vectors for a list of texts (the copilot's MiniLM embedder);
+    ``source_embed`` (default ``embed``) is used for the source sentences, which come back
+    answer after answer (the copilot passes its per-index cache, :mod:`copilot.vectors`).
     """
 
     def __init__(self, sources: Sequence[SourceSentence], embed: Embed,
-                 source_texts: dict[int, str] | None = None, question: str = "") -> None:
+                 source_texts: dict[int, str] | None = None, question: str = "",
+                 source_embed: Embed | None = None) -> None:
         self.sources = [s for s in sources if s.text.strip()]
         self.asked = content_tokens(question)  # words a sentence may repeat from the question
         self._question = embed([question])[0] if question and self.sources else None
         self.embed = embed
         self._tokens = [content_tokens(s.text) for s in self.sources]
-        self._vectors = embed([s.text for s in self.sources]) if self.sources else np.zeros((0, 1))
+        self._vectors = (source_embed or embed)([s.text for s in self.sources]) if self.sources else np.zeros((0, 1))
         texts = source_texts or {}
         self._numbers = {n: numbers(t) for n, t in texts.items()}
         for s in self.sources:

@@ -35,10 +35,11 @@ from tqdm import tqdm
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
 from copilot.generations import (collection_name, drop_generations, ingest_lock, leftover_generations,
-                                 lexical_files, live_generation, next_generation, read_manifest, write_manifest)
+                                 lexical_dir, lexical_files, live_generation, next_generation, read_manifest, write_manifest)
 from copilot.index import Index, Record, indexed_text
 from copilot.loaders import LoadError, Unreadable
 from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_source, records_of
+from copilot.vectors import UNITS_FILE, fill_units
 
 __all__ = ["IngestError", "ingest", "records_of"]
 
@@ -117,6 +118,13 @@ def store_items(index: Index, embedder: Embedder, items: Items, progress: bool,
     return embedded
 
 
+def cache_sentences(index: Index, embedder: Embedder, items: Items, progress: bool) -> int:
+    """Embed the evidence sentences of the new chunks once, beside the chunk table
+    (:mod:`copilot.vectors`): answers then look them up instead of embedding them."""
+    chunks = [(r.metadata.get("title") or "", r.text) for _, records in items for r in records]
+    return fill_units(lexical_dir(index.index_dir, index.generation) / UNITS_FILE, embedder, chunks, progress)
+
+
 def _counts(sources: dict[str, Any]) -> dict[str, Any]:
     by_kind: dict[str, int] = {}
     for entry in sources.values():
@@ -154,6 +162,7 @@ def apply_in_place(index: Index, embedder: Embedder, manifest: dict[str, Any], i
         write_manifest(index.index_dir, manifest)
 
     embedded = store_items(index, embedder, items, progress, done)
+    cache_sentences(index, embedder, items, progress)
     deleted = finish(index, embedder, manifest, embedded)
     if api is not None:
         manifest["api"] = api
@@ -189,6 +198,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, old: dict[str, Any] | None, so
         manifest["sources"].update((s.key, s.entry(records)) for s, records in stored)
 
     embedded = store_items(index, embedder, items, progress, done, resume=False)
+    cache_sentences(index, embedder, items, progress)
     finish(index, embedder, manifest, embedded)
     stop_point("switch")
     write_manifest(index_dir, manifest)

@@ -21,17 +21,14 @@ set (``bench/retrieval_gold.jsonl``) and checked on the dev set's sources; ``ben
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from copilot.embeddings import QUERY_THREADS, torch_threads
+from copilot.vectors import TextVectors as HeadingVectors  # noqa: F401  (heading vectors of the rerank)
 
 CONCEPT, API = "concept", "api"
 _IDENTIFIER = re.compile(r"\b(?:[a-z]+_[a-z0-9_]+|[A-Z][a-z0-9]+[A-Z]\w*|[a-z]+\.[a-z_.]+[a-z])\b")
@@ -134,46 +131,3 @@ def relevance(cosine: float, coverage: float) -> float:
     """
     z = 14.0 * (cosine - 0.32) + 3.0 * (coverage - 0.6)
     return 1.0 / (1.0 + math.exp(-z))
-
-
-class HeadingVectors:
-    """Embeddings of chunk headings for the rerank stage, in memory and in the file ``path``.
-
-    A heading is embedded once per index, not once per process: new headings are embedded when
-    first met (one torch thread: a few short texts) and the file is replaced atomically; a file
-    written by another embedder is ignored, and one that cannot be written is only kept in memory.
-    """
-
-    def __init__(self, path: Path, embedder: Any) -> None:
-        self.path, self.embedder = Path(path), embedder
-        self.vectors = self._load()
-
-    def _load(self) -> dict[str, np.ndarray]:
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                if data["embedder"].tobytes().decode() != self.embedder.name:
-                    return {}
-                names = json.loads(data["names"].tobytes().decode())
-                return dict(zip(names, np.asarray(data["vectors"], dtype=np.float32)))
-        except (OSError, ValueError, KeyError):
-            return {}
-
-    def get(self, headings: Iterable[str]) -> dict[str, np.ndarray]:
-        """The vectors of ``headings`` (and of every heading seen before), embedding new ones."""
-        new = sorted({h for h in headings if h and h not in self.vectors})
-        if new:
-            with torch_threads(QUERY_THREADS):
-                self.vectors.update(zip(new, self.embedder.embed_documents(new)))
-            self._save()
-        return self.vectors
-
-    def _save(self) -> None:
-        names = list(self.vectors)
-        tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
-        try:
-            np.savez(tmp, names=np.frombuffer(json.dumps(names).encode(), dtype=np.uint8),
-                     vectors=np.stack([self.vectors[n] for n in names]),
-                     embedder=np.frombuffer(self.embedder.name.encode(), dtype=np.uint8))
-            os.replace(tmp, self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)

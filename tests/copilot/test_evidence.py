@@ -139,3 +139,37 @@ def test_a_unit_naming_the_questions_identifier_and_prose_over_code_are_preferre
     evidence = build_evidence("What does the n_steps field of PPO mean?", hits, embed=no_vectors,
                               query_vector=np.zeros(1, np.float32), count_tokens=words, budget=12)
     assert "Steps collected per env" in evidence.quotes[0][1] and "```" not in evidence.blocks[0][1]
+
+
+def test_a_sentence_introducing_a_short_list_keeps_its_items():
+    text = ("Rainbow asks whether six extensions are complementary. It combines:\n"
+            "1. double Q-learning,\n2. prioritized replay,\n3. dueling heads.\n\nThe ablation came next.")
+    units = split_units(text)
+    assert units == ["Rainbow asks whether six extensions are complementary.",
+                     "It combines: double Q-learning; prioritized replay; dueling heads.", "The ablation came next."]
+    fields = "Fields:\n- lr (float, default 3e-4): the learning rate.\n- gamma (float, default 0.99): discount."
+    assert split_units(fields)[0] == "Fields:"  # a list of config fields stays one unit per field
+
+
+def _first_quote(question, hits, budget=40):
+    evidence = build_evidence(question, hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                              count_tokens=words, budget=budget)
+    return evidence.quotes[0][1]
+
+
+def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
+    hits = [FakeHit("DQN", "The paper copies the target network every 10,000 steps. "
+                           "The target network is held fixed between copies, so the regression target does "
+                           "not move with every gradient step.")]
+    assert "so the" in _first_quote("Why does DQN use a target network?", hits)
+    assert "10,000" in _first_quote("How often is the target network copied in DQN?", hits)
+
+
+def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():
+    code = "```python\nagent.set(encoder='mlp')\nagent.train(1000)\n```"
+    hits = [FakeHit("Encoders", f"Encoders turn observations into features for agents. {code}\n\n{code}\n\n"
+                                "To change an agent's encoder, call `agent.set(encoder=KEY)` before training.")]
+    evidence = build_evidence("How do I change the encoder of an agent?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
+    assert evidence.blocks[0][1].count("```python") == 1
+    assert "call `agent.set" in evidence.quotes[0][1]
