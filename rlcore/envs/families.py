@@ -22,6 +22,8 @@ dict overrides the defaults (Atari: ``noop_max``, ``frame_skip``, ``screen_size`
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 
@@ -79,6 +81,8 @@ def make_single(env_id: str, training: bool = True, preprocess: bool | dict = Tr
     options = _options(env_id, family, preprocess)
     if family == "atari" and options is not None:
         env_kwargs.setdefault("frameskip", 1)  # frames are skipped (and max-pooled) by the wrapper
+    if family == "mujoco":
+        _route_mujoco_warnings()
     try:
         env = gym.make(env_id, **env_kwargs)
         if options is not None and family == "atari":
@@ -90,6 +94,16 @@ def make_single(env_id: str, training: bool = True, preprocess: bool | dict = Tr
             raise RLCoreError(f"Env {env_id!r} needs a package that is not installed ({exc}).") from None
         raise RLCoreError(_missing(env_id, family)) from None
     return env
+
+
+def _route_mujoco_warnings() -> None:
+    """MuJoCo writes its warnings to MUJOCO_LOG.TXT in the working directory; send them to
+    Python's ``warnings`` instead."""
+    try:
+        import mujoco
+    except ImportError:
+        return
+    mujoco.set_mju_user_warning(lambda message: warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2))
 
 
 def _options(env_id: str, family: str | None, preprocess: bool | dict) -> dict | None:
