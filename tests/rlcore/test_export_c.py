@@ -107,7 +107,7 @@ def test_c_header_acts_like_the_pytorch_agent(runs, name, tmp_path):
         np.testing.assert_array_equal(act[:, 0], expected.astype(np.float32))
         np.testing.assert_allclose(out, logits, rtol=0, atol=1e-5)
     else:
-        out_dim = len(result["layers"]) and int(result["layers"][-1].split(", ")[1].rstrip(")"))
+        out_dim = int(result["layers"][-1].split(", ")[1].rstrip(")"))  # "Linear(64, 2)" -> 2
         _, act, index = _compile_and_run(header, obs.numpy(), out_dim, 1, tmp_path)
         assert (index == -1).all()
         np.testing.assert_allclose(act, expected, rtol=0, atol=1e-5)
