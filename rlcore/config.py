@@ -12,31 +12,55 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _coerce(cls_name: str, name: str, value: Any, annotation: Any) -> Any:
-    """Convert ``value`` (often a CLI string) to the field's declared type."""
+def coerce_value(value: Any, kind: str, *, strict: bool = False) -> Any:
+    """``value`` as a config field of ``kind`` (``bool``, ``int``, ``float``, ``tuple``, ``str``);
+    ``ValueError`` or ``TypeError`` when it is not one.
+
+    Text is parsed (``"1e4"`` for an int, ``"64,64"`` for a tuple, ``"yes"`` for a bool).
+    ``strict`` (values that arrive typed, e.g. as JSON) refuses booleans given as text or
+    numbers and numbers given as booleans. This is the one coercer of agent config values:
+    :func:`build_config` and code generation both use it.
+    """
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        s = str(value).lower()
+        if strict or s not in _TRUE | _FALSE:
+            raise ValueError(value)
+        return s in _TRUE
+    if strict and kind in ("int", "float") and isinstance(value, bool):
+        raise ValueError(value)
+    if kind == "int":
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                value = float(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "tuple":
+        items = value.replace("(", "").replace(")", "").split(",") if isinstance(value, str) else value
+        return tuple(int(x) for x in items if str(x).strip() != "")
+    if kind == "str":
+        return str(value)
+    return value
+
+
+def _kind(annotation: Any) -> str:
     kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
     kind = kind.replace("typing.", "")
+    return next((k for k in ("bool", "int", "float", "tuple", "str") if kind.startswith(k)), kind)
+
+
+def _coerce(cls_name: str, name: str, value: Any, annotation: Any) -> Any:
+    """Convert ``value`` (often a CLI string) to the field's declared type."""
+    kind = _kind(annotation)
     try:
-        if kind.startswith("bool"):
-            if isinstance(value, bool):
-                return value
-            s = str(value).lower()
-            if s in _TRUE | _FALSE:
-                return s in _TRUE
-            raise ValueError
-        if kind.startswith("int"):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
-        if kind.startswith("float"):
-            return float(value)
-        if kind.startswith("tuple"):
-            items = value.replace("(", "").replace(")", "").split(",") if isinstance(value, str) else value
-            return tuple(int(x) for x in items if str(x).strip() != "")
-        if kind.startswith("str"):
-            return str(value)
-        return value
-    except (TypeError, ValueError):
+        return coerce_value(value, kind)
+    except (TypeError, ValueError, OverflowError):
         raise RLCoreError(f"{cls_name} field {name!r} got {value!r}, which is not a valid {kind}.") from None
 
 
