@@ -19,6 +19,7 @@ from copilot.codegen.errors import Impossible
 from copilot.codegen.facts import HYPER, SPREAD, Facts, env_names
 from copilot.codegen.numbers import NUMBER_RE, match_value
 from copilot.codegen.spec import MAX_ENVS, MAX_EVAL, MAX_STEPS, RunSpec
+from rlcore.config import coerce_value
 from rlcore.errors import closest
 
 # Well-known algorithms rlcore does not have (a request naming one is refused, not replaced).
@@ -62,25 +63,15 @@ def supported(facts: Facts, name: str, value: Any) -> bool:
 
 
 def _coerce(info: catalog.FieldInfo, value: Any) -> Any:
-    if info.type == "array":
-        items = value if isinstance(value, (list, tuple)) else [value, value]
-        out = [int(v) for v in items]
+    """A JSON-typed value for config field ``info`` through rlcore's coercer (strict: typed
+    values); a single number for a layer-width list means two layers of that width."""
+    kind = {"array": "tuple", "integer": "int", "number": "float", "boolean": "bool"}.get(info.type, "str")
+    if kind == "tuple":
+        out = list(coerce_value(value if isinstance(value, (list, tuple)) else [value, value], kind, strict=True))
         if not out or any(v < 1 for v in out):
-            raise ValueError
+            raise ValueError(value)
         return out
-    if info.type == "integer":
-        if isinstance(value, bool) or float(value) != int(float(value)):
-            raise ValueError
-        return int(float(value))
-    if info.type == "number":
-        if isinstance(value, bool):
-            raise ValueError
-        return float(value)
-    if info.type == "boolean":
-        if not isinstance(value, bool):
-            raise ValueError
-        return value
-    return str(value)
+    return coerce_value(value, kind, strict=True)
 
 
 def _fact_fields(algo: str, name: str) -> list[str]:
