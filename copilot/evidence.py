@@ -64,6 +64,7 @@ STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I"
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
 PENALTY = 0.15  # code, unless the question asks how to do something
 NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, a signature)
+ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
@@ -129,6 +130,25 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text, stemmed=True) if t not in STOP and len(t) > 1}
 
 
+def acronyms(text: str) -> dict[str, set[str]]:
+    """Acronyms that ``text`` spells out, "Prioritized Experience Replay (PER)": the acronym's
+    token -> the content tokens of its long form (whose initials must spell it)."""
+    found: dict[str, set[str]] = {}
+    for m in ACRONYM.finditer(text):
+        words, short = re.split(r"[\s-]+", m.group(1).strip()), m.group(2)
+        long = words[-len(short):] if len(words) >= len(short) else []
+        if long and "".join(w[0] for w in long).upper() == short.upper():
+            found[short.lower()] = _content_tokens(" ".join(long))
+    return found
+
+
+def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
+    """``tokens`` with the long form of every acronym among them, so that "PER samples" meets
+    a question about prioritized experience replay."""
+    extra = set().union(*(names[t] for t in tokens if t in names)) if names else set()
+    return tokens | extra
+
+
 def focus_terms(question: str) -> set[str]:
     """The content words of ``question`` that name its topic (not "role", "mean", ...)."""
     q_tokens = _content_tokens(question)
@@ -144,8 +164,10 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     vectors = embed([u.text for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
+    names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
-    unit_tokens = [_content_tokens(u.text) for u in units]
+    q_tokens |= spelled_out(q_tokens, names) - FRAME
+    unit_tokens = [spelled_out(_content_tokens(u.text), names) for u in units]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0

@@ -173,3 +173,14 @@ def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():
                               query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
     assert evidence.blocks[0][1].count("```python") == 1
     assert "call `agent.set" in evidence.quotes[0][1]
+
+
+def test_an_acronym_meets_its_long_form():
+    from copilot.evidence import acronyms, spelled_out
+
+    names = acronyms("Prioritized Experience Replay (PER), Schaul et al. Soft Actor-Critic (SAC). The value (V).")
+    assert set(names) == {"per", "sac"}  # "value (V)": one letter is no acronym
+    assert {"prioritiz", "replay"} <= spelled_out({"per", "sampl"}, names)
+    hits = [FakeHit("Prioritized Experience Replay (PER)", "The buffer is a sum-tree of priorities. "
+                                                            "PER samples transitions by their last TD error.")]
+    assert _first_quote("How does prioritized experience replay pick transitions?", hits).startswith("PER samples")
