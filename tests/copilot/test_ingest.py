@@ -280,8 +280,10 @@ def test_ingest_every_file_type_with_kinds_ids_and_manifest(setup):
     assert all(m["symbol"] == m["path"] and m["title"].startswith(m["symbol"]) for m in api["metadatas"])
 
 
-def test_reingest_skips_unchanged_and_upserts_changes(setup):
+def test_reingest_skips_unchanged_and_upserts_changes(setup, monkeypatch):
     settings, corpus = setup
+    # counts chunk embeddings only: the sentence cache filled after them is tested in test_vectors.py
+    monkeypatch.setattr("copilot.ingest.cache_sentences", lambda *args: 0)
     with pytest.warns(UserWarning):
         run(settings)
     counter = CountingEmbedder(get_embedder())
@@ -416,3 +418,17 @@ def test_an_interrupted_run_is_repaired_api_modules_included(setup):
                                           for c in e["chunks"]}
     hit = Index.open(settings).search("tinyrl.agents.ppo.gae", k=1, kinds="api")[0]
     assert hit.symbol == "tinyrl.agents.ppo.gae"
+
+
+def test_ingest_caches_the_sentences_that_answers_are_built_from(setup):
+    from copilot.evidence import split_units
+    from copilot.vectors import UNITS_FILE, TextVectors
+
+    settings, corpus = setup
+    with pytest.warns(UserWarning):
+        run(settings)
+    path = lexical_files(settings.index_dir)[0].parent / UNITS_FILE
+    index = Index.open(settings)
+    hit = index.search("Set the seed for numpy", k=1)[0]
+    cache = TextVectors(path, index.embedder)
+    assert set(split_units(hit.text)) <= set(cache.vectors)  # an answer from this chunk embeds nothing
