@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, defines, is_statement
+from copilot.evidence import DEFINES, DEFINITION_QUESTION, REASON as REASON_WORDS, SIGNATURE, defines, is_statement
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -48,6 +48,8 @@ NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
+CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
+                   r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
 STOP = frozenset("a an and are as at be been by can could do does for from has have how i if in into "
                  "is it its of on or so such than that the their then there these this those to "
                  "was were what when where which while who why will with would you your we our "
@@ -219,13 +221,21 @@ class Grounder:
         source = self.sources[best]
         stated = self.numbers_stated(sentence, source.n)
         if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
-                and not self.swaps_terms(sentence, best) and not SIGNATURE.search(source.text)):
+                and not self.swaps_terms(sentence, best) and not SIGNATURE.search(source.text)
+                and not invents_cause(sentence, source.text)):
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:
             source = self.sources[swap]
             return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
+
+
+def invents_cause(sentence: str, source: str) -> bool:
+    """Whether ``sentence`` claims a cause ("X because Y", "so that", "which reduces") that
+    its source sentence states no cause for: a small model joins two true facts with a
+    "because" that no source makes, the most convincing kind of wrong answer."""
+    return bool(CAUSE.search(sentence)) and not CAUSE.search(source) and not REASON_WORDS.search(source)
 
 
 def _as_sentence(text: str) -> str:

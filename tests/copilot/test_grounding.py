@@ -175,3 +175,14 @@ def test_the_extract_naming_most_of_the_questions_topic_leads():
               (2, "`n_steps`; int; 128; Steps collected per env before each update of PPO.")]
     assert choose_extract("How large should n_steps be for PPO?", quotes)[0][0] == 2
     assert choose_extract("How is PPO registered in rlcore?", quotes)[0][0] == 1
+
+
+def test_a_cause_no_source_states_is_not_kept():
+    source = SourceSentence(1, "DQN computes the Double DQN target by default with the online and target networks.")
+    g = Grounder([source], bag_of_words)
+    s = g.check("DQN uses target networks because it computes the Double DQN target by default [1].")
+    assert s.action != "kept" and "because" not in s.sentence
+    with_reason = SourceSentence(1, "The target network is held fixed, so the regression target does not move.")
+    kept = Grounder([with_reason], bag_of_words).check(
+        "The target network is held fixed so that the regression target does not move [1].")
+    assert kept.action == "kept"
