@@ -28,7 +28,7 @@ from copilot.evidence import Evidence, build_evidence, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, is_chinese, lead_in, missing_terms, quoted, repeats)
+                               decline, definition_first, is_chinese, lead_in, missing_terms, quoted, repeats)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -245,6 +245,10 @@ class Copilot:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
                 continue
+            first = definition_first(question, extract)
+            if first is not None:  # a definition the source states: shown before the model's turn
+                shown.append(first)
+                yield cited(first)
             for s in self._answer_sentences(state, extract):
                 yield (" " if shown else "") + cited(s)
                 shown.append(s)

@@ -48,6 +48,7 @@ NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
+CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
                    r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
 STOP = frozenset("a an and are as at be been by can could do does for from has have how i if in into "
@@ -235,7 +236,14 @@ def invents_cause(sentence: str, source: str) -> bool:
     """Whether ``sentence`` claims a cause ("X because Y", "so that", "which reduces") that
     its source sentence states no cause for: a small model joins two true facts with a
     "because" that no source makes, the most convincing kind of wrong answer."""
-    return bool(CAUSE.search(sentence)) and not CAUSE.search(source) and not REASON_WORDS.search(source)
+    m = CAUSE.search(sentence)
+    if not m:
+        return False
+    if not (CAUSE.search(source) or REASON_WORDS.search(source)):
+        return True
+    # the source gives a reason: the sentence's must be mostly the source's own words
+    claim = content_tokens(sentence[m.end():])
+    return bool(claim) and len(claim & content_tokens(source)) < CAUSE_OVERLAP * len(claim)
 
 
 def _as_sentence(text: str) -> str:
@@ -308,6 +316,19 @@ def quoted(question: str, n: int, text: str) -> Support:
     """A source sentence shown as it stands (quoted in a Chinese answer)."""
     text = _as_sentence(text)
     return Support(f"“{text}”" if is_chinese(question) else text, n, 1.0, "quoted")
+
+
+def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
+    """The source sentence to show at once, before the model has written anything: the
+    extract's lead when the question asks what something is or does and that sentence
+    opens with the question's topic and says what it is or does; else None."""
+    if not extract or is_chinese(question) or not DEFINITION_QUESTION.search(question):
+        return None
+    if re.match(r"\s*why\b", question, re.I):
+        return None
+    n, text = extract[0]
+    topic = content_tokens(question) - GENERIC
+    return quoted(question, n, text) if is_statement(text) and defines(text, topic) else None
 
 
 def lead_in(question: str) -> str:

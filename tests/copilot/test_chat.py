@@ -173,3 +173,17 @@ def test_question_naming_something_no_source_mentions_is_declined_with_the_name(
     assert answer.answer.startswith("The docs I have do not cover") and "AlphaZero" in answer.answer
     assert not answer.covered and answer.sources == [] and bot.llm.seen == []
     assert Copilot(settings, llm=EchoLLM()).ask("What does the replay buffer of DQN keep?").covered
+
+
+def test_a_definition_the_source_states_is_shown_before_the_model_writes(settings):
+    bot = Copilot(settings, llm=FakeLLM(["The replay buffer stores past transitions [1]. ",
+                                         "Its capacity decides how much old experience DQN keeps [1]."]))
+    stream = bot.stream("What is the replay buffer?", k=3)
+    first = next(stream)
+    assert first.startswith("The replay buffer stores past transitions") and bot.llm.asked == 0
+    answer = [i for i in stream if isinstance(i, Answer)][0]
+    assert answer.support[0].action == "quoted" and bot.llm.asked == 1
+    assert answer.answer.count("stores past transitions") == 1  # the model's repeat is not shown again
+    why = Copilot(settings, llm=FakeLLM(["The buffer keeps old transitions [1]."]))
+    next(why.stream("Why does DQN keep a replay buffer?", k=3))
+    assert why.llm.asked == 1  # a "why" question waits for the model's checked answer

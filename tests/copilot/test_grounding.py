@@ -186,3 +186,10 @@ def test_a_cause_no_source_states_is_not_kept():
     kept = Grounder([with_reason], bag_of_words).check(
         "The target network is held fixed so that the regression target does not move [1].")
     assert kept.action == "kept"
+
+
+def test_a_cause_must_be_the_one_the_source_gives():
+    source = SourceSentence(1, "DQN already has two networks, so Double DQN uses the online network to select.")
+    s = Grounder([source], bag_of_words).check(
+        "DQN uses two networks because it reduces the overestimation of plain DQN [1].")
+    assert s.action != "kept"
