@@ -66,19 +66,13 @@ def off_policy_iterate(agent) -> tuple[int, dict[str, float]]:
     return steps, {**metrics, **agent.reward_metrics}
 
 
-@register("agents", "td3")
-class TD3(Agent):
-    """TD3: clipped double-Q, delayed policy updates and target policy smoothing.
+class DeterministicActorCritic(Agent):
+    """What TD3 and DDPG share: a deterministic tanh actor, Q-critics with Polyak-averaged
+    targets, exploration noise and replay; the two differ in their config and critic count."""
 
-    Parts: encoder (default ``identity``), policy ``deterministic_twin``, storage ``replay``,
-    distribution ``normal_noise`` (the exploration noise).
-    """
-
-    Config = TD3Config
     action_spaces = (gym.spaces.Box,)
     policy_family = "deterministic_twin"
     storage_kind = "off_policy"
-    num_critics = 2
 
     def default_parts(self):
         return {"encoder": "identity", "policy": "deterministic_twin", "storage": "replay",
@@ -114,6 +108,18 @@ class TD3(Agent):
 
     def iterate(self):
         return off_policy_iterate(self)
+
+
+@register("agents", "td3")
+class TD3(DeterministicActorCritic):
+    """TD3: clipped double-Q, delayed policy updates and target policy smoothing.
+
+    Parts: encoder (default ``identity``), policy ``deterministic_twin``, storage ``replay``,
+    distribution ``normal_noise`` (the exploration noise).
+    """
+
+    Config = TD3Config
+    num_critics = 2
 
 
 class TD3Learner:

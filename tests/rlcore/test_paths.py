@@ -149,11 +149,11 @@ def test_the_linear_schedule_is_the_same_for_every_agent(algo):
     assert scheduled(0.01, "constant", 0.1) == 0.01
 
 
-def test_ddpg_is_composed_not_derived_from_td3():
-    from rlcore.agents.base import Agent
+def test_ddpg_is_a_sibling_of_td3_not_derived_from_it():
     from rlcore.agents.ddpg import DDPG
+    from rlcore.agents.td3 import TD3, DeterministicActorCritic
 
-    assert DDPG.__bases__ == (Agent,)
+    assert DDPG.__bases__ == TD3.__bases__ == (DeterministicActorCritic,) and not issubclass(DDPG, TD3)
     agent = make_agent("ddpg", "Pendulum-v1", dict(hidden=(8, 8))).build()
     assert len(agent.policy.critics) == 1 and agent.config.policy_delay == 1
 
