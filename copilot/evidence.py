@@ -67,6 +67,7 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
+EXTRA_PENALTY = 0.1  # for units of the passages searched beyond those the prompt can cite
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -143,10 +144,12 @@ def acronyms(text: str) -> dict[str, set[str]]:
 
 
 def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
-    """``tokens`` with the long form of every acronym among them, so that "PER samples" meets
-    a question about prioritized experience replay."""
+    """``tokens`` with the long form of every acronym among them and the acronym of every long
+    form they hold, so that "PER samples" meets a question about prioritized experience
+    replay, and "prioritized experience replay samples" a question about PER."""
     extra = set().union(*(names[t] for t in tokens if t in names)) if names else set()
-    return tokens | extra
+    short = {t for t, long in names.items() if long and long <= tokens}
+    return tokens | extra | short
 
 
 def focus_terms(question: str) -> set[str]:
@@ -166,7 +169,6 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
-    q_tokens |= spelled_out(q_tokens, names) - FRAME
     unit_tokens = [spelled_out(_content_tokens(u.text), names) for u in units]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
@@ -251,13 +253,16 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
-    that contribute no unit are dropped, and at most ``max_sources`` contribute.
+    that contribute no unit are dropped, and at most ``max_sources`` contribute; units of
+    hits ranked past ``max_sources`` lose ``EXTRA_PENALTY``.
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
                 [h.title for h in hits])
+    for u in units:  # a passage past the cited ones must be clearly better to be used
+        u.score -= EXTRA_PENALTY if max_sources and u.source >= max_sources else 0.0
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}

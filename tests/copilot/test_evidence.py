@@ -184,3 +184,9 @@ def test_an_acronym_meets_its_long_form():
     hits = [FakeHit("Prioritized Experience Replay (PER)", "The buffer is a sum-tree of priorities. "
                                                             "PER samples transitions by their last TD error.")]
     assert _first_quote("How does prioritized experience replay pick transitions?", hits).startswith("PER samples")
+
+
+def test_a_question_naming_an_acronym_meets_the_long_form():
+    hits = [FakeHit("Prioritized Experience Replay (PER)", "Uniform replay samples every transition equally often. "
+                                                            "Prioritized experience replay samples transitions by their last TD error.")]
+    assert _first_quote("How does PER pick transitions?", hits).startswith("Prioritized experience replay")
