@@ -183,6 +183,15 @@ class BM25:
                  tokenizer=np.frombuffer(TOKENIZER.encode(), dtype=np.uint8))
         os.replace(tmp, path)
 
+    @staticmethod
+    def current(path: Path) -> bool:
+        """Whether the postings at ``path`` exist and were made by this tokenizer version."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return "tokenizer" in data and data["tokenizer"].tobytes().decode() == TOKENIZER
+        except (OSError, ValueError):
+            return False
+
     @classmethod
     def load(cls, path: Path) -> "BM25":
         """The postings saved at ``path``; ``ValueError`` when another tokenizer made them."""

@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
+from copilot.bm25 import BM25
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
 from copilot.generations import (collection_name, drop_generations, ingest_lock, leftover_generations,
@@ -272,7 +273,8 @@ def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sourc
     status = {s.key: ("added" if s.key not in known else "unchanged" if known[s.key]["hash"] == s.digest
                       else "updated") for s in sources}
     removed = [key for key in known if key not in status and scope.covers(key)]
-    clean = manifest.get("state") == "ready" and all(p.is_file() for p in lexical_files(index_dir, generation))
+    clean = (manifest.get("state") == "ready" and all(p.is_file() for p in lexical_files(index_dir, generation))
+             and BM25.current(lexical_files(index_dir, generation)[0]))  # else BM25 is rebuilt
     leftovers = leftover_generations(index_dir, generation)
     changed = [s for s in sources if status[s.key] != "unchanged"]
     fingerprints = {**manifest.get("api", {}), **scope.fingerprints}

@@ -432,3 +432,21 @@ def test_ingest_caches_the_sentences_that_answers_are_built_from(setup):
     hit = index.search("Set the seed for numpy", k=1)[0]
     cache = TextVectors(path, index.embedder)
     assert set(split_units(hit.text)) <= set(cache.vectors)  # an answer from this chunk embeds nothing
+
+
+def test_postings_of_an_older_tokenizer_are_rewritten_by_the_next_ingest(setup):
+    import numpy as np
+
+    from copilot.bm25 import BM25
+
+    settings, corpus = setup
+    with pytest.warns(UserWarning):
+        run(settings)
+    path = lexical_files(settings.index_dir)[0]
+    with np.load(path) as data:  # as an index built before postings carried their version
+        old = {k: data[k] for k in data.files if k != "tokenizer"}
+    np.savez(path, **old)
+    assert not BM25.current(path)
+    again = run(settings)
+    assert BM25.current(path) and again["embedded"] == 0
+    assert Index.open(settings).search("Set the seed for numpy", k=1)[0].path == "corpus/faq/seeds.txt"

@@ -39,3 +39,10 @@ def test_postings_of_another_tokenizer_are_refused(tmp_path):
         np.savez(tmp_path / "old.npz", **{k: data[k] for k in data.files if k != "tokenizer"})
     with pytest.raises(ValueError, match="another tokenizer"):
         BM25.load(tmp_path / "old.npz")
+
+
+def test_current_tells_postings_of_this_tokenizer(tmp_path):
+    path = tmp_path / "bm25.npz"
+    assert not BM25.current(path)
+    BM25.build([tokenize("uniform replay")]).save(path)
+    assert BM25.current(path)
