@@ -61,6 +61,7 @@ STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|regi
                    r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|to \w+ \w+, (call|pass|run|use))\b",
                    re.I)
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
+IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
 PENALTY = 0.15  # code, unless the question asks how to do something
 NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, a signature)
@@ -195,8 +196,11 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     out -= min(0.2, 0.004 * max(0, len(text.split()) - LONG_WORDS))
     if WHY_QUESTION.search(question):
         out += REASON_BONUS if REASON.search(text) else 0.0
-    elif DEFINITION_QUESTION.search(question) and defines(text, topic):
-        out += DEFINITION_BONUS
+    elif DEFINITION_QUESTION.search(question):
+        if defines(text, topic):
+            out += DEFINITION_BONUS
+        elif says_what(text, topic):  # "..., V-trace is the off-policy correction ..."
+            out += DEFINITION_BONUS / 2
     if HOW_TO.search(question) and STEPS.search(text):
         out += STEPS_BONUS
     return out
@@ -210,6 +214,11 @@ def defines(text: str, topic: set[str]) -> bool:
     head = _content_tokens(text[:cut])
     need = max(min(2, len(topic)), len(topic) / 2)  # two words of a longer topic, not just "IMPALA"
     return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need
+
+
+def says_what(text: str, topic: set[str]) -> bool:
+    """Whether ``text`` says, anywhere, "<topic word> is/are/means a|an|the ..."."""
+    return any(set(_content_tokens(m.group(1))) & topic for m in IS_A.finditer(text))
 
 
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,

@@ -190,3 +190,9 @@ def test_a_question_naming_an_acronym_meets_the_long_form():
     hits = [FakeHit("Prioritized Experience Replay (PER)", "Uniform replay samples every transition equally often. "
                                                             "Prioritized experience replay samples transitions by their last TD error.")]
     assert _first_quote("How does PER pick transitions?", hits).startswith("Prioritized experience replay")
+
+
+def test_a_what_is_question_prefers_a_sentence_saying_what_it_is_even_midway():
+    hits = [FakeHit("IMPALA", "When pi equals mu, V-trace reduces to the on-policy target. "
+                              "Because the actors lag behind, V-trace is the off-policy correction of the learner.")]
+    assert "is the off-policy correction" in _first_quote("What is V-trace?", hits)
