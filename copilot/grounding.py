@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import DEFINES, DEFINITION_QUESTION, REASON as REASON_WORDS, SIGNATURE, defines, is_statement
+from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, defines, is_statement
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -48,6 +48,7 @@ NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
+SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
                    r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
@@ -239,7 +240,7 @@ def invents_cause(sentence: str, source: str) -> bool:
     m = CAUSE.search(sentence)
     if not m:
         return False
-    if not (CAUSE.search(source) or REASON_WORDS.search(source)):
+    if not (CAUSE.search(source) or SO.search(source)):
         return True
     # the source gives a reason: the sentence's must be mostly the source's own words
     claim = content_tokens(sentence[m.end():])

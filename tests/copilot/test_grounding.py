@@ -193,3 +193,10 @@ def test_a_cause_must_be_the_one_the_source_gives():
     s = Grounder([source], bag_of_words).check(
         "DQN uses two networks because it reduces the overestimation of plain DQN [1].")
     assert s.action != "kept"
+
+
+def test_a_caveat_turned_into_a_reason_is_not_kept():
+    source = SourceSentence(1, "With a single task, the stratified bootstrap reduces to the ordinary bootstrap over runs.")
+    s = Grounder([source], bag_of_words).check(
+        "Because the stratified bootstrap reduces to the ordinary bootstrap over runs [1].")
+    assert s.action != "kept"
