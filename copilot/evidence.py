@@ -27,6 +27,7 @@ from copilot.bm25 import tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
+DESCRIBES = frozenset({"description", "meaning", "what it does", "purpose", "notes", "note", "use", ""})
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -103,7 +104,8 @@ def _prose_units(text: str) -> list[str]:
         rows = [line.strip() for line in para.splitlines() if line.strip()]
         if len(rows) >= 2 and all(row.startswith("|") for row in rows):
             # a table: each data row is a unit (a config field and its meaning, say)
-            out.extend(row for row in rows[1:] if not TABLE_RULE.match(row))
+            header = _cells(rows[0])
+            out.extend(table_row(header, _cells(row)) for row in rows[1:] if not TABLE_RULE.match(row))
             continue
         items = LIST_ITEM.split(para)
         sentences = [[s.strip() for s in SENTENCE_END.split(" ".join(item.split())) if len(s.strip(" -*#>|")) > 2]
@@ -116,6 +118,29 @@ def _prose_units(text: str) -> list[str]:
         for item in sentences:
             out.extend(item)
     return out
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def table_row(header: list[str], cells: list[str]) -> str:
+    """A table row as a sentence that names its columns, which embeds and reads like prose:
+    ``| `n_steps` | int | `128` | Steps per env. |`` under ``field | type | default | meaning``
+    becomes "`n_steps`: type int, default `128`; Steps per env." (a description column, or
+    the last one, is left unnamed)."""
+    if not cells or not cells[0]:
+        return " ".join(cells)
+    parts = []
+    for name, cell in zip(header[1:], cells[1:]):
+        if not cell:
+            continue
+        plain = name.lower() in DESCRIBES or name is header[-1] and len(cell.split()) > 3
+        parts.append(cell if plain else f"{name.lower()} {cell}".strip())
+    body = ", ".join(p for p in parts if not p.endswith(".")) or ""
+    tail = "; ".join(p for p in parts if p.endswith("."))
+    text = f"{cells[0]}: {body}" + (f"; {tail}" if body and tail else tail)
+    return text if text.endswith(".") else text + "."
 
 
 def _introduces_list(sentences: list[list[str]]) -> bool:

@@ -95,12 +95,13 @@ def test_at_most_max_sources_contribute():
 
 
 def test_table_rows_are_units_of_their_own():
-    """A config table's rows are separate units, so one field's row can be chosen alone."""
+    """A config table's rows are separate units, so one field's row can be chosen alone, each
+    written as a sentence naming its columns (it embeds and reads like prose)."""
     text = ("Fields:\n\n| field | type | meaning |\n| --- | --- | --- |\n"
             "| `lr` | float | Adam learning rate. |\n| `clip_range` | float | Clipping range of the ratio. |"
             "\n\nAfter the table. Second sentence.")
-    assert split_units(text) == ["Fields:", "| `lr` | float | Adam learning rate. |",
-                                 "| `clip_range` | float | Clipping range of the ratio. |",
+    assert split_units(text) == ["Fields:", "`lr`: type float; Adam learning rate.",
+                                 "`clip_range`: type float; Clipping range of the ratio.",
                                  "After the table.", "Second sentence."]
 
 
