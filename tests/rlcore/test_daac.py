@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from agent_checks import train_save_and_reload
 from rlcore import make_agent
 
 SMALL = dict(n_steps=16, batch_size=32, value_epochs=2, hidden=(16, 16))
@@ -14,14 +15,7 @@ ALGO = "daac"
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_smoke_train_save_and_reload(env_id, tmp_path):
-    algo, cfg = ALGO, SMALL
-    agent = make_agent(algo, env_id, cfg, seed=0, num_envs=2)
-    manifest = agent.train(128, out=tmp_path, eval_episodes=1, progress=False, tensorboard=False)
-    assert manifest["algo"] == algo and manifest["update_path"] == f"eager ({algo} has no fused kernel)"
-    assert manifest["modules"]["policy"] == f"{algo}_actor_critic"
-    other = make_agent(algo, env_id, cfg, seed=1, num_envs=2).load(tmp_path / manifest["checkpoint"])
-    obs = torch.zeros(3, *agent.observation_space.shape)
-    torch.testing.assert_close(other.act(obs), agent.act(obs))
+    train_save_and_reload(ALGO, env_id, SMALL, tmp_path)
 
 
 def test_daac_policy_phase_leaves_the_value_network_and_value_phase_the_policy():
