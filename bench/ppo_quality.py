@@ -11,7 +11,8 @@ Stable-Baselines3 on seeds ``first-seed .. first-seed+N-1``, each in a fresh pro
 ``bench.rl`` JSON file (its ``sb3``, ``rlcore_torch`` and ``rlcore_gym`` seeds), so slow SB3
 runs are reused. Prints, per group, the median and mean return, the interquartile mean with
 a 95% stratified bootstrap interval, and for each pair of groups the probability that a run
-of one scores higher than a run of the other (with its bootstrap interval).
+of one scores higher than a run of the other (with its bootstrap interval), and how often
+``bench.rl``'s quality gate (median within 5%) passes for a group against itself at 10 seeds.
 """
 
 from __future__ import annotations
@@ -99,11 +100,22 @@ def compare(a: str, ra: list[float], b: str, rb: list[float]) -> str:
     return f"P({a} > {b}) = {float(ci.point):.2f} [{float(ci.lower):.2f}, {float(ci.upper):.2f}]"
 
 
+def self_gate(returns: list[float], seeds: int = 10, reps: int = 20_000) -> float:
+    """How often ``bench.rl``'s quality gate (median within 5% of the reference's) passes when
+    both sides are ``seeds`` runs drawn from the same group: the gate's noise floor."""
+    rng = np.random.default_rng(0)
+    x = np.asarray(returns, dtype=np.float64)
+    a, b = (np.median(rng.choice(x, (reps, seeds)), axis=1) for _ in range(2))
+    return float(np.mean(a >= b - 0.05 * np.abs(b)))
+
+
 def report(groups: dict[str, list[float]]) -> str:
     lines = ["| group | seeds | median | mean | IQM [95% CI] | min .. max |", "|---|---|---|---|---|---|"]
     lines += [describe(name, rs) for name, rs in groups.items()]
     names = list(groups)
     lines += [""] + [compare(a, groups[a], b, groups[b]) for i, a in enumerate(names) for b in names[i + 1:]]
+    lines += [""] + [f"{name} against itself, 10 seeds each side: the 5% median gate passes in "
+                     f"{self_gate(rs):.0%} of resamples" for name, rs in groups.items() if len(rs) >= 10]
     return "\n".join(lines)
 
 
