@@ -49,6 +49,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
+PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
 CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
                    r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
@@ -145,7 +146,10 @@ def strip_citations(sentence: str) -> tuple[str, list[int]]:
     cites = [int(m.group(1)) for m in CITE.finditer(sentence)]
     bare = CITE.sub("", sentence).strip()
     bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
-    return bare, cites
+    cut = PREAMBLE.sub("", bare)  # "The direct answer is: X" -> "X": the instructions echoed
+    if cut != bare and cut[:1].isalpha():
+        cut = cut[:1].upper() + cut[1:]
+    return cut, cites
 
 
 class Grounder:

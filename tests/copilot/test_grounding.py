@@ -200,3 +200,11 @@ def test_a_caveat_turned_into_a_reason_is_not_kept():
     s = Grounder([source], bag_of_words).check(
         "Because the stratified bootstrap reduces to the ordinary bootstrap over runs [1].")
     assert s.action != "kept"
+
+
+def test_an_echo_of_the_instructions_is_cut_from_a_sentence():
+    from copilot.grounding import strip_citations
+
+    assert strip_citations("The direct answer is: the clip range bounds the ratio [1].") == (
+        "The clip range bounds the ratio.", [1])
+    assert strip_citations("The answer to this depends on `gamma` [2].")[0] == "The answer to this depends on `gamma`."
