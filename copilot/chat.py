@@ -42,7 +42,6 @@ SYSTEM = (
 CITE = re.compile(r"\[(\d{1,2})\]")
 ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
 MAX_SENTENCES = 3
-EXTRA_HITS = 3  # passages searched beyond ``k`` for evidence sentences; at most ``k`` are cited
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 
 
@@ -178,9 +177,7 @@ class Copilot:
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
         state["k"] = k = state.get("k") or self.settings.k
-        # the evidence is chosen from a few more passages than the prompt cites (their
-        # sentences are looked up, not embedded): the answering sentence is often in the 6th
-        hits = self.index.search(state["question"], k=k + EXTRA_HITS, kinds=state.get("kinds"))
+        hits = self.index.search(state["question"], k=k, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
         # a question about a named thing (an acronym, a name, an identifier) that no hit

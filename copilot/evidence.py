@@ -69,7 +69,6 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
-EXTRA_PENALTY = 0.1  # for units of the passages searched beyond those the prompt can cite
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -287,16 +286,13 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
-    that contribute no unit are dropped, and at most ``max_sources`` contribute; units of
-    hits ranked past ``max_sources`` lose ``EXTRA_PENALTY``.
+    that contribute no unit are dropped, and at most ``max_sources`` contribute.
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
                 [h.title for h in hits])
-    for u in units:  # a passage past the cited ones must be clearly better to be used
-        u.score -= EXTRA_PENALTY if max_sources and u.source >= max_sources else 0.0
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}
