@@ -228,13 +228,22 @@ class Grounder:
         stated = self.numbers_stated(sentence, source.n)
         if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
                 and not self.swaps_terms(sentence, best) and not SIGNATURE.search(source.text)
-                and not invents_cause(sentence, source.text)):
+                and not invents_cause(sentence, source.text) and not stutters(sentence)):
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:
             source = self.sources[swap]
             return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
+
+
+def stutters(sentence: str, n: int = 4) -> bool:
+    """Whether ``sentence`` says the same ``n`` words twice ("one gradient step per short
+    rollout ... one gradient step per short rollout"): a small model looping, whatever the
+    overlap with a source says."""
+    words = re.findall(r"[a-z0-9_]+", sentence.lower())
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
 
 
 def invents_cause(sentence: str, source: str) -> bool:

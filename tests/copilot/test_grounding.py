@@ -208,3 +208,14 @@ def test_an_echo_of_the_instructions_is_cut_from_a_sentence():
     assert strip_citations("The direct answer is: the clip range bounds the ratio [1].") == (
         "The clip range bounds the ratio.", [1])
     assert strip_citations("The answer to this depends on `gamma` [2].")[0] == "The answer to this depends on `gamma`."
+
+
+def test_a_sentence_that_loops_is_not_kept():
+    from copilot.grounding import stutters
+
+    said = ("PPO uses one gradient step per short rollout, which is better than one gradient step per "
+            "short rollout [1].")
+    assert stutters(said) and not stutters(SOURCES[0].text)
+    source = SourceSentence(1, "A2C takes one gradient step per short rollout; PPO reuses each rollout for "
+                               "several epochs, so it is more sample-efficient.")
+    assert Grounder([source], bag_of_words).check(said).action != "kept"
