@@ -72,7 +72,7 @@ def test_unknown_rlcore_names_get_the_closest_valid_name():
     found = _problems(src)
     assert any("no option 'seeed' (did you mean 'seed'?)" in p for p in found)
     assert any("no attribute 'trian' (did you mean 'train'?)" in p for p in found)
-    assert "unknown algorithm 'ppoo' (did you mean 'ppo'?)" in _problems(
+    assert "unknown algorithm 'ppoo' (did you mean 'ppo'" in _problems(  # closest first ('ppg' may follow)
         "from rlcore import make_agent\nmake_agent('ppoo', 'CartPole-v1')\n")[0]
 
 
