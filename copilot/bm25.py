@@ -188,7 +188,7 @@ class BM25:
         """Whether the postings at ``path`` exist and were made by this tokenizer version."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                return "tokenizer" in data and data["tokenizer"].tobytes().decode() == TOKENIZER
+                return _made_here(data)
         except (OSError, ValueError):
             return False
 
@@ -196,11 +196,16 @@ class BM25:
     def load(cls, path: Path) -> "BM25":
         """The postings saved at ``path``; ``ValueError`` when another tokenizer made them."""
         with np.load(path, allow_pickle=False) as data:
-            if "tokenizer" not in data or data["tokenizer"].tobytes().decode() != TOKENIZER:
+            if not _made_here(data):
                 raise ValueError(f"{str(path)!r} holds postings of another tokenizer version.")
             vocab = json.loads(data["vocab"].tobytes().decode("utf-8"))
             return cls({t: i for i, t in enumerate(vocab)}, data["indptr"], data["docs"],
                        data["freqs"], data["lengths"])
+
+
+def _made_here(data) -> bool:
+    """Whether saved postings were made by this tokenizer version."""
+    return "tokenizer" in data and data["tokenizer"].tobytes().decode() == TOKENIZER
 
 
 def _identifier_like(word: str) -> bool:

@@ -144,9 +144,10 @@ class SentenceTransformerEmbedder:
         """The query's vector; the last few are remembered (search and evidence embed the
         same question one after the other)."""
         if text not in self._queries:
+            if len(self._queries) >= RECENT_QUERIES:
+                del self._queries[next(iter(self._queries))]  # the oldest
             with torch_threads(QUERY_THREADS):
-                vector = self._encode([text], self.query_prompt)[0]
-            self._queries = {**dict(list(self._queries.items())[-(RECENT_QUERIES - 1):]), text: vector}
+                self._queries[text] = self._encode([text], self.query_prompt)[0]
         return self._queries[text]
 
     def as_langchain(self) -> LangChainEmbeddings:

@@ -59,8 +59,8 @@ REASON = re.compile(r"\b(because|so that|, so|otherwise|in order to|prevents?|av
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
 REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
 STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)|"
-                   r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|to \w+ \w+, (call|pass|run|use))\b",
-                   re.I)
+                   r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
+                   r"to \w+ \w+, (call|pass|run|use))\b", re.I)
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
@@ -131,12 +131,12 @@ def table_row(header: list[str], cells: list[str]) -> str:
     if not cells or not cells[0]:
         return " ".join(cells)
     parts = []
-    for name, cell in zip(header[1:], cells[1:]):
+    for i, (name, cell) in enumerate(zip(header[1:], cells[1:]), 1):
         if not cell:
             continue
-        plain = name.lower() in DESCRIBES or name is header[-1] and len(cell.split()) > 3
+        plain = name.lower() in DESCRIBES or i == len(header) - 1 and len(cell.split()) > 3
         parts.append(cell if plain else f"{name.lower()} {cell}".strip())
-    body = ", ".join(p for p in parts if not p.endswith(".")) or ""
+    body = ", ".join(p for p in parts if not p.endswith("."))
     tail = "; ".join(p for p in parts if p.endswith("."))
     text = f"{cells[0]}: {body}" + (f"; {tail}" if body and tail else tail)
     return text if text.endswith(".") else text + "."

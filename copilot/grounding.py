@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, defines, is_statement
+from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, WHY_QUESTION, defines, is_statement
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -336,9 +336,8 @@ def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Suppo
     """The source sentence to show at once, before the model has written anything: the
     extract's lead when the question asks what something is or does and that sentence
     opens with the question's topic and says what it is or does; else None."""
-    if not extract or is_chinese(question) or not DEFINITION_QUESTION.search(question):
-        return None
-    if re.match(r"\s*why\b", question, re.I):
+    if not extract or is_chinese(question) or not DEFINITION_QUESTION.search(question) \
+            or WHY_QUESTION.search(question):
         return None
     n, text = extract[0]
     topic = content_tokens(question) - GENERIC
@@ -353,7 +352,8 @@ def lead_in(question: str) -> str:
 # a named term: an acronym (RLHF, TD3), a mixed-case name (AlphaZero) or an identifier
 # (n_steps); a question about one that no source mentions is not covered by them
 NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z]{2,}[A-Za-z0-9_-]*|[A-Z][a-z]+[A-Z][A-Za-z0-9_-]*|"
-                        r"[a-z]+\d[A-Za-z0-9_-]*|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)(?![A-Za-z0-9_-])")  # ASCII: not CJK
+                        r"[a-z]+\d[A-Za-z0-9_-]*|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
+                        r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 
 
 def key_terms(question: str) -> list[str]:

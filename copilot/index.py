@@ -31,7 +31,8 @@ from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, ch
 from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 from copilot.ranking import DEFAULT as DEFAULT_RANKING
-from copilot.ranking import Candidate, HeadingVectors, Ranking, fuse, query_type, relevance
+from copilot.ranking import Candidate, Ranking, fuse, query_type, relevance
+from copilot.vectors import TextVectors
 
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
@@ -293,7 +294,7 @@ class Index:
         heads = {c.id: headings[self._rows[c.id]] or "" for c in candidates if c.id in self._rows}
         path = lexical_dir(self.index_dir, self.generation) / HEADINGS_FILE
         if getattr(self, "_head_vectors", None) is None or self._head_vectors.path != path:
-            self._head_vectors = HeadingVectors(path, self.embedder)
+            self._head_vectors = TextVectors(path, self.embedder)
         cache = self._head_vectors.get(heads.values())
         for c in candidates:
             head = heads.get(c.id)

@@ -36,7 +36,8 @@ from copilot.bm25 import BM25
 from copilot.config import Settings
 from copilot.embeddings import Embedder, get_embedder
 from copilot.generations import (collection_name, drop_generations, ingest_lock, leftover_generations,
-                                 lexical_dir, lexical_files, live_generation, next_generation, read_manifest, write_manifest)
+                                 lexical_dir, lexical_files, live_generation, next_generation, read_manifest,
+                                 write_manifest)
 from copilot.index import Index, Record, indexed_text
 from copilot.loaders import LoadError, Unreadable
 from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_source, records_of
@@ -273,8 +274,9 @@ def _update(index_dir: Path, embedder: Embedder, manifest: dict[str, Any], sourc
     status = {s.key: ("added" if s.key not in known else "unchanged" if known[s.key]["hash"] == s.digest
                       else "updated") for s in sources}
     removed = [key for key in known if key not in status and scope.covers(key)]
-    clean = (manifest.get("state") == "ready" and all(p.is_file() for p in lexical_files(index_dir, generation))
-             and BM25.current(lexical_files(index_dir, generation)[0]))  # else BM25 is rebuilt
+    bm25_file, table_file = lexical_files(index_dir, generation)
+    # postings of another tokenizer version count as missing: BM25 is rebuilt
+    clean = manifest.get("state") == "ready" and table_file.is_file() and BM25.current(bm25_file)
     leftovers = leftover_generations(index_dir, generation)
     changed = [s for s in sources if status[s.key] != "unchanged"]
     fingerprints = {**manifest.get("api", {}), **scope.fingerprints}

@@ -24,11 +24,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import numpy as np
-
-from copilot.vectors import TextVectors as HeadingVectors  # noqa: F401  (heading vectors of the rerank)
 
 CONCEPT, API = "concept", "api"
 _IDENTIFIER = re.compile(r"\b(?:[a-z]+_[a-z0-9_]+|[A-Z][a-z0-9]+[A-Z]\w*|[a-z]+\.[a-z_.]+[a-z])\b")

@@ -10,8 +10,8 @@ of being embedded again for every answer.
 from __future__ import annotations
 
 import json
-import sys
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 

@@ -12,8 +12,9 @@ import pytest
 
 from copilot.apiref import api_reference, has_real_doc, summary
 from copilot.config import Settings
-from copilot.ranking import (API, CONCEPT, DEFAULT, Candidate, HeadingVectors, Ranking, fuse, query_type,
+from copilot.ranking import (API, CONCEPT, DEFAULT, Candidate, Ranking, fuse, query_type,
                              relevance)
+from copilot.vectors import TextVectors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -176,13 +177,13 @@ class CountingEmbedder:
 def test_heading_vectors_are_embedded_once_per_index(tmp_path):
     path = tmp_path / "headings.npz"
     first = CountingEmbedder()
-    got = HeadingVectors(path, first).get(["PPO: pitfalls", "SAC: the idea", "", "PPO: pitfalls"])
+    got = TextVectors(path, first).get(["PPO: pitfalls", "SAC: the idea", "", "PPO: pitfalls"])
     assert first.embedded == ["PPO: pitfalls", "SAC: the idea"] and got["SAC: the idea"][0] == 13
     second = CountingEmbedder()  # a new process: read from the file, nothing embedded again
-    again = HeadingVectors(path, second).get(["SAC: the idea", "TD3: the update"])
+    again = TextVectors(path, second).get(["SAC: the idea", "TD3: the update"])
     assert second.embedded == ["TD3: the update"] and set(again) == {"PPO: pitfalls", "SAC: the idea",
                                                                      "TD3: the update"}
     other = CountingEmbedder("another-embedder")  # vectors of another embedder are not reused
-    HeadingVectors(path, other).get(["SAC: the idea"])
+    TextVectors(path, other).get(["SAC: the idea"])
     assert other.embedded == ["SAC: the idea"]
     assert not list(tmp_path.glob("*.tmp.npz"))
