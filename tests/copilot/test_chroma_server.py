@@ -16,8 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +25,7 @@ from copilot.config import ConfigError, Settings, load_settings
 from copilot.generations import StoreUnreachable, lexical_files, read_manifest, server_generations
 from copilot.index import Index, SearchError
 from copilot.ingest import ingest
+from servers import wait_until_serving
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -68,15 +67,7 @@ def running_chroma(folder: Path) -> Iterator[str]:
                             start_new_session=True, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma run did not start: {(folder / 'server.log').read_text()[-800:]}")
-                time.sleep(0.2)
+        wait_until_serving(f"{url}/api/v2/heartbeat", proc, folder / "server.log", "chroma run", timeout=60)
         yield url
     finally:
         os.killpg(proc.pid, 15)

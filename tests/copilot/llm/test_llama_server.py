@@ -12,8 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +21,7 @@ from copilot.config import Settings
 from copilot.llm import ModelError, resolve
 from copilot.llm.assets import QWEN_CODER_05B, ensure_asset
 from copilot.llm.openai_compat import OpenAICompatLLM
+from servers import wait_until_serving
 
 N_CTX = 2048
 SUM = [{"role": "system", "content": "Answer with the number only."},
@@ -49,15 +48,7 @@ def llama_server(model: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen
                             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-1500:]}")
-                time.sleep(0.3)
+        wait_until_serving(f"{url}/v1/models", proc, log, "llama_cpp.server", timeout=180, poll=0.3)
         yield url, proc
     finally:
         with contextlib.suppress(ProcessLookupError):
