@@ -17,3 +17,15 @@ def train_save_and_reload(algo: str, env_id: str, cfg: dict, out) -> None:
     other = make_agent(algo, env_id, cfg, seed=1, num_envs=2).load(out / manifest["checkpoint"])
     obs = torch.zeros(3, *agent.observation_space.shape)
     torch.testing.assert_close(other.act(obs), agent.act(obs))
+
+
+def train_runs(base, runs: dict) -> dict:
+    """Train each ``name -> (algo, env, config, steps)`` of ``runs`` briefly (seed 0, one torch
+    thread) into ``base / name``; return ``name -> run folder``."""
+    torch.set_num_threads(1)
+    out = {}
+    for name, (algo, env, config, steps) in runs.items():
+        agent = make_agent(algo, env, config, seed=0)
+        agent.train(steps, out=base / name, eval_episodes=0, progress=False, tensorboard=False)
+        out[name] = base / name
+    return out

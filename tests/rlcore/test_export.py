@@ -15,11 +15,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rlcore import make_agent
 from rlcore.cli import load_run, main
 from rlcore.envs import NormalizeObservation, find_wrapper
 from rlcore.errors import RLCoreError
 from rlcore.export import FORMATS, export_policy, sample_observations
+from agent_checks import train_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +34,7 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    torch.set_num_threads(1)
-    base = tmp_path_factory.mktemp("export")
-    out = {}
-    for name, (algo, env, config, steps) in RUNS.items():
-        agent = make_agent(algo, env, config, seed=0)
-        agent.train(steps, out=base / name, eval_episodes=0, progress=False, tensorboard=False)
-        out[name] = base / name
-    return out
+    return train_runs(tmp_path_factory.mktemp("export"), RUNS)
 
 
 def _run_exported(path: Path, obs: np.ndarray, fmt: str = "onnx") -> np.ndarray:

@@ -17,6 +17,7 @@ from rlcore import RLCoreError, make_agent
 from rlcore.cli import load_run
 from rlcore.envs import NormalizeObservation, find_wrapper
 from rlcore.export import export_policy, sample_observations
+from agent_checks import train_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")
@@ -50,14 +51,7 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    torch.set_num_threads(1)
-    base = tmp_path_factory.mktemp("export_c")
-    out = {}
-    for name, (algo, env, config, steps) in RUNS.items():
-        agent = make_agent(algo, env, config, seed=0)
-        agent.train(steps, out=base / name, eval_episodes=0, progress=False, tensorboard=False)
-        out[name] = base / name
-    return out
+    return train_runs(tmp_path_factory.mktemp("export_c"), RUNS)
 
 
 def _compile_and_run(header: Path, obs: np.ndarray, out_dim: int, act_dim: int, tmp_path: Path):
