@@ -3,8 +3,9 @@
 The pipeline is a LangChain runnable chain (``retrieve | build_prompt | generate``) so each
 stage can be swapped or traced; :class:`Copilot` wraps it with timings and chat history.
 
-Sources are numbered [1]..[k]. The answer opens with the best evidence sentence (a
-definition for "what is / what does X do" questions), shown at once; then the model's own
+Sources are numbered [1]..[k]. The answer opens with the best evidence sentence, shown at
+once, when it already has the answer's shape (a definition for "what is X", a reason for
+"why", what to call or type for "how do I"); then the model's own
 sentences follow, each checked by :mod:`copilot.grounding` before it is shown: kept when a
 source supports it, replaced by the source sentence it garbled, or dropped. Every shown
 sentence carries its source marker, and :class:`Answer` lists per-sentence support. A
@@ -28,7 +29,8 @@ from copilot.evidence import Evidence, build_evidence, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, definition_first, is_chinese, lead_in, missing_terms, quoted, repeats)
+                               decline, definition_first, is_chinese, lead_in, missing_terms, quoted, repeats,
+                               unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -182,7 +184,9 @@ class Copilot:
         state["covered"] = is_covered(hits, state["question"])
         # a question about a named thing (an acronym, a name, an identifier) that no hit
         # mentions is not covered, however close the hits are in meaning
-        state["missing"] = missing_terms(state["question"], [f"{h.title} {h.text}" for h in hits])
+        texts = [f"{h.title} {h.text}" for h in hits]
+        state["missing"] = (missing_terms(state["question"], texts)
+                            or unmentioned_feature(state["question"], texts))
         state["covered"] = state["covered"] and not state["missing"]
         state["hits"] = hits
         return state
@@ -204,8 +208,13 @@ class Copilot:
                             for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
+        code = evidence.code
+        state["code"] = code if code and code[0] <= len(kept) and code[1] in kept[code[0] - 1] else None
+        # a model sentence may stand on, or be replaced by, any source sentence but those about
+        # another method than the one asked about
         state["units"] = [SourceSentence(s.n, unit) for s in state["sources"]
-                          for unit in split_units(s.text.split("\n", 1)[1] if "\n" in s.text else s.text)]
+                          for unit in split_units(s.text.split("\n", 1)[1] if "\n" in s.text else s.text)
+                          if unit not in evidence.elsewhere]
         if getattr(self.index, "embedder", None) is not None:  # else no similarity to judge by
             state["covered"] = state["covered"] and evidence.relevance >= RELEVANCE
         state["messages"] = [system_message(), *history,
@@ -241,14 +250,17 @@ class Copilot:
                 for n, text in extract:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
-                continue
-            first = definition_first(question, extract)
-            if first is not None:  # a definition the source states: shown before the model's turn
-                shown.append(first)
-                yield cited(first)
-            for s in self._answer_sentences(state, extract):
-                yield (" " if shown else "") + cited(s)
-                shown.append(s)
+            else:
+                first = definition_first(question, extract)
+                if first is not None:  # the source states the answer: shown before the model's turn
+                    shown.append(first)
+                    yield cited(first)
+                for s in self._answer_sentences(state, extract):
+                    yield (" " if shown else "") + cited(s)
+                    shown.append(s)
+            if state.get("code") and not any(s.sentence.startswith("```") for s in shown):
+                shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
+                yield "\n\n" + cited(shown[-1])
 
     def _answer_sentences(self, state: dict, extract: list[tuple[int, str]]) -> Iterator[Support]:
         """The model's sentences that survive the check, led by the best evidence sentence

@@ -33,11 +33,15 @@ LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_LIST_WORDS = 70  # an intro and its list items become one unit up to this many item words
 MAX_CODE_CHARS = 600
+CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among the best units
+CODE_COSINE = 0.1  # ... and within this of the closest unit's similarity to the question
 TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
 SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
+# a docstring line that points elsewhere instead of saying something
+XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
 # words that frame a question rather than name its topic ("the role of X", "what does X mean")
@@ -51,8 +55,8 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
                      r"makes|gives|pays|predicts|changes)\b")
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
-WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|为什么|为何|目的",
-                          re.I)
+WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|"
+                          r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
 REASON = re.compile(r"\b(because|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
@@ -69,6 +73,17 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
+# a named thing the question asks about: an acronym or name with capitals or digits (SAC, TD3,
+# DrQ-v2) or an identifier (n_epochs); "RL" and "I" name nothing in particular
+ENTITY = re.compile(r"(?<![\w-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*(?:-v?\d+)?|[A-Za-z]\w*_\w+)(?![\w-])")
+GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
+                             "mdp tv ram ok".split())
+# a unit that names another method (PPG, Double DQN) but not the question's, nor does its
+# title: "n_epochs" from PPG's page is not an answer about PPO's
+ENTITY_PENALTY = 0.2
+METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
+# a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
+PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)  # (in a section's first sentences)
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -80,6 +95,7 @@ class Unit:
     score: float = 0.0
     lexical: float = 0.0  # share of the question's rare words in the unit itself
     cosine: float = 0.0  # embedding similarity to the question
+    elsewhere: bool = False  # speaks of another method than the one the question names
 
 
 def split_units(text: str) -> list[str]:
@@ -194,7 +210,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
-    unit_tokens = [spelled_out(_content_tokens(u.text), names) for u in units]
+    heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
+    unit_tokens = [spelled_out(_content_tokens(u.text) | (heading[u.source] if u.order <= 1 and PRONOUN.match(u.text)
+                                                          and u.source < len(heading) else set()), names)
+                   for u in units]
+    entities = entity_terms(question)
+    title_tokens = [spelled_out(_content_tokens(t), names) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
@@ -203,6 +224,32 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
+        if entities:
+            title = titles[u.source] if u.source < len(titles) else ""
+            have = toks | (title_tokens[u.source] if u.source < len(title_tokens) else set())
+            missing = sum(not (e <= have) for e in entities)
+            if missing and others_named(f"{title} {u.text}", entities):
+                u.score -= ENTITY_PENALTY * missing / len(entities)
+                u.elsewhere = True
+
+
+def others_named(text: str, entities: list[set[str]]) -> bool:
+    """Whether ``text`` names a method (an acronym: PPG, DQN, RND) that is none of ``entities``."""
+    for m in METHOD.finditer(text):
+        toks = _content_tokens(m.group(0))
+        if m.group(0).lower() not in GENERIC_ENTITIES and toks and toks not in entities:
+            return True
+    return False
+
+
+def entity_terms(question: str) -> list[set[str]]:
+    """The named things of ``question`` (SAC, TD3, n_epochs), each as its content tokens."""
+    out = []
+    for m in ENTITY.finditer(question):
+        toks = _content_tokens(m.group(0))
+        if toks and m.group(0).lower() not in GENERIC_ENTITIES and toks not in out:
+            out.append(toks)
+    return out
 
 
 def shape(question: str, text: str, topic: set[str]) -> float:
@@ -278,6 +325,8 @@ class Evidence:
     blocks: list[tuple[Any, str]]
     quotes: list[tuple[int, str]]
     relevance: float = 0.0  # the best embedding similarity of any unit to the question
+    code: tuple[int, str] | None = None  # for a "how do I" question: the example that shows how
+    elsewhere: frozenset[str] = frozenset()  # chosen units about another method than the question's
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -301,16 +350,24 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     ranked = sorted(by_source, key=lambda s: -max(u.score for u in by_source[s]))
     blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
     position = {s: n for n, s in enumerate(ranked, 1)}
-    quotes = [(position[u.source], u.text) for u in sorted(chosen, key=lambda u: -u.score)
-              if u.lexical > 0 and is_statement(u.text)]
-    return Evidence(blocks, quotes, max(u.cosine for u in units))
+    quotable = [u for u in sorted(chosen, key=lambda u: -u.score) if u.lexical > 0 and is_statement(u.text)]
+    # a sentence about another method is context for the model, not a quote for the answer
+    quotes = [(position[u.source], u.text) for u in [u for u in quotable if not u.elsewhere] or quotable]
+    # an example is shown when it ranks among the best units and is as close in meaning to the
+    # question as any of them (an example that merely shares its words is not "how")
+    best = sorted(chosen, key=lambda u: -u.score)[:CODE_RANK]
+    closest = max(u.cosine for u in chosen)
+    code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
+                 and u.cosine >= closest - CODE_COSINE), None)
+    return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
+                    frozenset(u.text for u in chosen if u.elsewhere))
 
 
 def is_statement(text: str) -> bool:
     """Whether a unit can stand as a quoted sentence of an answer."""
     text = text.strip()
     return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
-                or SIGNATURE.search(text) or len(text.split()) < 5)
+                or SIGNATURE.search(text) or XREF.search(text) or len(text.split()) < 5)
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6

@@ -38,7 +38,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import DEFINES, DEFINITION_QUESTION, SIGNATURE, WHY_QUESTION, defines, is_statement
+from copilot.evidence import (DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS, WHY_QUESTION,
+                              defines, is_statement)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -165,11 +166,14 @@ class Grounder:
                  source_embed: Embed | None = None) -> None:
         self.sources = [s for s in sources if s.text.strip()]
         self.asked = content_tokens(question)  # words a sentence may repeat from the question
+        self.topic = self.asked - GENERIC  # the question's own subject words
         self._question = embed([question])[0] if question and self.sources else None
         self.embed = embed
         self._tokens = [content_tokens(s.text) for s in self.sources]
         self._vectors = (source_embed or embed)([s.text for s in self.sources]) if self.sources else np.zeros((0, 1))
         texts = source_texts or {}
+        # a source's title (its text's first line) names what its sentences speak of
+        self._titles = {n: content_tokens(t.split("\n", 1)[0]) for n, t in texts.items()}
         self._numbers = {n: numbers(t) for n, t in texts.items()}
         for s in self.sources:
             self._numbers.setdefault(s.n, set()).update(numbers(s.text))
@@ -212,6 +216,17 @@ class Grounder:
         words, source = content_tokens(sentence), self._tokens[best]
         return bool((words - source) & self.asked) and bool((source - words) & self.asked)
 
+    def borrows_topic(self, sentence: str, best: int) -> bool:
+        """Whether ``sentence`` says of the question's topic what its source sentence says of
+        something else: a topic word that the source sentence does not have (nor its source's
+        title, for a sentence opening with "It"/"This") ("Reward shaping adds a bonus ..." over
+        "Intrinsic rewards add a bonus ...")."""
+        source = self.sources[best]
+        borrowed = (content_tokens(sentence) & self.topic) - self._tokens[best]
+        if PRONOUN.match(source.text):  # "It adds ..." speaks of its section's title
+            borrowed -= self._titles.get(source.n, set())
+        return bool(borrowed)
+
     def numbers_stated(self, sentence: str, n: int) -> bool:
         """Whether every number in ``sentence`` is stated by source ``n``."""
         return numbers(sentence) <= self._numbers.get(n, set())
@@ -227,7 +242,8 @@ class Grounder:
         source = self.sources[best]
         stated = self.numbers_stated(sentence, source.n)
         if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
-                and not self.swaps_terms(sentence, best) and not SIGNATURE.search(source.text)
+                and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
+                and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)):
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
@@ -333,15 +349,25 @@ def quoted(question: str, n: int, text: str) -> Support:
 
 
 def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
-    """The source sentence to show at once, before the model has written anything: the
-    extract's lead when the question asks what something is or does and that sentence
-    opens with the question's topic and says what it is or does; else None."""
-    if not extract or is_chinese(question) or not DEFINITION_QUESTION.search(question) \
-            or WHY_QUESTION.search(question):
+    """The source sentence to show at once, before the model has written anything, when the
+    extract's lead already has the shape of the answer: for "what is / what does X do", it
+    opens with the question's topic and says what it is or does; for "why", it names most of
+    the topic and gives a reason; for "how do I", it names most of the topic and says what to
+    call or type. Else None, and the answer waits for the model's first checked sentence."""
+    if not extract or is_chinese(question):
         return None
     n, text = extract[0]
     topic = content_tokens(question) - GENERIC
-    return quoted(question, n, text) if is_statement(text) and defines(text, topic) else None
+    if not is_statement(text) or not topic:
+        return None
+    names_topic = len(topic & content_tokens(text)) >= len(topic) / 2
+    if WHY_QUESTION.search(question):
+        fits = names_topic and bool(REASON.search(text))
+    elif HOW_TO.search(question):
+        fits = names_topic and bool(STEPS.search(text))
+    else:
+        fits = bool(DEFINITION_QUESTION.search(question)) and defines(text, topic)
+    return quoted(question, n, text) if fits else None
 
 
 def lead_in(question: str) -> str:
@@ -376,6 +402,34 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
         if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack):
             missing.append(term)
     return missing
+
+
+# "Does rlcore support X?": the docs must name X for the answer to be anything but "not covered"
+SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|have|has|include|"
+                              r"includes|offer|offers|provide|provides|implement|implements|ship|ships|"
+                              r"come with|work with)\s+(?P<what>[^?]+?)\s*\??\s*$", re.I)
+BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training agent agents algorithm "
+                  "algorithms method methods any some".split())
+
+
+def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
+    """For "does rlcore support X?", ``[X]`` when no sentence of ``texts`` names X (all its
+    specific words together, a hyphenated word as written); else ``[]``."""
+    m = SUPPORT_QUESTION.match(question)
+    if not m:
+        return []
+    what = m.group("what").strip()
+    need = {t for t in content_tokens(what) if t not in BROAD and t not in GENERIC}
+    compounds = [w.lower() for w in re.findall(r"\b\w+-\w+\b", what)]
+    if not need and not compounds:
+        return []
+    for text in texts:
+        low = text.lower()
+        if not all(c in low or c.replace("-", " ") in low or c.replace("-", "") in low for c in compounds):
+            continue
+        if any(need <= content_tokens(sentence) for sentence in SENTENCE_END.split(text)):
+            return []
+    return [what]
 
 
 def decline(question: str, missing: Sequence[str] = ()) -> str:

@@ -25,6 +25,8 @@ CORPUS = {
                  "transitions; its capacity decides how much old experience DQN keeps.\n",
     "sac.md": "# Soft actor-critic\n\n## SAC temperature\n\nSAC tunes the temperature alpha so the policy "
               "entropy tracks a target entropy.\n",
+    "sweep.md": "# Command line\n\n## Several seeds\n\nEach seed of a sweep lands in its own run folder."
+                "\n\n```bash\npython -m rlcore sweep --algo ppo --env CartPole-v1 --seeds 5\n```\n",
 }
 
 
@@ -187,3 +189,13 @@ def test_a_definition_the_source_states_is_shown_before_the_model_writes(setting
     why = Copilot(settings, llm=FakeLLM(["The buffer keeps old transitions [1]."]))
     next(why.stream("Why does DQN keep a replay buffer?", k=3))
     assert why.llm.asked == 1  # a "why" question waits for the model's checked answer
+
+
+def test_a_how_to_answer_shows_the_sources_example_after_the_checked_sentences(settings):
+    bot = Copilot(settings, llm=FakeLLM(["Each seed of a sweep lands in its own run folder [1]."]))
+    answer = bot.ask("How do I train several seeds from the command line?", k=3)
+    assert answer.answer.startswith("Each seed of a sweep lands in its own run folder")
+    assert "```bash\npython -m rlcore sweep --algo ppo --env CartPole-v1 --seeds 5\n```" in answer.answer
+    assert [s.action for s in answer.support][-1] == "quoted" and answer.support[-1].sentence.startswith("```")
+    what = Copilot(settings, llm=FakeLLM(["Each seed of a sweep lands in its own run folder [1]."]))
+    assert "```" not in what.ask("What is a sweep?", k=3).answer

@@ -111,6 +111,8 @@ def test_quotes_are_statements_not_references_signatures_or_lead_ins():
     assert not is_statement("rlcore.agents.ppo.update (method) update(self, batch) -> dict")
     assert not is_statement("The n-step V-trace target is:")
     assert not is_statement("Module: `rlcore.encoders`.")
+    assert not is_statement("Episodic memory: see :mod:`rlcore.rewards.episodic` (per env over the batch).")
+    assert not is_statement("Base of the registered intrinsic rewards (see the module docstring).")
 
 
 def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():
@@ -197,3 +199,34 @@ def test_a_what_is_question_prefers_a_sentence_saying_what_it_is_even_midway():
     hits = [FakeHit("IMPALA", "When pi equals mu, V-trace reduces to the on-policy target. "
                               "Because the actors lag behind, V-trace is the off-policy correction of the learner.")]
     assert "is the off-policy correction" in _first_quote("What is V-trace?", hits)
+
+
+def test_a_sentence_about_another_method_is_not_quoted_for_a_question_naming_one():
+    hits = [FakeHit("rlcore agent: PPG (Phasic Policy Gradient) > PPGConfig fields",
+                    "`n_epochs`: default 1, policy-phase passes over each rollout."),
+            FakeHit("rlcore agents > PPO", "PPO's `n_epochs` sets how many passes each rollout gets, 10 by default.")]
+    evidence = build_evidence("What does n_epochs do in PPO?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
+    assert [text for _, text in evidence.quotes] == ["PPO's `n_epochs` sets how many passes each rollout gets, "
+                                                     "10 by default."]
+    # a source naming no other method stays quotable: the general answer to a question on A2C
+    hits = [FakeHit("FAQ: training > What does the entropy coefficient do?",
+                    "It adds the policy's entropy to the objective, which keeps the agent exploring.")]
+    assert _first_quote("What is the entropy bonus in A2C for?", hits).startswith("It adds")
+
+
+def test_a_what_is_x_for_question_is_answered_with_a_reason():
+    hits = [FakeHit("A2C", "`ent_coef`: type float, default `0.01`; the entropy bonus coefficient. "
+                           "The entropy bonus keeps the policy random for longer, to avoid premature convergence.")]
+    assert "to avoid" in _first_quote("What is the entropy bonus in A2C for?", hits)
+
+
+def test_a_how_to_answer_carries_the_sources_example_when_it_ranks_among_the_best():
+    code = "```bash\npython -m rlcore sweep --algo ppo --env CartPole-v1 --seeds 5 --out runs/s\n```"
+    hits = [FakeHit("rlcore command line > sweep", f"A sweep trains several seeds of one algorithm.\n\n{code}")]
+    how = build_evidence("How do I train several seeds from the command line?", hits, embed=no_vectors,
+                         query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
+    assert how.code == (1, code)
+    what = build_evidence("What is a sweep over seeds?", hits, embed=no_vectors,
+                          query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
+    assert what.code is None

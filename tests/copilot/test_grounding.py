@@ -74,6 +74,25 @@ def test_a_sentence_that_swaps_two_terms_of_the_question_is_not_kept():
     assert g.check("Truncated means the episode was cut off by a time limit [1].").action == "kept"
 
 
+def test_a_sentence_that_says_of_the_questions_topic_what_its_source_says_of_another_is_not_kept():
+    source = "Intrinsic rewards add a bonus for novel or surprising experience so the agent learns early."
+    g = Grounder([SourceSentence(1, source)], bag_of_words, {1: "[1] Exploration bonuses\n" + source},
+                 question="What is reward shaping?")
+    s = g.check("Reward shaping adds a bonus for novel or surprising experience so the agent learns early [1].")
+    assert s.action == "replaced" and s.sentence == source
+    # the topic named by the source's title is not borrowed
+    g = Grounder([SourceSentence(1, "It adds a bonus for novel experience so the agent learns early.")], bag_of_words,
+                 {1: "[1] What does reward shaping do?\nIt adds a bonus for novel experience so the agent learns early."},
+                 question="What is reward shaping?")
+    assert g.check("Reward shaping adds a bonus for novel experience so the agent learns early [1].").action == "kept"
+    # a title naming two topics does not let a sentence about one be said of the other
+    source = "Observation normalisation helps most where components have very different scales."
+    g = Grounder([SourceSentence(1, source)], bag_of_words,
+                 {1: "[1] Normalising observations and rewards\n" + source}, question="Why normalise rewards?")
+    assert g.check("Reward normalisation helps most where components have very different scales [1].").action \
+        == "replaced"
+
+
 def test_a_copied_api_signature_line_is_not_an_answer_sentence():
     line = "rlcore.agents.base.Agent (class) Agent(env, config, seed, device) Shared agent plumbing."
     g = Grounder([SourceSentence(1, line)], bag_of_words)
@@ -219,3 +238,32 @@ def test_a_sentence_that_loops_is_not_kept():
     source = SourceSentence(1, "A2C takes one gradient step per short rollout; PPO reuses each rollout for "
                                "several epochs, so it is more sample-efficient.")
     assert Grounder([source], bag_of_words).check(said).action != "kept"
+
+
+def test_a_does_it_support_question_is_declined_when_no_source_names_the_feature():
+    from copilot.grounding import unmentioned_feature
+
+    texts = ["rlcore trains agents with PyTorch. The multi_input encoder takes dict observations for agents.",
+             "Image observations go through a convolutional encoder."]
+    assert unmentioned_feature("Does rlcore support multi-agent reinforcement learning?", texts) == [
+        "multi-agent reinforcement learning"]
+    assert unmentioned_feature("Does rlcore have recurrent policies?", texts) == ["recurrent policies"]
+    assert unmentioned_feature("Does rlcore support image observations?", texts) == []
+    assert unmentioned_feature("Does rlcore support dict observations?", texts) == []
+    assert unmentioned_feature("What is a recurrent policy?", texts) == []  # not a yes/no support question
+
+
+def test_the_source_sentence_is_shown_first_only_when_it_has_the_answers_shape():
+    from copilot.grounding import definition_first
+
+    reason = (1, "The target network is held fixed between copies, so the regression target does not move.")
+    assert definition_first("Why does DQN use a target network?", [reason]).sentence == reason[1]
+    assert definition_first("Why does DQN use a target network?",
+                            [(1, "The target network is copied every 10,000 steps in DQN.")]) is None
+    steps = (2, "To change an agent's encoder, call `agent.set(encoder=KEY)` before training.")
+    assert definition_first("How do I change the encoder of an agent?", [steps]).source == 2
+    assert definition_first("How do I change the encoder of an agent?",
+                            [(1, "Encoders turn observations into features for the agent.")]) is None
+    assert definition_first("What is a replay buffer?",
+                            [(1, "A replay buffer stores past transitions for later updates.")]) is not None
+    assert definition_first("经验回放是什么？", [(1, "Experience replay stores past transitions.")]) is None
