@@ -25,7 +25,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import Evidence, build_evidence, split_units
+from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
@@ -44,6 +44,7 @@ SYSTEM = (
 CITE = re.compile(r"\[(\d{1,2})\]")
 ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
 MAX_SENTENCES = 3
+WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 
 
@@ -179,7 +180,10 @@ class Copilot:
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
         state["k"] = k = state.get("k") or self.settings.k
-        hits = self.index.search(state["question"], k=k, kinds=state.get("kinds"))
+        # the passage that gives a reason often ranks just below the k that describe the thing:
+        # a "why" question draws its evidence from a few more (still at most k are cited)
+        extra = WHY_EXTRA if WHY_QUESTION.search(state["question"]) else 0
+        hits = self.index.search(state["question"], k=k + extra, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
         # a question about a named thing (an acronym, a name, an identifier) that no hit
@@ -258,7 +262,7 @@ class Copilot:
                 for s in self._answer_sentences(state, extract):
                     yield (" " if shown else "") + cited(s)
                     shown.append(s)
-            if state.get("code") and not any(s.sentence.startswith("```") for s in shown):
+            if state.get("code") and not any(s.sentence.rstrip().endswith("```") for s in shown):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
 

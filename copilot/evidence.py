@@ -41,6 +41,8 @@ TITLE_WEIGHT = 0.3
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
 SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
 # a docstring line that points elsewhere instead of saying something
+# a sentence about the page itself ("This tutorial trains ..."), which answers nothing
+META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
 XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
@@ -107,7 +109,10 @@ def split_units(text: str) -> list[str]:
         code = m.group(0)
         if len(code) > MAX_CODE_CHARS:  # keep the head of a long block, still fenced
             code = code[:MAX_CODE_CHARS].rsplit("\n", 1)[0] + "\n...\n```"
-        units.append(code)
+        if units and units[-1].endswith(":") and not has_code(units[-1]) and len(units[-1].split()) >= 5:
+            units[-1] += "\n" + code  # "To resume, ... call `train`:" and the code it introduces
+        else:
+            units.append(code)
         pos = m.end()
     units.extend(_prose_units(text[pos:]))
     return units
@@ -262,9 +267,11 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     if text.startswith("```"):
         return 0.0 if HOW_TO.search(question) else -PENALTY
     out = 0.0 if is_statement(text) else -NOT_STATEMENT
+    if has_code(text) and not HOW_TO.search(question):
+        out -= PENALTY  # a sentence with the example it introduces serves "how do I" questions
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
-    out -= min(0.2, 0.004 * max(0, len(text.split()) - LONG_WORDS))
+    out -= min(0.2, 0.004 * max(0, len(CODE_BLOCK.sub("", text).split()) - LONG_WORDS))
     if WHY_QUESTION.search(question):
         out += REASON_BONUS if REASON.search(text) else 0.0
     elif DEFINITION_QUESTION.search(question):
@@ -302,7 +309,7 @@ def select(units: list[Unit], cost: Callable[[str], int], budget: int,
     for u in sorted(units, key=lambda u: (-u.score, u.source, u.order)):
         if max_sources and u.source not in sources and len(sources) >= max_sources:
             continue
-        if u.text.startswith("```") and any(c.text.startswith("```") for c in chosen):
+        if has_code(u.text) and any(has_code(c.text) for c in chosen):
             continue  # one example is enough; a second would crowd out the sentences
         c = cost(u.text) + 1
         if c <= left or not chosen:
@@ -367,7 +374,7 @@ def is_statement(text: str) -> bool:
     """Whether a unit can stand as a quoted sentence of an answer."""
     text = text.strip()
     return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
-                or SIGNATURE.search(text) or XREF.search(text) or len(text.split()) < 5)
+                or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5)
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6
@@ -381,6 +388,11 @@ def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap
     return None
 
 
+def has_code(text: str) -> bool:
+    """Whether a unit is or ends with a fenced code block."""
+    return text.rstrip().endswith("```")
+
+
 def sentence_count(text: str) -> int:
     """Sentences in ``text`` (code blocks ignored)."""
     prose = CODE_BLOCK.sub(" ", text).strip()
@@ -390,5 +402,5 @@ def sentence_count(text: str) -> int:
 def _join(texts: list[str]) -> str:
     out = texts[0]
     for prev, text in zip(texts, texts[1:]):
-        out += ("\n" if prev.startswith("```") or text.startswith("```") else " ") + text
+        out += ("\n" if has_code(prev) or text.startswith("```") else " ") + text
     return out

@@ -100,7 +100,7 @@ def cited(s: Support) -> str:
     body = s.sentence.rstrip()
     if s.source is None:
         return body
-    if body.startswith("```"):
+    if body.endswith("```"):  # a code block, or a sentence with the block it introduces
         return f"{body}\n[{s.source}]"
     return f"{body} [{s.source}]"
 

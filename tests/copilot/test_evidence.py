@@ -113,6 +113,7 @@ def test_quotes_are_statements_not_references_signatures_or_lead_ins():
     assert not is_statement("Module: `rlcore.encoders`.")
     assert not is_statement("Episodic memory: see :mod:`rlcore.rewards.episodic` (per env over the batch).")
     assert not is_statement("Base of the registered intrinsic rewards (see the module docstring).")
+    assert not is_statement("This tutorial saves checkpoints, resumes training and evaluates the run.")
 
 
 def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():
@@ -230,3 +231,13 @@ def test_a_how_to_answer_carries_the_sources_example_when_it_ranks_among_the_bes
     what = build_evidence("What is a sweep over seeds?", hits, embed=no_vectors,
                           query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
     assert what.code is None
+
+
+def test_a_sentence_introducing_an_example_keeps_it_and_leads_a_how_to_answer():
+    text = ("Checkpoints live in the run folder. To resume, build the same agent, load the checkpoint and "
+            "call `train` with the new total:\n\n```python\nagent.load('final.pt')\nagent.train(20_000)\n```")
+    units = split_units(text)
+    assert units[1].startswith("To resume") and units[1].endswith("agent.train(20_000)\n```")
+    hits = [FakeHit("Checkpoints", text)]
+    assert _first_quote("How do I resume training from a checkpoint?", hits, budget=60) == units[1]
+    assert "```" not in _first_quote("What is a checkpoint?", hits, budget=60)

@@ -267,3 +267,11 @@ def test_the_source_sentence_is_shown_first_only_when_it_has_the_answers_shape()
     assert definition_first("What is a replay buffer?",
                             [(1, "A replay buffer stores past transitions for later updates.")]) is not None
     assert definition_first("经验回放是什么？", [(1, "Experience replay stores past transitions.")]) is None
+
+
+def test_the_source_marker_of_a_sentence_with_its_example_goes_below_the_code_fence():
+    from copilot.grounding import Support, cited
+
+    assert cited(Support("To resume, call `train`:\n```python\nagent.train(10)\n```", 2, 1.0, "quoted")) == \
+        "To resume, call `train`:\n```python\nagent.train(10)\n```\n[2]"
+    assert cited(Support("A plain sentence.", 1, 1.0)) == "A plain sentence. [1]"
