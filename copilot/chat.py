@@ -29,8 +29,8 @@ from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, definition_first, is_chinese, lead_in, missing_terms, quoted, repeats,
-                               unmentioned_feature)
+                               decline, definition_first, is_chinese, lead_in, missing_terms, passing_terms, quoted,
+                               repeats, unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -191,6 +191,11 @@ class Copilot:
         texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts))
+        state["in_passing"] = False
+        if not state["missing"]:  # a name no source mentions, or only in brackets ("(Dreamer)")
+            named = passing_terms(state["question"], [h.title for h in hits], [h.text for h in hits])
+            state["missing"] = [t for t, n in named if n == 0] or [t for t, _ in named]
+            state["in_passing"] = bool(named) and all(n for _, n in named)
         state["covered"] = state["covered"] and not state["missing"]
         state["hits"] = hits
         return state
@@ -247,7 +252,7 @@ class Copilot:
             state["support"] = shown = []
             extract = choose_extract(question, state["quotes"]) if state["covered"] else []
             if not extract:
-                yield decline(question, state.get("missing") or ())
+                yield decline(question, state.get("missing") or (), state.get("in_passing", False))
                 continue
             if is_chinese(question):  # the checker reads English: quote the sources
                 yield lead_in(question)

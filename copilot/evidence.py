@@ -86,6 +86,7 @@ ENTITY_PENALTY = 0.2
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
 PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)  # (in a section's first sentences)
+ALIASES = {"agent": "algorithm"}  # a unit's word -> the question word it also answers to
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -216,8 +217,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
-    unit_tokens = [spelled_out(_content_tokens(u.text) | (heading[u.source] if u.order <= 1 and PRONOUN.match(u.text)
-                                                          and u.source < len(heading) else set()), names)
+    unit_tokens = [with_aliases(spelled_out(_content_tokens(u.text) | (
+        heading[u.source] if u.order <= 1 and PRONOUN.match(u.text) and u.source < len(heading) else set()), names))
                    for u in units]
     entities = entity_terms(question)
     title_tokens = [spelled_out(_content_tokens(t), names) for t in titles]
@@ -245,6 +246,12 @@ def others_named(text: str, entities: list[set[str]]) -> bool:
         if m.group(0).lower() not in GENERIC_ENTITIES and toks and toks not in entities:
             return True
     return False
+
+
+def with_aliases(tokens: set[str]) -> set[str]:
+    """``tokens`` with the words rlcore's docs use for what users call otherwise: an
+    "algorithm" is an agent there."""
+    return tokens | {ALIASES[t] for t in tokens if t in ALIASES}
 
 
 def entity_terms(question: str) -> list[set[str]]:

@@ -360,7 +360,7 @@ def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Suppo
     topic = content_tokens(question) - GENERIC
     if not is_statement(text) or not topic:
         return None
-    names_topic = len(topic & content_tokens(text)) >= len(topic) / 2
+    names_topic = len(topic & content_tokens(CODE_BLOCK.sub(" ", text))) >= len(topic) / 2  # in its words
     if WHY_QUESTION.search(question):
         fits = names_topic and bool(REASON.search(text))
     elif HOW_TO.search(question):
@@ -432,15 +432,46 @@ def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
     return [what]
 
 
-def decline(question: str, missing: Sequence[str] = ()) -> str:
+# a name in the middle of a question ("How does Dreamer learn ...", "... the capital of France")
+CAPITALISED = re.compile(r"(?<=[a-z0-9,;:'\"] )[A-Z][a-z]+(?:-[A-Za-z0-9]+)?\b")
+
+
+def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) -> list[tuple[str, int]]:
+    """The names of ``question`` (its key terms and capitalised words, identifiers aside)
+    that no source's title mentions and that the sources' texts mention only in brackets, if
+    at all, each with its number of mentions: a source that lists "model-based (Dreamer)
+    learners" among RE3's results does not document Dreamer."""
+    out = []
+    for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
+        if "_" in term:
+            continue
+        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}")
+        if any(pattern.search(t.lower()) for t in titles):
+            continue
+        spots = [(t, m.start()) for t in texts for m in pattern.finditer(t.lower())]
+        if all(_in_brackets(t, pos) for t, pos in spots):
+            out.append((term, len(spots)))
+    return out
+
+
+def _in_brackets(text: str, pos: int) -> bool:
+    """Whether position ``pos`` of ``text`` lies inside round brackets."""
+    before = text[:pos]
+    return before.count("(") > before.count(")")
+
+
+def decline(question: str, missing: Sequence[str] = (), in_passing: bool = False) -> str:
     """The one-sentence answer when the indexed docs do not cover ``question``; ``missing``:
-    the question's terms that no source mentions, named in the answer."""
+    the question's terms that no source mentions (``in_passing``: that the sources mention
+    only in passing), named in the answer."""
     q = " ".join(question.split())
     q = q if len(q) <= 80 else q[:77] + "..."
     terms = ", ".join(missing)
     if is_chinese(question):
-        why = f"，找到的资料都没有提到 {terms}" if terms else ""
+        why = (f"，找到的资料只是顺带提到 {terms}" if in_passing else f"，找到的资料都没有提到 {terms}") if terms else ""
         return f"我手头的文档不涵盖这个问题（“{q}”）{why}，所以无法给出有出处的回答。"
+    if terms and in_passing:
+        return f'The docs I have do not cover "{q}": the sources found mention {terms} only in passing.'
     if terms:
         return f'The docs I have do not cover "{q}": none of the sources found mentions {terms}.'
     return f'The docs I have do not cover "{q}", so I cannot answer it with a citation.'

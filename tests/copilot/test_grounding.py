@@ -275,3 +275,17 @@ def test_the_source_marker_of_a_sentence_with_its_example_goes_below_the_code_fe
     assert cited(Support("To resume, call `train`:\n```python\nagent.train(10)\n```", 2, 1.0, "quoted")) == \
         "To resume, call `train`:\n```python\nagent.train(10)\n```\n[2]"
     assert cited(Support("A plain sentence.", 1, 1.0)) == "A plain sentence. [1]"
+
+
+def test_a_name_the_sources_mention_only_in_brackets_is_not_covered():
+    from copilot.grounding import decline, passing_terms
+
+    titles = ["RE3 > results", "Replay > buffer size"]
+    texts = ["RE3 helped model-free (RAD) and model-based (Dreamer) learners on DeepMind Control.",
+             "The buffer keeps how much old experience DQN keeps."]
+    assert passing_terms("How does Dreamer learn a world model?", titles, texts) == [("Dreamer", 1)]
+    assert passing_terms("What is the capital of France?", titles, texts) == [("France", 0)]
+    assert passing_terms("How does RE3 compute its bonus?", titles, texts) == []  # a title names it
+    assert passing_terms("What does the replay buffer of DQN keep?", titles, texts) == []  # said outright
+    assert decline("How does Dreamer learn a world model?", ["Dreamer"], in_passing=True).endswith(
+        "the sources found mention Dreamer only in passing.")
