@@ -86,12 +86,23 @@ def _torch_symbol(name: str) -> int | None:
     return None
 
 
+def disabled() -> bool:
+    """Whether ``RLCORE_FUSED=0`` turns the compiled paths off."""
+    return os.environ.get("RLCORE_FUSED", "1").strip().lower() in ("0", "false", "no", "off")
+
+
+def may_load() -> bool:
+    """False when the library is known not to load (disabled, or a build already failed);
+    True otherwise, without building it."""
+    return not disabled() and _state.get("lib", True) is not None
+
+
 def library():
     """The loaded kernel library, or None (see :func:`unavailable_reason`)."""
     if "lib" in _state:
         return _state["lib"]
     lib, reason = None, None
-    if os.environ.get("RLCORE_FUSED", "1").strip().lower() in ("0", "false", "no", "off"):
+    if disabled():
         reason = "disabled by RLCORE_FUSED=0"
     else:
         try:

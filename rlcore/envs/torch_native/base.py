@@ -19,11 +19,11 @@ and CUDA generators differ).
 
 On CPU, initial states come from a pool of uniform draws taken from the generator in
 blocks (refilled whenever fewer than one full batch of resets is left), consumed in order:
-a step with no finished episode uses none, and the finished rows take the next ones. Tasks
-with a ``native_kind`` (CartPole, Pendulum, MountainCar) then step in C (``rlcore.fast``),
-one call per step with the tensor code's arithmetic operation for operation (results agree
-to float rounding); the tensor code remains the path without a C compiler or with
-``RLCORE_FUSED=0``. Both consume the pool identically, so they produce the same trajectories. On CUDA the step never waits for the host: a full
+a step with no finished episode uses none, and the finished rows take the next ones. This
+module is tensor code only: a compiled step is a separate backend that registers itself
+with :func:`register_compiled_step` (``rlcore.fast`` does, for CartPole, Pendulum and
+MountainCar) and reads and writes the tensors :meth:`TorchVecEnv.native_buffers` names,
+consuming the pool identically, so both give the same trajectories. On CUDA the step never waits for the host: a full
 batch of candidate initial states is drawn into a preallocated buffer and selected with
 ``torch.where``; finished-episode statistics wait in a small ring buffer on the device
 until ``pop_episodes`` (or a full buffer) copies them to the host.
@@ -41,6 +41,8 @@ from rlcore.envs.base import Step
 from rlcore.errors import RLCoreError
 from rlcore.utils import resolve_device
 
+POOL_RESETS = 256  # the reset pool holds at least this many initial states (CPU)
+
 
 class TorchVecEnv:
     """``num_envs`` copies of one classic-control task stepped as tensor operations.
@@ -57,7 +59,6 @@ class TorchVecEnv:
     state_dtype: torch.dtype = torch.float64
     reset_low: tuple[float, ...] = ()
     reset_high: tuple[float, ...] = ()
-    native_kind: int = 0  # the task's number in rlcore/fast/envs.c (0: tensor code only)
 
     def __init__(self, num_envs: int = 1, seed: int | None = None,
                  device: str | torch.device = "cpu"):
@@ -85,9 +86,10 @@ class TorchVecEnv:
         self._rec_done = self._rec_return = self._rec_length = None  # device ring buffer
         self._rec_rows = 0
         self._finished: list[tuple[torch.Tensor, torch.Tensor]] = []  # (returns, lengths)
-        self.native = None  # CPU: the C view of this batch (pool, records, and the C step)
-        if self.device.type == "cpu":
-            self._setup_native()
+        # CPU: the reset pool, consumed from ``_pool_pos`` on (see the module docstring)
+        self._pool = (torch.empty(self.state_dim * max(2 * num_envs, POOL_RESETS), dtype=torch.float64)
+                      if self.device.type == "cpu" else None)
+        self._pool_pos = self._pool.numel() if self._pool is not None else 0
 
     # ----------------------------------------------------------------- subclass hooks
     def _spaces(self) -> tuple[gym.Space, gym.Space]:
@@ -112,7 +114,7 @@ class TorchVecEnv:
         """Reset every sub-environment; ``seed`` seeds the batch's one generator."""
         self._seed_generator(seed)
         self._ready = True
-        if self.native is not None:
+        if self._pool is not None:
             self.ensure_pool()
             self._state.copy_(self._take_resets(self.num_envs))
         else:
@@ -126,10 +128,8 @@ class TorchVecEnv:
         if not self._ready:
             raise RLCoreError(f"{self.env_id} was stepped before reset(); call reset() first.")
         action = self._check_action(action)
-        if self.native is not None and not self._sync_free:
+        if self._pool is not None and not self._sync_free:
             self.ensure_pool()
-            if self.native.lib is not None:
-                return self._native_step(action)
         next_state, reward, terminated = self._transition(self._state, action)
         self._elapsed.add_(1)
         truncated = self._elapsed >= self.max_episode_steps
@@ -145,8 +145,6 @@ class TorchVecEnv:
     def pop_episodes(self) -> list[tuple[float, int]]:
         """(undiscounted return, length) of episodes finished since the last call."""
         self._flush()
-        if self.native is not None:
-            self.native.collect_records(self._finished)
         if not self._finished:
             return []
         returns, lengths = (torch.cat(parts).tolist() for parts in zip(*self._finished))
@@ -196,10 +194,10 @@ class TorchVecEnv:
         else:
             return
         self._seeded = True
-        if self.native is not None:
-            self.native.drop_pool()  # draws taken before (re)seeding are not used
+        if self._pool is not None:
+            self._pool_pos = self._pool.numel()  # draws taken before (re)seeding are not used
 
-    # ----- CPU: the reset pool and the C step
+    # ----- CPU: the reset pool
     @property
     def ready(self) -> bool:
         """True once reset (or ``set_state``) has given every sub-env a state."""
@@ -212,49 +210,31 @@ class TorchVecEnv:
 
     def native_buffers(self) -> dict[str, torch.Tensor]:
         """The tensors a compiled step reads and writes in place: ``state`` ``[state_dim, n]``,
-        ``ep_return`` and ``elapsed`` ``[n]``, and the reset box ``low`` and ``span``."""
+        ``ep_return`` and ``elapsed`` ``[n]``, the reset box ``low`` and ``span``, and the
+        reset ``pool`` (CPU)."""
         return {"state": self._state, "ep_return": self._ep_return, "elapsed": self._elapsed,
-                "low": self._low, "span": self._span}
+                "low": self._low, "span": self._span, "pool": self._pool}
 
-    def collect_native_records(self) -> None:
-        """Move the finished-episode records a compiled step wrote into ``pop_episodes``' list."""
-        self.native.collect_records(self._finished)
-
-    def _setup_native(self) -> None:
-        from rlcore.fast import NativeEnv
-
-        self.native = NativeEnv(self)
+    def add_finished(self, returns: torch.Tensor, lengths: torch.Tensor) -> None:
+        """Record episodes that a compiled step finished, for :meth:`pop_episodes`."""
+        self._finished.append((returns, lengths))
 
     def ensure_pool(self) -> None:
         """Refill the reset pool if it holds less than one full batch of resets."""
-        ctx, pool = self.native.ctx, self.native.pool
-        need = self.num_envs * self.state_dim
-        if ctx.pool_size - ctx.pool_pos >= need:
+        pool, pos = self._pool, self._pool_pos
+        if pool.numel() - pos >= self.num_envs * self.state_dim:
             return
-        left = ctx.pool_size - ctx.pool_pos
-        pool[:left] = pool[ctx.pool_pos:].clone()
+        left = pool.numel() - pos
+        pool[:left] = pool[pos:].clone()
         pool[left:].uniform_(0.0, 1.0, generator=self._generator)
-        ctx.pool_pos = 0
+        self._pool_pos = 0
 
     def _take_resets(self, k: int) -> torch.Tensor:
         """The next ``k`` initial states from the pool, ``[state_dim, k]`` in the state dtype."""
-        ctx, sd = self.native.ctx, self.state_dim
-        draw = self.native.pool[ctx.pool_pos:ctx.pool_pos + k * sd].view(k, sd).T
-        ctx.pool_pos += k * sd
+        pos, sd = self._pool_pos, self.state_dim
+        draw = self._pool[pos:pos + k * sd].view(k, sd).T
+        self._pool_pos = pos + k * sd
         return self._finish_reset(draw * self._span + self._low)
-
-    def _native_step(self, action: torch.Tensor) -> Step:
-        n, od = self.num_envs, self.single_observation_space.shape[0]
-        obs, next_obs = torch.empty((n, od)), torch.empty((n, od))
-        reward = torch.empty(n)
-        terminated, truncated = torch.empty(n, dtype=torch.bool), torch.empty(n, dtype=torch.bool)
-        action = action.to(torch.int64 if self._discrete else torch.float32).contiguous()
-        finished = self.native.lib.rl_env_step(self.native.ref, action.data_ptr(), obs.data_ptr(),
-                                               next_obs.data_ptr(), reward.data_ptr(), terminated.data_ptr(),
-                                               truncated.data_ptr())
-        if finished:
-            self.native.collect_records(self._finished)
-        return Step(obs, reward, terminated, truncated, next_obs)
 
     def _sample(self, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
         if out is None:
@@ -283,7 +263,7 @@ class TorchVecEnv:
             return next_obs
         self._record(done)
         idx = done.nonzero().squeeze(1)
-        fresh = self._take_resets(idx.numel()) if self.native is not None else self._sample(idx.numel())
+        fresh = self._take_resets(idx.numel()) if self._pool is not None else self._sample(idx.numel())
         next_state[:, idx] = fresh  # ``next_state`` is a new tensor owned by this step
         self._state.copy_(next_state)
         self._elapsed.masked_fill_(done, 0)

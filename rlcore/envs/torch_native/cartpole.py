@@ -32,7 +32,6 @@ class CartPole(TorchVecEnv):
     """
 
     env_id = "CartPole-v1"
-    native_kind = 1
     max_episode_steps = 500
     state_dim = 4
     state_dtype = torch.float64

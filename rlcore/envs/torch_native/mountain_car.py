@@ -35,7 +35,6 @@ class MountainCar(TorchVecEnv):
     """
 
     env_id = "MountainCar-v0"
-    native_kind = 3
     max_episode_steps = 200
     state_dim = 2
     state_dtype = torch.float64

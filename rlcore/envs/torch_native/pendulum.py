@@ -33,7 +33,6 @@ class Pendulum(TorchVecEnv):
     """
 
     env_id = "Pendulum-v1"
-    native_kind = 2
     max_episode_steps = 200
     state_dim = 2
     state_dtype = torch.float64
