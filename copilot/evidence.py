@@ -230,8 +230,11 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
+        title = titles[u.source] if u.source < len(titles) else ""
+        if (PRONOUN.match(u.text) and u.source < len(heading) and not heading[u.source] & q_tokens
+                and others_named(title, entities)):
+            u.elsewhere = True  # "It keeps PPO's update ..." under PPG's heading speaks of PPG
         if entities:
-            title = titles[u.source] if u.source < len(titles) else ""
             have = toks | (title_tokens[u.source] if u.source < len(title_tokens) else set())
             missing = sum(not (e <= have) for e in entities)
             if missing and others_named(f"{title} {u.text}", entities):

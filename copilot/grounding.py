@@ -348,12 +348,18 @@ def quoted(question: str, n: int, text: str) -> Support:
     return Support(f"“{text}”" if is_chinese(question) else text, n, 1.0, "quoted")
 
 
+# a question rather than a search for keywords
+QUESTION_FORM = re.compile(r"\?|？|^\s*(what|why|how|which|who|when|where|can|could|does|do|is|are|should|"
+                           r"will|would|explain|define|describe|list|show|tell|give|compare)\b", re.I)
+
+
 def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
     """The source sentence to show at once, before the model has written anything, when the
     extract's lead already has the shape of the answer: for "what is / what does X do", it
     opens with the question's topic and says what it is or does; for "why", it names most of
     the topic and gives a reason; for "how do I", it names most of the topic and says what to
-    call or type. Else None, and the answer waits for the model's first checked sentence."""
+    call or type; for keywords without a question ("GAE lambda"), it names most of them. Else
+    None, and the answer waits for the model's first checked sentence."""
     if not extract or is_chinese(question):
         return None
     n, text = extract[0]
@@ -365,6 +371,8 @@ def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Suppo
         fits = names_topic and bool(REASON.search(text))
     elif HOW_TO.search(question):
         fits = names_topic and bool(STEPS.search(text))
+    elif not QUESTION_FORM.search(question):  # keywords ("GAE lambda"): what the source says of them
+        fits = names_topic
     else:
         fits = bool(DEFINITION_QUESTION.search(question)) and defines(text, topic)
     return quoted(question, n, text) if fits else None

@@ -241,3 +241,12 @@ def test_a_sentence_introducing_an_example_keeps_it_and_leads_a_how_to_answer():
     hits = [FakeHit("Checkpoints", text)]
     assert _first_quote("How do I resume training from a checkpoint?", hits, budget=60) == units[1]
     assert "```" not in _first_quote("What is a checkpoint?", hits, budget=60)
+
+
+def test_a_sentence_opening_with_it_under_another_methods_heading_is_not_quoted():
+    hits = [FakeHit("rlcore agent: PPG (Phasic Policy Gradient) > How the ppg agent trains",
+                    "It keeps PPO's policy update and adds an auxiliary phase every few updates."),
+            FakeHit("PPO > clipping", "PPO clips the probability ratio of each update to a small band.")]
+    evidence = build_evidence("How does PPO clip the policy update?", hits, embed=no_vectors,
+                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
+    assert [text for _, text in evidence.quotes] == ["PPO clips the probability ratio of each update to a small band."]

@@ -289,3 +289,12 @@ def test_a_name_the_sources_mention_only_in_brackets_is_not_covered():
     assert passing_terms("What does the replay buffer of DQN keep?", titles, texts) == []  # said outright
     assert decline("How does Dreamer learn a world model?", ["Dreamer"], in_passing=True).endswith(
         "the sources found mention Dreamer only in passing.")
+
+
+def test_keywords_without_a_question_get_the_source_sentence_that_names_them_at_once():
+    from copilot.grounding import definition_first
+
+    ring = (1, "`ReplayStorage` (`replay`) is a preallocated ring buffer of transitions.")
+    assert definition_first("ReplayStorage", [ring]).sentence == ring[1]
+    assert definition_first("GAE lambda", [(2, "GAE's lambda trades bias against variance.")]).source == 2
+    assert definition_first("GAE lambda", [(2, "Advantages are normalised per minibatch.")]) is None
