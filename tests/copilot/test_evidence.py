@@ -155,10 +155,17 @@ def test_a_sentence_introducing_a_short_list_keeps_its_items():
     assert split_units(fields)[0] == "Fields:"  # a list of config fields stays one unit per field
 
 
+def _evidence(question, hits, budget=40):
+    return build_evidence(question, hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                          count_tokens=words, budget=budget)
+
+
 def _first_quote(question, hits, budget=40):
-    evidence = build_evidence(question, hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
-                              count_tokens=words, budget=budget)
-    return evidence.quotes[0][1]
+    return _evidence(question, hits, budget).quotes[0][1]
+
+
+def _quotes(question, hits, budget=60):
+    return [text for _, text in _evidence(question, hits, budget).quotes]
 
 
 def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
@@ -206,10 +213,8 @@ def test_a_sentence_about_another_method_is_not_quoted_for_a_question_naming_one
     hits = [FakeHit("rlcore agent: PPG (Phasic Policy Gradient) > PPGConfig fields",
                     "`n_epochs`: default 1, policy-phase passes over each rollout."),
             FakeHit("rlcore agents > PPO", "PPO's `n_epochs` sets how many passes each rollout gets, 10 by default.")]
-    evidence = build_evidence("What does n_epochs do in PPO?", hits, embed=no_vectors,
-                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
-    assert [text for _, text in evidence.quotes] == ["PPO's `n_epochs` sets how many passes each rollout gets, "
-                                                     "10 by default."]
+    assert _quotes("What does n_epochs do in PPO?", hits) == ["PPO's `n_epochs` sets how many passes each rollout "
+                                                            "gets, 10 by default."]
     # a source naming no other method stays quotable: the general answer to a question on A2C
     hits = [FakeHit("FAQ: training > What does the entropy coefficient do?",
                     "It adds the policy's entropy to the objective, which keeps the agent exploring.")]
@@ -225,12 +230,8 @@ def test_a_what_is_x_for_question_is_answered_with_a_reason():
 def test_a_how_to_answer_carries_the_sources_example_when_it_ranks_among_the_best():
     code = "```bash\npython -m rlcore sweep --algo ppo --env CartPole-v1 --seeds 5 --out runs/s\n```"
     hits = [FakeHit("rlcore command line > sweep", f"A sweep trains several seeds of one algorithm.\n\n{code}")]
-    how = build_evidence("How do I train several seeds from the command line?", hits, embed=no_vectors,
-                         query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
-    assert how.code == (1, code)
-    what = build_evidence("What is a sweep over seeds?", hits, embed=no_vectors,
-                          query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
-    assert what.code is None
+    assert _evidence("How do I train several seeds from the command line?", hits, budget=80).code == (1, code)
+    assert _evidence("What is a sweep over seeds?", hits, budget=80).code is None
 
 
 def test_a_sentence_introducing_an_example_keeps_it_and_leads_a_how_to_answer():
@@ -247,6 +248,5 @@ def test_a_sentence_opening_with_it_under_another_methods_heading_is_not_quoted(
     hits = [FakeHit("rlcore agent: PPG (Phasic Policy Gradient) > How the ppg agent trains",
                     "It keeps PPO's policy update and adds an auxiliary phase every few updates."),
             FakeHit("PPO > clipping", "PPO clips the probability ratio of each update to a small band.")]
-    evidence = build_evidence("How does PPO clip the policy update?", hits, embed=no_vectors,
-                              query_vector=np.zeros(1, np.float32), count_tokens=words, budget=60)
-    assert [text for _, text in evidence.quotes] == ["PPO clips the probability ratio of each update to a small band."]
+    assert _quotes("How does PPO clip the policy update?", hits) == [
+        "PPO clips the probability ratio of each update to a small band."]
