@@ -217,7 +217,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
-    unit_tokens = [with_aliases(spelled_out(_content_tokens(u.text) | (
+    unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (
         heading[u.source] if u.order <= 1 and PRONOUN.match(u.text) and u.source < len(heading) else set()), names))
                    for u in units]
     entities = entity_terms(question)
@@ -231,9 +231,9 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
         title = titles[u.source] if u.source < len(titles) else ""
-        if (PRONOUN.match(u.text) and u.source < len(heading) and not heading[u.source] & q_tokens
-                and others_named(title, entities)):
-            u.elsewhere = True  # "It keeps PPO's update ..." under PPG's heading speaks of PPG
+        if (PRONOUN.match(u.text) and others_named(title, entities)
+                and not any(e <= title_tokens[u.source] for e in entities)):
+            u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG
         if entities:
             have = toks | (title_tokens[u.source] if u.source < len(title_tokens) else set())
             missing = sum(not (e <= have) for e in entities)
@@ -396,6 +396,12 @@ def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap
         if words and len(words & said) / len(words) <= max_overlap:
             return n, text
     return None
+
+
+def prose(text: str) -> str:
+    """A unit's words: a code block's own, or those of a sentence without the example it
+    introduces (whose code would match any question that names ``train`` or ``make``)."""
+    return text if text.startswith("```") else CODE_BLOCK.sub(" ", text)
 
 
 def has_code(text: str) -> bool:
