@@ -345,7 +345,10 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
 def quoted(question: str, n: int, text: str) -> Support:
     """A source sentence shown as it stands (quoted in a Chinese answer)."""
     text = _as_sentence(text)
-    return Support(f"“{text}”" if is_chinese(question) else text, n, 1.0, "quoted")
+    if is_chinese(question):  # quote the words; an example the sentence introduces follows the quote
+        words, fence, code = text.partition("```")
+        text = f"“{words.rstrip()}”" + (f"\n{fence}{code}" if fence else "")
+    return Support(text, n, 1.0, "quoted")
 
 
 # a question rather than a search for keywords

@@ -298,3 +298,11 @@ def test_keywords_without_a_question_get_the_source_sentence_that_names_them_at_
     assert definition_first("ReplayStorage", [ring]).sentence == ring[1]
     assert definition_first("GAE lambda", [(2, "GAE's lambda trades bias against variance.")]).source == 2
     assert definition_first("GAE lambda", [(2, "Advantages are normalised per minibatch.")]) is None
+
+
+def test_a_quoted_source_sentence_in_a_chinese_answer_keeps_its_example_outside_the_quotes():
+    from copilot.grounding import cited, quoted
+
+    s = quoted("如何恢复训练？", 1, "To resume, call `train`:\n```python\nagent.train(10)\n```")
+    assert cited(s) == "“To resume, call `train`:”\n```python\nagent.train(10)\n```\n[1]"
+    assert quoted("什么是经验回放？", 2, "Replay keeps old transitions.").sentence == "“Replay keeps old transitions.”"
