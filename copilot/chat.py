@@ -29,8 +29,8 @@ from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, definition_first, is_chinese, lead_in, missing_terms, passing_terms, quoted,
-                               repeats, unmentioned_feature)
+                               decline, is_chinese, lead_in, missing_terms, passing_terms, quoted, repeats,
+                               source_first, unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -260,7 +260,7 @@ class Copilot:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
             else:
-                first = definition_first(question, extract)
+                first = source_first(question, extract)
                 if first is not None:  # the source states the answer: shown before the model's turn
                     shown.append(first)
                     yield cited(first)

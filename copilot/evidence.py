@@ -40,9 +40,9 @@ TITLE_WEIGHT = 0.3
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
 SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
-# a docstring line that points elsewhere instead of saying something
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
+# a docstring line that points elsewhere instead of saying something
 XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
@@ -85,7 +85,7 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 ENTITY_PENALTY = 0.2
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
-PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)  # (in a section's first sentences)
+PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)
 ALIASES = {"agent": "algorithm"}  # a unit's word -> the question word it also answers to
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
@@ -217,8 +217,9 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = focus_terms(question)
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
+    # a section's first sentence that opens with "It" speaks of the heading: it gets its words
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (
-        heading[u.source] if u.order <= 1 and PRONOUN.match(u.text) and u.source < len(heading) else set()), names))
+        heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
                    for u in units]
     entities = entity_terms(question)
     title_tokens = [spelled_out(_content_tokens(t), names) for t in titles]
@@ -230,16 +231,14 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
-        title = titles[u.source] if u.source < len(titles) else ""
-        if (PRONOUN.match(u.text) and others_named(title, entities)
-                and not any(e <= title_tokens[u.source] for e in entities)):
+        title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
+        missing = sum(not (e <= toks | title_toks) for e in entities)
+        if missing and others_named(f"{title} {u.text}", entities):
+            u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
+            u.elsewhere = True
+        elif (PRONOUN.match(u.text) and others_named(title, entities)
+              and not any(e <= title_toks for e in entities)):
             u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG
-        if entities:
-            have = toks | (title_tokens[u.source] if u.source < len(title_tokens) else set())
-            missing = sum(not (e <= have) for e in entities)
-            if missing and others_named(f"{title} {u.text}", entities):
-                u.score -= ENTITY_PENALTY * missing / len(entities)
-                u.elsewhere = True
 
 
 def others_named(text: str, entities: list[set[str]]) -> bool:
@@ -411,8 +410,8 @@ def has_code(text: str) -> bool:
 
 def sentence_count(text: str) -> int:
     """Sentences in ``text`` (code blocks ignored)."""
-    prose = CODE_BLOCK.sub(" ", text).strip()
-    return len([s for s in re.split(r"(?<=[.!?。！？])\s*", prose) if len(s.strip()) > 3])
+    body = CODE_BLOCK.sub(" ", text).strip()
+    return len([s for s in re.split(r"(?<=[.!?。！？])\s*", body) if len(s.strip()) > 3])
 
 
 def _join(texts: list[str]) -> str:

@@ -356,7 +356,7 @@ QUESTION_FORM = re.compile(r"\?|？|^\s*(what|why|how|which|who|when|where|can|c
                            r"will|would|explain|define|describe|list|show|tell|give|compare)\b", re.I)
 
 
-def definition_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
+def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
     """The source sentence to show at once, before the model has written anything, when the
     extract's lead already has the shape of the answer: for "what is / what does X do", it
     opens with the question's topic and says what it is or does; for "why", it names most of

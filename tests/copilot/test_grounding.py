@@ -254,19 +254,19 @@ def test_a_does_it_support_question_is_declined_when_no_source_names_the_feature
 
 
 def test_the_source_sentence_is_shown_first_only_when_it_has_the_answers_shape():
-    from copilot.grounding import definition_first
+    from copilot.grounding import source_first
 
     reason = (1, "The target network is held fixed between copies, so the regression target does not move.")
-    assert definition_first("Why does DQN use a target network?", [reason]).sentence == reason[1]
-    assert definition_first("Why does DQN use a target network?",
+    assert source_first("Why does DQN use a target network?", [reason]).sentence == reason[1]
+    assert source_first("Why does DQN use a target network?",
                             [(1, "The target network is copied every 10,000 steps in DQN.")]) is None
     steps = (2, "To change an agent's encoder, call `agent.set(encoder=KEY)` before training.")
-    assert definition_first("How do I change the encoder of an agent?", [steps]).source == 2
-    assert definition_first("How do I change the encoder of an agent?",
+    assert source_first("How do I change the encoder of an agent?", [steps]).source == 2
+    assert source_first("How do I change the encoder of an agent?",
                             [(1, "Encoders turn observations into features for the agent.")]) is None
-    assert definition_first("What is a replay buffer?",
+    assert source_first("What is a replay buffer?",
                             [(1, "A replay buffer stores past transitions for later updates.")]) is not None
-    assert definition_first("经验回放是什么？", [(1, "Experience replay stores past transitions.")]) is None
+    assert source_first("经验回放是什么？", [(1, "Experience replay stores past transitions.")]) is None
 
 
 def test_the_source_marker_of_a_sentence_with_its_example_goes_below_the_code_fence():
@@ -292,12 +292,12 @@ def test_a_name_the_sources_mention_only_in_brackets_is_not_covered():
 
 
 def test_keywords_without_a_question_get_the_source_sentence_that_names_them_at_once():
-    from copilot.grounding import definition_first
+    from copilot.grounding import source_first
 
     ring = (1, "`ReplayStorage` (`replay`) is a preallocated ring buffer of transitions.")
-    assert definition_first("ReplayStorage", [ring]).sentence == ring[1]
-    assert definition_first("GAE lambda", [(2, "GAE's lambda trades bias against variance.")]).source == 2
-    assert definition_first("GAE lambda", [(2, "Advantages are normalised per minibatch.")]) is None
+    assert source_first("ReplayStorage", [ring]).sentence == ring[1]
+    assert source_first("GAE lambda", [(2, "GAE's lambda trades bias against variance.")]).source == 2
+    assert source_first("GAE lambda", [(2, "Advantages are normalised per minibatch.")]) is None
 
 
 def test_a_quoted_source_sentence_in_a_chinese_answer_keeps_its_example_outside_the_quotes():
