@@ -43,6 +43,7 @@ SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
 # a docstring line that points elsewhere instead of saying something
+INLINE_CODE = re.compile(r"``?[^`]+``?")
 XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
@@ -383,7 +384,8 @@ def is_statement(text: str) -> bool:
     """Whether a unit can stand as a quoted sentence of an answer."""
     text = text.strip()
     return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
-                or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5)
+                or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5
+                or len(INLINE_CODE.sub(" ", text).split()) < 3)  # a literal, not a sentence
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6

@@ -51,6 +51,8 @@ CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
+POINTER = re.compile(r"\b(this|these|those|it|they)\b", re.I)  # words that point to what came before
+CUT_SHARE = 1.6  # a source sentence this many times longer than the piece the model kept
 CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
                    r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
@@ -227,6 +229,14 @@ class Grounder:
             borrowed -= self._titles.get(source.n, set())
         return bool(borrowed)
 
+    def cut_from(self, sentence: str, best: int) -> bool:
+        """Whether ``sentence`` is a piece cut from a longer source sentence that leaves a
+        pointer to the rest unresolved ("V-trace is the correction that makes this safe" from
+        "Because the actors lag behind, the data are off-policy; V-trace is ... this safe")."""
+        words, source = content_tokens(sentence), self._tokens[best]
+        return (bool(POINTER.search(sentence)) and words <= source | self.asked
+                and len(source) >= CUT_SHARE * max(len(words), 1))
+
     def numbers_stated(self, sentence: str, n: int) -> bool:
         """Whether every number in ``sentence`` is stated by source ``n``."""
         return numbers(sentence) <= self._numbers.get(n, set())
@@ -245,6 +255,8 @@ class Grounder:
                 and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)):
+            if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
+                return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
             return Support(sentence, source.n, score, "kept")
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:

@@ -114,6 +114,8 @@ def test_quotes_are_statements_not_references_signatures_or_lead_ins():
     assert not is_statement("Episodic memory: see :mod:`rlcore.rewards.episodic` (per env over the batch).")
     assert not is_statement("Base of the registered intrinsic rewards (see the module docstring).")
     assert not is_statement("This tutorial saves checkpoints, resumes training and evaluates the run.")
+    assert not is_statement("``(distribution, predicted advantage of actions)``.")
+    assert is_statement("`python -m rlcore --help` and `python -m rlcore COMMAND --help` print the options.")
 
 
 def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():

@@ -306,3 +306,14 @@ def test_a_quoted_source_sentence_in_a_chinese_answer_keeps_its_example_outside_
     s = quoted("如何恢复训练？", 1, "To resume, call `train`:\n```python\nagent.train(10)\n```")
     assert cited(s) == "“To resume, call `train`:”\n```python\nagent.train(10)\n```\n[1]"
     assert quoted("什么是经验回放？", 2, "Replay keeps old transitions.").sentence == "“Replay keeps old transitions.”"
+
+
+def test_a_piece_cut_from_a_source_sentence_that_points_to_the_rest_is_shown_whole():
+    source = ("Because the actors lag behind the learner, the data are off-policy; V-trace is the "
+              "off-policy correction that makes this safe.")
+    g = Grounder([SourceSentence(1, source)], bag_of_words, question="What is V-trace?")
+    s = g.check("V-trace is the off-policy correction that makes this safe [1].")
+    assert s.action == "replaced" and s.sentence == source
+    whole = "V-trace is the off-policy correction for data from lagging actors."
+    g = Grounder([SourceSentence(1, whole)], bag_of_words, question="What is V-trace?")
+    assert g.check("V-trace is the off-policy correction for data from lagging actors [1].").action == "kept"
