@@ -25,7 +25,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, split_units
+from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, split_units
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
@@ -267,7 +267,7 @@ class Copilot:
                 for s in self._answer_sentences(state, extract):
                     yield (" " if shown else "") + cited(s)
                     shown.append(s)
-            if state.get("code") and not any(s.sentence.rstrip().endswith("```") for s in shown):
+            if state.get("code") and not any(has_code(s.sentence) for s in shown):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
 

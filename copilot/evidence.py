@@ -76,9 +76,11 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
-# a named thing the question asks about: an acronym or name with capitals or digits (SAC, TD3,
-# DrQ-v2) or an identifier (n_epochs); "RL" and "I" name nothing in particular
-ENTITY = re.compile(r"(?<![\w-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*(?:-v?\d+)?|[A-Za-z]\w*_\w+)(?![\w-])")
+# a named term: an acronym (RLHF, TD3, A2C), a mixed-case name (AlphaZero, DrQ-v2), a lower-case
+# name with a digit (re3) or an identifier (n_steps)
+NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9_-]*|[a-z]+\d[A-Za-z0-9_-]*|"
+                        r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
+                        r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
                              "mdp tv ram ok".split())
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
@@ -244,11 +246,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
 
 def others_named(text: str, entities: list[set[str]]) -> bool:
     """Whether ``text`` names a method (an acronym: PPG, DQN, RND) that is none of ``entities``."""
-    for m in METHOD.finditer(text):
-        toks = _content_tokens(m.group(0))
-        if m.group(0).lower() not in GENERIC_ENTITIES and toks and toks not in entities:
-            return True
-    return False
+    return any(toks not in entities for toks in _names(METHOD.findall(text)))
+
+
+def _names(terms: Sequence[str]) -> list[set[str]]:
+    """The content tokens of each of ``terms`` that names something in particular (not RL, API)."""
+    return [toks for t in terms if t.lower() not in GENERIC_ENTITIES and (toks := _content_tokens(t))]
 
 
 def with_aliases(tokens: set[str]) -> set[str]:
@@ -257,12 +260,16 @@ def with_aliases(tokens: set[str]) -> set[str]:
     return tokens | {ALIASES[t] for t in tokens if t in ALIASES}
 
 
+def key_terms(question: str) -> list[str]:
+    """The named terms of ``question`` (acronyms, mixed-case names, identifiers), in order."""
+    return list(dict.fromkeys(NAMED_TERM.findall(question)))
+
+
 def entity_terms(question: str) -> list[set[str]]:
     """The named things of ``question`` (SAC, TD3, n_epochs), each as its content tokens."""
-    out = []
-    for m in ENTITY.finditer(question):
-        toks = _content_tokens(m.group(0))
-        if toks and m.group(0).lower() not in GENERIC_ENTITIES and toks not in out:
+    out: list[set[str]] = []
+    for toks in _names(key_terms(question)):
+        if toks not in out:
             out.append(toks)
     return out
 
@@ -281,7 +288,7 @@ def shape(question: str, text: str, topic: set[str]) -> float:
         out -= PENALTY  # a sentence with the example it introduces serves "how do I" questions
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
-    out -= min(0.2, 0.004 * max(0, len(CODE_BLOCK.sub("", text).split()) - LONG_WORDS))
+    out -= min(0.2, 0.004 * max(0, len(prose(text).split()) - LONG_WORDS))
     if WHY_QUESTION.search(question):
         out += REASON_BONUS if REASON.search(text) else 0.0
     elif DEFINITION_QUESTION.search(question):

@@ -38,8 +38,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS, WHY_QUESTION,
-                              defines, is_statement)
+from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
+                              WHY_QUESTION, defines, has_code, is_statement, key_terms, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -47,7 +47,6 @@ NEW_WORDS = 2  # a kept sentence may add at most this many content words of its 
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
-CODE_BLOCK = re.compile(r"```.*?```", re.S)
 CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
@@ -102,7 +101,7 @@ def cited(s: Support) -> str:
     body = s.sentence.rstrip()
     if s.source is None:
         return body
-    if body.endswith("```"):  # a code block, or a sentence with the block it introduces
+    if has_code(body):  # a code block, or a sentence with the block it introduces
         return f"{body}\n[{s.source}]"
     return f"{body} [{s.source}]"
 
@@ -381,7 +380,7 @@ def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support |
     topic = content_tokens(question) - GENERIC
     if not is_statement(text) or not topic:
         return None
-    names_topic = len(topic & content_tokens(CODE_BLOCK.sub(" ", text))) >= len(topic) / 2  # in its words
+    names_topic = len(topic & content_tokens(prose(text))) >= len(topic) / 2  # in its words, not its code
     if WHY_QUESTION.search(question):
         fits = names_topic and bool(REASON.search(text))
     elif HOW_TO.search(question):
@@ -396,22 +395,6 @@ def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support |
 def lead_in(question: str) -> str:
     """What precedes quoted English sources in a Chinese answer; empty otherwise."""
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
-
-
-# a named term: an acronym (RLHF, TD3), a mixed-case name (AlphaZero) or an identifier
-# (n_steps); a question about one that no source mentions is not covered by them
-NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z]{2,}[A-Za-z0-9_-]*|[A-Z][a-z]+[A-Z][A-Za-z0-9_-]*|"
-                        r"[a-z]+\d[A-Za-z0-9_-]*|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
-                        r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
-
-
-def key_terms(question: str) -> list[str]:
-    """The named terms of ``question`` (acronyms, mixed-case names, identifiers), in order."""
-    out: list[str] = []
-    for m in NAMED_TERM.finditer(question):
-        if m.group(0) not in out:
-            out.append(m.group(0))
-    return out
 
 
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:

@@ -6,6 +6,7 @@ import ctypes
 
 import torch
 
+from rlcore.envs.base import Step
 from rlcore.fast.lib import _EnvCtx, library, may_load
 
 _UNSET = object()
@@ -95,8 +96,6 @@ class CStep:
         lib = self.native.lib
         if lib is None or not self.ready:
             return super().step(action)  # no library: the tensor step (and its errors)
-        from rlcore.envs.base import Step
-
         action = self._check_action(action)
         self.ensure_pool()
         n, od = self.num_envs, self.single_observation_space.shape[0]
