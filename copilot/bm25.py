@@ -134,6 +134,7 @@ class BM25:
         self.lengths = lengths
         self.k1 = k1
         self.b = b
+        self._stems: set[str] | None = None
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]]) -> "BM25":
@@ -151,6 +152,27 @@ class BM25:
         docs = np.array([d for d, _ in flat], dtype=np.int32)
         freqs = np.array([c for _, c in flat], dtype=np.float32)
         return cls(terms, indptr, docs, freqs, np.array(lengths, dtype=np.float32))
+
+    def df(self, term: str) -> int:
+        """How many documents hold ``term``."""
+        i = self.terms.get(term)
+        return 0 if i is None else int(self.indptr[i + 1] - self.indptr[i])
+
+    def nearest_term(self, word: str, min_df: int = 2) -> str | None:
+        """The indexed term that ``word`` misspells by a dropped letter or two swapped ones
+        ("targt", "priortized"), held by at least ``min_df`` documents, the most common first;
+        None when ``word`` is indexed in some form (the stem of "reduces" is that of "reduce")
+        or nothing is that close. A changed or an extra letter is not mended: "bread" is not
+        a misspelt "read", and the corpus knows too few words to tell the two apart."""
+        if self._stems is None:
+            self._stems = {stem(t) for t in self.terms}
+        if word in self.terms or stem(spelling(word)) in self._stems:
+            return None
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        cut = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        near = {a + c + b for a, b in cut for c in letters} | {a + b[1] + b[0] + b[2:] for a, b in cut if len(b) > 1}
+        found = [(self.df(t), t) for t in near if t != word and self.df(t) >= min_df]
+        return max(found)[1] if found else None
 
     @property
     def n_docs(self) -> int:

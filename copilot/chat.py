@@ -27,9 +27,10 @@ from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, split_units
 from copilot.generations import lexical_dir
-from copilot.glossary_zh import expand
+from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, is_chinese, lead_in, missing_terms, passing_terms, quoted, repeats,
+                               decline, follows_on, is_chinese, lead_in, missing_terms, passing_terms, quoted,
+                               repeats,
                                source_first, unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
@@ -179,6 +180,11 @@ class Copilot:
     # ----- chain stages ------------------------------------------------------------------
     def _retrieve(self, state: dict) -> dict:
         t0 = time.perf_counter()
+        # misspelt words mended before anything reads the question ("targt" -> "target");
+        # a decline still quotes the question as asked
+        state["asked"] = state["question"]
+        if hasattr(self.index, "correct"):
+            state["question"] = self.index.correct(state["question"])
         state["k"] = k = state.get("k") or self.settings.k
         # the passage that gives a reason often ranks just below the k that describe the thing:
         # a "why" question draws its evidence from a few more (still at most k are cited)
@@ -235,7 +241,8 @@ class Copilot:
         if not hits:
             return Evidence([], [])
         reading = expand(question)
-        query = reading.dense_query if reading.matched else question
+        # a Chinese question is scored in English: its terms, led by its form ("why", "how do I")
+        query = f"{question_form(question)} {reading.dense_query}".strip() if reading.matched else question
         embedder = getattr(self.index, "embedder", None)
         if embedder is not None:
             embed, vector = self._unit_embed(), embedder.embed_query(query)
@@ -252,7 +259,7 @@ class Copilot:
             state["support"] = shown = []
             extract = choose_extract(question, state["quotes"]) if state["covered"] else []
             if not extract:
-                yield decline(question, state.get("missing") or (), state.get("in_passing", False))
+                yield decline(state.get("asked", question), state.get("missing") or (), state.get("in_passing", False))
                 continue
             if is_chinese(question):  # the checker reads English: quote the sources
                 yield lead_in(question)
@@ -286,10 +293,11 @@ class Copilot:
                 return
         if not shown:
             yield lead
-        if len(shown) == 1:
+        if len(shown) == 1:  # one more evidence sentence, when it adds to the first
             for n, text in extract:
                 if not repeats(text, shown):
-                    yield quoted(question, n, text)
+                    if follows_on(question, shown[0], n, text):
+                        yield quoted(question, n, text)
                     return
 
     def _checked_model_sentences(self, state: dict) -> Iterator[Support]:

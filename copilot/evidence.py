@@ -39,7 +39,7 @@ TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
-SIGNATURE = re.compile(r"^\S+ \((function|class|method|module)\) ")
+SIGNATURE = re.compile(r"^(\S+) \((?:function|class|method|module)\) ")
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
 # a docstring line that points elsewhere instead of saying something
@@ -47,9 +47,10 @@ INLINE_CODE = re.compile(r"``?[^`]+``?")
 XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
-# words that frame a question rather than name its topic ("the role of X", "what does X mean")
+# words that frame a question rather than name its topic ("the role of X", "what does X mean"),
+# and "rlcore", which every source is about
 FRAME = frozenset("role purpose mean means meaning difference between work works happen change changes "
-                  "use used using".split())
+                  "use used using rlcore".split())
 DEFINITION_QUESTION = re.compile(
     r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b|why\b)|什么是|是什么|什么作用|的作用|指什么|为什么",
     re.I)
@@ -366,6 +367,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
                 [h.title for h in hits])
+    for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
+        if u.order == 1:
+            u.text = named_summary([prev.text, u.text])[1]
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     by_source: dict[int, list[Unit]] = {}
@@ -385,6 +389,16 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
                  and u.cosine >= closest - CODE_COSINE), None)
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
                     frozenset(u.text for u in chosen if u.elsewhere))
+
+
+def named_summary(units: list[str]) -> list[str]:
+    """An API entry's units with its docstring's first sentence led by the symbol it describes:
+    "Export a run's policy ..." says nothing on its own, "`rlcore.export.export`: Export a
+    run's policy ..." tells the user what to call."""
+    m = SIGNATURE.match(units[0]) if len(units) > 1 else None
+    if not m or units[1].startswith("```") or "`" + m.group(1) in units[1]:
+        return units
+    return [units[0], f"`{m.group(1)}`: {units[1]}", *units[2:]]
 
 
 def is_statement(text: str) -> bool:

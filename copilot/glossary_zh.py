@@ -116,6 +116,21 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "注册": ("register",), "自己的": ("your own", "custom"), "自定义": ("custom",),
     "导出": ("export",), "恢复训练": ("resume training",), "恢复": ("resume",),
     "模型": ("model",), "多个随机种子": ("several seeds", "multiple seeds"),
+    # the everyday words of a question: what it asks about (parts, differences, defaults, steps)
+    "组成": ("components", "combines"), "构成": ("components", "combines"), "两部分": ("two parts", "two"),
+    "部分": ("part",), "区别": ("difference", "differ"), "差别": ("difference",), "不同": ("different",),
+    "优点": ("advantage", "benefit"), "好处": ("benefit",), "缺点": ("drawback", "pitfall"),
+    "作用": ("role", "purpose"), "原理": ("how it works", "idea"), "默认值": ("default",), "默认": ("default",),
+    "步骤": ("steps",), "计算": ("compute", "computed"), "更新": ("update",), "命令行": ("command line", "CLI"),
+    "查看": ("show", "list"), "列出": ("list",), "开启": ("enable", "turn on"), "启用": ("enable",),
+    "关闭": ("disable", "turn off"), "禁用": ("disable",), "统计量": ("statistics",), "随机": ("random",),
+    "加载": ("load",), "保存": ("save",), "支持": ("support",), "权重": ("weights",), "误差": ("error",),
+    "价值": ("value",), "函数": ("function",), "解决": ("solve", "fix"), "问题": ("problem",),
+    "影响": ("effect",), "稳定": ("stable", "stability"), "冻结": ("freeze", "frozen"),
+    "算法": ("algorithm", "agent"), "平移": ("shift", "translation"), "填充": ("pad", "padding"),
+    "高估": ("overestimation",), "平滑": ("smoothing",), "采样效率": ("sample efficiency",),
+    "四分位": ("interquartile",), "中位数": ("median",), "均值": ("mean",), "系数": ("coefficient",),
+    "批量": ("batch",), "并行": ("parallel",), "同步": ("synchronous",), "异步": ("asynchronous",),
 }
 
 _MAX_TERM = max(len(term) for term in GLOSSARY)
@@ -135,6 +150,16 @@ class Expansion:
     def dense_query(self) -> str:
         """The English text to embed in place of the Chinese question."""
         return " ".join(part for part in (self.residue, ", ".join(self.english)) if part)
+
+
+# the form of a Chinese question, in the English words the evidence scorer reads a question by
+QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+                  (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
+
+
+def question_form(query: str) -> str:
+    """"why", "how do I" or "what is" for a Chinese question of that form, else ""."""
+    return next((english for pattern, english in QUESTION_FORMS if pattern.search(query)), "")
 
 
 def has_chinese(text: str) -> bool:

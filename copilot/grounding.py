@@ -253,7 +253,8 @@ class Grounder:
         if (score >= SUPPORTED and stated and self.new_words(sentence, best) <= NEW_WORDS
                 and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
                 and not SIGNATURE.search(source.text)
-                and not invents_cause(sentence, source.text) and not stutters(sentence)):
+                and not invents_cause(sentence, source.text) and not stutters(sentence)
+                and not swaps_roles(sentence, source.text) and not circular(sentence)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
             return Support(sentence, source.n, score, "kept")
@@ -271,6 +272,56 @@ def stutters(sentence: str, n: int = 4) -> bool:
     words = re.findall(r"[a-z0-9_]+", sentence.lower())
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
     return len(grams) != len(set(grams))
+
+
+CLAUSE = re.compile(r"[,;:()]|\b(?:while|whereas|but|and|whilst|although|unlike)\b", re.I)
+
+
+def _clauses(text: str) -> list[set[str]]:
+    return [toks for part in CLAUSE.split(text) if part and (toks := content_tokens(part))]
+
+
+def swaps_roles(sentence: str, source: str, min_shared: int = 2) -> bool:
+    """Whether ``sentence`` says of one of two things what its source sentence says of the
+    other: "terminated episodes bootstrap from the final observation, truncated ones never
+    do" over "a truncated episode bootstraps from its final observation, one that terminated
+    never does". Two words ``a`` and ``b`` that both sentences name in separate clauses trade
+    places: at least ``min_shared`` other shared words sit with ``a`` in the source and with
+    ``b`` (never with ``a``) in the sentence."""
+    said, told = _clauses(sentence), _clauses(source)
+    if len(said) < 2 or len(told) < 2:
+        return False
+    shared = set().union(*said) & set().union(*told)
+
+    def apart(clauses: list[set[str]], a: str, b: str) -> bool:
+        return not any(a in c and b in c for c in clauses) and any(a in c for c in clauses) and any(b in c for c in clauses)
+
+    def near(clauses: list[set[str]], a: str, b: str) -> set[str]:
+        return set().union(*[c for c in clauses if a in c and b not in c]) if clauses else set()
+
+    for a in shared:
+        for b in shared:
+            if a < b and apart(said, a, b) and apart(told, a, b):
+                for x, y in ((a, b), (b, a)):
+                    moved = (near(told, x, y) & near(said, y, x)) - near(said, x, y) - {a, b}
+                    if len(moved) >= min_shared:
+                        return True
+    return False
+
+
+COPULA = re.compile(r"^(?P<subject>.{3,90}?)\s+(?:is|are)\s+(?P<rest>.+)$", re.S)
+
+
+def circular(sentence: str, share: float = 0.75) -> bool:
+    """Whether ``sentence`` defines a thing by itself ("The inverse dynamics model in ICM is a
+    feature space trained by an inverse dynamics model"): most of its subject's words, two at
+    least, come back after its "is"."""
+    m = COPULA.match(sentence)
+    if not m:
+        return False
+    subject, rest = content_tokens(m.group("subject")), content_tokens(m.group("rest"))
+    back = subject & rest
+    return len(back) >= 2 and len(back) >= share * len(subject)
 
 
 def invents_cause(sentence: str, source: str) -> bool:
@@ -392,6 +443,17 @@ def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support |
     return quoted(question, n, text) if fits else None
 
 
+def follows_on(question: str, first: Support, n: int, text: str) -> bool:
+    """Whether source sentence ``text`` (of source ``n``) may follow ``first`` in an answer:
+    it comes from the same source, or names most of the question's topic in its own words.
+    A sentence from elsewhere that shares one word with the question ("The action-value
+    function Q(s, a) is ..." after why SAC keeps two critics) is filler, not a detail."""
+    if n == first.source:
+        return True
+    topic = content_tokens(question) - GENERIC
+    return bool(topic) and len(topic & content_tokens(prose(text))) > len(topic) / 2
+
+
 def lead_in(question: str) -> str:
     """What precedes quoted English sources in a Chinese answer; empty otherwise."""
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
@@ -414,6 +476,9 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
 SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|have|has|include|"
                               r"includes|offer|offers|provide|provides|implement|implements|ship|ships|"
                               r"come with|work with)\s+(?P<what>[^?]+?)\s*\??\s*$", re.I)
+# "Can rlcore log runs to W&B?": the same, for what rlcore is asked to do (the verb aside)
+ABILITY_QUESTION = re.compile(r"^\s*(?:can|could|does|will)\s+(?:rlcore|it)\s+(?!be\b)\w+\s+(?P<what>[^?]+?)\s*\??\s*$",
+                              re.I)
 BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training agent agents algorithm "
                   "algorithms method methods any some".split())
 
@@ -421,21 +486,24 @@ BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training
 def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
     """For "does rlcore support X?", ``[X]`` when no sentence of ``texts`` names X (all its
     specific words together, a hyphenated word as written); else ``[]``."""
-    m = SUPPORT_QUESTION.match(question)
+    m = SUPPORT_QUESTION.match(question) or ABILITY_QUESTION.match(question)
     if not m:
         return []
     what = m.group("what").strip()
-    need = {t for t in content_tokens(what) if t not in BROAD and t not in GENERIC}
-    compounds = [w.lower() for w in re.findall(r"\b\w+-\w+\b", what)]
-    if not need and not compounds:
-        return []
-    for text in texts:
-        low = text.lower()
-        if not all(c in low or c.replace("-", " ") in low or c.replace("-", "") in low for c in compounds):
-            continue
-        if any(need <= content_tokens(sentence) for sentence in SENTENCE_END.split(text)):
+    # "weights & biases (wandb)": either name will do
+    forms = [f for f in (re.sub(r"\([^)]*\)", " ", what), *re.findall(r"\(([^)]*)\)", what)) if f.strip()]
+    for form in forms:
+        need = {t for t in content_tokens(form) if t not in BROAD and t not in GENERIC}
+        compounds = [w.lower() for w in re.findall(r"\b\w+-\w+\b", form)]
+        if not need and not compounds:
             return []
-    return [what]
+        for text in texts:
+            low = text.lower()
+            if not all(c in low or c.replace("-", " ") in low or c.replace("-", "") in low for c in compounds):
+                continue
+            if any(need <= content_tokens(sentence) for sentence in SENTENCE_END.split(text)):
+                return []
+    return [forms[-1].strip() if len(forms) > 1 else what]  # "wandb" for "runs to weights & biases (wandb)"
 
 
 # a name in the middle of a question ("How does Dreamer learn ...", "... the capital of France")

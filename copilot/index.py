@@ -16,6 +16,7 @@ with :mod:`copilot.glossary_zh` first, so they reach the English corpus.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -38,6 +39,9 @@ KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
 _TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol")
 HEADINGS_FILE = "headings.npz"  # heading vectors of the rerank stage, beside the chunk table
+
+
+TYPO_CANDIDATE = re.compile(r"(?<![\w.`'-])[a-z]{5,}(?![\w.`'-])")
 
 
 class SearchError(ValueError):
@@ -354,6 +358,19 @@ class Index:
         for cid, cosine in self._cosines(missing, vector).items():
             found[cid].cosine = cosine
         return list(found.values()), {cid: doc for cid, doc, _ in dense}, tokens
+
+    def correct(self, query: str) -> str:
+        """``query`` with its misspelt words mended ("targt network" -> "target network"): a
+        lower-case word of five letters or more that no chunk holds and that is one edit from
+        a word that several do. Names (capitalised, acronyms) are left alone, so that a name
+        the corpus lacks stays missing rather than turning into a word it has."""
+        self._fresh()
+
+        def mend(m: re.Match) -> str:
+            word = m.group(0)
+            return self._bm25.nearest_term(word) or word
+
+        return TYPO_CANDIDATE.sub(mend, query)
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
                cross_lingual: bool = True, ranking: Ranking | None = None) -> list[Hit]:

@@ -252,3 +252,28 @@ def test_a_sentence_opening_with_it_under_another_methods_heading_is_not_quoted(
             FakeHit("PPO > clipping", "PPO clips the probability ratio of each update to a small band.")]
     assert _quotes("How does PPO clip the policy update?", hits) == [
         "PPO clips the probability ratio of each update to a small band."]
+
+
+def test_an_api_entrys_summary_sentence_is_led_by_the_symbol_it_describes():
+    hits = [FakeHit("rlcore.export.export: Export a run's policy",
+                    "rlcore.export.export (function)\nexport(run_dir, fmt='onnx')\n\n"
+                    "Export a run's deterministic policy to ONNX and return the file path.\n\n"
+                    "The ONNX file runs without rlcore.")]
+    ev = build_evidence("How do I export a policy to ONNX?", hits, embed=no_vectors,
+                        query_vector=np.zeros(1, np.float32), count_tokens=words, budget=200)
+    assert ev.quotes[0][1] == ("`rlcore.export.export`: Export a run's deterministic policy to ONNX and return "
+                               "the file path.")
+    assert "The ONNX file runs without rlcore." in [q for _, q in ev.quotes]  # later sentences as written
+
+
+def test_a_chinese_questions_form_is_read_in_english():
+    from copilot.glossary_zh import question_form
+
+    assert question_form("DQN 为什么需要目标网络？") == "why"
+    assert question_form("如何在 rlcore 中恢复训练？") == "how do I"
+    assert question_form("PPO 中的 clip 参数是什么？") == "what is"
+    assert question_form("PPO 的 clip 参数") == ""
+    hits = [FakeHit("DQN", "The target network is copied every 10,000 steps. "
+                           "The target network is held fixed between copies, so the regression target does "
+                           "not move with every gradient step.")]
+    assert "so the" in _first_quote(f"{question_form('DQN 为什么需要目标网络？')} DQN, target network", hits)

@@ -14,7 +14,7 @@ import pytest
 from copilot.chat import Copilot
 from copilot.config import Settings
 from copilot.grounding import (GARBLED, SUPPORTED, Grounder, SourceSentence, check_answer, choose_extract,
-                               complete_sentences, decline, numbers, split_answer, strip_citations)
+                               complete_sentences, decline, numbers, split_answer, strip_citations, swaps_roles)
 from copilot.ingest import ingest
 from fake_llm import FakeLLM
 
@@ -251,6 +251,26 @@ def test_a_does_it_support_question_is_declined_when_no_source_names_the_feature
     assert unmentioned_feature("Does rlcore support image observations?", texts) == []
     assert unmentioned_feature("Does rlcore support dict observations?", texts) == []
     assert unmentioned_feature("What is a recurrent policy?", texts) == []  # not a yes/no support question
+    # "can rlcore <do> X?" asks the same of what follows the verb; a bracketed alias is another name
+    logs = ["Every run writes progress.csv and TensorBoard event files to tb/."]
+    assert unmentioned_feature("can rlcore log my training runs to weights & biases (wandb)?", logs) == ["wandb"]
+    assert unmentioned_feature("Can rlcore log to TensorBoard?", logs) == []
+    assert unmentioned_feature("Can rlcore log to a dashboard (TensorBoard)?", logs) == []
+    assert unmentioned_feature("Can rlcore be installed with pip?", logs) == []  # "be": not a feature
+
+
+def test_a_sentence_that_trades_what_its_source_says_of_two_things_is_not_kept():
+    source = ("A truncated episode therefore bootstraps from its true final observation, and an episode "
+              "that terminated never does.")
+    g = Grounder([SourceSentence(1, source)], bag_of_words,
+                 question="Terminated vs truncated: why does it matter for bootstrapping?")
+    s = g.check("Terminated episodes bootstrap from their true final observation, while truncated episodes never do [1].")
+    assert s.action != "kept"
+    assert g.check("A truncated episode bootstraps from its true final observation, while a terminated "
+                   "episode never does [1].").action == "kept"
+    # the same two things in the source's roles, in another order, are not a swap
+    assert not swaps_roles("An episode that terminated never bootstraps, while a truncated episode bootstraps "
+                           "from its true final observation.", source)
 
 
 def test_the_source_sentence_is_shown_first_only_when_it_has_the_answers_shape():
@@ -317,3 +337,23 @@ def test_a_piece_cut_from_a_source_sentence_that_points_to_the_rest_is_shown_who
     whole = "V-trace is the off-policy correction for data from lagging actors."
     g = Grounder([SourceSentence(1, whole)], bag_of_words, question="What is V-trace?")
     assert g.check("V-trace is the off-policy correction for data from lagging actors [1].").action == "kept"
+
+
+def test_a_sentence_that_defines_a_thing_by_itself_is_not_kept():
+    source = ("ICM predicts in a learned feature space that is trained by an inverse dynamics model: given the "
+              "features of two states, predict the action.")
+    g = Grounder([SourceSentence(1, source)], bag_of_words, question="What is the inverse dynamics model in ICM for?")
+    said = "The inverse dynamics model in ICM is a learned feature space trained by an inverse dynamics model [1]."
+    assert g.check(said).action != "kept"
+    assert g.check("ICM predicts in a learned feature space that is trained by an inverse dynamics model [1]."
+                   ).action == "kept"
+
+
+def test_a_second_evidence_sentence_follows_only_from_the_same_source_or_on_the_topic():
+    from copilot.grounding import Support, follows_on
+
+    q = "Why does SAC use two Q functions?"
+    first = Support("SAC uses two Q-networks (twin critics) to curb overestimation.", 1, 1.0, "quoted")
+    assert not follows_on(q, first, 2, "The action-value function `Q(s, a)` is the expected return after taking `a`.")
+    assert follows_on(q, first, 1, "Taking the minimum of the two critics keeps the actor from exploiting errors.")
+    assert follows_on(q, first, 2, "SAC's two Q functions are trained on the same target.")

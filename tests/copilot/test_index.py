@@ -198,6 +198,18 @@ def test_bm25_golden_values():
     assert both[1] > both[0] > 0
 
 
+def test_a_misspelt_word_is_mended_to_the_indexed_word_it_misses_a_letter_of():
+    bm25 = BM25.build([tokenize("the target network is copied"), tokenize("a target network and prioritized replay"),
+                       tokenize("prioritized replay reduces variance"), tokenize("read the docs and read on")])
+    assert bm25.nearest_term("targt") == "target"  # a dropped letter
+    assert bm25.nearest_term("priortized") == "prioritized"
+    assert bm25.nearest_term("tagret") == "target"  # two letters swapped
+    assert bm25.nearest_term("target") is None  # indexed as written
+    assert bm25.nearest_term("reduce") is None  # indexed in another form ("reduces")
+    assert bm25.nearest_term("bread") is None  # an extra or a changed letter is not mended: "bread" is a word
+    assert bm25.nearest_term("network") is None and bm25.nearest_term("netwrk") == "network"
+
+
 def test_bm25_round_trips_through_disk(tmp_path):
     bm25 = BM25.build([tokenize("ReplayBuffer stores transitions"), tokenize("熵 正则化")])
     bm25.save(tmp_path / "b.npz")
@@ -252,6 +264,12 @@ def test_hits_carry_fields_scores_and_relevance(world):
     for hit in rrf:  # plain reciprocal-rank fusion stays available as an ablation
         ranks = [r for r in (hit.dense_rank, hit.bm25_rank, hit.symbol_rank) if r is not None]
         assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
+
+
+def test_a_query_is_mended_word_by_word_and_names_are_left_alone(world):
+    _, index = world
+    assert index.correct("How does PPO clip the probabilty ratio?") == "How does PPO clip the probability ratio?"
+    assert index.correct("How does Probabilty clip?") == "How does Probabilty clip?"  # capitalised: a name
 
 
 @pytest.mark.parametrize("query, symbol, named", [
