@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from langchain_core.runnables import RunnableGenerator, RunnableLambda
@@ -29,9 +29,8 @@ from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, s
 from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               decline, follows_on, is_chinese, lead_in, missing_terms, passing_terms, quoted,
-                               repeats,
-                               source_first, unmentioned_feature)
+                               content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
+                               passing_terms, quoted, repeats, source_first, unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -45,6 +44,7 @@ SYSTEM = (
 CITE = re.compile(r"\[(\d{1,2})\]")
 ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
 MAX_SENTENCES = 3
+NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 
@@ -257,7 +257,9 @@ class Copilot:
             yield state  # first item: the state with sources, before any token
             question = state["question"]
             state["support"] = shown = []
-            extract = choose_extract(question, state["quotes"]) if state["covered"] else []
+            # a Chinese question's topic, for choosing what to quote, is its English reading
+            subject = content_tokens(expand(question).dense_query) if is_chinese(question) else None
+            extract = choose_extract(question, state["quotes"], subject=subject) if state["covered"] else []
             if not extract:
                 yield decline(state.get("asked", question), state.get("missing") or (), state.get("in_passing", False))
                 continue
@@ -294,11 +296,18 @@ class Copilot:
         if not shown:
             yield lead
         if len(shown) == 1:  # one more evidence sentence, when it adds to the first
-            for n, text in extract:
-                if not repeats(text, shown):
-                    if follows_on(question, shown[0], n, text):
-                        yield quoted(question, n, text)
-                    return
+            more = next_sentence(question, shown, extract + state.get("quotes", [])[:NEXT_FROM],
+                                 self._similarity(question))
+            if more is not None:
+                yield quoted(question, *more)
+
+    def _similarity(self, question: str) -> Callable[[str], float] | None:
+        """A sentence's embedding cosine to ``question``; None without an embedder."""
+        embedder = getattr(self.index, "embedder", None)
+        if embedder is None:
+            return None
+        vector, embed = np.asarray(embedder.embed_query(question), dtype=np.float32), self._unit_embed()
+        return lambda text: float(embed([text])[0] @ vector)
 
     def _checked_model_sentences(self, state: dict) -> Iterator[Support]:
         """The model's answer, sentence by sentence, each checked by :mod:`copilot.grounding`."""

@@ -61,14 +61,15 @@ HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|
                     r"如何|怎么|怎样|示例|代码", re.I)
 WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
-REASON = re.compile(r"\b(because|so that|, so|otherwise|in order to|prevents?|avoids?|"
+REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
 REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
 STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)|"
                    r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
-                   r"to \w+ \w+, (call|pass|run|use))\b", re.I)
+                   r"to \w+ \w+, (call|pass|run|use))\b"
+                   r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b", re.I)  # "`list` prints ...": what a command does
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
@@ -203,10 +204,13 @@ def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
     return tokens | extra | short
 
 
+_FRAME_TOKENS = frozenset(_content_tokens(" ".join(FRAME)))  # as sentence matching spells them ("purpos")
+
+
 def focus_terms(question: str) -> set[str]:
     """The content words of ``question`` that name its topic (not "role", "mean", ...)."""
     q_tokens = _content_tokens(question)
-    return (q_tokens - FRAME) or q_tokens
+    return (q_tokens - _FRAME_TOKENS) or q_tokens
 
 
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
@@ -275,6 +279,12 @@ def entity_terms(question: str) -> list[set[str]]:
     return out
 
 
+# "rlcore registers RND as the intrinsic reward `rnd`": where a method lives in rlcore, which
+# answers a question about rlcore, not one about the method itself
+REGISTRATION = re.compile(r"^rlcore registers\b|\bis registered (?:as|under)\b", re.I)
+ASKS_RLCORE = re.compile(r"rlcore|regist|\bkey\b|\bname\b", re.I)
+
+
 def shape(question: str, text: str, topic: set[str]) -> float:
     """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
     sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
@@ -290,6 +300,8 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
     out -= min(0.2, 0.004 * max(0, len(prose(text).split()) - LONG_WORDS))
+    if REGISTRATION.search(text) and not (ASKS_RLCORE.search(question) or HOW_TO.search(question)):
+        out -= PENALTY
     if WHY_QUESTION.search(question):
         out += REASON_BONUS if REASON.search(text) else 0.0
     elif DEFINITION_QUESTION.search(question):

@@ -39,7 +39,7 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
-                              WHY_QUESTION, defines, has_code, is_statement, key_terms, prose)
+                              WHY_QUESTION, defines, entity_terms, has_code, is_statement, key_terms, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -443,15 +443,35 @@ def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support |
     return quoted(question, n, text) if fits else None
 
 
-def follows_on(question: str, first: Support, n: int, text: str) -> bool:
+CLOSE = 0.55  # a sentence at least this similar to the question (embedding cosine) is on its point
+
+
+def follows_on(question: str, first: Support, n: int, text: str, similarity: float | None = None) -> bool:
     """Whether source sentence ``text`` (of source ``n``) may follow ``first`` in an answer:
-    it comes from the same source, or names most of the question's topic in its own words.
-    A sentence from elsewhere that shares one word with the question ("The action-value
-    function Q(s, a) is ..." after why SAC keeps two critics) is filler, not a detail."""
-    if n == first.source:
+    it comes from the same source, names a thing the question names (RND, SAC), names most
+    of the question's topic in its own words, or is close to the question in meaning
+    (``similarity`` at least ``CLOSE``). A sentence from elsewhere that shares one word with
+    the question ("The action-value function Q(s, a) is ..." after why SAC keeps two
+    critics) is filler, not a detail."""
+    if n == first.source or (similarity is not None and similarity >= CLOSE):
+        return True
+    words = content_tokens(prose(text))
+    if any(e <= words for e in entity_terms(question)):
         return True
     topic = content_tokens(question) - GENERIC
-    return bool(topic) and len(topic & content_tokens(prose(text))) > len(topic) / 2
+    return bool(topic) and len(topic & words) > len(topic) / 2
+
+
+def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
+                  similarity: Callable[[str], float] | None = None) -> tuple[int, str] | None:
+    """The evidence sentence to follow a one-sentence answer: the best of ``candidates`` (best
+    first) that says something new and follows on from it (:func:`follows_on`; ``similarity``
+    gives a sentence's closeness to the question); None when none qualifies."""
+    for n, text in dict.fromkeys(candidates):
+        if not repeats(text, shown) and follows_on(question, shown[0], n, text,
+                                                   similarity(text) if similarity else None):
+            return n, text
+    return None
 
 
 def lead_in(question: str) -> str:

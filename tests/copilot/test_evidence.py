@@ -176,6 +176,10 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
                            "not move with every gradient step.")]
     assert "so the" in _first_quote("Why does DQN use a target network?", hits)
     assert "10,000" in _first_quote("How often is the target network copied in DQN?", hits)
+    hits = [FakeHit("Dueling", "The mean version subtracts the mean of the advantages from every action. "
+                               "The mean version optimises more stably, since the advantages only change as "
+                               "fast as their mean.")]
+    assert "since" in _first_quote("Why does the dueling network subtract the mean of the advantages?", hits)
 
 
 def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():
@@ -277,3 +281,25 @@ def test_a_chinese_questions_form_is_read_in_english():
                            "The target network is held fixed between copies, so the regression target does "
                            "not move with every gradient step.")]
     assert "so the" in _first_quote(f"{question_form('DQN 为什么需要目标网络？')} DQN, target network", hits)
+
+
+def test_framing_words_and_rlcore_are_not_the_topic_in_any_inflection():
+    from copilot.evidence import focus_terms
+
+    assert focus_terms("What is the difference between terminated and truncated?") == {"terminat", "truncat"}
+    assert focus_terms("What is the purpose of the target network?") == {"target", "network"}
+    assert "rlcor" not in focus_terms("How can I list all algorithms available in rlcore?")
+    assert focus_terms("What is rlcore?") == {"rlcor"}  # the only word left stays
+
+
+def test_a_sentence_saying_what_a_command_does_answers_how_to_use_it():
+    hits = [FakeHit("CLI", "`python -m rlcore --help` prints the options of the command line. "
+                           "`list` prints every registered agent and part by kind.")]
+    assert _first_quote("How can I list all agents?", hits).startswith("`list` prints")
+
+
+def test_where_a_method_is_registered_does_not_answer_what_the_method_does():
+    hits = [FakeHit("RND", "rlcore registers RND as the intrinsic reward `rnd`. "
+                           "RND rewards the agent for visiting observations a learned predictor cannot predict well.")]
+    assert _first_quote("What does RND use as its exploration bonus?", hits).startswith("RND rewards")
+    assert _first_quote("Which key does rlcore register RND under?", hits).startswith("rlcore registers")

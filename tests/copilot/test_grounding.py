@@ -357,3 +357,17 @@ def test_a_second_evidence_sentence_follows_only_from_the_same_source_or_on_the_
     assert not follows_on(q, first, 2, "The action-value function `Q(s, a)` is the expected return after taking `a`.")
     assert follows_on(q, first, 1, "Taking the minimum of the two critics keeps the actor from exploiting errors.")
     assert follows_on(q, first, 2, "SAC's two Q functions are trained on the same target.")
+
+
+def test_the_next_sentence_of_a_one_sentence_answer_is_the_best_that_follows_on():
+    from copilot.grounding import Support, next_sentence
+
+    q = "What does RND use as its exploration bonus?"
+    shown = [Support("rlcore registers RND as the intrinsic reward `rnd`.", 1, 1.0, "quoted")]
+    candidates = [(2, "The action-value function is the expected return after an action."),
+                  (3, "RND rewards the agent for visiting observations a learned predictor cannot predict well."),
+                  (1, "The reward is normalised by a running estimate of its standard deviation.")]
+    assert next_sentence(q, shown, candidates) == candidates[1]  # names RND, as the question does
+    assert next_sentence(q, shown, candidates[:1]) is None
+    assert next_sentence(q, shown, candidates[:1], similarity=lambda text: 0.7) == candidates[0]  # close in meaning
+    assert next_sentence(q, shown, [candidates[0], candidates[2]]) == candidates[2]  # the same source
