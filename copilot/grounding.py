@@ -39,7 +39,8 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
-                              WHY_QUESTION, defines, entity_terms, has_code, is_statement, key_terms, prose)
+                              REGISTRATION, WHY_QUESTION, defines, entity_terms, has_code, is_statement, key_terms,
+                              prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -203,7 +204,8 @@ class Grounder:
             ranked += 0.5 * np.clip(self._vectors @ self._question, 0.0, 1.0)
         for i in np.argsort(-ranked, kind="stable"):
             text = self.sources[i].text
-            if scores[i] >= GARBLED and is_statement(text) and _as_sentence(text) not in shown:
+            if (scores[i] >= GARBLED and is_statement(text) and _as_sentence(text) not in shown
+                    and not REGISTRATION.search(text)):  # where X lives in rlcore says nothing of X
                 return int(i)
         return None
 
@@ -309,16 +311,19 @@ def swaps_roles(sentence: str, source: str, min_shared: int = 2) -> bool:
     return False
 
 
+LITERAL = re.compile(r"`[^`]+`")
 COPULA = re.compile(r"^(?P<subject>.{3,90}?)\s+(?:is|are)\s+(?P<rest>.+)$", re.S)
 
 
 def circular(sentence: str, share: float = 0.75) -> bool:
     """Whether ``sentence`` defines a thing by itself ("The inverse dynamics model in ICM is a
     feature space trained by an inverse dynamics model"): most of its subject's words, two at
-    least, come back after its "is"."""
+    least, or a literal of its subject (`-dim(A)`), come back after its "is"."""
     m = COPULA.match(sentence)
     if not m:
         return False
+    if set(LITERAL.findall(m.group("subject"))) & set(LITERAL.findall(m.group("rest"))):
+        return True  # "The target entropy `-dim(A)` is learned as `-dim(A)`"
     subject, rest = content_tokens(m.group("subject")), content_tokens(m.group("rest"))
     back = subject & rest
     return len(back) >= 2 and len(back) >= share * len(subject)

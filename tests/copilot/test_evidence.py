@@ -176,10 +176,6 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
                            "not move with every gradient step.")]
     assert "so the" in _first_quote("Why does DQN use a target network?", hits)
     assert "10,000" in _first_quote("How often is the target network copied in DQN?", hits)
-    hits = [FakeHit("Dueling", "The mean version subtracts the mean of the advantages from every action. "
-                               "The mean version optimises more stably, since the advantages only change as "
-                               "fast as their mean.")]
-    assert "since" in _first_quote("Why does the dueling network subtract the mean of the advantages?", hits)
 
 
 def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():

@@ -347,6 +347,9 @@ def test_a_sentence_that_defines_a_thing_by_itself_is_not_kept():
     assert g.check(said).action != "kept"
     assert g.check("ICM predicts in a learned feature space that is trained by an inverse dynamics model [1]."
                    ).action == "kept"
+    from copilot.grounding import circular
+    assert circular("The target entropy `-dim(A)` is learned as `-dim(A)`, the main reason to auto-tune.")
+    assert not circular("The target entropy is `-dim(A)` by default.")
 
 
 def test_a_second_evidence_sentence_follows_only_from_the_same_source_or_on_the_topic():
@@ -371,3 +374,12 @@ def test_the_next_sentence_of_a_one_sentence_answer_is_the_best_that_follows_on(
     assert next_sentence(q, shown, candidates[:1]) is None
     assert next_sentence(q, shown, candidates[:1], similarity=lambda text: 0.7) == candidates[0]  # close in meaning
     assert next_sentence(q, shown, [candidates[0], candidates[2]]) == candidates[2]  # the same source
+
+
+def test_a_garbled_sentence_is_not_replaced_by_where_a_method_is_registered():
+    g = Grounder([SourceSentence(1, "rlcore registers RE3 as the intrinsic reward `re3` in its rewards registry."),
+                  SourceSentence(2, "RE3 turns state-entropy maximisation into an intrinsic reward without training.")],
+                 bag_of_words, question="What does the RE3 intrinsic reward compute?")
+    said = "RE3 computes an intrinsic reward from the rewards registry of rlcore."
+    assert g.scores(said)[0] >= GARBLED
+    assert g.garbled(said, []) != 0
