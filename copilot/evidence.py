@@ -26,7 +26,9 @@ import numpy as np
 from copilot.bm25 import tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*])")
+# a sentence ends at . ! ? before a capital, a literal or a bracket, but not after "e.g." and the like
+SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
+                          r"\s+(?=[A-Z`(\[*])")
 DESCRIBES = frozenset({"description", "meaning", "what it does", "purpose", "notes", "note", "use", ""})
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
@@ -285,6 +287,12 @@ REGISTRATION = re.compile(r"^rlcore registers\b|\bis registered (?:as|under)\b",
 ASKS_RLCORE = re.compile(r"rlcore|regist|\bkey\b|\bname\b", re.I)
 
 
+def only_where(question: str, text: str) -> bool:
+    """Whether ``text`` only says where a method lives in rlcore while ``question`` asks about
+    the method itself (not about rlcore, its keys, or how to do something)."""
+    return bool(REGISTRATION.search(text)) and not (ASKS_RLCORE.search(question) or HOW_TO.search(question))
+
+
 def shape(question: str, text: str, topic: set[str]) -> float:
     """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
     sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
@@ -300,7 +308,7 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
     out -= min(0.2, 0.004 * max(0, len(prose(text).split()) - LONG_WORDS))
-    if REGISTRATION.search(text) and not (ASKS_RLCORE.search(question) or HOW_TO.search(question)):
+    if only_where(question, text):
         out -= PENALTY
     if WHY_QUESTION.search(question):
         out += REASON_BONUS if REASON.search(text) else 0.0
@@ -317,8 +325,11 @@ def shape(question: str, text: str, topic: set[str]) -> float:
 def defines(text: str, topic: set[str]) -> bool:
     """Whether ``text`` opens with (most of) ``topic`` and then says what it is or does:
     "Target policy smoothing: adds ...", "The buffer size sets ..."."""
-    m = DEFINES.search(text[:160])
-    cut = min(m.start() if m else len(text), text.find(":") if 0 < text.find(":") < 160 else len(text))
+    if REGISTRATION.search(text):  # "rlcore registers RE3 as ...": where it lives, not what it is
+        return False
+    words = INLINE_CODE.sub(lambda c: " " * len(c.group()), text)  # a verb, not `rlcore/rewards/`
+    m = DEFINES.search(words[:160])
+    cut = min(m.start() if m else len(text), words.find(":") if 0 < words.find(":") < 160 else len(text))
     head = _content_tokens(text[:cut])
     need = max(min(2, len(topic)), len(topic) / 2)  # two words of a longer topic, not just "IMPALA"
     return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need

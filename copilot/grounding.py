@@ -39,15 +39,16 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
-                              REGISTRATION, WHY_QUESTION, defines, entity_terms, has_code, is_statement, key_terms,
-                              prose)
+                              INLINE_CODE, REGISTRATION, WHY_QUESTION, defines, entity_terms, has_code, is_statement,
+                              key_terms, only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
 NEW_WORDS = 2  # a kept sentence may add at most this many content words of its own
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
+SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
+                          r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
@@ -245,6 +246,8 @@ class Grounder:
     def check(self, raw: str, shown: Sequence[str] = ()) -> Support:
         """Check one answer sentence; ``shown`` holds the sentences already in the answer."""
         sentence, _cites = strip_citations(raw)
+        if DANGLING.search(sentence):  # "So the TD target is.": a sentence cut before its point
+            return Support(sentence, None, 0.0, "dropped", said=sentence)
         if CJK.search(sentence) and not any(CJK.search(s.text) for s in self.sources):
             return Support(sentence, None, 0.0, "dropped", said=sentence)
         score, best = self.score(sentence)
@@ -265,6 +268,10 @@ class Grounder:
             source = self.sources[swap]
             return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
+
+
+DANGLING = re.compile(r"\b(?:is|are|was|were|be|the|a|an|of|to|by|with|for|and|or|as|that|which|in|on|from|"
+                      r"than|into|its|their)\s*[.:]\s*$", re.I)
 
 
 def stutters(sentence: str, n: int = 4) -> bool:
@@ -392,12 +399,16 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
         return []
     words = (subject if subject is not None else content_tokens(question)) - GENERIC
     # of the best three, the one that names most of the question's topic leads (rank breaks ties)
-    lead = max(quotes[:3], key=lambda q: len(words & content_tokens(q[1])))
+    # (where a method is registered leads only when nothing else is there)
+    best = [q for q in quotes[:3] if not only_where(question, q[1])] or quotes[:3]
+    lead = max(best, key=lambda q: len(words & content_tokens(q[1])))
     if DEFINITION_QUESTION.search(question):
         for n, text in quotes[:4]:
             toks = content_tokens(text)
-            if words and (defines(text, words)
-                          or len(words & toks) / len(words) >= 0.5 and DEFINES.search(text[:160])):
+            if only_where(question, text):  # where it lives in rlcore, not what it is
+                continue
+            if words and (defines(text, words) or len(words & toks) / len(words) >= 0.5
+                          and DEFINES.search(INLINE_CODE.sub(" ", text)[:160])):
                 lead = (n, text)
                 break
     chosen = [lead]
@@ -454,11 +465,13 @@ CLOSE = 0.55  # a sentence at least this similar to the question (embedding cosi
 def follows_on(question: str, first: Support, n: int, text: str, similarity: float | None = None) -> bool:
     """Whether source sentence ``text`` (of source ``n``) may follow ``first`` in an answer:
     it comes from the same source, names a thing the question names (RND, SAC), names most
-    of the question's topic in its own words, or is close to the question in meaning
-    (``similarity`` at least ``CLOSE``). A sentence from elsewhere that shares one word with
+    of the question's topic in its own words, is close to the question in meaning
+    (``similarity`` at least ``CLOSE``), or says what to call or type for a how-to question. A sentence from elsewhere that shares one word with
     the question ("The action-value function Q(s, a) is ..." after why SAC keeps two
     critics) is filler, not a detail."""
     if n == first.source or (similarity is not None and similarity >= CLOSE):
+        return True
+    if HOW_TO.search(question) and STEPS.search(text):  # the next step of a how-to, from any source
         return True
     words = content_tokens(prose(text))
     if any(e <= words for e in entity_terms(question)):

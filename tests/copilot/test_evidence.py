@@ -299,3 +299,10 @@ def test_where_a_method_is_registered_does_not_answer_what_the_method_does():
                            "RND rewards the agent for visiting observations a learned predictor cannot predict well.")]
     assert _first_quote("What does RND use as its exploration bonus?", hits).startswith("RND rewards")
     assert _first_quote("Which key does rlcore register RND under?", hits).startswith("rlcore registers")
+
+
+def test_a_sentence_does_not_end_at_an_abbreviation():
+    units = split_units("Off-policy methods need fewer steps (e.g. Pendulum: about 10^4 steps). The rest, i.e. "
+                        "PPO, needs more. Then a new sentence.")
+    assert units == ["Off-policy methods need fewer steps (e.g. Pendulum: about 10^4 steps).",
+                     "The rest, i.e. PPO, needs more.", "Then a new sentence."]

@@ -383,3 +383,28 @@ def test_a_garbled_sentence_is_not_replaced_by_where_a_method_is_registered():
     said = "RE3 computes an intrinsic reward from the rewards registry of rlcore."
     assert g.scores(said)[0] >= GARBLED
     assert g.garbled(said, []) != 0
+
+
+def test_a_how_to_answer_may_go_on_with_a_step_from_another_source():
+    from copilot.grounding import Support, follows_on
+
+    q = "How do I write my own Gymnasium environment and train on it?"
+    first = Support("rlcore trains on any environment registered with Gymnasium.", 1, 1.0, "quoted")
+    assert follows_on(q, first, 2, "Register it with Gymnasium, then pass its id to `make_env` or `make_agent`.")
+    assert not follows_on("What is a Gymnasium environment?", first, 2,
+                          "Register it with Gymnasium, then pass its id to `make_env` or `make_agent`.")
+
+
+def test_where_a_method_is_registered_is_no_definition_of_it():
+    q = "What does the RE3 intrinsic reward compute?"
+    quotes = [(1, "RE3 turns state-entropy maximisation into an intrinsic reward that needs no extra training."),
+              (2, "rlcore registers RE3 as the intrinsic reward `re3` (`rlcore/rewards/re3.py`).")]
+    assert choose_extract(q, quotes)[0] == quotes[0]
+    assert choose_extract(q, quotes[::-1])[0] == quotes[0]
+
+
+def test_a_sentence_cut_before_its_point_is_dropped():
+    g = Grounder([SourceSentence(1, "So the TD target is the reward plus the discounted value of the next state.")],
+                 bag_of_words)
+    assert g.check("So the TD target is [1].").action == "dropped"
+    assert g.check("So the TD target is the reward plus the discounted value of the next state [1].").action == "kept"
