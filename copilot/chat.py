@@ -259,7 +259,9 @@ class Copilot:
             state["support"] = shown = []
             # a Chinese question's topic, for choosing what to quote, is its English reading
             subject = content_tokens(expand(question).dense_query) if is_chinese(question) else None
-            extract = choose_extract(question, state["quotes"], subject=subject) if state["covered"] else []
+            # a question of two parts ("what is X? why Y?") is quoted at more length
+            limit = 3 if subject is not None and len(re.findall(r"[?？]", question)) >= 2 else 2
+            extract = choose_extract(question, state["quotes"], limit, subject) if state["covered"] else []
             if not extract:
                 yield decline(state.get("asked", question), state.get("missing") or (), state.get("in_passing", False))
                 continue

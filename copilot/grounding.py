@@ -169,6 +169,8 @@ class Grounder:
                  source_embed: Embed | None = None) -> None:
         self.sources = [s for s in sources if s.text.strip()]
         self.asked = content_tokens(question)  # words a sentence may repeat from the question
+        pair = COMPARED.search(question or "")  # "terminated vs truncated", "between A and B"
+        self.compared = set().union(*(content_tokens(g) for g in pair.groups() if g)) if pair else set()
         self.topic = self.asked - GENERIC  # the question's own subject words
         self._question = embed([question])[0] if question and self.sources else None
         self.embed = embed
@@ -218,7 +220,21 @@ class Grounder:
         """Whether ``sentence`` puts one of the question's terms where its source sentence has
         another ("terminated means ..." over a source that says "truncated means ...")."""
         words, source = content_tokens(sentence), self._tokens[best]
-        return bool((words - source) & self.asked) and bool((source - words) & self.asked)
+        if (words - source) & self.asked and (source - words) & self.asked:
+            return True
+        # the same words, but the sentence opens with another of the question's terms than its
+        # source does ("Terminated means ... a time limit" over "`truncated` means ...")
+        first, told = self._first_asked(sentence), self._first_asked(self.sources[best].text)
+        return first is not None and told is not None and first != told
+
+    def _first_asked(self, text: str) -> str | None:
+        """Which of the two things the question compares ("terminated vs truncated") ``text``
+        names first, in its first six words; None for a question that compares nothing."""
+        for word in re.findall(r"[A-Za-z][\w-]*", text)[:6]:
+            toks = content_tokens(word) & self.compared
+            if toks:
+                return min(toks)
+        return None
 
     def borrows_topic(self, sentence: str, best: int) -> bool:
         """Whether ``sentence`` says of the question's topic what its source sentence says of
@@ -318,6 +334,8 @@ def swaps_roles(sentence: str, source: str, min_shared: int = 2) -> bool:
     return False
 
 
+COMPARED = re.compile(r"\b([\w-]+)\s+(?:vs\.?|versus)\s+([\w-]+)|\bbetween\s+(?:the\s+)?([\w-]+)\s+and\s+(?:the\s+)?([\w-]+)",
+                      re.I)
 LITERAL = re.compile(r"`[^`]+`")
 COPULA = re.compile(r"^(?P<subject>.{3,90}?)\s+(?:is|are)\s+(?P<rest>.+)$", re.S)
 
@@ -469,10 +487,12 @@ def follows_on(question: str, first: Support, n: int, text: str, similarity: flo
     (``similarity`` at least ``CLOSE``), or says what to call or type for a how-to question. A sentence from elsewhere that shares one word with
     the question ("The action-value function Q(s, a) is ..." after why SAC keeps two
     critics) is filler, not a detail."""
-    if n == first.source or (similarity is not None and similarity >= CLOSE):
+    if n == first.source:
         return True
-    if HOW_TO.search(question) and STEPS.search(text):  # the next step of a how-to, from any source
-        return True
+    if PRONOUN.match(text):  # "It is part of rlcore ...": its "it" is another source's subject
+        return False
+    if (similarity is not None and similarity >= CLOSE) or (HOW_TO.search(question) and STEPS.search(text)):
+        return True  # close in meaning, or the next step of a how-to, from any source
     words = content_tokens(prose(text))
     if any(e <= words for e in entity_terms(question)):
         return True

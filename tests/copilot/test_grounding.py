@@ -393,6 +393,8 @@ def test_a_how_to_answer_may_go_on_with_a_step_from_another_source():
     assert follows_on(q, first, 2, "Register it with Gymnasium, then pass its id to `make_env` or `make_agent`.")
     assert not follows_on("What is a Gymnasium environment?", first, 2,
                           "Register it with Gymnasium, then pass its id to `make_env` or `make_agent`.")
+    # a sentence opening with "It" follows only from its own source
+    assert not follows_on(q, first, 2, "It is part of rlcore: `python -m rlcore sweep` on the command line.")
 
 
 def test_where_a_method_is_registered_is_no_definition_of_it():
@@ -408,3 +410,19 @@ def test_a_sentence_cut_before_its_point_is_dropped():
                  bag_of_words)
     assert g.check("So the TD target is [1].").action == "dropped"
     assert g.check("So the TD target is the reward plus the discounted value of the next state [1].").action == "kept"
+
+
+def test_a_sentence_that_opens_with_the_other_of_two_compared_things_is_not_kept():
+    source = ("`truncated` means the episode was cut off by a time limit, and its value is estimated as usual; "
+              "the target is `r` if terminated.")
+    g = Grounder([SourceSentence(1, source)], bag_of_words,
+                 question="What is the difference between terminated and truncated?")
+    said = ("Terminated means the episode was cut off by a time limit, and its value is estimated as usual; "
+            "the target is `r` if terminated [1].")
+    assert g.check(said).action != "kept"
+    assert g.check("Truncated means the episode was cut off by a time limit, and its value is estimated as "
+                   "usual [1].").action == "kept"
+    # a question comparing nothing: the opening word is free
+    g = Grounder([SourceSentence(1, source)], bag_of_words, question="When is an episode truncated?")
+    assert g.check("The episode is truncated when cut off by a time limit, and its value is estimated as "
+                   "usual [1].").action == "kept"
