@@ -207,8 +207,10 @@ class Grounder:
             ranked += 0.5 * np.clip(self._vectors @ self._question, 0.0, 1.0)
         for i in np.argsort(-ranked, kind="stable"):
             text = self.sources[i].text
+            # not where X lives in rlcore (it says nothing of X), nor "It fits PPO ...", whose
+            # "it" is its own section's subject, not the sentence it would replace
             if (scores[i] >= GARBLED and is_statement(text) and _as_sentence(text) not in shown
-                    and not REGISTRATION.search(text)):  # where X lives in rlcore says nothing of X
+                    and not REGISTRATION.search(text) and not PRONOUN.match(_as_sentence(text))):
                 return int(i)
         return None
 

@@ -426,3 +426,12 @@ def test_a_sentence_that_opens_with_the_other_of_two_compared_things_is_not_kept
     g = Grounder([SourceSentence(1, source)], bag_of_words, question="When is an episode truncated?")
     assert g.check("The episode is truncated when cut off by a time limit, and its value is estimated as "
                    "usual [1].").action == "kept"
+
+
+def test_a_garbled_sentence_is_not_replaced_by_a_sentence_whose_it_is_another_subject():
+    g = Grounder([SourceSentence(1, "It fits PPO and A2C instead of the squashed Gaussian, which needs clipping."),
+                  SourceSentence(2, "The squashed Gaussian is a Gaussian squashed by tanh, as in SAC.")],
+                 bag_of_words, question="What is the squashed Gaussian used by SAC?")
+    said = "The squashed Gaussian fits PPO and A2C, which needs clipping."
+    assert g.scores(said)[0] >= GARBLED
+    assert g.garbled(said, []) != 0
