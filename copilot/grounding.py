@@ -179,6 +179,7 @@ class Grounder:
         texts = source_texts or {}
         # a source's title (its text's first line) names what its sentences speak of
         self._titles = {n: content_tokens(t.split("\n", 1)[0]) for n, t in texts.items()}
+        self._headings = {n: content_tokens(t.split("\n", 1)[0].rsplit(">", 1)[-1]) for n, t in texts.items()}
         self._numbers = {n: numbers(t) for n, t in texts.items()}
         for s in self.sources:
             self._numbers.setdefault(s.n, set()).update(numbers(s.text))
@@ -210,9 +211,15 @@ class Grounder:
             # not where X lives in rlcore (it says nothing of X), nor "It fits PPO ...", whose
             # "it" is its own section's subject, not the sentence it would replace
             if (scores[i] >= GARBLED and is_statement(text) and _as_sentence(text) not in shown
-                    and not REGISTRATION.search(text) and not PRONOUN.match(_as_sentence(text))):
+                    and not REGISTRATION.search(text) and not self._other_subject(self.sources[i])):
                 return int(i)
         return None
+
+    def _other_subject(self, source: SourceSentence) -> bool:
+        """Whether ``source`` opens with "It"/"This" under a heading that names none of the
+        question's topic ("It fits PPO and A2C ..." under "Beta"), so its subject is not the
+        question's; under "What does the entropy coefficient do?" its "It" is the topic."""
+        return bool(PRONOUN.match(_as_sentence(source.text))) and not (self._headings.get(source.n, set()) & self.topic)
 
     def new_words(self, sentence: str, best: int) -> int:
         """Content words of ``sentence`` that neither its source sentence nor the question has."""

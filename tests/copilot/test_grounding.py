@@ -435,3 +435,9 @@ def test_a_garbled_sentence_is_not_replaced_by_a_sentence_whose_it_is_another_su
     said = "The squashed Gaussian fits PPO and A2C, which needs clipping."
     assert g.scores(said)[0] >= GARBLED
     assert g.garbled(said, []) != 0
+    # under a heading that names the question's topic, "It" is that topic
+    text = "It adds the entropy bonus to the objective, which keeps the policy exploring."
+    g = Grounder([SourceSentence(1, text)], bag_of_words,
+                 {1: "[1] FAQ > What does the entropy coefficient do?\n" + text},
+                 question="What does the entropy coefficient do?")
+    assert g.garbled("The entropy coefficient adds a bonus to the policy objective for exploring.", []) == 0
