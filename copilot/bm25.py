@@ -166,8 +166,8 @@ class BM25:
         a misspelt "read", and the corpus knows too few words to tell the two apart."""
         if self._stems is None:
             self._stems = {stem(t) for t in self.terms}
-        if word in self.terms or stem(spelling(word)) in self._stems:
-            return None
+        if word in self.terms or stem(spelling(word)) in self._stems or not tokenize(word):
+            return None  # indexed, or a stopword ("there"), which no index holds
         letters = "abcdefghijklmnopqrstuvwxyz"
         cut = [(word[:i], word[i:]) for i in range(len(word) + 1)]
         near = {a + c + b for a, b in cut for c in letters} | {a + b[1] + b[0] + b[2:] for a, b in cut if len(b) > 1}

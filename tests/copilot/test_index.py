@@ -208,6 +208,8 @@ def test_a_misspelt_word_is_mended_to_the_indexed_word_it_misses_a_letter_of():
     assert bm25.nearest_term("reduce") is None  # indexed in another form ("reduces")
     assert bm25.nearest_term("bread") is None  # an extra or a changed letter is not mended: "bread" is a word
     assert bm25.nearest_term("network") is None and bm25.nearest_term("netwrk") == "network"
+    three = BM25.build([tokenize("three critics"), tokenize("three heads")])
+    assert three.nearest_term("there") is None  # a stopword, though two letters from "three"
 
 
 def test_bm25_round_trips_through_disk(tmp_path):
