@@ -376,15 +376,6 @@ def test_the_next_sentence_of_a_one_sentence_answer_is_the_best_that_follows_on(
     assert next_sentence(q, shown, [candidates[0], candidates[2]]) == candidates[2]  # the same source
 
 
-def test_a_garbled_sentence_is_not_replaced_by_where_a_method_is_registered():
-    g = Grounder([SourceSentence(1, "rlcore registers RE3 as the intrinsic reward `re3` in its rewards registry."),
-                  SourceSentence(2, "RE3 turns state-entropy maximisation into an intrinsic reward without training.")],
-                 bag_of_words, question="What does the RE3 intrinsic reward compute?")
-    said = "RE3 computes an intrinsic reward from the rewards registry of rlcore."
-    assert g.scores(said)[0] >= GARBLED
-    assert g.garbled(said, []) != 0
-
-
 def test_a_how_to_answer_may_go_on_with_a_step_from_another_source():
     from copilot.grounding import Support, follows_on
 
@@ -428,14 +419,21 @@ def test_a_sentence_that_opens_with_the_other_of_two_compared_things_is_not_kept
                    "usual [1].").action == "kept"
 
 
-def test_a_garbled_sentence_is_not_replaced_by_a_sentence_whose_it_is_another_subject():
-    g = Grounder([SourceSentence(1, "It fits PPO and A2C instead of the squashed Gaussian, which needs clipping."),
-                  SourceSentence(2, "The squashed Gaussian is a Gaussian squashed by tanh, as in SAC.")],
-                 bag_of_words, question="What is the squashed Gaussian used by SAC?")
-    said = "The squashed Gaussian fits PPO and A2C, which needs clipping."
+@pytest.mark.parametrize("sources, question, said", [
+    (["rlcore registers RE3 as the intrinsic reward `re3` in its rewards registry.",  # where it lives
+      "RE3 turns state-entropy maximisation into an intrinsic reward without training."],
+     "What does the RE3 intrinsic reward compute?", "RE3 computes an intrinsic reward from the rewards registry of rlcore."),
+    (["It fits PPO and A2C instead of the squashed Gaussian, which needs clipping.",  # "it" is another subject
+      "The squashed Gaussian is a Gaussian squashed by tanh, as in SAC."],
+     "What is the squashed Gaussian used by SAC?", "The squashed Gaussian fits PPO and A2C, which needs clipping."),
+])
+def test_a_garbled_sentence_is_not_replaced_by_a_sentence_that_says_nothing_of_the_topic(sources, question, said):
+    g = Grounder([SourceSentence(n, text) for n, text in enumerate(sources, 1)], bag_of_words, question=question)
     assert g.scores(said)[0] >= GARBLED
     assert g.garbled(said, []) != 0
-    # under a heading that names the question's topic, "It" is that topic
+
+
+def test_a_sentence_opening_with_it_under_a_heading_naming_the_topic_may_replace_a_garbled_one():
     text = "It adds the entropy bonus to the objective, which keeps the policy exploring."
     g = Grounder([SourceSentence(1, text)], bag_of_words,
                  {1: "[1] FAQ > What does the entropy coefficient do?\n" + text},
