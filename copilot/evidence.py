@@ -27,8 +27,8 @@ from copilot.bm25 import tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 # a sentence ends at . ! ? before a capital, a literal or a bracket, but not after "e.g." and the like
-SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
-                          r"\s+(?=[A-Z`(\[*])")
+NOT_ABBREVIATION = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
+SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*])")
 DESCRIBES = frozenset({"description", "meaning", "what it does", "purpose", "notes", "note", "use", ""})
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
@@ -325,8 +325,6 @@ def shape(question: str, text: str, topic: set[str]) -> float:
 def defines(text: str, topic: set[str]) -> bool:
     """Whether ``text`` opens with (most of) ``topic`` and then says what it is or does:
     "Target policy smoothing: adds ...", "The buffer size sets ..."."""
-    if REGISTRATION.search(text):  # "rlcore registers RE3 as ...": where it lives, not what it is
-        return False
     words = INLINE_CODE.sub(lambda c: " " * len(c.group()), text)  # a verb, not `rlcore/rewards/`
     m = DEFINES.search(words[:160])
     cut = min(m.start() if m else len(text), words.find(":") if 0 < words.find(":") < 160 else len(text))

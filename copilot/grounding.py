@@ -39,16 +39,15 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
-                              INLINE_CODE, REGISTRATION, WHY_QUESTION, defines, entity_terms, has_code, is_statement,
-                              key_terms, only_where, prose)
+                              INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHY_QUESTION, defines, entity_terms,
+                              has_code, is_statement, key_terms, only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
 NEW_WORDS = 2  # a kept sentence may add at most this many content words of its own
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
-SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
-                          r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
+SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
