@@ -158,15 +158,21 @@ class BM25:
         i = self.terms.get(term)
         return 0 if i is None else int(self.indptr[i + 1] - self.indptr[i])
 
+    def knows(self, word: str) -> bool:
+        """Whether some document holds ``word`` (a lower-case word) in some form: as it is, or
+        its stem in either spelling ("normalization" meets "normalisation")."""
+        if self._stems is None:
+            self._stems = {stem(t) for t in self.terms}
+        term = stem(spelling(word))
+        return word in self.terms or term in self.terms or term in self._stems or not tokenize(word)
+
     def nearest_term(self, word: str, min_df: int = 2) -> str | None:
         """The indexed term that ``word`` misspells by a dropped letter or two swapped ones
         ("targt", "priortized"), held by at least ``min_df`` documents, the most common first;
         None when ``word`` is indexed in some form (the stem of "reduces" is that of "reduce")
         or nothing is that close. A changed or an extra letter is not mended: "bread" is not
         a misspelt "read", and the corpus knows too few words to tell the two apart."""
-        if self._stems is None:
-            self._stems = {stem(t) for t in self.terms}
-        if word in self.terms or stem(spelling(word)) in self._stems or not tokenize(word):
+        if self.knows(word):
             return None  # indexed, or a stopword ("there"), which no index holds
         letters = "abcdefghijklmnopqrstuvwxyz"
         cut = [(word[:i], word[i:]) for i in range(len(word) + 1)]

@@ -30,7 +30,8 @@ from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
-                               passing_terms, quoted, repeats, source_first, unmentioned_feature)
+                               passing_terms, quoted, repeats, source_first, unknown_subject,
+                               unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -196,7 +197,9 @@ class Copilot:
         # mentions is not covered, however close the hits are in meaning
         texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
-                            or unmentioned_feature(state["question"], texts))
+                            or unmentioned_feature(state["question"], texts)
+                            or (unknown_subject(state["question"], self.index.knows, texts)
+                                if hasattr(self.index, "knows") else []))
         state["in_passing"] = False
         if not state["missing"]:  # a name no source mentions, or only in brackets ("(Dreamer)")
             named = passing_terms(state["question"], [h.title for h in hits], [h.text for h in hits])
@@ -283,15 +286,14 @@ class Copilot:
                 yield "\n\n" + cited(shown[-1])
 
     def _answer_sentences(self, state: dict, extract: list[tuple[int, str]]) -> Iterator[Support]:
-        """The model's sentences that survive the check, led by the best evidence sentence
-        when the model's first sentence does not survive; ends with an evidence sentence
-        when only one sentence was shown."""
+        """The model's sentences that survive the check (a first sentence that does not
+        survive gives way to the next that does, which reads the question better than word
+        overlap); the best evidence sentence when none survives; ends with an evidence
+        sentence when only one sentence was shown."""
         question, shown = state["question"], state["support"]
         lead = quoted(question, *extract[0])
         for s in self._checked_model_sentences(state):
-            if not shown and s.action == "dropped":
-                yield lead
-            elif s.action != "dropped" and not repeats(s.sentence, shown):
+            if s.action != "dropped" and not repeats(s.sentence, shown):
                 yield s
             if len(shown) >= MAX_SENTENCES:
                 return

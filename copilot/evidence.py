@@ -72,6 +72,11 @@ STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|regi
                    r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
                    r"to \w+ \w+, (call|pass|run|use))\b"
                    r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b", re.I)  # "`list` prints ...": what a command does
+# a question about when to do something favours a sentence that states a condition
+WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|are)\b|\bin which cases?\b|"
+                           r"什么时候|何时", re.I)
+CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecessary|not needed|"
+                       r"helps (when|with|on))\b", re.I)
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
@@ -318,6 +323,8 @@ def shape(question: str, text: str, topic: set[str]) -> float:
         elif says_what(text, topic):  # "..., V-trace is the off-policy correction ..."
             out += DEFINITION_BONUS / 2
     if HOW_TO.search(question) and STEPS.search(text):
+        out += STEPS_BONUS
+    if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += STEPS_BONUS
     return out
 

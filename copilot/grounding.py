@@ -538,6 +538,41 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     return missing
 
 
+# the thing a question is about, in its first words: "what is go-explore", "how does hindsight
+# experience replay relabel ...", "option-critic question: ...", "hindsight experience replay - how ..."
+SUBJECT = re.compile(r"^\s*(?:(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)?|explain|define|describe|"
+                     r"how\s+(?:does|do|is|are|can|should))\s+(?:the\s+|a\s+|an\s+)?(?P<after>[\w'-]+(?:\s+[\w'-]+){0,5})"
+                     r"|(?P<before>[\w'-]+(?:\s+[\w'-]+){0,3})\s*(?:\s-\s|–|—|:))", re.I)
+
+
+def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence[str]) -> list[str]:
+    """The lower-case words naming what ``question`` is about ("hindsight" in "how does
+    hindsight experience replay relabel goals?", "go-explore") that the corpus never uses:
+    the subject's first word when no chunk holds it in any form (``knows``), or a hyphenated
+    word of it that none of ``texts`` holds. Capitalised names are :func:`missing_terms`'
+    business."""
+    m = SUBJECT.match(question)
+    if not m:
+        return []
+    out = []
+    # "the purpose of X", "the role of X": X is what it is about
+    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+of\s+(?:the\s+|a\s+|an\s+)?", "", m.group("after") or m.group("before"))
+    for i, word in enumerate(phrase.split()):
+        word = re.sub(r"'s$", "", word)
+        if word.lower() in STOP:
+            break
+        if not word.islower() or not word.replace("-", "").isalpha() or (i and "-" not in word):
+            continue  # after its first word a phrase may go on to a verb ("... replay relabel")
+        if "-" in word:
+            parts = [p for p in word.split("-") if p]
+            haystack = " ".join(texts).lower()
+            if not any(sep.join(parts) in haystack for sep in ("-", " ", "")):
+                out.append(word)
+        elif len(word) >= 4 and not knows(word):
+            out.append(word)
+    return out
+
+
 # "Does rlcore support X?": the docs must name X for the answer to be anything but "not covered"
 SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|have|has|include|"
                               r"includes|offer|offers|provide|provides|implement|implements|ship|ships|"

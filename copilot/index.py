@@ -372,6 +372,11 @@ class Index:
 
         return TYPO_CANDIDATE.sub(mend, query)
 
+    def knows(self, word: str) -> bool:
+        """Whether any chunk holds ``word`` (lower case) in some form (see :meth:`BM25.knows`)."""
+        self._fresh()
+        return self._bm25.knows(word)
+
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
                cross_lingual: bool = True, ranking: Ranking | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``, optionally only of the given kinds.

@@ -103,6 +103,15 @@ def test_an_answer_with_no_supported_sentence_becomes_a_quoted_extract(settings)
     assert answer.sources and answer.sources[0].path.endswith("sac.md")
 
 
+def test_a_dropped_first_sentence_gives_way_to_the_models_supported_one(settings):
+    llm = FakeLLM(["SAC was invented on the moon in 1850 [1]. ",
+                   "The temperature alpha is tuned so that the policy entropy tracks a target entropy [1]."],
+                  name="echo", n_ctx=2048)
+    answer = Copilot(settings, llm=llm).ask("How does SAC tune its temperature alpha?", k=3)
+    assert [c.action for c in answer.checks] == ["dropped", "kept"]
+    assert answer.answer.startswith("The temperature alpha is tuned") and "moon" not in answer.answer
+
+
 def test_question_outside_the_corpus_is_said_plainly(settings):
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("zxqv wibble frobnicate?")

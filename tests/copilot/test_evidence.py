@@ -306,3 +306,11 @@ def test_a_sentence_does_not_end_at_an_abbreviation():
                         "PPO, needs more. Then a new sentence.")
     assert units == ["Off-policy methods need fewer steps (e.g. Pendulum: about 10^4 steps).",
                      "The rest, i.e. PPO, needs more.", "Then a new sentence."]
+
+
+def test_a_when_question_prefers_the_sentence_that_states_a_condition():
+    hits = [FakeHit("Observation normalization", "Observation normalization standardises every observation with "
+                    "running statistics. Turn observation normalization on when features have very different "
+                    "scales. Observation normalization statistics are saved in checkpoints.")]
+    assert "when features" in _first_quote("When should I turn on observation normalization?", hits)
+    assert "when features" not in _first_quote("What is observation normalization?", hits)

@@ -14,7 +14,8 @@ import pytest
 from copilot.chat import Copilot
 from copilot.config import Settings
 from copilot.grounding import (GARBLED, SUPPORTED, Grounder, SourceSentence, check_answer, choose_extract,
-                               complete_sentences, decline, numbers, split_answer, strip_citations, swaps_roles)
+                               complete_sentences, decline, numbers, split_answer, strip_citations, swaps_roles,
+                               unknown_subject)
 from copilot.ingest import ingest
 from fake_llm import FakeLLM
 
@@ -439,3 +440,20 @@ def test_a_sentence_opening_with_it_under_a_heading_naming_the_topic_may_replace
                  {1: "[1] FAQ > What does the entropy coefficient do?\n" + text},
                  question="What does the entropy coefficient do?")
     assert g.garbled("The entropy coefficient adds a bonus to the policy objective for exploring.", []) == 0
+
+
+def test_a_lower_case_subject_the_corpus_never_uses_is_found():
+    known = {"experience", "replay", "goals", "target", "network", "purpose", "explore", "option", "critic",
+             "noisy", "problem", "buffer", "dqn", "plan"}
+    texts = ["Go explore the state space; the critic of an option ..."]
+    assert unknown_subject("how does hindsight experience replay relabel the goals?", known.__contains__,
+                           texts) == ["hindsight"]
+    assert unknown_subject("What does the clip range of PPO control?", known.__contains__, texts) == []
+    assert unknown_subject("hindsight experience replay - how do i use it?", known.__contains__, texts) == ["hindsight"]
+    assert unknown_subject("what is go-explore and how does it work?", known.__contains__, []) == ["go-explore"]
+    assert unknown_subject("what is go-explore?", known.__contains__, texts) == []  # "Go explore" is there
+    # what frames a question is not its subject; names are missing_terms' business
+    assert unknown_subject("What is the purpose of the target network in DQN?", lambda w: w != "purpose", texts) == []
+    assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
+    assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
+    assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []

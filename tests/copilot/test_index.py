@@ -212,6 +212,13 @@ def test_a_misspelt_word_is_mended_to_the_indexed_word_it_misses_a_letter_of():
     assert three.nearest_term("there") is None  # a stopword, though two letters from "three"
 
 
+def test_bm25_knows_a_word_in_any_form_and_spelling():
+    bm25 = BM25.build([tokenize("observation normalisation has a purpose", stemmed=True),
+                       tokenize("samples are replayed", stemmed=True)])
+    assert all(bm25.knows(w) for w in ("purpose", "normalization", "normalisation", "sampling", "replay", "the"))
+    assert not bm25.knows("hindsight") and not bm25.knows("relabel")
+
+
 def test_bm25_round_trips_through_disk(tmp_path):
     bm25 = BM25.build([tokenize("ReplayBuffer stores transitions"), tokenize("熵 正则化")])
     bm25.save(tmp_path / "b.npz")
