@@ -30,7 +30,7 @@ from copilot.generations import lexical_dir
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
-                               passing_terms, quoted, repeats, source_first, unknown_subject,
+                               passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
                                unmentioned_feature)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
@@ -196,6 +196,8 @@ class Copilot:
         # a question about a named thing (an acronym, a name, an identifier) that no hit
         # mentions is not covered, however close the hits are in meaning
         texts = [f"{h.title} {h.text}" for h in hits]
+        # a name typed in lower case is read as the sources spell it ("rnd" -> "RND")
+        state["question"] = restore_case(state["question"], texts)
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts)
                             or (unknown_subject(state["question"], self.index.knows, texts)

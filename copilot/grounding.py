@@ -538,6 +538,32 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     return missing
 
 
+def restore_case(question: str, texts: Sequence[str]) -> str:
+    """``question`` with the lower-case names that ``texts`` spell as names written as they
+    do ("how does rnd work" -> "how does RND work", "ppg's" -> "PPG's", "v-trace" ->
+    "V-trace"), so that a question typed in lower case is read as naming the method. A word
+    becomes a name when its prose occurrences (code aside) are mostly in one spelling with two
+    capitals, a capital and a digit, or a capital letter before a hyphen ("V-trace")."""
+    prose = LITERAL.sub(" ", CODE_BLOCK.sub(" ", " ".join(texts)))
+    forms: dict[str, dict[str, int]] = {}
+    for m in re.finditer(r"(?<![\w-])[A-Za-z][\w-]*[A-Za-z0-9](?![\w-])", prose):
+        word = m.group(0)
+        forms.setdefault(word.lower(), {}).setdefault(word, 0)
+        forms[word.lower()][word] += 1
+
+    def name(m: re.Match) -> str:
+        word = m.group(0)
+        seen = forms.get(word)
+        if not seen or word in STOP:
+            return word
+        best, n = max(seen.items(), key=lambda kv: kv[1])
+        capitals = sum(c.isupper() for c in best)
+        named = capitals >= 2 or (capitals and any(c.isdigit() for c in best)) or re.match(r"[A-Z]-", best)
+        return best if named and best != word and n > 2 * seen.get(word, 0) else word
+
+    return re.sub(r"(?<![\w-])[a-z][\w-]*[a-z0-9](?![\w-])", name, question)
+
+
 # the thing a question is about, in its first words: "what is go-explore", "how does hindsight
 # experience replay relabel ...", "option-critic question: ...", "hindsight experience replay - how ..."
 SUBJECT = re.compile(r"^\s*(?:(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)?|explain|define|describe|"

@@ -14,8 +14,8 @@ import pytest
 from copilot.chat import Copilot
 from copilot.config import Settings
 from copilot.grounding import (GARBLED, SUPPORTED, Grounder, SourceSentence, check_answer, choose_extract,
-                               complete_sentences, decline, numbers, split_answer, strip_citations, swaps_roles,
-                               unknown_subject)
+                               complete_sentences, decline, numbers, restore_case, split_answer, strip_citations,
+                               swaps_roles, unknown_subject)
 from copilot.ingest import ingest
 from fake_llm import FakeLLM
 
@@ -457,3 +457,14 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
     assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
+
+
+def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
+    texts = ["RND rewards novelty; `rnd` is its key. PPG's auxiliary phase distils values. V-trace corrects "
+             "IMPALA's lag. TD3 adds three fixes. Pseudo-counts generalise counts; pseudo-counts need a density. "
+             "Not every NOT is a name, not at all, not here."]
+    assert restore_case("how does rnd work with ppg's phase and v-trace in impala, td3?", texts) == \
+        "how does RND work with PPG's phase and V-trace in IMPALA, TD3?"
+    # a capital that only opens a sentence, a word in its own lower case, an unknown word: unchanged
+    assert restore_case("what do pseudo-counts reward? is it not the same? and hindsight?", texts) == \
+        "what do pseudo-counts reward? is it not the same? and hindsight?"
