@@ -54,7 +54,8 @@ STOP = frozenset("a an and are as at be by can do does for from how i in is it i
 FRAME = frozenset("role purpose mean means meaning difference between work works happen change changes "
                   "use used using rlcore".split())
 DEFINITION_QUESTION = re.compile(
-    r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b|why\b)|什么是|是什么|什么作用|的作用|指什么|为什么",
+    r"^\s*(what\s+(is|are|was|does|do)\b|what's\b|define\b|explain\b|why\b|"
+    r"how\s+(?:does|is|are)\s+(?!(?:i|we|you|it|this|that|they)\b))|什么是|是什么|什么作用|的作用|指什么|为什么",
     re.I)
 DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|controls|bounds|estimates|"
                      r"learns|returns|adds|uses|keeps|rewards|combines|replaces|trades|sets|decides|"

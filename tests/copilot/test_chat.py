@@ -24,7 +24,8 @@ CORPUS = {
     "replay.md": "# Experience replay\n\n## Replay buffer size\n\nThe replay buffer stores past "
                  "transitions; its capacity decides how much old experience DQN keeps.\n",
     "sac.md": "# Soft actor-critic\n\n## SAC temperature\n\nSAC tunes the temperature alpha so the policy "
-              "entropy tracks a target entropy.\n",
+              "entropy tracks a target entropy. SAC learns two critics and uses the smaller estimate in its "
+              "targets.\n",
     "sweep.md": "# Command line\n\n## Several seeds\n\nEach seed of a sweep lands in its own run folder."
                 "\n\n```bash\npython -m rlcore sweep --algo ppo --env CartPole-v1 --seeds 5\n```\n",
 }
@@ -110,6 +111,18 @@ def test_a_dropped_first_sentence_gives_way_to_the_models_supported_one(settings
     answer = Copilot(settings, llm=llm).ask("How does SAC tune its temperature alpha?", k=3)
     assert [c.action for c in answer.checks] == ["dropped", "kept"]
     assert answer.answer.startswith("The temperature alpha is tuned") and "moon" not in answer.answer
+
+
+def test_after_a_dropped_sentence_a_replacement_from_further_down_waits_behind_the_best_evidence(settings, monkeypatch):
+    import copilot.chat as chat
+    monkeypatch.setattr(chat, "LEADS", 1)  # only the best evidence sentence may be replaced into the lead
+    llm = FakeLLM(["SAC was invented on the moon in 1850 [1]. ",
+                   "SAC learns 77 critics and uses the smaller estimate in its targets [1]."], name="echo", n_ctx=2048)
+    bot = Copilot(settings, llm=llm)
+    answer = bot.ask("How does SAC tune its temperature alpha?", k=3)
+    assert [c.action for c in answer.checks] == ["dropped", "replaced"]
+    assert answer.answer.startswith("SAC tunes the temperature alpha") and "77" not in answer.answer
+    assert answer.answer.index("SAC learns two critics") > answer.answer.index("target entropy")
 
 
 def test_question_outside_the_corpus_is_said_plainly(settings):

@@ -138,6 +138,15 @@ def test_a_definition_of_the_topic_beats_a_list_that_names_it_and_framing_words_
     assert "critic" not in evidence.blocks[0][1]
 
 
+def test_a_how_does_x_work_question_is_answered_by_what_x_does():
+    hits = [FakeHit("Replay", "Buffer size, target networks and DQN training loops all matter a lot. "
+                              "The buffer size sets how much old experience DQN keeps.")]
+    for question in ("How does the buffer size work in DQN?", "How is the buffer size used by DQN?"):
+        evidence = build_evidence(question, hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                                  count_tokens=words, budget=12)
+        assert evidence.quotes[0][1].startswith("The buffer size sets"), question
+
+
 def test_a_unit_naming_the_questions_identifier_and_prose_over_code_are_preferred():
     hits = [FakeHit("PPO", "```python\nagent = make_agent('ppo', config={'n_steps': 64})\n```\n\n"
                            "PPO is registered under the name ppo in rlcore today.\n\n"
