@@ -45,7 +45,7 @@ SYSTEM = (
 CITE = re.compile(r"\[(\d{1,2})\]")
 ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
 MAX_SENTENCES = 3
-LEADS = 3  # after a dropped first sentence, a replacement from these evidence sentences may lead
+LEADS = 3  # a model sentence replaced by one of these evidence sentences may open the answer
 NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
@@ -290,19 +290,17 @@ class Copilot:
 
     def _answer_sentences(self, state: dict, extract: list[tuple[int, str]]) -> Iterator[Support]:
         """The model's sentences that survive the check; the best evidence sentence when none
-        survives; ends with an evidence sentence when only one sentence was shown. A dropped
-        first sentence gives way to the next the model wrote when the check kept it, or
-        replaced it by one of the best evidence sentences (the sentence the model aimed at
-        reads the question better than word overlap); a replacement from further down the
-        evidence waits behind the best evidence sentence."""
+        survives; ends with an evidence sentence when only one sentence was shown. The answer
+        opens with the model's first sentence that the check keeps, or replaces by one of the
+        best evidence sentences (the sentence the model aimed at reads the question better
+        than word overlap), so a dropped first sentence gives way to the next; a replacement
+        from further down the evidence waits behind the best evidence sentence."""
         question, shown = state["question"], state["support"]
         lead = quoted(question, *extract[0])
         best = {quoted(question, n, text).sentence for n, text in state.get("quotes", [])[:LEADS]}
-        dropped = False
         for s in self._checked_model_sentences(state):
-            if not shown and dropped and s.action == "replaced" and s.sentence not in best:
+            if not shown and s.action == "replaced" and s.sentence not in best:
                 yield lead
-            dropped = dropped or (not shown and s.action == "dropped")
             if s.action != "dropped" and not repeats(s.sentence, shown):
                 yield s
             if len(shown) >= MAX_SENTENCES:

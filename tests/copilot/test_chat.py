@@ -113,14 +113,15 @@ def test_a_dropped_first_sentence_gives_way_to_the_models_supported_one(settings
     assert answer.answer.startswith("The temperature alpha is tuned") and "moon" not in answer.answer
 
 
-def test_after_a_dropped_sentence_a_replacement_from_further_down_waits_behind_the_best_evidence(settings, monkeypatch):
+@pytest.mark.parametrize("before", [[], ["SAC was invented on the moon in 1850 [1]. "]])
+def test_a_replacement_from_further_down_the_evidence_waits_behind_the_best_sentence(settings, monkeypatch, before):
     import copilot.chat as chat
     monkeypatch.setattr(chat, "LEADS", 1)  # only the best evidence sentence may be replaced into the lead
-    llm = FakeLLM(["SAC was invented on the moon in 1850 [1]. ",
-                   "SAC learns 77 critics and uses the smaller estimate in its targets [1]."], name="echo", n_ctx=2048)
+    llm = FakeLLM([*before, "SAC learns 77 critics and uses the smaller estimate in its targets [1]."],
+                  name="echo", n_ctx=2048)
     bot = Copilot(settings, llm=llm)
     answer = bot.ask("How does SAC tune its temperature alpha?", k=3)
-    assert [c.action for c in answer.checks] == ["dropped", "replaced"]
+    assert [c.action for c in answer.checks] == ["dropped"] * len(before) + ["replaced"]
     assert answer.answer.startswith("SAC tunes the temperature alpha") and "77" not in answer.answer
     assert answer.answer.index("SAC learns two critics") > answer.answer.index("target entropy")
 
