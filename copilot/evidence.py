@@ -289,7 +289,7 @@ def entity_terms(question: str) -> list[set[str]]:
 
 # "rlcore registers RND as the intrinsic reward `rnd`": where a method lives in rlcore, which
 # answers a question about rlcore, not one about the method itself
-REGISTRATION = re.compile(r"^rlcore registers\b|\bis registered (?:as|under)\b", re.I)
+REGISTRATION = re.compile(r"^rlcore registers\b|\b(?:is|are) registered\b", re.I)
 ASKS_RLCORE = re.compile(r"rlcore|regist|\bkey\b|\bname\b", re.I)
 
 

@@ -195,6 +195,11 @@ def test_the_extract_naming_most_of_the_questions_topic_leads():
               (2, "`n_steps`; int; 128; Steps collected per env before each update of PPO.")]
     assert choose_extract("How large should n_steps be for PPO?", quotes)[0][0] == 2
     assert choose_extract("How is PPO registered in rlcore?", quotes)[0][0] == 1
+    # a list of what is registered does not say what a method computes
+    listed = [(1, "In rlcore all of these are registered intrinsic rewards: `rnd`, `re3` and `icm`."),
+              (2, "RE3 turns state-entropy maximisation into an intrinsic reward without extra training.")]
+    assert choose_extract("What does the RE3 intrinsic reward compute?", listed)[0][0] == 2
+    assert choose_extract("Which intrinsic rewards are registered in rlcore?", listed)[0][0] == 1
 
 
 def test_a_cause_no_source_states_is_not_kept():
