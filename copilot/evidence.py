@@ -79,6 +79,7 @@ WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|ar
 CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecessary|not needed|"
                        r"helps (when|with|on))\b", re.I)
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
+CONDITION_BONUS = 0.1  # a sentence that states a condition, for a "when should I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
 PENALTY = 0.15  # code, unless the question asks how to do something
@@ -326,7 +327,7 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     if HOW_TO.search(question) and STEPS.search(text):
         out += STEPS_BONUS
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
-        out += STEPS_BONUS
+        out += CONDITION_BONUS
     return out
 
 

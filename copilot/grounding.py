@@ -580,7 +580,7 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     m = SUBJECT.match(question)
     if not m:
         return []
-    out = []
+    out, haystack = [], " ".join(texts).lower()
     # "the purpose of X", "the role of X": X is what it is about
     phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+of\s+(?:the\s+|a\s+|an\s+)?", "", m.group("after") or m.group("before"))
     for i, word in enumerate(phrase.split()):
@@ -591,7 +591,6 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
             continue  # after its first word a phrase may go on to a verb ("... replay relabel")
         if "-" in word:
             parts = [p for p in word.split("-") if p]
-            haystack = " ".join(texts).lower()
             if not any(sep.join(parts) in haystack for sep in ("-", " ", "")):
                 out.append(word)
         elif len(word) >= 4 and not knows(word):
