@@ -100,7 +100,9 @@ ENTITY_PENALTY = 0.2
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
 PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)
-ALIASES = {"agent": "algorithm"}  # a unit's word -> the question word it also answers to
+# a unit's word -> the question word it also answers to: rlcore's docs say "agent" for an
+# algorithm and spell out what users abbreviate ("obs normalization", "my env")
+ALIASES = {"agent": "algorithm", "observation": "obs", "environment": "env"}
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -192,15 +194,15 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text, stemmed=True) if t not in STOP and len(t) > 1}
 
 
-def acronyms(text: str) -> dict[str, set[str]]:
+def acronyms(text: str, tokens: Callable[[str], set[str]] = _content_tokens) -> dict[str, set[str]]:
     """Acronyms that ``text`` spells out, "Prioritized Experience Replay (PER)": the acronym's
-    token -> the content tokens of its long form (whose initials must spell it)."""
+    token -> the ``tokens`` of its long form (whose initials must spell it)."""
     found: dict[str, set[str]] = {}
     for m in ACRONYM.finditer(text):
         words, short = re.split(r"[\s-]+", m.group(1).strip()), m.group(2)
         long = words[-len(short):] if len(words) >= len(short) else []
         if long and "".join(w[0] for w in long).upper() == short.upper():
-            found[short.lower()] = _content_tokens(" ".join(long))
+            found[short.lower()] = tokens(" ".join(long))
     return found
 
 
@@ -211,6 +213,16 @@ def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
     extra = set().union(*(names[t] for t in tokens if t in names)) if names else set()
     short = {t for t, long in names.items() if long and long <= tokens}
     return tokens | extra | short
+
+
+def as_acronyms(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
+    """``tokens`` with every long form among them folded into its acronym: "what does alpha
+    do in soft actor critic" has two topic words, alpha and SAC, not four in which SAC's
+    three would outweigh the one the question is about."""
+    for short, long in names.items():
+        if len(long) > 1 and long <= tokens:
+            tokens = (tokens - long) | {short}
+    return tokens
 
 
 _FRAME_TOKENS = frozenset(_content_tokens(" ".join(FRAME)))  # as sentence matching spells them ("purpos")
@@ -232,7 +244,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
-    q_tokens = focus_terms(question)
+    q_tokens = as_acronyms(focus_terms(question), names)
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
     # a section's first sentence that opens with "It" speaks of the heading: it gets its words
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (

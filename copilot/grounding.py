@@ -598,6 +598,22 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     return out
 
 
+# contractions typed without their apostrophe ("whats") are no subject the docs could lack
+BARE_CONTRACTIONS = frozenset("whats hows wheres whos thats theres doesnt dont didnt isnt arent wasnt cant "
+                              "couldnt wont wouldnt shouldnt ive im youre lets".split())
+LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")
+
+
+def unknown_words(question: str, knows: Callable[[str], bool]) -> list[str]:
+    """The lower-case words of ``question`` (four letters or more, each part of a hyphenated
+    word apart) that no chunk holds in any form: "alphazero", "cleanrl", "sourdough". On
+    their own they prove nothing (a user's "crank" or "plug" is no topic); with evidence
+    that is far from the question in meaning, they name what the docs lack."""
+    words = (part for word in LOWER_WORD.findall(question) for part in word.split("-"))
+    return list(dict.fromkeys(w for w in words if len(w) >= 4 and w not in STOP
+                              and w not in BARE_CONTRACTIONS and not knows(w)))
+
+
 # "Does rlcore support X?": the docs must name X for the answer to be anything but "not covered"
 SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|have|has|include|"
                               r"includes|offer|offers|provide|provides|implement|implements|ship|ships|"

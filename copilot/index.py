@@ -26,6 +26,7 @@ import numpy as np
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
+from copilot.evidence import acronyms
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
                                  live_generation, manifest_stamp, read_manifest, server_url)
@@ -230,6 +231,22 @@ class Index:
         self._rows = {cid: i for i, cid in enumerate(table["id"])}
         self._symbols = SymbolTable(table.get("symbol", []))
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
+        self._names: dict[str, set[str]] | None = None  # the corpus's acronyms, read on first use
+
+    def _folded(self, tokens: list[str]) -> list[str]:
+        """``tokens`` with a method's spelled-out name ("soft actor critic") read as its acronym
+        ("sac"), as the corpus spells it out: one name weighs as one word, not three that
+        outweigh what the question asks about it (alpha)."""
+        if self._names is None:
+            chunks = zip(self._table.get("title") or [], self._table["text"])
+            self._names = acronyms("\n".join(f"{title or ''}\n{text or ''}" for title, text in chunks),
+                                   lambda text: set(tokenize(text)))
+        words = set(tokens)
+        for short, long in self._names.items():
+            if len(long) > 1 and long <= words:
+                tokens = [t for t in tokens if t not in long] + [short]
+                words = set(tokens)
+        return tokens
 
     def load_lexical(self) -> None:
         """Load BM25 and the chunk table; when missing or out of step with Chroma, rebuild them
@@ -331,7 +348,7 @@ class Index:
     def _candidates(self, query: str, reading: Expansion, vector: np.ndarray, depth: int,
                     kinds: list[str] | None) -> tuple[list[Candidate], dict[str, Any], list[str]]:
         """Dense, BM25 and symbol candidates with every signal filled in."""
-        tokens = tokenize(query) + tokenize(" ".join(reading.english))
+        tokens = self._folded(tokenize(query) + tokenize(" ".join(reading.english)))
         scores = self._bm25.scores(tokens)
         ids = self._table["id"]
         found: dict[str, Candidate] = {}

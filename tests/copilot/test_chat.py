@@ -222,3 +222,19 @@ def test_a_how_to_answer_shows_the_sources_example_after_the_checked_sentences(s
     assert [s.action for s in answer.support][-1] == "quoted" and answer.support[-1].sentence.startswith("```")
     what = Copilot(settings, llm=FakeLLM(["Each seed of a sweep lands in its own run folder [1]."]))
     assert "```" not in what.ask("What is a sweep?", k=3).answer
+
+
+def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is_far(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "schedules.md").write_text("# Schedules\n\n## Learning-rate schedule\n\nA good schedule decays the "
+                                       "learning rate linearly; feeding the agent fresh data keeps the schedule "
+                                       "honest.\n")
+    settings = Settings(home=tmp_path, corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    bot = Copilot(settings, llm=EchoLLM())
+    answer = bot.ask("what's a good feeding schedule for a sourdough starter?")
+    assert answer.answer.endswith("none of the sources found mentions sourdough, starter.")
+    assert not answer.covered and bot.llm.seen == []
+    # without a word the docs lack, the same distance is no reason to decline
+    assert Copilot(settings, llm=EchoLLM()).ask("what's a good learning rate schedule for my agent?").covered

@@ -323,3 +323,17 @@ def test_a_when_question_prefers_the_sentence_that_states_a_condition():
                     "scales. Observation normalization statistics are saved in checkpoints.")]
     assert "when features" in _first_quote("When should I turn on observation normalization?", hits)
     assert "when features" not in _first_quote("What is observation normalization?", hits)
+
+
+def test_a_spelled_out_method_name_does_not_outweigh_what_is_asked_about_it():
+    hits = [FakeHit("Soft Actor-Critic (SAC)",
+                    "SAC learns two critics, and a soft update moves each target critic toward the actor's critic. "
+                    "The temperature alpha weighs entropy against reward. "
+                    "SAC keeps a replay buffer of past transitions.")]
+    assert _first_quote("what does alpha do in soft actor critic", hits).startswith("The temperature alpha")
+
+
+def test_an_abbreviation_users_type_meets_the_word_the_docs_spell_out():
+    hits = [FakeHit("Normalisation", "Rewards are scaled by a running standard deviation. "
+                                     "Observations are standardised with running statistics.")]
+    assert _first_quote("what does obs normalization do?", hits).startswith("Observations are standardised")

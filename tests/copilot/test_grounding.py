@@ -473,3 +473,13 @@ def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
     # a capital that only opens a sentence, a word in its own lower case, an unknown word: unchanged
     assert restore_case("what do pseudo-counts reward? is it not the same? and hindsight?", texts) == \
         "what do pseudo-counts reward? is it not the same? and hindsight?"
+
+
+def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
+    from copilot.grounding import unknown_words
+
+    known = {"feeding", "schedule", "good", "plug", "replay", "storages", "sac", "self", "play", "combines"}
+    assert unknown_words("whats a good feeding schedule for a sourdough starter?", known.__contains__) == [
+        "sourdough", "starter"]
+    assert unknown_words("how alphazero combines mcts with self-play", known.__contains__) == ["alphazero", "mcts"]
+    assert unknown_words("which replay storages can i plug into SAC? don't", known.__contains__) == []

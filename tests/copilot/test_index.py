@@ -368,3 +368,20 @@ def test_ingest_and_search_work_offline(tmp_path, monkeypatch):
     hits = Index.open(settings).search("经验回放有什么作用？", k=3)
     assert hits[0].path == "corpus/docs/experience_replay.md"
     assert attempts == []
+
+
+def test_a_spelled_out_method_name_weighs_as_one_word(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "sac.md").write_text("# Soft Actor-Critic (SAC)\n\n## Temperature\n\nIn SAC the temperature alpha "
+                                 "weighs the policy's entropy against reward.\n")
+    (docs / "ac.md").write_text("# Actor-critic updates\n\nA soft update moves the target actor and the target "
+                                "critic slowly. The critic scores the actor; the actor follows the critic. "
+                                "Soft updates keep actor and critic targets smooth.\n")
+    (docs / "lr.md").write_text("# Learning rates\n\nThe learning rate alpha scales each gradient step.\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    hits = Index.open(settings).search("what does alpha do in soft actor critic", k=3)
+    # read as "alpha" and "SAC", the page on SAC's alpha comes first, not the one that says
+    # "soft", "actor" and "critic" most often
+    assert hits[0].path.endswith("sac.md") and hits[0].bm25_rank == 1
