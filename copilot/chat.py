@@ -31,7 +31,7 @@ from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
                                passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
-                               unknown_words, unmentioned_feature)
+                               unknown_words, unmentioned_feature, when_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import UNITS_FILE, TextVectors
 
@@ -291,6 +291,11 @@ class Copilot:
                 for s in self._answer_sentences(state, extract):
                     yield (" " if shown else "") + cited(s)
                     shown.append(s)
+                # "what is X and when should I use it?": a when the answer left out
+                more = when_sentence(question, shown, state.get("quotes", [])) if shown else None
+                if more is not None:
+                    shown.append(quoted(question, *more))
+                    yield " " + cited(shown[-1])
             if state.get("code") and not any(has_code(s.sentence) for s in shown):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])

@@ -41,21 +41,30 @@ class Piece:
     symbol: str | None = None
 
 
+_LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
 def _split_long(text: str, cap: int = CAP) -> list[str]:
-    """Cut prose longer than ``cap`` at sentence ends, then at spaces."""
-    parts: list[str] = []
-    for sentence in _SENTENCE.split(text):
-        while len(sentence) > cap:
-            cut = sentence.rfind(" ", cap // 2, cap)
-            cut = cap if cut < 0 else cut
-            parts.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if sentence:
-            parts.append(sentence)
+    """Cut prose longer than ``cap`` at sentence ends, then at spaces. A list item keeps its
+    marker and its own line, so "2. Too many epochs" is not read as the end of item 1."""
+    parts: list[tuple[bool, str]] = []  # (starts a list item, text)
+    for item in _LIST_ITEM.split(text):
+        marker = _LIST_MARKER.match(item)
+        head, item = (marker.group(0).strip() + " ", item[marker.end():]) if marker else ("", item)
+        for i, sentence in enumerate(_SENTENCE.split(item)):
+            sentence = (head if i == 0 else "") + sentence
+            while len(sentence) > cap:
+                cut = sentence.rfind(" ", cap // 2, cap)
+                cut = cap if cut < 0 else cut
+                parts.append((bool(head) and i == 0, sentence[:cut].strip()))
+                sentence, head = sentence[cut:].strip(), ""
+            if sentence.strip():
+                parts.append((bool(head) and i == 0, sentence.strip()))
     out: list[str] = []
-    for part in parts:
+    for starts_item, part in parts:
         if out and len(out[-1]) + 1 + len(part) <= cap:
-            out[-1] = f"{out[-1]} {part}"
+            out[-1] = f"{out[-1]}{chr(10) if starts_item else ' '}{part}"
         else:
             out.append(part)
     return out

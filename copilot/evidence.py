@@ -443,12 +443,16 @@ def named_summary(units: list[str]) -> list[str]:
     return [units[0], f"`{m.group(1)}`: {units[1]}", *units[2:]]
 
 
+CONTINUATION = re.compile(r"(?:or|and|but|nor|then)\s")  # lower case: the rest of a sentence cut by an example
+
+
 def is_statement(text: str) -> bool:
     """Whether a unit can stand as a quoted sentence of an answer."""
     text = text.strip()
     return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
                 or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5
-                or len(INLINE_CODE.sub(" ", text).split()) < 3)  # a literal, not a sentence
+                or len(INLINE_CODE.sub(" ", text).split()) < 3  # a literal, not a sentence
+                or CONTINUATION.match(text))  # "or `python -m ...` on the command line.": half a sentence
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6

@@ -131,6 +131,8 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "高估": ("overestimation",), "平滑": ("smoothing",), "采样效率": ("sample efficiency",),
     "四分位": ("interquartile",), "中位数": ("median",), "均值": ("mean",), "系数": ("coefficient",),
     "批量": ("batch",), "并行": ("parallel",), "同步": ("synchronous",), "异步": ("asynchronous",),
+    "崩溃": ("collapse",), "崩掉": ("collapse",), "崩": ("collapse",), "原因": ("cause", "why"),
+    "排查": ("diagnose", "check"), "突然": ("suddenly",), "训练好的": ("trained",), "文件夹": ("folder",),
 }
 
 _MAX_TERM = max(len(term) for term in GLOSSARY)
@@ -153,7 +155,7 @@ class Expansion:
 
 
 # the form of a Chinese question, in the English words the evidence scorer reads a question by
-QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
                   (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
 
 

@@ -38,9 +38,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (CODE_BLOCK, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE, STEPS,
-                              INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHY_QUESTION, defines, entity_terms,
-                              has_code, is_statement, key_terms, only_where, prose)
+from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
+                              STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, defines,
+                              entity_terms, has_code, is_statement, key_terms, only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -516,6 +516,27 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     for n, text in dict.fromkeys(candidates):
         if not repeats(text, shown) and follows_on(question, shown[0], n, text,
                                                    similarity(text) if similarity else None):
+            return n, text
+    return None
+
+
+# a sentence that advises when to do something: a condition with a choice ("turn it on when
+# ...", "use it where ..."); "when training starts the agent wraps ..." is a condition only
+ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefer|choose|needs?|unnecessary|"
+                    r"useful|recommended|should|pays? off|suits?|best)\b", re.I)
+
+
+def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
+                  ) -> tuple[int, str] | None:
+    """For a question that asks when ("what is X and when should I use it?") whose answer so
+    far states no condition, the best of ``candidates`` that advises when, from a source the
+    answer already cites; else None."""
+    if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
+        return None
+    cited_sources = {s.source for s in shown}
+    for n, text in dict.fromkeys(candidates):
+        if (n in cited_sources and CONDITION.search(text) and ADVICE.search(text) and is_statement(text)
+                and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None
 

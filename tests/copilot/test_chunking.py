@@ -45,3 +45,17 @@ def test_heading_path_is_part_of_the_indexed_text():
 def test_a_document_without_a_top_heading_is_titled_by_its_name():
     pieces = split_markdown("Loose text.\n\n## Section\n\nBody.", "notes")
     assert [p.title for p in pieces] == ["notes", "notes > Section"]
+
+
+def test_a_long_numbered_list_keeps_each_item_on_its_own_line():
+    from copilot.evidence import split_units
+
+    items = "\n".join(f"{i}. Step {i} of the checklist says something long enough to read. "
+                      f"It adds a second sentence about step {i}." for i in range(1, 16))
+    pieces = split_markdown(f"# Checklist\n\n## Steps\n\nCheck these, in order:\n\n{items}\n", "steps")
+    text = "\n".join(p.text for p in pieces)
+    assert len(items) > CAP  # long enough to be cut
+    assert "\n2. Step 2" in text and "read. 2." not in text
+    units = [u for p in pieces for u in split_units(p.text)]
+    # no sentence ends with the next item's number
+    assert not any(u.rstrip().endswith(("2.", "3.", "10.")) for u in units if "Step" in u)

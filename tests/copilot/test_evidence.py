@@ -116,6 +116,9 @@ def test_quotes_are_statements_not_references_signatures_or_lead_ins():
     assert not is_statement("This tutorial saves checkpoints, resumes training and evaluates the run.")
     assert not is_statement("``(distribution, predicted advantage of actions)``.")
     assert is_statement("`python -m rlcore --help` and `python -m rlcore COMMAND --help` print the options.")
+    # what follows an example ("... ``` or `--part reward=e3b` on the command line.") is half a sentence
+    assert not is_statement("or `python -m rlcore train ppo MountainCar-v0 --part reward=e3b` on the command line.")
+    assert is_statement("Or use the command line, which takes the same fields.")
 
 
 def test_a_source_whose_title_matches_the_question_ranks_its_units_higher():

@@ -483,3 +483,17 @@ def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
         "sourdough", "starter"]
     assert unknown_words("how alphazero combines mcts with self-play", known.__contains__) == ["alphazero", "mcts"]
     assert unknown_words("which replay storages can i plug into SAC? don't", known.__contains__) == []
+
+
+def test_a_when_question_answered_without_a_condition_gets_the_sources_advice():
+    from copilot.grounding import Support, when_sentence
+
+    shown = [Support("Observation normalisation rescales every feature to zero mean and unit variance.", 1, 1.0)]
+    quotes = [(1, "When training starts the agent wraps its environments in a normaliser."),  # a time, no advice
+              (2, "Turn it on when features have very different scales, says another page."),  # not cited yet
+              (1, "Turn it on when observation features have very different scales.")]
+    question = "What is observation normalisation and when should I turn it on?"
+    assert when_sentence(question, shown, quotes) == quotes[2]
+    assert when_sentence("What is observation normalisation?", shown, quotes) is None  # no "when" asked
+    said = shown + [Support("It helps when features differ in scale.", 1, 1.0)]
+    assert when_sentence(question, said, quotes) is None  # the answer already says when

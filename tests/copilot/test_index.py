@@ -14,7 +14,7 @@ import pytest
 from copilot import embeddings
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
-from copilot.glossary_zh import GLOSSARY, expand
+from copilot.glossary_zh import GLOSSARY, expand, question_form
 from copilot.index import Index, SearchError, reciprocal_rank_fusion
 from copilot.ranking import DEFAULT
 from copilot.ingest import ingest
@@ -255,6 +255,10 @@ def test_glossary_expansion():
     assert reading.residue == "rlcore" and reading.dense_query.startswith("rlcore experience replay")
     assert expand("近端策略优化").english == ("proximal policy optimization", "PPO")  # longest match wins
     assert expand("plain English stays").dense_query == "plain English stays"
+    # a troubleshooting question: what went wrong, and asking for its cause
+    collapse = "PPO 训练到一半回报突然崩掉了，可能是什么原因？"
+    assert "collapse" in expand(collapse).english and question_form(collapse) == "why"
+    assert "trained" in expand("怎么评估一个已经训练好的 run 文件夹？").english  # not "training"
 
 
 # ----- a real index -----
