@@ -133,6 +133,9 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "批量": ("batch",), "并行": ("parallel",), "同步": ("synchronous",), "异步": ("asynchronous",),
     "崩溃": ("collapse",), "崩掉": ("collapse",), "崩": ("collapse",), "原因": ("cause", "why"),
     "排查": ("diagnose", "check"), "突然": ("suddenly",), "训练好的": ("trained",), "文件夹": ("folder",),
+    "比较": ("compare", "comparison"), "对比": ("compare",), "更好": ("better",), "多个": ("several",),
+    "跑": ("run",), "运行": ("run",), "消融实验": ("ablation",), "消融": ("ablation",), "组件": ("components",),
+    "去掉": ("removing", "remove"), "掉分": ("hurt", "score drop"), "继续训练": ("continue training", "continue"),
 }
 
 _MAX_TERM = max(len(term) for term in GLOSSARY)
