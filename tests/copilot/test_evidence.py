@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from copilot.evidence import build_evidence, is_statement, sentence_count, split_units, supporting_quote
 
@@ -211,12 +212,6 @@ def test_an_acronym_meets_its_long_form():
     assert _first_quote("How does prioritized experience replay pick transitions?", hits).startswith("PER samples")
 
 
-def test_a_question_naming_an_acronym_meets_the_long_form():
-    hits = [FakeHit("Prioritized Experience Replay (PER)", "Uniform replay samples every transition equally often. "
-                                                            "Prioritized experience replay samples transitions by their last TD error.")]
-    assert _first_quote("How does PER pick transitions?", hits).startswith("Prioritized experience replay")
-
-
 def test_a_what_is_question_prefers_a_sentence_saying_what_it_is_even_midway():
     hits = [FakeHit("IMPALA", "When pi equals mu, V-trace reduces to the on-policy target. "
                               "Because the actors lag behind, V-trace is the off-policy correction of the learner.")]
@@ -328,15 +323,20 @@ def test_a_when_question_prefers_the_sentence_that_states_a_condition():
     assert "when features" not in _first_quote("What is observation normalization?", hits)
 
 
-def test_a_spelled_out_method_name_does_not_outweigh_what_is_asked_about_it():
-    hits = [FakeHit("Soft Actor-Critic (SAC)",
-                    "SAC learns two critics, and a soft update moves each target critic toward the actor's critic. "
-                    "The temperature alpha weighs entropy against reward. "
-                    "SAC keeps a replay buffer of past transitions.")]
-    assert _first_quote("what does alpha do in soft actor critic", hits).startswith("The temperature alpha")
-
-
-def test_an_abbreviation_users_type_meets_the_word_the_docs_spell_out():
-    hits = [FakeHit("Normalisation", "Rewards are scaled by a running standard deviation. "
-                                     "Observations are standardised with running statistics.")]
-    assert _first_quote("what does obs normalization do?", hits).startswith("Observations are standardised")
+@pytest.mark.parametrize("question, title, text, first", [
+    # an acronym meets its long form
+    ("How does PER pick transitions?", "Prioritized Experience Replay (PER)",
+     "Uniform replay samples every transition equally often. "
+     "Prioritized experience replay samples transitions by their last TD error.", "Prioritized experience replay"),
+    # a spelled-out method name weighs as its acronym, not three words that outweigh "alpha"
+    ("what does alpha do in soft actor critic", "Soft Actor-Critic (SAC)",
+     "SAC learns two critics, and a soft update moves each target critic toward the actor's critic. "
+     "The temperature alpha weighs entropy against reward. SAC keeps a replay buffer of past transitions.",
+     "The temperature alpha"),
+    # an abbreviation users type meets the word the docs spell out
+    ("what does obs normalization do?", "Normalisation",
+     "Rewards are scaled by a running standard deviation. Observations are standardised with running statistics.",
+     "Observations are standardised"),
+])
+def test_a_question_meets_the_sentence_that_names_its_topic_another_way(question, title, text, first):
+    assert _first_quote(question, [FakeHit(title, text)]).startswith(first)
