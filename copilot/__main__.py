@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print results as JSON")
 
     a = sub.add_parser("ask", help="ask a question; the answer cites its sources")
-    a.add_argument("question")
+    a.add_argument("question", help="a question about RL or rlcore, in English or Chinese")
     a.add_argument("--model", default=None, help="model name, .gguf path, hf:DIR or openai:URL")
     a.add_argument("--k", type=int, default=None, help="sources to retrieve (default 5)")
     a.add_argument("--kind", action="append", choices=KIND_CHOICES, help="only these kinds; repeatable")
