@@ -486,5 +486,6 @@ def sentence_count(text: str) -> int:
 def _join(texts: list[str]) -> str:
     out = texts[0]
     for prev, text in zip(texts, texts[1:]):
-        out += ("\n" if has_code(prev) or text.startswith("```") else " ") + text
+        # a code block or a list item starts a line, so that the block splits back into these units
+        out += ("\n" if has_code(prev) or text.startswith("```") or LIST_MARKER.match(text) else " ") + text
     return out

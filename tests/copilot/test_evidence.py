@@ -340,3 +340,13 @@ def test_a_when_question_prefers_the_sentence_that_states_a_condition():
 ])
 def test_a_question_meets_the_sentence_that_names_its_topic_another_way(question, title, text, first):
     assert _first_quote(question, [FakeHit(title, text)]).startswith(first)
+
+
+def test_an_evidence_block_splits_back_into_the_units_it_was_built_from():
+    hits = [FakeHit("Terminated and truncated", "A truncated state still has a future, so its value is estimated "
+                                                "as usual. So the TD target is\n\n- `r` if the episode terminated,\n"
+                                                "- `r + gamma * V(s_final)` if it was truncated.")]
+    evidence = _evidence("What is the TD target when an episode is truncated or terminated?", hits, 200)
+    units = split_units(evidence.blocks[0][1])
+    assert "- `r` if the episode terminated," in units  # a list item, not the tail of the sentence before
+    assert not any(u.endswith("terminated,") and "as usual" in u for u in units)
