@@ -12,6 +12,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from copilot.evidence import LIST_ITEM, LIST_MARKER
+
 CAP = 1200  # soft size cap of a piece, in characters
 OVERLAP = 150  # characters of the previous piece repeated at the start of the next
 SEP = " > "  # joins a heading path into a title
@@ -41,16 +43,14 @@ class Piece:
     symbol: str | None = None
 
 
-_LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
 def _split_long(text: str, cap: int = CAP) -> list[str]:
     """Cut prose longer than ``cap`` at sentence ends, then at spaces. A list item keeps its
     marker and its own line, so "2. Too many epochs" is not read as the end of item 1."""
     parts: list[tuple[bool, str]] = []  # (starts a list item, text)
-    for item in _LIST_ITEM.split(text):
-        marker = _LIST_MARKER.match(item)
+    for item in LIST_ITEM.split(text):
+        marker = LIST_MARKER.match(item)
         head, item = (marker.group(0).strip() + " ", item[marker.end():]) if marker else ("", item)
         for i, sentence in enumerate(_SENTENCE.split(item)):
             sentence = (head if i == 0 else "") + sentence

@@ -215,14 +215,15 @@ def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
     return tokens | extra | short
 
 
-def as_acronyms(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
+def as_acronyms(tokens: Sequence[str], names: dict[str, set[str]]) -> list[str]:
     """``tokens`` with every long form among them folded into its acronym: "what does alpha
     do in soft actor critic" has two topic words, alpha and SAC, not four in which SAC's
-    three would outweigh the one the question is about."""
+    three would outweigh the one the question is about (order and repeats kept for BM25)."""
+    out = list(tokens)
     for short, long in names.items():
-        if len(long) > 1 and long <= tokens:
-            tokens = (tokens - long) | {short}
-    return tokens
+        if len(long) > 1 and long <= set(out):
+            out = [t for t in out if t not in long] + [short]
+    return out
 
 
 _FRAME_TOKENS = frozenset(_content_tokens(" ".join(FRAME)))  # as sentence matching spells them ("purpos")
@@ -244,7 +245,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
-    q_tokens = as_acronyms(focus_terms(question), names)
+    q_tokens = set(as_acronyms(focus_terms(question), names))
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
     # a section's first sentence that opens with "It" speaks of the heading: it gets its words
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (

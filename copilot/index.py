@@ -26,7 +26,7 @@ import numpy as np
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
-from copilot.evidence import acronyms
+from copilot.evidence import acronyms, as_acronyms
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
                                  live_generation, manifest_stamp, read_manifest, server_url)
@@ -241,12 +241,7 @@ class Index:
             chunks = zip(self._table.get("title") or [], self._table["text"])
             self._names = acronyms("\n".join(f"{title or ''}\n{text or ''}" for title, text in chunks),
                                    lambda text: set(tokenize(text)))
-        words = set(tokens)
-        for short, long in self._names.items():
-            if len(long) > 1 and long <= words:
-                tokens = [t for t in tokens if t not in long] + [short]
-                words = set(tokens)
-        return tokens
+        return as_acronyms(tokens, self._names)
 
     def load_lexical(self) -> None:
         """Load BM25 and the chunk table; when missing or out of step with Chroma, rebuild them
