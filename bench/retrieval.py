@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 GOLD = Path(__file__).with_name("retrieval_gold.jsonl")
-LEVERS = ("weighted", "priors", "types", "bm25", "symbol", "heading", "brevity", "rerank")
+LEVERS = ("weighted", "priors", "types", "bm25", "symbol", "heading", "brevity", "rerank", "units")
 DEPTH = 10
 
 

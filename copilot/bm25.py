@@ -23,7 +23,8 @@ import numpy as np
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)?|[\u4e00-\u9fff]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-TOKENIZER = "2"  # saved with the postings: postings of another version are rebuilt
+_COMPOUND = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9]*)-([A-Za-z0-9]+)(?![\w-])")
+TOKENIZER = "3"  # saved with the postings: postings of another version are rebuilt
 _SPELLING = [(re.compile(p), r) for p, r in (
     (r"(?<=\w{3})is(e|ed|es|ing|er|ers|ation|ations)$", r"iz\1"),  # normalise -> normalize
     (r"(?<=\w{2})ys(e|ed|es|ing)$", r"yz\1"),  # analyse -> analyze
@@ -119,6 +120,10 @@ def tokenize(text: str, stemmed: bool = False) -> list[str]:
             tokens.extend(_cjk_tokens(word))
         else:
             tokens.extend(_word_tokens(word, stemmed))
+    # a name hyphenated at a short or numbered part is also typed whole: "DrQ-v2" as "drqv2",
+    # "V-trace" as "vtrace", "n-step" as "nstep"
+    tokens.extend((a + b).lower() for a, b in _COMPOUND.findall(text)
+                  if min(len(a), len(b)) <= 2 or any(c.isdigit() for c in a + b))
     return tokens
 
 

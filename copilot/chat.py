@@ -25,15 +25,14 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, split_units
-from copilot.generations import lexical_dir
+from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, key_terms, split_units
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
                                passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
-                               unknown_words, unmentioned_feature, when_sentence)
+                               unknown_target, unknown_words, unmentioned_feature, value_sentence, when_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
-from copilot.vectors import UNITS_FILE, TextVectors
+from copilot.vectors import TextVectors
 
 SYSTEM = (
     "You are RL Copilot, an expert assistant for reinforcement learning and the rlcore library. "
@@ -154,7 +153,6 @@ class Copilot:
         self.settings = settings
         self._llm = llm
         self._index = index
-        self._units: TextVectors | None = None
         self.chain = (RunnableLambda(self._retrieve) | RunnableLambda(self._prompt)
                       | RunnableGenerator(self._generate))
 
@@ -203,6 +201,9 @@ class Copilot:
         texts = [f"{h.title} {h.text}" for h in hits]
         # a name typed in lower case is read as the sources spell it ("rnd" -> "RND")
         state["question"] = restore_case(state["question"], texts)
+        if hasattr(self.index, "knows"):
+            hits = self._cover_names(state["question"], hits, state.get("kinds"))
+            texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts)
                             or (unknown_subject(state["question"], self.index.knows, texts)
@@ -214,8 +215,30 @@ class Copilot:
             state["in_passing"] = bool(named) and all(n for _, n in named)
         state["covered"] = state["covered"] and not state["missing"]
         state["unknown"] = unknown_words(state["question"], self.index.knows) if hasattr(self.index, "knows") else []
+        if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
+            state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
         state["hits"] = hits
         return state
+
+    def _cover_names(self, question: str, hits: list, kinds: Any) -> list:
+        """``hits`` with room made for a method the question names beside others but none of
+        them mentions ("what is RE3 and when would I pick it over RND?" finds RE3's pages
+        only): its best hit, searched for with the other names taken out, comes second."""
+        names = key_terms(question)
+        absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
+                  if t in names and self.index.knows(t.lower())]
+        if len(names) < 2 or not absent:
+            return hits
+        added: list = []
+        for term in absent:
+            alone = question
+            for other in names:
+                if other != term:
+                    alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
+            seen = {h.id for h in hits + added}
+            added += [h for h in self.index.search(alone, k=3, kinds=kinds)
+                      if h.id not in seen and term.lower() in f"{h.title} {h.text}".lower()][:1]
+        return (hits[:1] + added + hits[1:])[:len(hits)]
 
     def _prompt(self, state: dict) -> dict:
         """System message = fixed instructions; user message = numbered sources + question.
@@ -291,11 +314,13 @@ class Copilot:
                 for s in self._answer_sentences(state, extract):
                     yield (" " if shown else "") + cited(s)
                     shown.append(s)
-                # "what is X and when should I use it?": a when the answer left out
-                more = when_sentence(question, shown, state.get("quotes", [])) if shown else None
-                if more is not None:
-                    shown.append(quoted(question, *more))
-                    yield " " + cited(shown[-1])
+                # "what is X and when should I use it?", "what is the default k?": a condition
+                # or a value the answer left out
+                for part in (when_sentence, value_sentence):
+                    more = part(question, shown, state.get("quotes", [])) if shown else None
+                    if more is not None:
+                        shown.append(quoted(question, *more))
+                        yield " " + cited(shown[-1])
             if state.get("code") and not any(has_code(s.sentence) for s in shown):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
@@ -353,14 +378,9 @@ class Copilot:
 
     def _unit_embed(self):
         """``embed`` for evidence sentences and titles: vectors kept once per index
-        (:mod:`copilot.vectors`), so a sentence met before costs a lookup, not the embedder."""
-        index_dir, generation = getattr(self.index, "index_dir", None), getattr(self.index, "generation", None)
-        if index_dir is None or generation is None:
-            return self._embed()
-        path = lexical_dir(index_dir, generation) / UNITS_FILE
-        if self._units is None or self._units.path != path:
-            self._units = TextVectors(path, self.index.embedder, threads=None)
-        return self._units.embed
+        (:attr:`copilot.index.Index.units`), so a sentence met before costs a lookup, not the embedder."""
+        units = getattr(self.index, "units", None)
+        return self._embed() if units is None else units.embed
 
     # ----- public API --------------------------------------------------------------------
     def stream(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
@@ -383,8 +403,8 @@ class Copilot:
             parts.append(item)
             yield item
         text = "".join(parts).strip()
-        if self._units is not None:
-            self._units.save()  # after the answer, so writing the file never delays it
+        if isinstance(units := getattr(self.index, "units", None), TextVectors):
+            units.save()  # after the answer, so writing the file never delays it
         timings = {"retrieval_s": state["timings"].get("retrieval_s", 0.0),
                    "first_token_s": state["timings"].get("first_token_s", round(time.perf_counter() - t0, 4)),
                    "total_s": round(time.perf_counter() - t0, 4)}

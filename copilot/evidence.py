@@ -64,7 +64,7 @@ HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|
                     r"如何|怎么|怎样|示例|代码", re.I)
 WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
-REASON = re.compile(r"\b(because|so that|, so|otherwise|in order to|prevents?|avoids?|"
+REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
@@ -78,6 +78,13 @@ WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|ar
                            r"什么时候|何时", re.I)
 CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecessary|not needed|"
                        r"helps (when|with|on))\b", re.I)
+# a question that asks for a number ("the default alpha", "how many neighbours") favours a
+# sentence that states one about its topic (a year or an arXiv id is no value)
+VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|large|long|often)\b|"
+                            r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|默认|多少", re.I)
+VALUE_NUMBER = re.compile(r"(?<![\w.:/-])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:e-?\d+)?(?![\w.]*\d{4,}\b)")
+VALUE_BONUS = 0.15
+VALUE_WORDS = frozenset("default defaults value size number many much".split())
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 CONDITION_BONUS = 0.1  # a sentence that states a condition, for a "when should I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
@@ -93,7 +100,7 @@ NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z
                         r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
                         r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
-                             "mdp tv ram ok".split())
+                             "mdp tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop".split())
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
@@ -272,8 +279,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
 
 
 def others_named(text: str, entities: list[set[str]]) -> bool:
-    """Whether ``text`` names a method (an acronym: PPG, DQN, RND) that is none of ``entities``."""
-    return any(toks not in entities for toks in _names(METHOD.findall(text)))
+    """Whether ``text`` names a method (an acronym: PPG, DQN, RND) that is none of ``entities``
+    (nor the method a part asked about is named after: DrQ for ``drq_cnn``)."""
+    words = set().union(*entities) if entities else set()
+    parts = set().union(*(e for e in entities if any("_" in t for t in e))) if entities else set()
+    return any(toks not in entities and name.lower() not in words and name.lower().split("-")[0] not in parts
+               for name in METHOD.findall(text) if (toks := _content_tokens(name)) and name.lower() not in GENERIC_ENTITIES)
 
 
 def _names(terms: Sequence[str]) -> list[set[str]]:
@@ -341,6 +352,9 @@ def shape(question: str, text: str, topic: set[str]) -> float:
         out += STEPS_BONUS
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += CONDITION_BONUS
+    if VALUE_QUESTION.search(question) and VALUE_NUMBER.search(text) and _content_tokens(text) & topic - VALUE_WORDS:
+        head = text[:text.find(":")] if 0 < text.find(":") < 40 else ""
+        out += VALUE_BONUS * (2 if _content_tokens(head) & topic - VALUE_WORDS else 1)  # "`alpha`: 0.6"
     return out
 
 

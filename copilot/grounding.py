@@ -40,7 +40,8 @@ import numpy as np
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
                               STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, defines,
-                              entity_terms, has_code, is_statement, key_terms, only_where, prose)
+                              VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code, is_statement, key_terms,
+                              only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -270,7 +271,8 @@ class Grounder:
     def check(self, raw: str, shown: Sequence[str] = ()) -> Support:
         """Check one answer sentence; ``shown`` holds the sentences already in the answer."""
         sentence, _cites = strip_citations(raw)
-        if DANGLING.search(sentence):  # "So the TD target is.": a sentence cut before its point
+        if DANGLING.search(sentence) or sentence.rstrip().endswith(":"):  # "So the TD target is.",
+            # "From the CLI:": a sentence cut before its point, or the lead-in of what it never shows
             return Support(sentence, None, 0.0, "dropped", said=sentence)
         if CJK.search(sentence) and not any(CJK.search(s.text) for s in self.sources):
             return Support(sentence, None, 0.0, "dropped", said=sentence)
@@ -541,6 +543,24 @@ def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     return None
 
 
+def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
+                   ) -> tuple[int, str] | None:
+    """For a question that asks for a number ("the default alpha", "how many neighbours")
+    whose answer so far states none, the best of ``candidates`` that states one about the
+    question's topic; else None."""
+    # a number in code ("`[1, L]`") states no value; "`k=10`" does
+    states = [VALUE_NUMBER.search(INLINE_CODE.sub(lambda m: " ".join(re.findall(r"=\s*(\S+)", m.group())), s.sentence))
+              for s in shown]
+    if not VALUE_QUESTION.search(question) or any(states):
+        return None
+    topic = content_tokens(question) - VALUE_WORDS
+    for n, text in dict.fromkeys(candidates):
+        if (VALUE_NUMBER.search(prose(text)) and content_tokens(text) & topic and is_statement(text)
+                and not PRONOUN.match(text) and not repeats(text, shown)):
+            return n, text
+    return None
+
+
 def lead_in(question: str) -> str:
     """What precedes quoted English sources in a Chinese answer; empty otherwise."""
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
@@ -633,6 +653,20 @@ def unknown_words(question: str, knows: Callable[[str], bool]) -> list[str]:
     words = (part for word in LOWER_WORD.findall(question) for part in word.split("-"))
     return list(dict.fromkeys(w for w in words if len(w) >= 4 and w not in STOP
                               and w not in BARE_CONTRACTIONS and not knows(w)))
+
+
+# "how do I send metrics to Weights & Biases (wandb)?": what the user wants things sent to,
+# done with or run under, and any name given in brackets
+TARGET = re.compile(r"\b(?:to|into|with|using|via|through|on|under)\s+((?:[\w&.+-]+\s*){1,4})\??\s*$"
+                    r"|\(((?:[\w&.+-]+\s*){1,3})\)", re.I)
+
+
+def unknown_target(question: str, unknown: Sequence[str]) -> list[str]:
+    """The words of ``unknown`` (words no chunk holds) that name what the question asks to
+    use or reach, at its end or in brackets: a tool or a service the docs never mention,
+    however close the rest of the question is to them."""
+    target = " ".join(g for m in TARGET.finditer(question) for g in m.groups() if g).lower()
+    return [w for w in unknown if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", target)]
 
 
 # "Does rlcore support X?": the docs must name X for the answer to be anything but "not covered"

@@ -26,7 +26,7 @@ import numpy as np
 from copilot.bm25 import BM25, SymbolTable, tokenize
 from copilot.config import Settings
 from copilot.embeddings import Embedder, embedder_name, get_embedder
-from copilot.evidence import acronyms, as_acronyms
+from copilot.evidence import acronyms, as_acronyms, split_units
 from copilot.generations import (BM25_FILE, COLLECTION, MANIFEST, TABLE_FILE, chroma_client,  # noqa: F401
                                  collection_name, generation_of, lexical_dir, lexical_files,
                                  live_generation, manifest_stamp, read_manifest, server_url)
@@ -34,7 +34,7 @@ from copilot.generations import write_json as _write_json  # noqa: F401
 from copilot.glossary_zh import Expansion, expand
 from copilot.ranking import DEFAULT as DEFAULT_RANKING
 from copilot.ranking import Candidate, Ranking, fuse, query_type, relevance
-from copilot.vectors import TextVectors
+from copilot.vectors import UNITS_FILE, TextVectors
 
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
@@ -132,6 +132,7 @@ class Index:
         self._kinds = np.zeros(0, dtype=str)
         self._symbols = SymbolTable([])
         self._stamp: Any = None  # identity of the manifest and chunk table this process loaded
+        self._units: TextVectors | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None, create: bool = False) -> "Index":
@@ -162,6 +163,15 @@ class Index:
     @property
     def generation(self) -> int:
         return generation_of(self.store._collection.name)
+
+    @property
+    def units(self) -> TextVectors:
+        """Vectors of the chunks' evidence sentences (filled at ingest, :mod:`copilot.vectors`),
+        shared by the rerank stage and the answer's evidence and grounding."""
+        path = lexical_dir(self.index_dir, self.generation) / UNITS_FILE
+        if self._units is None or self._units.path != path:
+            self._units = TextVectors(path, self.embedder, threads=None)
+        return self._units
 
     # ----- writing (used by ingest) -----
     def upsert(self, records: Sequence[Record], embeddings: np.ndarray) -> None:
@@ -316,6 +326,16 @@ class Index:
             head = heads.get(c.id)
             c.heading_cosine = float(cache[head] @ vector) if head else 0.0
 
+    def _unit_cosines(self, candidates: list[Candidate], vector: np.ndarray) -> None:
+        """Cosine of the query to each candidate's closest sentence: a long chunk whose one
+        sentence answers the question is not diluted by the rest of its text."""
+        texts = {c.id: split_units(self._table["text"][self._rows[c.id]] or "")
+                 for c in candidates if c.id in self._rows}
+        vectors = self.units.get(u for units in texts.values() for u in units)
+        for c in candidates:
+            units = texts.get(c.id)
+            c.unit_cosine = max(float(vectors[u] @ vector) for u in units) if units else c.cosine
+
     def _coverage(self, tokens: list[str]) -> float:
         """The share of the query's distinct words that occur anywhere in the index."""
         assert self._bm25 is not None
@@ -409,9 +429,11 @@ class Index:
         candidates, docs, tokens = self._candidates(query, reading, vector, max(4 * k, ranking.depth), kinds)
         qtype = query_type(query)
         ordered = fuse(candidates, ranking, qtype)
-        if ranking.heading_dense:  # rerank the best few by how well their own heading fits
+        if ranking.heading_dense or ranking.unit_dense:  # rerank the best few by heading and sentence
             top = ordered[:max(k, ranking.rerank)]
             self._heading_cosines(top, vector)
+            if ranking.unit_dense:
+                self._unit_cosines(top, vector)
             ordered = fuse(top, ranking, qtype) + ordered[len(top):]
         ordered = ordered[:k]
         coverage = self._coverage(tokens)

@@ -63,7 +63,8 @@ class Ranking:
     symbol: float = 0.3
     heading: float = 0.2  # BM25 of the query against the chunk's own heading, scaled by the best
     heading_dense: float = 0.2  # cosine of the query to the chunk's own heading (reranking stage)
-    rerank: int = 20  # candidates reranked with heading_dense
+    unit_dense: float = 0.3  # cosine of the query to the chunk's closest sentence (reranking stage)
+    rerank: int = 20  # candidates reranked with heading_dense and unit_dense
     brevity: float = 0.2  # penalty for chunks with little text (under BRIEF characters)
     priors: dict[str, dict[str, float]] | None = field(default_factory=_default_priors)
     typed: bool = True  # priors per question type; False applies the concept priors to every question
@@ -73,7 +74,8 @@ class Ranking:
         """This ranking with one lever switched off (for ablations)."""
         off = {"priors": {"priors": None}, "types": {"typed": False}, "bm25": {"bm25": 0.0},
                "dense": {"dense": 0.0}, "symbol": {"symbol": 0.0}, "weighted": {"fusion": "rrf"},
-               "heading": {"heading": 0.0}, "brevity": {"brevity": 0.0}, "rerank": {"heading_dense": 0.0}}
+               "heading": {"heading": 0.0}, "brevity": {"brevity": 0.0}, "rerank": {"heading_dense": 0.0},
+               "units": {"unit_dense": 0.0}}
         if lever not in off:
             raise ValueError(f"Unknown lever {lever!r}; accepted: {', '.join(off)}.")
         return replace(self, **off[lever])
@@ -95,6 +97,7 @@ class Candidate:
     symbol: float = 0.0
     heading: float = 0.0
     heading_cosine: float = 0.0
+    unit_cosine: float = 0.0
     chars: int = BRIEF
     ranks: list[int | None] = field(default_factory=lambda: [None, None, None])
     score: float = 0.0
@@ -112,7 +115,7 @@ def fuse(candidates: list[Candidate], ranking: Ranking, qtype: str) -> list[Cand
         for c in candidates:
             c.score = (ranking.dense * c.cosine + ranking.bm25 * c.bm25 / best_bm25
                        + ranking.symbol * c.symbol + ranking.heading * c.heading / best_heading
-                       + ranking.heading_dense * c.heading_cosine
+                       + ranking.heading_dense * c.heading_cosine + ranking.unit_dense * c.unit_cosine
                        + priors.get(c.kind, 0.0) - ranking.brevity * max(0.0, 1.0 - c.chars / BRIEF))
     return sorted(candidates, key=lambda c: (-c.score, c.ranks[0] or 10**9, c.ranks[1] or 10**9))
 

@@ -238,3 +238,21 @@ def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is
     assert not answer.covered and bot.llm.seen == []
     # without a word the docs lack, the same distance is no reason to decline
     assert Copilot(settings, llm=EchoLLM()).ask("what's a good learning rate schedule for my agent?").covered
+
+
+def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_mentions_it(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "re3.md").write_text("# RE3\n\n## RE3: the idea\n\nRE3 rewards states far from their k-th nearest "
+                                 "neighbour in a random encoder's embedding.\n\n## RE3: when to use it\n\nUse RE3 "
+                                 "when observations are images and compute is tight.\n\n## RE3: pitfalls\n\nRE3's "
+                                 "bonus depends on the batch size.\n")
+    (docs / "rnd.md").write_text("# RND\n\n## RND: the idea\n\nRND's bonus is the error of a predictor network "
+                                 "against a fixed random target network.\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    bot = Copilot(settings, llm=EchoLLM())
+    answer = bot.ask("what is RE3 and when would I pick it over RND?", k=2)
+    # both hits are RE3's pages; RND is in the index, so its page is searched for, not declined
+    assert answer.covered and "fixed random target network" in prompt_of(bot)
+    assert not Copilot(settings, llm=EchoLLM()).ask("what is RE3 and when would I pick it over NGU?", k=2).covered

@@ -350,3 +350,19 @@ def test_an_evidence_block_splits_back_into_the_units_it_was_built_from():
     units = split_units(evidence.blocks[0][1])
     assert "- `r` if the episode terminated," in units  # a list item, not the tail of the sentence before
     assert not any(u.endswith("terminated,") and "as usual" in u for u in units)
+
+
+def test_a_question_asking_for_a_value_prefers_the_sentence_stating_it():
+    hits = [FakeHit("Prioritized replay storage", "Prioritized replay samples transitions in proportion to their "
+                    "priority raised to alpha. `alpha`: default 0.6, how strongly priorities skew sampling. "
+                    "Priorities live in a sum tree of the storage.")]
+    assert _first_quote("what is the default alpha of the prioritized replay storage?", hits).startswith("`alpha`")
+    assert not _first_quote("what does prioritized replay sample by?", hits).startswith("`alpha`")
+
+
+def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():
+    from copilot.evidence import entity_terms, others_named
+
+    asked = entity_terms("what out_dim does the drq_cnn encoder give on 84x84 images?")
+    assert not others_named("`drq_cnn`: the DrQ / DrQ-v2 trunk, ReLU after each conv", asked)
+    assert others_named("PPG's `n_epochs` is 1", entity_terms("what does n_epochs do in PPO?"))

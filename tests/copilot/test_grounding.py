@@ -407,6 +407,9 @@ def test_a_sentence_cut_before_its_point_is_dropped():
                  bag_of_words)
     assert g.check("So the TD target is [1].").action == "dropped"
     assert g.check("So the TD target is the reward plus the discounted value of the next state [1].").action == "kept"
+    # a lead-in the source holds word for word still introduces what the answer never shows
+    g = Grounder([SourceSentence(1, "From the CLI:")], bag_of_words)
+    assert g.check("From the CLI: [1]").action == "dropped"
 
 
 def test_a_sentence_that_opens_with_the_other_of_two_compared_things_is_not_kept():
@@ -485,6 +488,17 @@ def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
     assert unknown_words("which replay storages can i plug into SAC? don't", known.__contains__) == []
 
 
+def test_a_tool_the_docs_never_name_as_what_the_question_asks_to_use_is_its_gap():
+    from copilot.grounding import unknown_target
+
+    assert unknown_target("How do I send training metrics to Weights & Biases (wandb)?", ["wandb"]) == ["wandb"]
+    assert unknown_target("how do I run my sweep on slurm?", ["slurm"]) == ["slurm"]
+    # a word of the user's own in the middle of the question, or in a long aside, is no target
+    assert unknown_target("my run climbed to 400 then suddenly crashed to 50 and never recovered. why?",
+                          ["suddenly", "crashed"]) == []
+    assert unknown_target("RND or ICM if the agent can trigger noise (think a TV it can switch)?", ["think"]) == []
+
+
 def test_a_when_question_answered_without_a_condition_gets_the_sources_advice():
     from copilot.grounding import Support, when_sentence
 
@@ -497,3 +511,16 @@ def test_a_when_question_answered_without_a_condition_gets_the_sources_advice():
     assert when_sentence("What is observation normalisation?", shown, quotes) is None  # no "when" asked
     said = shown + [Support("It helps when features differ in scale.", 1, 1.0)]
     assert when_sentence(question, said, quotes) is None  # the answer already says when
+
+
+def test_an_answer_that_leaves_out_the_value_asked_for_ends_with_the_source_stating_it():
+    from copilot.grounding import Support, value_sentence
+
+    question = "how many nearest neighbours does the ngu reward use by default?"
+    shown = [Support("NGU's bonus compares the embedding with its nearest neighbours, clipped to `[1, L]`.", 1, 1.0)]
+    quotes = [(1, "NGU was published in 2020 by DeepMind."),  # a year is no value
+              (2, "The ngu reward keeps `k=10` nearest neighbours by default.")]
+    assert value_sentence(question, shown, quotes) == quotes[1]  # a number in code is no value stated
+    assert value_sentence("how does the ngu reward use its neighbours?", shown, quotes) is None
+    said = shown + [Support("It uses the 10 nearest neighbours.", 1, 1.0)]
+    assert value_sentence(question, said, quotes) is None  # the answer already gives one

@@ -389,3 +389,25 @@ def test_a_spelled_out_method_name_weighs_as_one_word(tmp_path):
     # read as "alpha" and "SAC", the page on SAC's alpha comes first, not the one that says
     # "soft", "actor" and "critic" most often
     assert hits[0].path.endswith("sac.md") and hits[0].bm25_rank == 1
+
+
+def test_a_long_chunk_is_scored_by_its_sentence_closest_to_the_query(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    answer = ("The intrinsic reward of a transition is the squared error of a predictor network against a "
+              "fixed random target network on the next observation.")
+    filler = " ".join(f"Checkpoint {i} of the run is written to checkpoints/step_{i}.pt with the optimiser "
+                      "state and the observation statistics." for i in range(8))
+    (docs / "rnd.md").write_text(f"# Novelty\n\n## Training details\n\n{filler} {answer}\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    index = Index.open(settings)
+    query = "what is the intrinsic reward computed from?"
+    (with_units,) = index.search(query, k=1)
+    (without,) = index.search(query, k=1, ranking=DEFAULT.without("units"))
+    vectors = index.embedder.embed_documents([answer])
+    closest = float(np.asarray(vectors[0]) @ np.asarray(index.embedder.embed_query(query)))
+    # the chunk's own cosine is diluted by eight sentences about checkpoints; its answering
+    # sentence's is not, and that is what the rerank stage adds
+    assert closest > 0.5
+    assert with_units.score - without.score == pytest.approx(DEFAULT.unit_dense * closest, abs=1e-4)
