@@ -186,6 +186,9 @@ def test_identifier_tokens_keep_whole_and_parts():
     assert tokenize("rlcore.agents.ppo.PPO") == ["rlcore.agents.ppo.ppo", "rlcore", "agents", "ppo", "ppo"]
     assert tokenize("How is the PPOConfig used?") == ["ppoconfig", "ppo", "config", "used"]
     assert tokenize("强化学习") == ["强化", "化学", "学习"]
+    # a name hyphenated at a short or numbered part meets the way users type it whole
+    assert tokenize("drqv2")[0] in tokenize("DrQ-v2") and "vtrace" in tokenize("V-trace")
+    assert "offpolicy" not in tokenize("off-policy")
 
 
 def test_bm25_golden_values():
