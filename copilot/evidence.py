@@ -353,8 +353,7 @@ def shape(question: str, text: str, topic: set[str]) -> float:
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += CONDITION_BONUS
     if VALUE_QUESTION.search(question) and VALUE_NUMBER.search(text) and _content_tokens(text) & topic - VALUE_WORDS:
-        head = text[:text.find(":")] if 0 < text.find(":") < 40 else ""
-        out += VALUE_BONUS * (2 if _content_tokens(head) & topic - VALUE_WORDS else 1)  # "`alpha`: 0.6"
+        out += VALUE_BONUS
     return out
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
                               STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, defines,
-                              VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code, is_statement, key_terms,
+                              GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code, is_statement, key_terms,
                               only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
@@ -285,7 +285,8 @@ class Grounder:
                 and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
-                and not swaps_roles(sentence, source.text) and not circular(sentence)):
+                and not swaps_roles(sentence, source.text) and not circular(sentence)
+                and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
             return Support(sentence, source.n, score, "kept")
@@ -294,6 +295,32 @@ class Grounder:
             source = self.sources[swap]
             return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
+
+
+NAMED = re.compile(r"`([A-Za-z_][\w.-]*)`|(?<![\w-])([A-Z][A-Za-z]*[A-Z0-9][\w-]*)(?![\w-])")
+
+
+def _named(text: str) -> list[tuple[int, str]]:
+    """Where ``text`` names a method, an agent or a field (an acronym or a literal), by position."""
+    return [(m.start(), (m.group(1) or m.group(2)).lower()) for m in NAMED.finditer(text)
+            if (m.group(1) or m.group(2)).lower() not in GENERIC_ENTITIES]
+
+
+def misbinds_number(sentence: str, source: str) -> bool:
+    """Whether ``sentence`` gives one thing a number its source gives another: "the default
+    learning_starts for SAC is 1,000" over "default 1,000 for `dqn` and 100 for `sac`". Each
+    number the sentence states must stand, somewhere in the source, nearest to a name the
+    sentence names (thousands separators aside)."""
+    said, told = (re.sub(r"(?<=\d),(?=\d{3}\b)", "", t) for t in (sentence, source))
+    names = {n for _, n in _named(said)}
+    places = _named(told)
+    if not names or not places:
+        return False
+    for m in NUMBER.finditer(said):
+        at = [n.start() for n in NUMBER.finditer(told) if numbers(n.group()) == numbers(m.group())]
+        if at and all(min(places, key=lambda p: abs(p[0] - i))[1] not in names for i in at):
+            return True
+    return False
 
 
 DANGLING = re.compile(r"\b(?:is|are|was|were|be|the|a|an|of|to|by|with|for|and|or|as|that|which|in|on|from|"

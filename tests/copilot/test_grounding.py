@@ -524,3 +524,13 @@ def test_an_answer_that_leaves_out_the_value_asked_for_ends_with_the_source_stat
     assert value_sentence("how does the ngu reward use its neighbours?", shown, quotes) is None
     said = shown + [Support("It uses the 10 nearest neighbours.", 1, 1.0)]
     assert value_sentence(question, said, quotes) is None  # the answer already gives one
+
+
+def test_a_number_the_source_gives_another_agent_is_not_kept_for_this_one():
+    source = ("In rlcore the field is `learning_starts` (env steps of uniform random actions; default 1,000 for `dqn` "
+              "and 100 for `sac`, `td3` and `ddpg`, which is short: raise it to 1,000 to 10,000 for harder tasks).")
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    wrong = g.check("In rlcore the default `learning_starts` for `sac` is 1,000 env steps of uniform random actions [1].")
+    assert wrong.action != "kept"
+    right = g.check("In rlcore the default `learning_starts` for `sac` is 100 env steps of uniform random actions [1].")
+    assert right.action == "kept"
