@@ -77,7 +77,8 @@ STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|regi
 WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|are)\b|\bin which cases?\b|"
                            r"什么时候|何时", re.I)
 CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecessary|not needed|"
-                       r"helps (when|with|on))\b", re.I)
+                       r"helps (when|with|on)|helps most|clearest|pays? off|worth it|most useful|best (for|with|on))\b",
+                       re.I)
 # a question that asks for a number ("the default alpha", "how many neighbours") favours a
 # sentence that states one about its topic (a year or an arXiv id is no value)
 VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|large|long|often)\b|"

@@ -552,7 +552,7 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
 # a sentence that advises when to do something: a condition with a choice ("turn it on when
 # ...", "use it where ..."); "when training starts the agent wraps ..." is a condition only
 ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefer|choose|needs?|unnecessary|"
-                    r"useful|recommended|should|pays? off|suits?|best)\b", re.I)
+                    r"useful|recommended|should|pays? off|suits?|best|benefits?|clearest)\b", re.I)
 
 
 def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
