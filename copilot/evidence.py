@@ -35,6 +35,9 @@ LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_LIST_WORDS = 70  # an intro and its list items become one unit up to this many item words
 MAX_CODE_CHARS = 600
+# a unit that starts mid-sentence, where an overlapping chunk window begins: a lower-case
+# word that is not a name ("rlcore", `rlcore.cli`, "n-step", "k-NN")
+FRAGMENT = re.compile(r"^(?!rlcore\b)[a-z]+(?![\w.'-])")
 CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among the best units
 CODE_COSINE = 0.1  # ... and within this of the closest unit's similarity to the question
 TITLE_WEIGHT = 0.3
@@ -467,7 +470,8 @@ def is_statement(text: str) -> bool:
     return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
                 or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5
                 or len(INLINE_CODE.sub(" ", text).split()) < 3  # a literal, not a sentence
-                or CONTINUATION.match(text))  # "or `python -m ...` on the command line.": half a sentence
+                or CONTINUATION.match(text)  # "or `python -m ...` on the command line.": half a sentence
+                or FRAGMENT.match(text))  # "pass theirs: beta reaches 1 ...": a chunk window's cut start
 
 
 def supporting_quote(answer: str, quotes: Sequence[tuple[int, str]], max_overlap: float = 0.6

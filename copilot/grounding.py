@@ -53,6 +53,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
 POINTER = re.compile(r"\b(this|these|those|it|they)\b", re.I)  # words that point to what came before
+CONDITIONAL = re.compile(r"^(?:when|if|unless|once|only when|as long as|with|without)\b([^,;]{3,120}),", re.I)
 CUT_SHARE = 1.6  # a source sentence this many times longer than the piece the model kept
 CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
@@ -257,12 +258,18 @@ class Grounder:
         return bool(borrowed)
 
     def cut_from(self, sentence: str, best: int) -> bool:
-        """Whether ``sentence`` is a piece cut from a longer source sentence that leaves a
-        pointer to the rest unresolved ("V-trace is the correction that makes this safe" from
+        """Whether ``sentence`` is a piece cut from a longer source sentence that drops the
+        condition it opens with, or leaves a pointer to the rest unresolved ("V-trace is the correction that makes this safe" from
         "Because the actors lag behind, the data are off-policy; V-trace is ... this safe")."""
         words, source = content_tokens(sentence), self._tokens[best]
-        return (bool(POINTER.search(sentence)) and words <= source | self.asked
-                and len(source) >= CUT_SHARE * max(len(words), 1))
+        if not words <= source | self.asked:
+            return False
+        # the source's opening condition left out: "V-trace reduces to the on-policy n-step
+        # target" from "When pi = mu and rho_bar = c_bar = 1, V-trace reduces to ..."
+        condition = CONDITIONAL.match(self.sources[best].text)
+        if condition and not content_tokens(condition.group(1)) & words:
+            return True
+        return bool(POINTER.search(sentence)) and len(source) >= CUT_SHARE * max(len(words), 1)
 
     def numbers_stated(self, sentence: str, n: int) -> bool:
         """Whether every number in ``sentence`` is stated by source ``n``."""
@@ -581,11 +588,23 @@ def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence
     if not VALUE_QUESTION.search(question) or any(states):
         return None
     topic = content_tokens(question) - VALUE_WORDS
+    # the value of what the answer has not named yet ("beta" once "prioritized replay" is said)
+    topic = (topic - set().union(*(content_tokens(s.sentence) for s in shown))) or topic
     for n, text in dict.fromkeys(candidates):
-        if (VALUE_NUMBER.search(prose(text)) and content_tokens(text) & topic and is_statement(text)
+        if (value_of(text, topic) and is_statement(text)
+                and " | " not in text  # the tail of a table row cut at a chunk's edge
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None
+
+
+def value_of(text: str, topic: set[str], reach: int = 3) -> bool:
+    """Whether ``text`` states a number within ``reach`` words of a ``topic`` word ("`alpha`:
+    default 0.6", "k=10 nearest neighbours"), not one about something else beside it."""
+    words = re.findall(r"[\w.,+-]+", prose(text))
+    near = [i for i, w in enumerate(words) if content_tokens(w) & topic]
+    return any(VALUE_NUMBER.fullmatch(w.rstrip(".,")) and any(abs(i - j) <= reach for j in near)
+               for i, w in enumerate(words))
 
 
 def lead_in(question: str) -> str:

@@ -366,3 +366,10 @@ def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():
     asked = entity_terms("what out_dim does the drq_cnn encoder give on 84x84 images?")
     assert not others_named("`drq_cnn`: the DrQ / DrQ-v2 trunk, ReLU after each conv", asked)
     assert others_named("PPG's `n_epochs` is 1", entity_terms("what does n_epochs do in PPO?"))
+
+
+def test_a_unit_cut_mid_sentence_at_a_chunk_windows_start_is_no_quote():
+    assert not is_statement("pass theirs: beta reaches 1 at the end) | | `n_step`, `gamma` | 1, 0.99 |")
+    assert not is_statement("the stack is refilled with the new first picture where an episode ends.")
+    assert is_statement("rlcore registers RND as the intrinsic reward `rnd`.")
+    assert is_statement("n-step returns with very exploratory behaviour are biased; keep `n` small.")

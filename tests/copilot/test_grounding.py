@@ -519,8 +519,9 @@ def test_an_answer_that_leaves_out_the_value_asked_for_ends_with_the_source_stat
     question = "how many nearest neighbours does the ngu reward use by default?"
     shown = [Support("NGU's bonus compares the embedding with its nearest neighbours, clipped to `[1, L]`.", 1, 1.0)]
     quotes = [(1, "NGU was published in 2020 by DeepMind."),  # a year is no value
+              (1, "neighbours used: 10 by default for the ngu reward | | `k` | 10 |"),  # a row's tail
               (2, "The ngu reward keeps `k=10` nearest neighbours by default.")]
-    assert value_sentence(question, shown, quotes) == quotes[1]  # a number in code is no value stated
+    assert value_sentence(question, shown, quotes) == quotes[2]  # a number in code is no value stated
     assert value_sentence("how does the ngu reward use its neighbours?", shown, quotes) is None
     said = shown + [Support("It uses the 10 nearest neighbours.", 1, 1.0)]
     assert value_sentence(question, said, quotes) is None  # the answer already gives one
@@ -534,3 +535,10 @@ def test_a_number_the_source_gives_another_agent_is_not_kept_for_this_one():
     assert wrong.action != "kept"
     right = g.check("In rlcore the default `learning_starts` for `sac` is 100 env steps of uniform random actions [1].")
     assert right.action == "kept"
+
+
+def test_a_sentence_that_drops_its_sources_condition_gives_way_to_the_whole_source_sentence():
+    source = "When `pi = mu` and `rho_bar = c_bar = 1`, V-trace reduces to the on-policy n-step Bellman target."
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    s = g.check("V-trace reduces to the on-policy n-step Bellman target [1].")
+    assert s.action == "replaced" and s.sentence == source
