@@ -369,6 +369,10 @@ def defines(text: str, topic: set[str]) -> bool:
     cut = min(m.start() if m else len(text), words.find(":") if 0 < words.find(":") < 160 else len(text))
     head = _content_tokens(text[:cut])
     need = max(min(2, len(topic)), len(topic) / 2)  # two words of a longer topic, not just "IMPALA"
+    # "V-trace's `lambda` is an extra knob" defines lambda, not V-trace
+    owned = re.search(r"\w's\s+(`[^`]+`|\w+)", text[:cut])
+    if owned and not _content_tokens(owned.group(1)) & topic:
+        return False
     return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need
 
 

@@ -121,6 +121,15 @@ def test_a_definition_leads_when_the_question_asks_what_something_is():
     assert choose_extract("How fast is PPO?", quotes)[0][0] == 1
 
 
+def test_a_sentence_about_the_topics_attribute_does_not_lead_as_its_definition():
+    from copilot.grounding import source_first
+
+    quotes = [(1, "V-trace's `lambda` (in `c_i`) is an extra knob some implementations omit."),
+              (1, "V-trace is the off-policy correction that makes learning from lagging actors safe.")]
+    assert source_first("What is V-trace in IMPALA?", quotes) is None
+    assert source_first("What is V-trace in IMPALA?", quotes[1:]).sentence.startswith("V-trace is")
+
+
 def test_a_chinese_sentence_cannot_be_checked_against_english_sources():
     assert grounder().check("裁剪范围限制了概率比 [1]。").action == "dropped"
     assert "不涵盖" in decline("今天巴黎天气如何？") and "not cover" in decline("How do I bake bread?")
