@@ -288,7 +288,8 @@ def others_named(text: str, entities: list[set[str]]) -> bool:
     words = set().union(*entities) if entities else set()
     parts = set().union(*(e for e in entities if any("_" in t for t in e))) if entities else set()
     return any(toks not in entities and name.lower() not in words and name.lower().split("-")[0] not in parts
-               for name in METHOD.findall(text) if (toks := _content_tokens(name)) and name.lower() not in GENERIC_ENTITIES)
+               for name in METHOD.findall(INLINE_CODE.sub(" ", text))  # `RUN`, `PATH`: placeholders
+               if (toks := _content_tokens(name)) and name.lower() not in GENERIC_ENTITIES)
 
 
 def _names(terms: Sequence[str]) -> list[set[str]]:

@@ -366,6 +366,9 @@ def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():
     asked = entity_terms("what out_dim does the drq_cnn encoder give on 84x84 images?")
     assert not others_named("`drq_cnn`: the DrQ / DrQ-v2 trunk, ReLU after each conv", asked)
     assert others_named("PPG's `n_epochs` is 1", entity_terms("what does n_epochs do in PPO?"))
+    # a placeholder in a command is no method: `rlcore export RUN --format c`
+    assert not others_named("`rlcore export RUN --format c` writes the policy as a C header",
+                            entity_terms("how do I export my td3 policy to C?"))
 
 
 def test_a_unit_cut_mid_sentence_at_a_chunk_windows_start_is_no_quote():
