@@ -65,7 +65,7 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
                      r"makes|gives|pays|predicts|changes)\b")
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
-WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhy (do|does|is|are|use)\b|"
+WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
 REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"

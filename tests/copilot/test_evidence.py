@@ -189,6 +189,8 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
                            "not move with every gradient step.")]
     assert "so the" in _first_quote("Why does DQN use a target network?", hits)
     assert "10,000" in _first_quote("How often is the target network copied in DQN?", hits)
+    from copilot.evidence import WHY_QUESTION  # "what problem does X solve" asks why X exists
+    assert WHY_QUESTION.search("what problem does v-trace solve in IMPALA?")
 
 
 def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():
