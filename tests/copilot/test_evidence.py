@@ -378,3 +378,11 @@ def test_a_unit_cut_mid_sentence_at_a_chunk_windows_start_is_no_quote():
     assert not is_statement("the stack is refilled with the new first picture where an episode ends.")
     assert is_statement("rlcore registers RND as the intrinsic reward `rnd`.")
     assert is_statement("n-step returns with very exploratory behaviour are biased; keep `n` small.")
+
+
+def test_advice_and_reasons_in_other_words_count_as_a_condition_and_a_reason():
+    from copilot.evidence import CONDITION, REASON
+
+    assert CONDITION.search("Observation normalisation helps most where features differ in scale.")
+    assert CONDITION.search("Benefits are clearest with pixel observations and shared features.")
+    assert REASON.search("The mean version optimises more stably, since the advantages change slowly.")
