@@ -331,10 +331,13 @@ class Index:
         sentence answers the question is not diluted by the rest of its text."""
         texts = {c.id: split_units(self._table["text"][self._rows[c.id]] or "")
                  for c in candidates if c.id in self._rows}
-        vectors = self.units.get(u for units in texts.values() for u in units)
+        # ingest filled these; a sentence it missed is embedded now and written with the
+        # answer's (Copilot.stream saves after answering), not on the search path
+        flat = [u for units in texts.values() for u in units]
+        cosines = dict(zip(flat, (self.units.embed(flat) @ vector).tolist())) if flat else {}
         for c in candidates:
             units = texts.get(c.id)
-            c.unit_cosine = max(float(vectors[u] @ vector) for u in units) if units else c.cosine
+            c.unit_cosine = max(cosines[u] for u in units) if units else c.cosine
 
     def _coverage(self, tokens: list[str]) -> float:
         """The share of the query's distinct words that occur anywhere in the index."""
