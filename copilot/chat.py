@@ -30,7 +30,8 @@ from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
                                passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
-                               unknown_target, unknown_words, unmentioned_feature, value_sentence, when_sentence)
+                               unknown_target, unknown_words, unmentioned_feature, value_sentence, when_sentence,
+                               why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
 
@@ -314,9 +315,9 @@ class Copilot:
                 for s in self._answer_sentences(state, extract):
                     yield (" " if shown else "") + cited(s)
                     shown.append(s)
-                # "what is X and when should I use it?", "what is the default k?": a condition
-                # or a value the answer left out
-                for part in (when_sentence, value_sentence):
+                # "what is X and when should I use it?", "what is the default k?", "why X?": a
+                # condition, a value or a reason the answer left out
+                for part in (when_sentence, value_sentence, why_sentence):
                     more = part(question, shown, state.get("quotes", [])) if shown else None
                     if more is not None:
                         shown.append(quoted(question, *more))

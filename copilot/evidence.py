@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from copilot.bm25 import tokenize
+from copilot.bm25 import stem, tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 # a sentence ends at . ! ? before a capital, a literal or a bracket, but not after "e.g." and the like
@@ -44,6 +44,7 @@ TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
+AUTHORS = re.compile(r"(?:\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z'-]+, ){3}")  # "Tuomas Haarnoja, Aurick Zhou, ...": a citation
 SIGNATURE = re.compile(r"^(\S+) \((?:function|class|method|module)\) ")
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
@@ -68,14 +69,15 @@ HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|
 WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
 REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
-                    r"keeps?\b.{0,40}\bfrom|reduces?|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
+                    r"keeps?\b.{0,40}\bfrom|reduces?(?! to\b)|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
 REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
-STEPS = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)|"
-                   r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
-                   r"to \w+ \w+, (call|pass|run|use))\b"
-                   r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b", re.I)  # "`list` prints ...": what a command does
+STEPS_CODE = (r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)"
+              r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b")  # "`list` prints ...": what a command does
+IMPERATIVE = re.compile(r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
+                        r"to \w+ \w+, (call|pass|run|use))\b", re.I)
+STEPS = re.compile(STEPS_CODE + "|" + IMPERATIVE.pattern, re.I)
 # a question about when to do something favours a sentence that states a condition
 WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|are)\b|\bin which cases?\b|"
                            r"什么时候|何时", re.I)
@@ -88,7 +90,7 @@ VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|
                             r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|默认|多少", re.I)
 VALUE_NUMBER = re.compile(r"(?<![\w.:/-])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:e-?\d+)?(?![\w.]*\d{4,}\b)")
 VALUE_BONUS = 0.15
-VALUE_WORDS = frozenset("default defaults value size number many much".split())
+VALUE_WORDS = frozenset(stem(w) for w in "default defaults value size number many much".split())  # as matched
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 CONDITION_BONUS = 0.1  # a sentence that states a condition, for a "when should I" question
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
@@ -108,12 +110,14 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
+UNNAMED_PENALTY = 0.1  # ... and one that names neither, nor does its title, less
+INHERITED = 0.5  # the weight of a question word that a unit's title holds and the unit does not
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
 PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)
 # a unit's word -> the question word it also answers to: rlcore's docs say "agent" for an
 # algorithm and spell out what users abbreviate ("obs normalization", "my env")
-ALIASES = {"agent": "algorithm", "observation": "obs", "environment": "env"}
+ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"))}
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -217,6 +221,31 @@ def acronyms(text: str, tokens: Callable[[str], set[str]] = _content_tokens) -> 
     return found
 
 
+def long_forms(text: str) -> dict[str, str]:
+    """Acronyms that ``text`` spells out, as written: "PER" -> "Prioritized Experience Replay"."""
+    found: dict[str, str] = {}
+    for m in ACRONYM.finditer(text):
+        words, short = re.split(r"[\s-]+", m.group(1).strip()), m.group(2)
+        if len(words) >= len(short) and "".join(w[0] for w in words[-len(short):]).upper() == short.upper():
+            found.setdefault(short, " ".join(words[-len(short):]))
+    return found
+
+
+def both_forms(text: str, asked: dict[str, str]) -> str:
+    """``text`` with the other form of each acronym of ``asked`` it uses in one form only:
+    "PER samples ..." is embedded as "PER (Prioritized Experience Replay) samples ...", which
+    the embedder finds close to a question about prioritized experience replay; it did not
+    know "PER" (cosine 0.23 against 0.62)."""
+    for short, long in asked.items():
+        has_short = re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)
+        has_long = re.search(re.escape(long), text, re.I)
+        if has_short and not has_long:
+            text = f"{text[:has_short.end()]} ({long}){text[has_short.end():]}"
+        elif has_long and not has_short:
+            text = f"{text[:has_long.end()]} ({short}){text[has_long.end():]}"
+    return text
+
+
 def spelled_out(tokens: set[str], names: dict[str, set[str]]) -> set[str]:
     """``tokens`` with the long form of every acronym among them and the acronym of every long
     form they hold, so that "PER samples" meets a question about prioritized experience
@@ -247,15 +276,20 @@ def focus_terms(question: str) -> set[str]:
 
 
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = ()) -> None:
+                query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = (),
+                kinds: Sequence[str] = ()) -> None:
     """Set ``unit.score`` = cosine + lexical coverage of the question's rarer topic words + a
     source prior (its retrieval rank, and how close its title, the heading path, is to the
     question) + a bonus for a sentence that defines the topic of a what/why question, less
     a penalty for units that crowd the budget without answering (see :func:`shape`)."""
-    vectors = embed([u.text for u in units] + list(titles))
+    context = " ".join(titles) + "\n" + "\n".join(u.text for u in units)
+    names = acronyms(context)
+    q_words = _content_tokens(question)
+    asked = {short: long for short, long in long_forms(context).items()
+             if short.lower() in q_words or (names.get(short.lower()) or {""}) <= q_words}
+    vectors = embed([both_forms(u.text, asked) for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
-    names = acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units))
     q_tokens = set(as_acronyms(focus_terms(question), names))
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
     # a section's first sentence that opens with "It" speaks of the heading: it gets its words
@@ -267,16 +301,26 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
-    for u, cos, toks in zip(units, cosine, unit_tokens):
-        u.lexical = sum(w for t, w in weight.items() if t in toks) / total
+    why = bool(WHY_QUESTION.search(question))
+    for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
+        # a sentence speaks of its section's subject: the heading path's words count half; so do
+        # those of the sentence before a reason ("Resampling within each task keeps ..., so ...")
+        inherited = title_tokens[u.source] - toks if titles else set()
+        if why and i and units[i - 1].source == u.source and REASON.search(u.text):
+            inherited |= unit_tokens[i - 1] - toks
+        u.lexical = sum(w if t in toks else INHERITED * w if t in inherited else 0.0
+                        for t, w in weight.items()) / total
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
-        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens)
+        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens,
+                                                               u.source < len(kinds) and kinds[u.source] == "api")
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
         missing = sum(not (e <= toks | title_toks) for e in entities)
         if missing and others_named(f"{title} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
+        elif missing:  # "How does SAC explore?": the trade-off in general is not SAC's answer
+            u.score -= UNNAMED_PENALTY * missing / len(entities)
         elif (PRONOUN.match(u.text) and others_named(title, entities)
               and not any(e <= title_toks for e in entities)):
             u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG
@@ -329,13 +373,14 @@ def only_where(question: str, text: str) -> bool:
     return bool(REGISTRATION.search(text)) and not (ASKS_RLCORE.search(question) or HOW_TO.search(question))
 
 
-def shape(question: str, text: str, topic: set[str]) -> float:
+def shape(question: str, text: str, topic: set[str], docstring: bool = False) -> float:
     """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
     sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
     for a unit naming an identifier the question names; - ``PENALTY`` for code (unless the
     question asks how to do something), - ``NOT_STATEMENT`` for units that cannot stand as a
     statement; less for long units. A "why" question favours a sentence that gives a reason
-    and a "how do I" question one that names what to call or type."""
+    and a "how do I" question one that names what to call or type (an API
+    ``docstring``'s imperative summary is no such step)."""
     if text.startswith("```"):
         return 0.0 if HOW_TO.search(question) else -PENALTY
     out = 0.0 if is_statement(text) else -NOT_STATEMENT
@@ -353,7 +398,9 @@ def shape(question: str, text: str, topic: set[str]) -> float:
             out += DEFINITION_BONUS
         elif says_what(text, topic):  # "..., V-trace is the off-policy correction ..."
             out += DEFINITION_BONUS / 2
-    if HOW_TO.search(question) and STEPS.search(text):
+    # a docstring's summary is imperative by convention ("Add the bonuses to ..."): it says what
+    # the function does, not what the user should do
+    if HOW_TO.search(question) and (re.search(STEPS_CODE, text, re.I) or not docstring and IMPERATIVE.search(text)):
         out += STEPS_BONUS
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += CONDITION_BONUS
@@ -431,7 +478,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     if not units:
         return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
-                [h.title for h in hits])
+                [h.title for h in hits], [getattr(h, "kind", "") for h in hits])
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
@@ -472,7 +519,7 @@ CONTINUATION = re.compile(r"(?:or|and|but|nor|then)\s")  # lower case: the rest 
 def is_statement(text: str) -> bool:
     """Whether a unit can stand as a quoted sentence of an answer."""
     text = text.strip()
-    return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text)
+    return not (text.startswith("```") or text.endswith(":") or REFERENCE.search(text) or AUTHORS.search(text)
                 or SIGNATURE.search(text) or XREF.search(text) or META.match(text) or len(text.split()) < 5
                 or len(INLINE_CODE.sub(" ", text).split()) < 3  # a literal, not a sentence
                 or CONTINUATION.match(text)  # "or `python -m ...` on the command line.": half a sentence

@@ -444,8 +444,9 @@ def _repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> b
 
 
 # ----- answer shape ----------------------------------------------------------------------
-GENERIC = frozenset("rlcore mean means meaning role difference between default defaults value work "
-                    "works happen purpose field setting option".split())
+GENERIC = frozenset(t for w in ("rlcore mean means meaning role difference between default defaults value work "
+                                 "works happen purpose field setting option").split()
+                    for t in tokenize(w, stemmed=True))  # as sentence matching spells them ("purpos")
 
 
 def is_chinese(text: str) -> bool:
@@ -572,6 +573,20 @@ def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     cited_sources = {s.source for s in shown}
     for n, text in dict.fromkeys(candidates):
         if (n in cited_sources and CONDITION.search(text) and ADVICE.search(text) and is_statement(text)
+                and not PRONOUN.match(text) and not repeats(text, shown)):
+            return n, text
+    return None
+
+
+def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
+                 ) -> tuple[int, str] | None:
+    """For a question that asks why whose answer so far gives no reason (it says what or how),
+    the best of ``candidates`` that gives one, from a source the answer already cites; else None."""
+    if not WHY_QUESTION.search(question) or any(REASON.search(s.sentence) for s in shown):
+        return None
+    cited_sources = {s.source for s in shown}
+    for n, text in dict.fromkeys(candidates):
+        if (n in cited_sources and REASON.search(text) and is_statement(text)
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None

@@ -386,3 +386,53 @@ def test_advice_and_reasons_in_other_words_count_as_a_condition_and_a_reason():
     assert CONDITION.search("Observation normalisation helps most where features differ in scale.")
     assert CONDITION.search("Benefits are clearest with pixel observations and shared features.")
     assert REASON.search("The mean version optimises more stably, since the advantages change slowly.")
+
+
+def test_an_acronym_is_embedded_with_its_long_form_when_the_question_uses_the_other():
+    seen: list[str] = []
+
+    def embed(texts):
+        seen.extend(texts)
+        return np.zeros((len(texts), 1), np.float32)
+
+    hits = [FakeHit("Prioritized Experience Replay (PER)", "PER samples transitions by their last TD error. "
+                    "Uniform replay samples every transition equally often.")]
+    build_evidence("What does prioritized experience replay change about sampling?", hits, embed=embed,
+                   query_vector=np.zeros(1, np.float32), count_tokens=words, budget=40)
+    assert "PER (Prioritized Experience Replay) samples transitions by their last TD error." in seen
+    seen.clear()
+    build_evidence("What does uniform replay sample?", hits, embed=embed, query_vector=np.zeros(1, np.float32),
+                   count_tokens=words, budget=40)
+    assert "PER samples transitions by their last TD error." in seen  # not asked: embedded as written
+
+
+def test_an_author_list_is_no_statement():
+    assert not is_statement("The second version: Tuomas Haarnoja, Aurick Zhou, Kristian Hartikainen, George "
+                            "Tucker, Sehoon Ha. \"Soft Actor-Critic Algorithms and Applications\".")
+    assert is_statement("SAC, TD3, DDPG and DQN accept any off-policy storage.")
+
+
+def test_a_sentence_under_the_asked_methods_heading_beats_the_general_one():
+    hits = [FakeHit("Core concepts > Exploration and exploitation",
+                    "The exploration trade-off is the choice between exploiting and exploring other actions."),
+            FakeHit("Soft Actor-Critic (SAC) > The idea",
+                    "The entropy term keeps exploration alive and makes the policy robust.")]
+    # the second sentence does not say "SAC", its section does; the first is about no method at all
+    assert _first_quote("How does SAC encourage exploration?", hits).startswith("The entropy term")
+
+
+def test_a_docstrings_imperative_summary_is_no_how_to_step():
+    from copilot.evidence import shape
+
+    question, text = "How do I add an intrinsic reward to my agent?", "Add the reward's bonuses to the rollout's rewards."
+    assert shape(question, text, {"intrins", "reward"}) > shape(question, text, {"intrins", "reward"}, docstring=True)
+    # a command in the sentence is a step wherever it is written
+    step = "Pass `make_agent(\"ppo\", env, reward=\"rnd\")` to add one."
+    assert shape(question, step, {"reward"}, docstring=True) == shape(question, step, {"reward"})
+
+
+def test_reduces_to_is_no_reason():
+    from copilot.evidence import REASON
+
+    assert not REASON.search("With a single task, the stratified bootstrap reduces to the ordinary bootstrap.")
+    assert REASON.search("Twin critics reduce the overestimation of the target.")
