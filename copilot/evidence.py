@@ -39,7 +39,8 @@ MAX_CODE_CHARS = 600
 # word that is not a name ("rlcore", `rlcore.cli`, "n-step", "k-NN")
 FRAGMENT = re.compile(r"^(?!rlcore\b)[a-z]+(?![\w.'-])")
 CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among the best units
-CODE_COSINE = 0.1  # ... and within this of the closest unit's similarity to the question
+CODE_COSINE = 0.25  # ... and within this of the closest unit's similarity to the question (measured: 0.1 hid
+# the example of "write my own env and train on it", whose first sentence is close to any env question)
 TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
@@ -50,7 +51,8 @@ SIGNATURE = re.compile(r"^(\S+) \((?:function|class|method|module)\) ")
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
 # a docstring line that points elsewhere instead of saying something
 INLINE_CODE = re.compile(r"``?[^`]+``?")
-XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring", re.I)
+XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring|"
+                  r"^see (?:the )?[\w`.-]+ (?:page|section|tutorial|docs?|guide)\b", re.I)  # a pointer, not a statement
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
                  "the this to what when which why with you your my me we our".split())
 # words that frame a question rather than name its topic ("the role of X", "what does X mean"),

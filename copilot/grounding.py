@@ -557,6 +557,14 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     return None
 
 
+def on_subject(question: str, shown: Sequence[Support], n: int, text: str) -> bool:
+    """Whether source sentence ``text`` (of source ``n``) speaks of what the answer speaks of:
+    it comes from a source the answer cites, or names the first thing the question names
+    ("Pixel control with an off-policy learner: RE3 ..." for "when would I pick RE3 over RND?")."""
+    entities = entity_terms(question)
+    return n in {s.source for s in shown} or bool(entities) and entities[0] <= content_tokens(prose(text))
+
+
 # a sentence that advises when to do something: a condition with a choice ("turn it on when
 # ...", "use it where ..."); "when training starts the agent wraps ..." is a condition only
 ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefer|choose|needs?|unnecessary|"
@@ -566,13 +574,12 @@ ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefe
 def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
                   ) -> tuple[int, str] | None:
     """For a question that asks when ("what is X and when should I use it?") whose answer so
-    far states no condition, the best of ``candidates`` that advises when, from a source the
-    answer already cites; else None."""
+    far states no condition, the best of ``candidates`` that advises when (:func:`on_subject`);
+    else None."""
     if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
         return None
-    cited_sources = {s.source for s in shown}
     for n, text in dict.fromkeys(candidates):
-        if (n in cited_sources and CONDITION.search(text) and ADVICE.search(text) and is_statement(text)
+        if (on_subject(question, shown, n, text) and CONDITION.search(text) and ADVICE.search(text) and is_statement(text)
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None
@@ -581,12 +588,11 @@ def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
 def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
                  ) -> tuple[int, str] | None:
     """For a question that asks why whose answer so far gives no reason (it says what or how),
-    the best of ``candidates`` that gives one, from a source the answer already cites; else None."""
+    the best of ``candidates`` that gives one (:func:`on_subject`); else None."""
     if not WHY_QUESTION.search(question) or any(REASON.search(s.sentence) for s in shown):
         return None
-    cited_sources = {s.source for s in shown}
     for n, text in dict.fromkeys(candidates):
-        if (n in cited_sources and REASON.search(text) and is_statement(text)
+        if (on_subject(question, shown, n, text) and REASON.search(text) and is_statement(text)
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None

@@ -436,3 +436,23 @@ def test_reduces_to_is_no_reason():
 
     assert not REASON.search("With a single task, the stratified bootstrap reduces to the ordinary bootstrap.")
     assert REASON.search("Twin critics reduce the overestimation of the target.")
+
+
+def test_a_pointer_to_another_page_is_no_statement():
+    assert not is_statement("See the storages page for the details.")
+    assert not is_statement("See the experiments page for the Python API.")
+    assert is_statement("Seeds are set per run, see `rlcore.seeding` for the derivation.")
+
+
+@pytest.mark.parametrize("code_cosine, shown", [(0.6, True), (0.4, False)])
+def test_a_how_to_question_shows_the_example_close_enough_to_the_best_sentence(code_cosine, shown):
+    sentence = "rlcore trains on any environment registered with Gymnasium."
+    code = "```python\nagent = make_agent('ppo', 'mypkg:Grid-v0')\nagent.train(1000)\n```"
+    hits = [FakeHit("Own environment", f"{sentence} {code}")]
+    # the first sentence is close to any question on environments; the example less so, but
+    # it is what "write my own env and train on it" asks for
+    table = {sentence: [0.8, 0.6], code: [code_cosine, (1 - code_cosine ** 2) ** 0.5], "Own environment": [0.0, 0.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    evidence = build_evidence("How do I write my own environment and train on it?", hits, embed=embed,
+                              query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=80)
+    assert (evidence.code is not None) is shown

@@ -522,6 +522,20 @@ def test_a_when_question_answered_without_a_condition_gets_the_sources_advice():
     assert when_sentence(question, said, quotes) is None  # the answer already says when
 
 
+def test_a_why_question_answered_with_what_or_how_gets_the_sources_reason():
+    from copilot.grounding import Support, why_sentence
+
+    question = "Why use a stratified bootstrap for confidence intervals?"
+    shown = [Support("Confidence intervals come from the stratified bootstrap: resample runs within each task.", 1, 1.0)]
+    quotes = [(1, "With a single task, the stratified bootstrap reduces to the ordinary bootstrap."),  # no reason
+              (2, "Resampling within each task keeps every task's weight, so the interval is honest."),  # not cited
+              (1, "Resampling within each task keeps every task's runs, so the interval reflects few runs.")]
+    assert why_sentence(question, shown, quotes) == quotes[2]
+    assert why_sentence("What is a stratified bootstrap?", shown, quotes) is None  # no "why" asked
+    said = shown + [Support("It is used because runs are few.", 1, 1.0)]
+    assert why_sentence(question, said, quotes) is None  # the answer already gives a reason
+
+
 def test_an_answer_that_leaves_out_the_value_asked_for_ends_with_the_source_stating_it():
     from copilot.grounding import Support, value_sentence
 
@@ -551,3 +565,14 @@ def test_a_sentence_that_drops_its_sources_condition_gives_way_to_the_whole_sour
     g = Grounder([SourceSentence(1, source)], bag_of_words)
     s = g.check("V-trace reduces to the on-policy n-step Bellman target [1].")
     assert s.action == "replaced" and s.sentence == source
+
+
+def test_a_condition_from_another_source_counts_when_it_names_what_was_asked():
+    from copilot.grounding import Support, when_sentence
+
+    question = "what is RE3 and when would I pick it over RND?"
+    shown = [Support("RE3 turns state entropy into an intrinsic reward with a random encoder.", 1, 1.0)]
+    quotes = [(2, "Use a count-based bonus when states are few."),  # another source, about neither
+              (2, "Use RND when the observations are pixels."),  # about what RE3 is compared with
+              (2, "Pick RE3 when the learner is off-policy and compute is tight.")]
+    assert when_sentence(question, shown, quotes) == quotes[2]
