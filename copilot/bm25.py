@@ -144,7 +144,6 @@ class BM25:
         self.k1 = k1
         self.b = b
         self._stems: set[str] | None = None
-        self._by_stem: dict[str, list[str]] | None = None
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]]) -> "BM25":
@@ -176,16 +175,6 @@ class BM25:
         term = stem(spelling(word))
         return word in self.terms or term in self.terms or term in self._stems or not tokenize(word)
 
-    def variants(self, word: str) -> list[str]:
-        """The indexed plain words other than ``word`` that share its stem: "exploration" and
-        "exploring" for "explore" (the postings hold words as written)."""
-        if self._by_stem is None:
-            self._by_stem = {}
-            for t in self.terms:
-                if t.isalpha():
-                    self._by_stem.setdefault(stem(t), []).append(t)
-        return [t for t in self._by_stem.get(stem(word), []) if t != word] if word.isalpha() else []
-
     def nearest_term(self, word: str, min_df: int = 2) -> str | None:
         """The indexed term that ``word`` misspells by a dropped letter or two swapped ones
         ("targt", "priortized"), held by at least ``min_df`` documents, the most common first;
@@ -204,16 +193,14 @@ class BM25:
     def n_docs(self) -> int:
         return int(self.lengths.shape[0])
 
-    def scores(self, query_tokens: Sequence[str] | dict[str, float]) -> np.ndarray:
-        """BM25 score of every document for the query (zeros where no term matches); a dict
-        gives each term its weight."""
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query (zeros where no term matches)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         if self.n_docs == 0:
             return out
         avg = float(self.lengths.mean()) or 1.0
         norm = self.k1 * (1.0 - self.b + self.b * self.lengths / avg)
-        weights = query_tokens if isinstance(query_tokens, dict) else Counter(query_tokens)
-        for term, weight in weights.items():
+        for term, weight in Counter(query_tokens).items():
             idx = self.terms.get(term)
             if idx is None:
                 continue

@@ -112,8 +112,7 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
-UNNAMED_PENALTY = 0.1  # ... and one that names neither, nor does its title, less
-INHERITED = 0.5  # the weight of a question word that a unit's title holds and the unit does not
+INHERITED = 0.5  # the weight of a name the question gives that a unit's title holds and the unit does not
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
 PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)
@@ -304,10 +303,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
+    # the named things of the question (SAC, drq_cnn), as the heading path may name them
+    named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
-        # a sentence speaks of its section's subject: the heading path's words count half; so do
+        # a sentence speaks of its section's subject: a name its heading path gives counts half; so do
         # those of the sentence before a reason ("Resampling within each task keeps ..., so ...")
-        inherited = title_tokens[u.source] - toks if titles else set()
+        inherited = (title_tokens[u.source] & named) - toks if titles else set()
         if why and i and units[i - 1].source == u.source and REASON.search(u.text):
             inherited |= unit_tokens[i - 1] - toks
         u.lexical = sum(w if t in toks else INHERITED * w if t in inherited else 0.0
@@ -321,8 +322,6 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         if missing and others_named(f"{title} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
-        elif missing:  # "How does SAC explore?": the trade-off in general is not SAC's answer
-            u.score -= UNNAMED_PENALTY * missing / len(entities)
         elif (PRONOUN.match(u.text) and others_named(title, entities)
               and not any(e <= title_toks for e in entities)):
             u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG

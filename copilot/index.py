@@ -364,18 +364,10 @@ class Index:
             self.load_lexical()
 
     def _candidates(self, query: str, reading: Expansion, vector: np.ndarray, depth: int,
-                    kinds: list[str] | None, variants: float = DEFAULT_RANKING.variants
-                    ) -> tuple[list[Candidate], dict[str, Any], list[str]]:
-        """Dense, BM25 and symbol candidates with every signal filled in. BM25 also looks for
-        the other forms of a query word at weight ``variants`` ("exploration" for "explore")."""
+                    kinds: list[str] | None) -> tuple[list[Candidate], dict[str, Any], list[str]]:
+        """Dense, BM25 and symbol candidates with every signal filled in."""
         tokens = self._folded(tokenize(query) + tokenize(" ".join(reading.english)))
-        weights: dict[str, float] = {}
-        for t in tokens:
-            weights[t] = weights.get(t, 0.0) + 1.0
-        for t in set(tokens):
-            for v in self._bm25.variants(t) if variants else ():
-                weights[v] = max(weights.get(v, 0.0), variants)
-        scores = self._bm25.scores(weights)
+        scores = self._bm25.scores(tokens)
         ids = self._table["id"]
         found: dict[str, Candidate] = {}
 
@@ -437,8 +429,7 @@ class Index:
         ranking = ranking or DEFAULT_RANKING
         reading = expand(query) if cross_lingual else Expansion((), (), query)
         vector = self.embedder.embed_query(reading.dense_query or query)
-        candidates, docs, tokens = self._candidates(query, reading, vector, max(4 * k, ranking.depth), kinds,
-                                                      ranking.variants)
+        candidates, docs, tokens = self._candidates(query, reading, vector, max(4 * k, ranking.depth), kinds)
         qtype = query_type(query)
         ordered = fuse(candidates, ranking, qtype)
         if ranking.heading_dense or ranking.unit_dense:  # rerank the best few by heading and sentence

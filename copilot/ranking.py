@@ -61,7 +61,6 @@ class Ranking:
     dense: float = 1.0
     bm25: float = 0.25
     symbol: float = 0.3
-    variants: float = 0.3  # BM25 weight of an indexed word sharing a query word's stem (explore: exploration)
     heading: float = 0.2  # BM25 of the query against the chunk's own heading, scaled by the best
     heading_dense: float = 0.2  # cosine of the query to the chunk's own heading (reranking stage)
     unit_dense: float = 0.3  # cosine of the query to the chunk's closest sentence (reranking stage)

@@ -222,18 +222,12 @@ def test_bm25_knows_a_word_in_any_form_and_spelling():
     assert not bm25.knows("hindsight") and not bm25.knows("relabel")
 
 
-def test_inflections_meet_on_one_stem_and_bm25_finds_the_other_forms():
+def test_inflections_meet_on_one_stem():
     from copilot.bm25 import stem
 
     assert stem("exploration") == stem("explore") == stem("exploring")
     assert stem("correction") == stem("correct") and stem("observation") == stem("observe")
     assert stem("action") != stem("act")  # too short to cut: an action is not an act
-    bm25 = BM25.build([tokenize("SAC keeps exploration alive"), tokenize("SAC keeps twin critics")])
-    assert bm25.variants("explore") == ["exploration"] and bm25.variants("critic") == ["critics"]
-    plain = bm25.scores(tokenize("how does sac explore"))
-    assert plain[0] == plain[1]  # as written, "explore" is in neither
-    weighted = bm25.scores({"sac": 1.0, "explore": 1.0, "exploration": 0.3})
-    assert weighted[0] > weighted[1]
 
 
 def test_bm25_round_trips_through_disk(tmp_path):
