@@ -322,7 +322,9 @@ class Copilot:
                     if more is not None:
                         shown.append(quoted(question, *more))
                         yield " " + cited(shown[-1])
-            if state.get("code") and not any(has_code(s.sentence) for s in shown):
+            # the example of a source the answer cites (another page's commands are not "how")
+            if (state.get("code") and not any(has_code(s.sentence) for s in shown)
+                    and state["code"][0] in {s.source for s in shown}):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
 

@@ -233,17 +233,15 @@ def long_forms(text: str) -> dict[str, str]:
 
 
 def both_forms(text: str, asked: dict[str, str]) -> str:
-    """``text`` with the other form of each acronym of ``asked`` it uses in one form only:
-    "PER samples ..." is embedded as "PER (Prioritized Experience Replay) samples ...", which
-    the embedder finds close to a question about prioritized experience replay; it did not
-    know "PER" (cosine 0.23 against 0.62)."""
-    for short, long in asked.items():
-        has_short = re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)
-        has_long = re.search(re.escape(long), text, re.I)
-        if has_short and not has_long:
-            text = f"{text[:has_short.end()]} ({long}){text[has_short.end():]}"
-        elif has_long and not has_short:
-            text = f"{text[:has_long.end()]} ({short}){text[has_long.end():]}"
+    """``text`` with the form of each acronym that the question uses (``asked``: acronym ->
+    long form, or long form -> acronym) added where the text has only the other: "PER
+    samples ..." is embedded as "PER (Prioritized Experience Replay) samples ...", which the
+    embedder finds close to a question about prioritized experience replay; it did not know
+    "PER" (cosine 0.23 against 0.62)."""
+    for written, used in asked.items():
+        has = re.search(rf"(?<![\w-]){re.escape(written)}(?![\w-])", text, re.I)
+        if has and not re.search(re.escape(used), text, re.I):
+            text = f"{text[:has.end()]} ({used}){text[has.end():]}"
     return text
 
 
@@ -286,8 +284,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     context = " ".join(titles) + "\n" + "\n".join(u.text for u in units)
     names = acronyms(context)
     q_words = _content_tokens(question)
-    asked = {short: long for short, long in long_forms(context).items()
-             if short.lower() in q_words or (names.get(short.lower()) or {""}) <= q_words}
+    asked: dict[str, str] = {}  # the form a unit may use -> the form the question uses
+    for short, long in long_forms(context).items():
+        in_short, in_long = short.lower() in q_words, (names.get(short.lower()) or {""}) <= q_words
+        if in_long and not in_short:
+            asked[short] = long
+        elif in_short and not in_long:
+            asked[long] = short
     vectors = embed([both_forms(u.text, asked) for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)

@@ -834,5 +834,8 @@ def complete_sentences(pieces: Iterable[str]) -> Iterator[str]:
             yield part
         done = max(done, len(parts) - 1)
     for part in split_answer(buf)[done:]:
-        if part.startswith("```") or re.search(r"[.!?。！？:)`\]]\s*$", part):
+        if part.startswith("```"):  # a code block cut off before its closing fence is a fragment
+            if part.count("```") >= 2:
+                yield part
+        elif re.search(r"[.!?。！？:)`\]]\s*$", part):
             yield part

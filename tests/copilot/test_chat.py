@@ -224,6 +224,25 @@ def test_a_how_to_answer_shows_the_sources_example_after_the_checked_sentences(s
     assert "```" not in what.ask("What is a sweep?", k=3).answer
 
 
+def test_an_example_from_a_source_the_answer_does_not_cite_is_not_shown(settings, monkeypatch):
+    prompt = Copilot._prompt
+
+    def answer_with_example_of(source):
+        def with_example(self, state):
+            state = prompt(self, state)
+            state["code"] = (source(state), "```bash\npython -m rlcore list\n```")
+            return state
+
+        monkeypatch.setattr(Copilot, "_prompt", with_example)  # before the chain binds it
+        bot = Copilot(settings, llm=FakeLLM(["The replay buffer stores past transitions [1]."]))
+        return bot.ask("How do I choose the replay buffer capacity for DQN?", k=3).answer
+
+    cited = answer_with_example_of(lambda state: 1)
+    assert cited.startswith("The replay buffer stores past transitions") and "rlcore list" in cited
+    uncited = answer_with_example_of(lambda state: len(state["sources"]) + 1)  # a page no sentence cites
+    assert uncited.startswith("The replay buffer stores past transitions") and "rlcore list" not in uncited
+
+
 def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is_far(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

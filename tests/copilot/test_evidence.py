@@ -404,6 +404,10 @@ def test_an_acronym_is_embedded_with_its_long_form_when_the_question_uses_the_ot
     build_evidence("What does uniform replay sample?", hits, embed=embed, query_vector=np.zeros(1, np.float32),
                    count_tokens=words, budget=40)
     assert "PER samples transitions by their last TD error." in seen  # not asked: embedded as written
+    seen.clear()
+    build_evidence("What does PER change about sampling?", hits, embed=embed, query_vector=np.zeros(1, np.float32),
+                   count_tokens=words, budget=40)
+    assert "PER samples transitions by their last TD error." in seen  # asked in the form it is written
 
 
 def test_an_author_list_is_no_statement():

@@ -111,6 +111,9 @@ def test_sentences_and_code_blocks_are_regrouped_from_streamed_pieces():
     assert list(complete_sentences(iter(pieces))) == ["The ratio is clipped [1].", "Then the value is fit.",
                                                       "```python\nx = 1.\n```"]
     assert split_answer("第一句。第二句。") == ["第一句。", "第二句。"]
+    # an answer cut off inside a code block (the token limit) does not end with its first lines
+    cut = ["Use this code:\n\n```python\n", "from rlcore import make_agent\n"]
+    assert list(complete_sentences(iter(cut))) == ["Use this code:"]
 
 
 def test_a_definition_leads_when_the_question_asks_what_something_is():
