@@ -634,14 +634,16 @@ def lead_in(question: str) -> str:
 
 
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
-    """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural and
-    case aside)."""
+    """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural, case
+    and an identifier's underscores aside)."""
     haystack = " ".join(texts).lower()
+    joined = haystack.replace("_", "")  # `random_shift` is named by `RandomShift` too
     missing = []
     for term in key_terms(question):
         t = term.lower()
         stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
-        if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack):
+        if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack) and not (
+                "_" in stem and re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)):
             missing.append(term)
     return missing
 
@@ -699,7 +701,7 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
             continue  # after its first word a phrase may go on to a verb ("... replay relabel")
         if "-" in word:
             parts = [p for p in word.split("-") if p]
-            if not any(sep.join(parts) in haystack for sep in ("-", " ", "")):
+            if not any(sep.join(parts) in haystack for sep in ("-", " ", "")) and not knows(word.lower()):
                 out.append(word)
         elif len(word) >= 4 and not knows(word):
             out.append(word)
@@ -709,6 +711,8 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
 # contractions typed without their apostrophe ("whats") are no subject the docs could lack
 BARE_CONTRACTIONS = frozenset("whats hows wheres whos thats theres doesnt dont didnt isnt arent wasnt cant "
                               "couldnt wont wouldnt shouldnt ive im youre lets".split())
+# "nicely", "suddenly": how something happened, never what the docs lack ("anomaly", "apply" are no adverbs)
+ADVERB = re.compile(r"^[a-z]{3,}(?<![aop])ly$")
 LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")
 
 
@@ -718,7 +722,7 @@ def unknown_words(question: str, knows: Callable[[str], bool]) -> list[str]:
     their own they prove nothing (a user's "crank" or "plug" is no topic); with evidence
     that is far from the question in meaning, they name what the docs lack."""
     words = (part for word in LOWER_WORD.findall(question) for part in word.split("-"))
-    return list(dict.fromkeys(w for w in words if len(w) >= 4 and w not in STOP
+    return list(dict.fromkeys(w for w in words if len(w) >= 4 and w not in STOP and not ADVERB.match(w)
                               and w not in BARE_CONTRACTIONS and not knows(w)))
 
 
@@ -737,7 +741,8 @@ def unknown_target(question: str, unknown: Sequence[str]) -> list[str]:
 
 
 # "Does rlcore support X?": the docs must name X for the answer to be anything but "not covered"
-SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|have|has|include|"
+SUPPORT_QUESTION = re.compile(r"^\s*(?:does|do|can|is there|are there)\b.*?\b(?:support|supports|"
+                              r"(?:have|has)(?!\s+to\b)|include|"  # "does RE3 have to train ...": no feature
                               r"includes|offer|offers|provide|provides|implement|implements|ship|ships|"
                               r"come with|work with)\s+(?P<what>[^?]+?)\s*\??\s*$", re.I)
 # "Can rlcore log runs to W&B?": the same, for what rlcore is asked to do (the verb aside)

@@ -242,6 +242,7 @@ class Index:
         self._symbols = SymbolTable(table.get("symbol", []))
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
         self._names: dict[str, set[str]] | None = None  # the corpus's acronyms, read on first use
+        self._lower: str | None = None  # every chunk's title and text in lower case, joined on first use
 
     def _folded(self, tokens: list[str]) -> list[str]:
         """``tokens`` with a method's spelled-out name ("soft actor critic") read as its acronym
@@ -408,9 +409,16 @@ class Index:
         return TYPO_CANDIDATE.sub(mend, query)
 
     def knows(self, word: str) -> bool:
-        """Whether any chunk holds ``word`` (lower case) in some form (see :meth:`BM25.knows`)."""
+        """Whether any chunk holds ``word`` (lower case) in some form (see :meth:`BM25.knows`); a
+        hyphenated word also as written, spaced or joined ("one-step", "one step", "onestep")."""
         self._fresh()
-        return self._bm25.knows(word)
+        parts = [p for p in word.split("-") if p]
+        if len(parts) < 2:
+            return self._bm25.knows(word)
+        if self._lower is None:
+            self._lower = "\n".join(f"{title or ''}\n{text or ''}".lower()
+                                    for title, text in zip(self._table.get("title") or [], self._table["text"]))
+        return any(sep.join(parts) in self._lower for sep in ("-", " ", ""))
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
                cross_lingual: bool = True, ranking: Ranking | None = None) -> list[Hit]:

@@ -579,3 +579,20 @@ def test_a_condition_from_another_source_counts_when_it_names_what_was_asked():
               (2, "Use RND when the observations are pixels."),  # about what RE3 is compared with
               (2, "Pick RE3 when the learner is off-policy and compute is tight.")]
     assert when_sentence(question, shown, quotes) == quotes[2]
+
+
+def test_words_that_are_not_a_subject_do_not_decline_a_covered_question():
+    from copilot.grounding import missing_terms, unknown_words, unmentioned_feature
+
+    known = {"return", "climbing", "collapsed", "never", "recovered", "plan"}
+    # how it happened ("nicely", "suddenly") is no topic the docs could lack
+    assert unknown_words("my ppo return was climbing nicely then suddenly collapsed. why?", known.__contains__) == []
+    assert unknown_words("how does alphazero plan?", known.__contains__) == ["alphazero"]
+    # "have to" is no "has this feature"
+    assert unmentioned_feature("does RE3 have to train its encoder or is it just random?", ["RE3 text"]) == []
+    # a hyphenated word the corpus holds, though no retrieved chunk does
+    assert unknown_subject("what does n-step replay buy me over one-step replay?", {"n-step", "one-step"}.__contains__,
+                           []) == []
+    # an identifier meets its class name
+    assert missing_terms("rlcore 的 random_shift 数据增强怎么做？", ["rlcore.augment.shift.RandomShift: pad, crop"]) == []
+    assert missing_terms("what does random_warp do?", ["rlcore.augment.shift.RandomShift: pad, crop"]) == ["random_warp"]

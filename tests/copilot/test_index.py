@@ -290,6 +290,12 @@ def test_hits_carry_fields_scores_and_relevance(world):
         assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
 
 
+def test_the_index_knows_a_hyphenated_word_written_any_way(world):
+    _, index = world
+    assert index.knows("one-step")  # "the one-step TD error" in one chunk
+    assert not index.knows("two-step") and not index.knows("go-explore")
+
+
 def test_a_query_is_mended_word_by_word_and_names_are_left_alone(world):
     _, index = world
     assert index.correct("How does PPO clip the probabilty ratio?") == "How does PPO clip the probability ratio?"
