@@ -322,7 +322,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
                                                                u.source < len(kinds) and kinds[u.source] == "api")
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
         missing = sum(not (e <= toks | title_toks) for e in entities)
-        if missing and others_named(f"{title} {u.text}", entities):
+        # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
+        if missing and missing >= len(entities) / 2 and others_named(f"{title} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)

@@ -680,6 +680,10 @@ SUBJECT = re.compile(r"^\s*(?:(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)?|explai
                      r"how\s+(?:does|do|is|are|can|should))\s+(?:the\s+|a\s+|an\s+)?(?P<after>[\w'-]+(?:\s+[\w'-]+){0,5})"
                      r"|(?P<before>[\w'-]+(?:\s+[\w'-]+){0,3})\s*(?:\s-\s|–|—|:))", re.I)
 
+# "how do I use hindsight experience replay with sac?": what is to be used is the subject
+HOW_TO_USE = re.compile(r"^\s*how\s+(?:do|can|should|would)\s+(?:i|we|you)\s+(?:use|apply|implement|enable|try|"
+                        r"combine|add)\s+(?:the\s+|a\s+|an\s+)?(?P<after>[\w'-]+(?:\s+[\w'-]+){0,5})", re.I)
+
 
 def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence[str]) -> list[str]:
     """The lower-case words naming what ``question`` is about ("hindsight" in "how does
@@ -687,12 +691,13 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     the subject's first word when no chunk holds it in any form (``knows``), or a hyphenated
     word of it that none of ``texts`` holds. Capitalised names are :func:`missing_terms`'
     business."""
-    m = SUBJECT.match(question)
+    m = HOW_TO_USE.match(question) or SUBJECT.match(question)
     if not m:
         return []
     out, haystack = [], " ".join(texts).lower()
     # "the purpose of X", "the role of X": X is what it is about
-    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+of\s+(?:the\s+|a\s+|an\s+)?", "", m.group("after") or m.group("before"))
+    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+of\s+(?:the\s+|a\s+|an\s+)?", "",
+                    m.group("after") or m.group("before"))
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)
         if word.lower() in STOP:

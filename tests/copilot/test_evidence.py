@@ -460,3 +460,15 @@ def test_a_how_to_question_shows_the_example_close_enough_to_the_best_sentence(c
     evidence = build_evidence("How do I write my own environment and train on it?", hits, embed=embed,
                               query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=80)
     assert (evidence.code is not None) is shown
+
+
+def test_a_sentence_naming_most_of_what_was_asked_is_on_topic_though_its_page_names_another_method():
+    hits = [FakeHit("Augmentations: random crop, noise and DrAC regularisation",
+                    "On CartPole only the noise augmentations fit, and `random_crop` is refused."),
+            FakeHit("PPO tutorial", "Train PPO with the default config and check the evaluation return.")]
+    question = "I set augmentation='random_crop' on PPO for CartPole and it's refused. why?"
+    assert _quotes(question, hits)[0].startswith("On CartPole only")
+    # naming none of it, under another method's heading, it is context only
+    hits = [FakeHit("rlcore agent: PPG > PPGConfig fields", "`n_epochs`: default 1, policy-phase passes."),
+            FakeHit("rlcore agents > PPO", "PPO's `n_epochs` sets how many passes each rollout gets.")]
+    assert _quotes("What does n_epochs do in PPO?", hits) == ["PPO's `n_epochs` sets how many passes each rollout gets."]

@@ -477,6 +477,9 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
     assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
+    # what a how-to asks to use is its subject too
+    assert unknown_subject("how do i use hindsight experience replay with sac?", known.__contains__, texts) == ["hindsight"]
+    assert unknown_subject("how can I use a replay buffer with dqn?", known.__contains__, texts) == []
 
 
 def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
