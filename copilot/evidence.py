@@ -280,7 +280,11 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     """Set ``unit.score`` = cosine + lexical coverage of the question's rarer topic words + a
     source prior (its retrieval rank, and how close its title, the heading path, is to the
     question) + a bonus for a sentence that defines the topic of a what/why question, less
-    a penalty for units that crowd the budget without answering (see :func:`shape`)."""
+    a penalty for units that crowd the budget without answering (see :func:`shape`).
+
+    A unit is embedded with an acronym in the form the question uses (:func:`both_forms`); a
+    name the question gives that only the unit's heading path holds counts half (``kinds``:
+    each hit's kind, so that an API docstring's summary is read as one)."""
     context = " ".join(titles) + "\n" + "\n".join(u.text for u in units)
     names = acronyms(context)
     q_words = _content_tokens(question)
