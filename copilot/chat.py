@@ -322,9 +322,10 @@ class Copilot:
                     if more is not None:
                         shown.append(quoted(question, *more))
                         yield " " + cited(shown[-1])
-            # the example of a source the answer cites (another page's commands are not "how")
+            # the example of a page the answer cites (another page's commands are not "how")
+            pages = {src.n: src.path for src in state.get("sources", [])}
             if (state.get("code") and not any(has_code(s.sentence) for s in shown)
-                    and state["code"][0] in {s.source for s in shown}):
+                    and pages.get(state["code"][0]) in {pages.get(s.source) for s in shown}):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
 

@@ -115,7 +115,7 @@ ENTITY_PENALTY = 0.2
 INHERITED = 0.5  # the weight of a name the question gives that a unit's title holds and the unit does not
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
-PRONOUN = re.compile(r"^(it|this|they|these)\b", re.I)
+PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 # a unit's word -> the question word it also answers to: rlcore's docs say "agent" for an
 # algorithm and spell out what users abbreviate ("obs normalization", "my env")
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"))}
