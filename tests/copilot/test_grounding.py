@@ -380,7 +380,7 @@ def test_a_second_evidence_sentence_follows_only_from_the_same_source_or_on_the_
     assert follows_on(q, first, 2, "SAC's two Q functions are trained on the same target.")
     # "Both ..." speaks of what its own page named last, not of the answer's subject
     images = Support("Three convolutional encoders take image observations: `nature_cnn` and two more.", 1, 1.0)
-    assert not follows_on("Which encoders take images?", images, 2, "Both need a Box observation space of images.")
+    assert not follows_on("Which encoders take images?", images, 2, "Both encoders take images of a Box space.")
 
 
 def test_the_next_sentence_of_a_one_sentence_answer_is_the_best_that_follows_on():
