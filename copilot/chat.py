@@ -25,7 +25,8 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import WHY_QUESTION, Evidence, build_evidence, has_code, key_terms, split_units
+from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, has_code, key_terms,
+                              split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
@@ -129,6 +130,19 @@ def prime_chat(llm: LLM) -> None:
 def user_message(sources: str, question: str) -> str:
     """The user turn: the numbered sources, then the question."""
     return f"Sources:\n{sources}\n\nQuestion: {question}"
+
+
+def example_fits(question: str, code: tuple[int, str], shown: Sequence[Support], sources: Sequence[Any]) -> bool:
+    """Whether the example ``code`` (source number, text) belongs after the answer ``shown``:
+    it comes from a page the answer cites, or it names a method the question names (PPO and
+    A2C in a study's code); another page's commands are not "how" ("`rlcore list`" after
+    "the device is chosen per agent")."""
+    pages = {src.n: src.path for src in sources}
+    if pages.get(code[0]) in {pages.get(s.source) for s in shown}:
+        return True
+    text = code[1].lower()
+    return any(re.search(rf"(?<![\w-]){re.escape(t.lower())}(?![\w-])", text) for t in key_terms(question)
+               if t.lower() not in GENERIC_ENTITIES)
 
 
 def cited_numbers(answer: str, count: int) -> list[int]:
@@ -322,10 +336,8 @@ class Copilot:
                     if more is not None:
                         shown.append(quoted(question, *more))
                         yield " " + cited(shown[-1])
-            # the example of a page the answer cites (another page's commands are not "how")
-            pages = {src.n: src.path for src in state.get("sources", [])}
             if (state.get("code") and not any(has_code(s.sentence) for s in shown)
-                    and pages.get(state["code"][0]) in {pages.get(s.source) for s in shown}):
+                    and example_fits(question, state["code"], shown, state.get("sources", []))):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))
                 yield "\n\n" + cited(shown[-1])
 

@@ -243,6 +243,20 @@ def test_an_example_from_a_source_the_answer_does_not_cite_is_not_shown(settings
     assert uncited.startswith("The replay buffer stores past transitions") and "rlcore list" not in uncited
 
 
+def test_an_uncited_pages_example_is_shown_when_it_names_the_method_asked_about():
+    from copilot.chat import example_fits
+    from copilot.grounding import Support
+
+    class Page:
+        def __init__(self, n, path):
+            self.n, self.path = n, path
+
+    pages, shown = [Page(1, "faq.md"), Page(2, "evaluation.md")], [Support("IQM is the mean of the middle half.", 1, 1.0)]
+    study = (2, "```python\nintervals = stratified_bootstrap_ci({\"ppo\": p, \"a2c\": a}, iqm)\n```")
+    assert example_fits("How do I get IQM intervals for PPO and A2C runs?", study, shown, pages)
+    assert not example_fits("How do I get confidence intervals on a GPU?", study, shown, pages)
+
+
 def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is_far(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
