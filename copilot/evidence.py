@@ -322,7 +322,11 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
                         for t, w in weight.items()) / total
         u.cosine = float(cos)
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
-        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, u.text, q_tokens,
+        # "It adds ent_coef * H ..." under "What does the entropy coefficient do?" is read with
+        # its heading as the subject it speaks of
+        said = (f"{titles[u.source].rsplit('>', 1)[-1].strip()} {u.text[pronoun.end():]}"
+                if titles and u.order <= 1 and (pronoun := PRONOUN.match(u.text)) else u.text)
+        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens,
                                                                u.source < len(kinds) and kinds[u.source] == "api")
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
         missing = sum(not (e <= toks | title_toks) for e in entities)
@@ -430,7 +434,11 @@ def defines(text: str, topic: set[str]) -> bool:
     owned = re.search(r"\w's\s+(`[^`]+`|\w+)", text[:cut])
     if owned and not _content_tokens(owned.group(1)) & topic:
         return False
-    return bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need
+    # the subject opens the sentence: "Terminal flags stored in the replay buffer are ..."
+    # says what terminal flags are, not what the replay buffer is
+    first = next((t for t in tokenize(text[:cut], stemmed=True) if t not in STOP and len(t) > 1), None)
+    return (bool(topic) and cut < len(text) and len(head) <= 8 and len(head & topic) >= need
+            and first in topic)
 
 
 def says_what(text: str, topic: set[str]) -> bool:

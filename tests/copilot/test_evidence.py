@@ -472,3 +472,18 @@ def test_a_sentence_naming_most_of_what_was_asked_is_on_topic_though_its_page_na
     hits = [FakeHit("rlcore agent: PPG > PPGConfig fields", "`n_epochs`: default 1, policy-phase passes."),
             FakeHit("rlcore agents > PPO", "PPO's `n_epochs` sets how many passes each rollout gets.")]
     assert _quotes("What does n_epochs do in PPO?", hits) == ["PPO's `n_epochs` sets how many passes each rollout gets."]
+
+
+def test_a_definition_opens_with_its_subject():
+    from copilot.evidence import defines
+
+    topic = {"replay", "buffer", "size"}
+    assert not defines("Terminal flags stored in the replay buffer are `terminated` only.", topic)
+    assert defines("The replay buffer size sets how much old experience is kept.", topic)
+
+
+def test_a_sentence_opening_with_it_defines_its_headings_subject():
+    hits = [FakeHit("FAQ: training > What does the entropy coefficient do?",
+                    "SAC has no fixed coefficient: its entropy temperature is tuned. "
+                    "It adds the entropy times a coefficient to the objective, which keeps the policy random.")]
+    assert _first_quote("What does the entropy coefficient do?", hits).startswith("It adds")
