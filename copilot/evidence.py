@@ -325,7 +325,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         # "It adds ent_coef * H ..." under "What does the entropy coefficient do?" is read with
         # its heading as the subject it speaks of
         said = (f"{titles[u.source].rsplit('>', 1)[-1].strip()} {u.text[pronoun.end():]}"
-                if titles and u.order <= 1 and (pronoun := PRONOUN.match(u.text)) else u.text)
+                if titles and u.order <= 1 and (pronoun := PRONOUN.match(u.text)) and not META.match(u.text)
+                else u.text)  # "This tutorial ..." stays a sentence about the page
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens,
                                                                u.source < len(kinds) and kinds[u.source] == "api")
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())

@@ -487,3 +487,13 @@ def test_a_sentence_opening_with_it_defines_its_headings_subject():
                     "SAC has no fixed coefficient: its entropy temperature is tuned. "
                     "It adds the entropy times a coefficient to the objective, which keeps the policy random.")]
     assert _first_quote("What does the entropy coefficient do?", hits).startswith("It adds")
+
+
+def test_a_sentence_about_the_page_is_not_read_as_its_headings_subject():
+    from copilot.evidence import Unit, score_units
+
+    units = [Unit(0, 0, "This tutorial trains an agent on your own environment."),
+             Unit(0, 1, "An agent trains on your own environment once it is registered.")]
+    score_units("How do I train an agent on my own environment?", units, no_vectors, np.zeros(1, np.float32), 1,
+                ["Tutorial: train an agent on your own environment"])
+    assert units[0].score < units[1].score
