@@ -45,7 +45,8 @@ TITLE_WEIGHT = 0.3
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
-AUTHORS = re.compile(r"(?:\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z'-]+, ){3}")  # "Tuomas Haarnoja, Aurick Zhou, ...": a citation
+# "Tuomas Haarnoja, Aurick Zhou, ...": an author list, a citation
+AUTHORS = re.compile(r"(?:\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z'-]+, ){3}")
 SIGNATURE = re.compile(r"^(\S+) \((?:function|class|method|module)\) ")
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)

@@ -579,7 +579,8 @@ def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
         return None
     for n, text in dict.fromkeys(candidates):
-        if (on_subject(question, shown, n, text) and CONDITION.search(text) and ADVICE.search(text) and is_statement(text)
+        if (on_subject(question, shown, n, text) and CONDITION.search(text) and ADVICE.search(text)
+                and is_statement(text)
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None
