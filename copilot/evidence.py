@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,11 +76,11 @@ REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|preven
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
 REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
-STEPS_CODE = (r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)"
-              r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b")  # "`list` prints ...": what a command does
+STEPS_CODE = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)"
+                        r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b", re.I)  # "`list` prints ...": what a command does
 IMPERATIVE = re.compile(r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
                         r"to \w+ \w+, (call|pass|run|use))\b", re.I)
-STEPS = re.compile(STEPS_CODE + "|" + IMPERATIVE.pattern, re.I)
+STEPS = re.compile(STEPS_CODE.pattern + "|" + IMPERATIVE.pattern, re.I)
 # a question about when to do something favours a sentence that states a condition
 WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|are)\b|\bin which cases?\b|"
                            r"什么时候|何时", re.I)
@@ -211,26 +211,18 @@ def _content_tokens(text: str) -> set[str]:
     return {t for t in tokenize(text, stemmed=True) if t not in STOP and len(t) > 1}
 
 
-def acronyms(text: str, tokens: Callable[[str], set[str]] = _content_tokens) -> dict[str, set[str]]:
-    """Acronyms that ``text`` spells out, "Prioritized Experience Replay (PER)": the acronym's
-    token -> the ``tokens`` of its long form (whose initials must spell it)."""
-    found: dict[str, set[str]] = {}
-    for m in ACRONYM.finditer(text):
-        words, short = re.split(r"[\s-]+", m.group(1).strip()), m.group(2)
-        long = words[-len(short):] if len(words) >= len(short) else []
-        if long and "".join(w[0] for w in long).upper() == short.upper():
-            found[short.lower()] = tokens(" ".join(long))
-    return found
-
-
-def long_forms(text: str) -> dict[str, str]:
-    """Acronyms that ``text`` spells out, as written: "PER" -> "Prioritized Experience Replay"."""
-    found: dict[str, str] = {}
+def spelled_acronyms(text: str) -> Iterator[tuple[str, str]]:
+    """(acronym, long form as written) for each acronym ``text`` spells out, "Prioritized
+    Experience Replay (PER)", whose long form's initials spell it."""
     for m in ACRONYM.finditer(text):
         words, short = re.split(r"[\s-]+", m.group(1).strip()), m.group(2)
         if len(words) >= len(short) and "".join(w[0] for w in words[-len(short):]).upper() == short.upper():
-            found.setdefault(short, " ".join(words[-len(short):]))
-    return found
+            yield short, " ".join(words[-len(short):])
+
+
+def acronyms(text: str, tokens: Callable[[str], set[str]] = _content_tokens) -> dict[str, set[str]]:
+    """Acronyms that ``text`` spells out: the acronym's token -> the ``tokens`` of its long form."""
+    return {short.lower(): tokens(long) for short, long in spelled_acronyms(text)}
 
 
 def both_forms(text: str, asked: dict[str, str]) -> str:
@@ -286,11 +278,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     A unit is embedded with an acronym in the form the question uses (:func:`both_forms`); a
     name the question gives that only the unit's heading path holds counts half (``kinds``:
     each hit's kind, so that an API docstring's summary is read as one)."""
-    context = " ".join(titles) + "\n" + "\n".join(u.text for u in units)
-    names = acronyms(context)
+    pairs = list(spelled_acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units)))
+    names = {short.lower(): _content_tokens(long) for short, long in pairs}  # as acronyms() reads them
+    spelled = dict(reversed(pairs))  # each acronym's first long form
     q_words = _content_tokens(question)
     asked: dict[str, str] = {}  # the form a unit may use -> the form the question uses
-    for short, long in long_forms(context).items():
+    for short, long in spelled.items():
         in_short, in_long = short.lower() in q_words, (names.get(short.lower()) or {""}) <= q_words
         if in_long and not in_short:
             asked[short] = long
@@ -415,7 +408,7 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
             out += DEFINITION_BONUS / 2
     # a docstring's summary is imperative by convention ("Add the bonuses to ..."): it says what
     # the function does, not what the user should do
-    if HOW_TO.search(question) and (re.search(STEPS_CODE, text, re.I) or not docstring and IMPERATIVE.search(text)):
+    if HOW_TO.search(question) and (STEPS_CODE.search(text) or not docstring and IMPERATIVE.search(text)):
         out += STEPS_BONUS
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += CONDITION_BONUS

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -557,12 +557,19 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     return None
 
 
-def on_subject(question: str, shown: Sequence[Support], n: int, text: str) -> bool:
-    """Whether source sentence ``text`` (of source ``n``) speaks of what the answer speaks of:
-    it comes from a source the answer cites, or names the first thing the question names
-    ("Pixel control with an off-policy learner: RE3 ..." for "when would I pick RE3 over RND?")."""
-    entities = entity_terms(question)
-    return n in {s.source for s in shown} or bool(entities) and entities[0] <= content_tokens(prose(text))
+def follow_up(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
+              fits: Callable[[str], Any]) -> tuple[int, str] | None:
+    """The best of ``candidates`` that ``fits``, can stand as a sentence of its own and says
+    something new, from a source the answer cites or one that names the first thing the
+    question names ("Pixel control with an off-policy learner: RE3 ..." for "when would I
+    pick RE3 over RND?"); else None."""
+    cited_sources, entities = {s.source for s in shown}, entity_terms(question)
+    for n, text in dict.fromkeys(candidates):
+        on_subject = n in cited_sources or bool(entities) and entities[0] <= content_tokens(prose(text))
+        if (on_subject and fits(text) and is_statement(text) and not PRONOUN.match(text)
+                and not repeats(text, shown)):
+            return n, text
+    return None
 
 
 # a sentence that advises when to do something: a condition with a choice ("turn it on when
@@ -574,29 +581,20 @@ ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefe
 def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
                   ) -> tuple[int, str] | None:
     """For a question that asks when ("what is X and when should I use it?") whose answer so
-    far states no condition, the best of ``candidates`` that advises when (:func:`on_subject`);
+    far states no condition, the best of ``candidates`` that advises when (:func:`follow_up`);
     else None."""
     if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
         return None
-    for n, text in dict.fromkeys(candidates):
-        if (on_subject(question, shown, n, text) and CONDITION.search(text) and ADVICE.search(text)
-                and is_statement(text)
-                and not PRONOUN.match(text) and not repeats(text, shown)):
-            return n, text
-    return None
+    return follow_up(question, shown, candidates, lambda text: CONDITION.search(text) and ADVICE.search(text))
 
 
 def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
                  ) -> tuple[int, str] | None:
     """For a question that asks why whose answer so far gives no reason (it says what or how),
-    the best of ``candidates`` that gives one (:func:`on_subject`); else None."""
+    the best of ``candidates`` that gives one (:func:`follow_up`); else None."""
     if not WHY_QUESTION.search(question) or any(REASON.search(s.sentence) for s in shown):
         return None
-    for n, text in dict.fromkeys(candidates):
-        if (on_subject(question, shown, n, text) and REASON.search(text) and is_statement(text)
-                and not PRONOUN.match(text) and not repeats(text, shown)):
-            return n, text
-    return None
+    return follow_up(question, shown, candidates, REASON.search)
 
 
 def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]

@@ -242,16 +242,19 @@ class Index:
         self._symbols = SymbolTable(table.get("symbol", []))
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
         self._names: dict[str, set[str]] | None = None  # the corpus's acronyms, read on first use
-        self._lower: str | None = None  # every chunk's title and text in lower case, joined on first use
+        self._lower: str | None = None  # the corpus text in lower case, joined on first use
+
+    def _corpus_text(self) -> str:
+        """Every chunk's title and text, one after the other."""
+        titles = self._table.get("title") or [""] * len(self._table["text"])
+        return "\n".join(f"{title or ''}\n{text or ''}" for title, text in zip(titles, self._table["text"]))
 
     def _folded(self, tokens: list[str]) -> list[str]:
         """``tokens`` with a method's spelled-out name ("soft actor critic") read as its acronym
         ("sac"), as the corpus spells it out: one name weighs as one word, not three that
         outweigh what the question asks about it (alpha)."""
         if self._names is None:
-            chunks = zip(self._table.get("title") or [], self._table["text"])
-            self._names = acronyms("\n".join(f"{title or ''}\n{text or ''}" for title, text in chunks),
-                                   lambda text: set(tokenize(text)))
+            self._names = acronyms(self._corpus_text(), lambda text: set(tokenize(text)))
         return as_acronyms(tokens, self._names)
 
     def load_lexical(self) -> None:
@@ -416,8 +419,7 @@ class Index:
         if len(parts) < 2:
             return self._bm25.knows(word)
         if self._lower is None:
-            self._lower = "\n".join(f"{title or ''}\n{text or ''}".lower()
-                                    for title, text in zip(self._table.get("title") or [], self._table["text"]))
+            self._lower = self._corpus_text().lower()
         return any(sep.join(parts) in self._lower for sep in ("-", " ", ""))
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
