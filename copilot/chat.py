@@ -272,6 +272,7 @@ class Copilot:
                             for i, (h, _) in enumerate(evidence.blocks[: len(kept)], 1)]
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
+        state["answers"] = evidence.answers
         code = evidence.code
         state["code"] = code if code and code[0] <= len(kept) and code[1] in kept[code[0] - 1] else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
@@ -312,7 +313,8 @@ class Copilot:
             subject = content_tokens(expand(question).dense_query) if is_chinese(question) else None
             # a question of two parts ("what is X? why Y?") is quoted at more length
             limit = 3 if subject is not None and len(re.findall(r"[?？]", question)) >= 2 else 2
-            extract = choose_extract(question, state["quotes"], limit, subject) if state["covered"] else []
+            extract = (choose_extract(question, state["quotes"], limit, subject, state.get("answers"))
+                       if state["covered"] else [])
             if not extract:
                 yield decline(state.get("asked", question), state.get("missing") or (), state.get("in_passing", False))
                 continue

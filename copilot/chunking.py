@@ -41,6 +41,7 @@ class Piece:
     heading: str
     text: str
     symbol: str | None = None
+    part: int = 0  # its place among the pieces of its section: 0 begins the section
 
 
 
@@ -120,7 +121,7 @@ def _sections_to_pieces(sections: list[tuple[list[tuple[int, str]], list[Block]]
             names = [doc_name, *names]
         title = SEP.join(names)
         heading = names[-1]
-        pieces.extend(Piece(title, heading, text) for text in pack(blocks))
+        pieces.extend(Piece(title, heading, text, part=i) for i, text in enumerate(pack(blocks)))
     return pieces
 
 
@@ -247,7 +248,7 @@ def split_rst(text: str, doc_name: str) -> list[Piece]:
 def split_text(text: str, doc_name: str) -> list[Piece]:
     """Pieces of plain text, packed paragraph by paragraph."""
     blocks = [Block(p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return [Piece(doc_name, doc_name, t) for t in pack(blocks)]
+    return [Piece(doc_name, doc_name, t, part=i) for i, t in enumerate(pack(blocks))]
 
 
 def _node_start(node: ast.AST) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -42,6 +42,7 @@ CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among t
 CODE_COSINE = 0.25  # ... and within this of the closest unit's similarity to the question (measured: 0.1 hid
 # the example of "write my own env and train on it", whose first sentence is close to any env question)
 TITLE_WEIGHT = 0.3
+HEADING_CONTEXT = True
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
@@ -96,6 +97,12 @@ VALUE_BONUS = 0.15
 VALUE_WORDS = frozenset(stem(w) for w in "default defaults value size number many much".split())  # as matched
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 CONDITION_BONUS = 0.1  # a sentence that states a condition, for a "when should I" question
+# a sentence that advises when to do something: a condition with a choice ("turn it on when
+# ...", "use it where ..."); "when training starts the agent wraps ..." is a condition only
+ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefer|choose|needs?|unnecessary|"
+                    r"useful|recommended|should|pays? off|suits?|best|benefits?|clearest)\b", re.I)
+
+
 IS_A = re.compile(r"(\S+) (?:is|are|means|refers to) (?:a|an|the)\b")
 DEFINITION_BONUS = 0.15  # a sentence that opens with the question's topic and says what it is/does
 PENALTY = 0.15  # code, unless the question asks how to do something
@@ -109,7 +116,9 @@ NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z
                         r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
                         r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
-                             "mdp tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop".split())
+                             "mdp tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop "
+                             # environment suites: where a method runs, not another method
+                             "ale atari mujoco minigrid minihack procgen dmc".split())
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
@@ -132,6 +141,7 @@ class Unit:
     lexical: float = 0.0  # share of the question's rare words in the unit itself
     cosine: float = 0.0  # embedding similarity to the question
     elsewhere: bool = False  # speaks of another method than the one the question names
+    answers: str = ""  # the question heading of the section this unit opens
 
 
 def split_units(text: str) -> list[str]:
@@ -269,7 +279,7 @@ def focus_terms(question: str) -> set[str]:
 
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
                 query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = (),
-                kinds: Sequence[str] = ()) -> None:
+                kinds: Sequence[str] = (), opens: Sequence[bool] = ()) -> None:
     """Set ``unit.score`` = cosine + lexical coverage of the question's rarer topic words + a
     source prior (its retrieval rank, and how close its title, the heading path, is to the
     question) + a bonus for a sentence that defines the topic of a what/why question, less
@@ -291,6 +301,17 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             asked[long] = short
     vectors = embed([both_forms(u.text, asked) for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
+    # the sentence that opens a section headed by a question answers that question: it is as
+    # close to the user's question as the two read together ("Why does PPO's return collapse
+    # ...? Usually because each update moves the policy too far ...")
+    answers = [i for i, u in enumerate(units) if HEADING_CONTEXT and u.order == 0 and u.source < len(opens)
+               and opens[u.source] and titles[u.source].rstrip().endswith("?")]
+    if answers:
+        for i in answers:
+            units[i].answers = titles[units[i].source].rsplit(">", 1)[-1].strip()
+        read = embed([f"{units[i].answers} {units[i].text}" for i in answers])
+        for i, cos in zip(answers, read @ query_vector):
+            cosine[i] = max(cosine[i], cos)
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     q_tokens = set(as_acronyms(focus_terms(question), names))
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
@@ -441,6 +462,49 @@ def says_what(text: str, topic: set[str]) -> bool:
     return any(set(_content_tokens(m.group(1))) & topic for m in IS_A.finditer(text))
 
 
+def advises(text: str) -> bool:
+    """Whether ``text`` advises when to do something (a condition with a choice)."""
+    return bool(CONDITION.search(text) and ADVICE.search(text))
+
+
+def wanted_parts(question: str) -> list[Callable[[str], bool]]:
+    """What ``question`` asks for besides what a thing is, each as a test a unit's text meets:
+    advice on when ("... and when should I use it?"), a reason ("why ...?")."""
+    parts: list[Callable[[str], bool]] = []
+    if WHEN_QUESTION.search(question):
+        parts.append(advises)
+    if WHY_QUESTION.search(question):
+        parts.append(lambda text: bool(REASON.search(text)))
+    return parts
+
+
+def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callable[[str], int],
+             budget: int) -> list[Unit]:
+    """``chosen`` (best first) with, for each part ``question`` asks for that none of them
+    gives (:func:`wanted_parts`), the best unit of a chosen source that gives it, in place
+    of the weakest units (never the best two): "when would I use PPG?" is answered by the
+    agent page's "Use it where ... when ..." even when its definitions fill the budget."""
+    for wanted in wanted_parts(question):
+        if any(wanted(u.text) for u in chosen):
+            continue
+        sources = {u.source for u in chosen}
+        extra = next((u for u in sorted(units, key=lambda u: -u.score) if u.source in sources
+                      and all(u is not c for c in chosen) and u.lexical > 0 and is_statement(u.text)
+                      and wanted(u.text)), None)
+        if extra is None:
+            continue
+        need, spare = cost(extra.text) + 1, budget - sum(cost(u.text) + 1 for u in chosen)
+        kept = list(chosen)
+        for weak in sorted(chosen[2:], key=lambda u: u.score):
+            if spare >= need:
+                break
+            kept.remove(weak)
+            spare += cost(weak.text) + 1
+        if spare >= need:
+            chosen = kept + [extra]
+    return chosen
+
+
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,
            max_sources: int | None = None) -> list[Unit]:
     """Best-scoring units whose token cost fits ``budget`` (at least one unit), drawn from at
@@ -476,6 +540,7 @@ class Evidence:
     relevance: float = 0.0  # the best embedding similarity of any unit to the question
     code: tuple[int, str] | None = None  # for a "how do I" question: the example that shows how
     elsewhere: frozenset[str] = frozenset()  # chosen units about another method than the question's
+    answers: dict[str, str] = field(default_factory=dict)  # a section's opening sentence -> its question heading
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -490,19 +555,21 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     if not units:
         return Evidence([], [])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
-                [h.title for h in hits], [getattr(h, "kind", "") for h in hits])
+                [h.title for h in hits], [getattr(h, "kind", "") for h in hits],
+                [getattr(h, "opens", False) for h in hits])
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
+    chosen = complete(question, units, chosen, count_tokens, max(budget - title_cost, 16))
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
     ranked = sorted(by_source, key=lambda s: -max(u.score for u in by_source[s]))
     blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
     position = {s: n for n, s in enumerate(ranked, 1)}
-    quotable = [u for u in sorted(chosen, key=lambda u: -u.score) if u.lexical > 0 and is_statement(u.text)]
+    quotable = [u for u in sorted(chosen, key=lambda u: -u.score) if (u.lexical > 0 or u.answers) and is_statement(u.text)]
     # a sentence about another method is context for the model, not a quote for the answer
     quotes = [(position[u.source], u.text) for u in [u for u in quotable if not u.elsewhere] or quotable]
     # an example is shown when it ranks among the best units and is as close in meaning to the
@@ -512,7 +579,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
                  and u.cosine >= closest - CODE_COSINE), None)
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
-                    frozenset(u.text for u in chosen if u.elsewhere))
+                    frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers})
 
 
 def named_summary(units: list[str]) -> list[str]:

@@ -33,15 +33,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
-                              STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, defines,
-                              GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code, is_statement, key_terms,
-                              only_where, prose)
+                              STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
+                              defines, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
+                              is_statement, key_terms, only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -283,6 +283,10 @@ class Grounder:
             return Support(sentence, None, 0.0, "dropped", said=sentence)
         if CJK.search(sentence) and not any(CJK.search(s.text) for s in self.sources):
             return Support(sentence, None, 0.0, "dropped", said=sentence)
+        if self.asked and content_tokens(sentence) <= self.asked:
+            # a verdict in the question's own words ("TD3 is better there." for "is TD3 better
+            # there or is it a wash?"): its words are in some source whatever the source says
+            return Support(sentence, None, 0.0, "dropped", said=sentence)
         score, best = self.score(sentence)
         if best is None:
             return Support(sentence, None, 0.0, "dropped", said=sentence)
@@ -454,9 +458,12 @@ def is_chinese(text: str) -> bool:
 
 
 def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int = 2,
-                   subject: set[str] | None = None) -> list[tuple[int, str]]:
+                   subject: set[str] | None = None, answers: Mapping[str, str] | None = None
+                   ) -> list[tuple[int, str]]:
     """Up to ``limit`` evidence sentences to show, best first; a definition leads when the
-    question asks what something is or does (``subject``: the English words of its topic)."""
+    question asks what something is or does (``subject``: the English words of its topic).
+    ``answers``: the question heading a quote answers (it opens that section), whose words
+    count as the quote's own when the lead is chosen."""
     quotes = [(n, t) for n, t in quotes if t.strip()]
     if not quotes:
         return []
@@ -464,7 +471,8 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     # of the best three, the one that names most of the question's topic leads (rank breaks ties)
     # (where a method is registered leads only when nothing else is there)
     best = [q for q in quotes[:3] if not only_where(question, q[1])] or quotes[:3]
-    lead = max(best, key=lambda q: len(words & content_tokens(q[1])))
+    heading = answers or {}
+    lead = max(best, key=lambda q: len(words & content_tokens(f"{heading.get(q[1], '')} {q[1]}")))
     if DEFINITION_QUESTION.search(question):
         for n, text in quotes[:4]:
             toks = content_tokens(text)
@@ -560,22 +568,16 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
 def follow_up(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
               fits: Callable[[str], Any]) -> tuple[int, str] | None:
     """The best of ``candidates`` that ``fits``, can stand as a sentence of its own and says
-    something new, from a source the answer cites or one that names the first thing the
-    question names ("Pixel control with an off-policy learner: RE3 ..." for "when would I
-    pick RE3 over RND?"); else None."""
-    cited_sources, entities = {s.source for s in shown}, entity_terms(question)
+    something new, from a source the answer cites, the most relevant source (``[1]``), or one
+    that names the first thing the question names ("Pixel control with an off-policy learner:
+    RE3 ..." for "when would I pick RE3 over RND?"); else None."""
+    cited_sources, entities = {s.source for s in shown} | {1}, entity_terms(question)
     for n, text in dict.fromkeys(candidates):
         on_subject = n in cited_sources or bool(entities) and entities[0] <= content_tokens(prose(text))
         if (on_subject and fits(text) and is_statement(text) and not PRONOUN.match(text)
                 and not repeats(text, shown)):
             return n, text
     return None
-
-
-# a sentence that advises when to do something: a condition with a choice ("turn it on when
-# ...", "use it where ..."); "when training starts the agent wraps ..." is a condition only
-ADVICE = re.compile(r"\b(?:use|using|turn (?:it|them) on|worth|helps?|pick|prefer|choose|needs?|unnecessary|"
-                    r"useful|recommended|should|pays? off|suits?|best|benefits?|clearest)\b", re.I)
 
 
 def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
@@ -585,7 +587,7 @@ def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
     else None."""
     if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
         return None
-    return follow_up(question, shown, candidates, lambda text: CONDITION.search(text) and ADVICE.search(text))
+    return follow_up(question, shown, candidates, advises)
 
 
 def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
@@ -694,8 +696,9 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     if not m:
         return []
     out, haystack = [], " ".join(texts).lower()
-    # "the purpose of X", "the role of X": X is what it is about
-    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+of\s+(?:the\s+|a\s+|an\s+)?", "",
+    # "the purpose of X", "the role of X": X is what it is about; so are A and B in "the actual
+    # difference between A and B"
+    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between)\s+(?:the\s+|a\s+|an\s+)?", "",
                     m.group("after") or m.group("before"))
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)
@@ -796,9 +799,16 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
         if any(pattern.search(t.lower()) for t in titles):
             continue
         spots = [(t, m.start()) for t in texts for m in pattern.finditer(t.lower())]
-        if all(_in_brackets(t, pos) for t, pos in spots):
+        if all(_in_brackets(t, pos) and not _in_code(t, pos) for t, pos in spots):
             out.append((term, len(spots)))
     return out
+
+
+def _in_code(text: str, pos: int) -> bool:
+    """Whether position ``pos`` of ``text`` lies in a code block or a code span, where a name
+    in brackets is a call's argument (``make_env("ALE/Pong-v5")``), not an aside."""
+    before = text[:pos]
+    return before.count("```") % 2 == 1 or before[before.rfind("\n") + 1:].count("`") % 2 == 1
 
 
 def _in_brackets(text: str, pos: int) -> bool:

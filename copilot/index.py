@@ -38,7 +38,7 @@ from copilot.vectors import UNITS_FILE, TextVectors
 
 KINDS = ("api", "doc", "faq", "paper", "tutorial", "user")
 RRF_K = 60
-_TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol")
+_TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol", "part")
 HEADINGS_FILE = "headings.npz"  # heading vectors of the rerank stage, beside the chunk table
 
 
@@ -74,6 +74,7 @@ class Hit:
     symbol: str | None = None
     symbol_rank: int | None = None
     relevance: float = 0.0  # calibrated 0..1: under about 0.35 the hit does not answer the query
+    opens: bool = False  # the chunk begins its section (``part`` 0 of its heading's pieces)
 
 
 def indexed_text(title: str, text: str) -> str:
@@ -192,14 +193,21 @@ class Index:
         return int(self.store._collection.count())
 
     def stored(self, records: Sequence[Record]) -> set[str]:
-        """Ids of ``records`` stored already with the same text and metadata (so the same vector)."""
+        """Ids of ``records`` stored already with the same text and title (so the same vector);
+        where their other metadata differ (a piece's ``part``), the stored ones are updated."""
         wanted = {r.id: r for r in records}
-        ids, same = list(wanted), set()
+        ids, same, stale = list(wanted), set(), []
         for start in range(0, len(ids), 1000):
             got = self.store._collection.get(ids=ids[start:start + 1000], include=["documents", "metadatas"])
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                if text == wanted[cid].text and (meta or {}) == wanted[cid].metadata:
+                record = wanted[cid]
+                if text == record.text and (meta or {}).get("title") == record.metadata.get("title"):
                     same.add(cid)
+                    if (meta or {}) != record.metadata:
+                        stale.append(record)
+        for start in range(0, len(stale), 1000):
+            batch = stale[start:start + 1000]
+            self.store._collection.update(ids=[r.id for r in batch], metadatas=[r.metadata for r in batch])
         return same
 
     def wipe(self) -> None:
@@ -358,7 +366,7 @@ class Index:
         return Hit(id=c.id, title=fields["title"] or "", path=fields["path"] or "",
                    kind=fields["kind"] or "", text=fields["text"] or "", score=c.score, dense_rank=c.ranks[0],
                    bm25_rank=c.ranks[1], heading=fields["heading"] or "", symbol=fields["symbol"],
-                   symbol_rank=c.ranks[2], relevance=relevance)
+                   symbol_rank=c.ranks[2], relevance=relevance, opens=fields.get("part") == 0)
 
     def _fresh(self) -> None:
         if self._bm25 is None:

@@ -133,7 +133,7 @@ def load_pdf(path: Path, name: str) -> list[Piece]:
         paras = [p.strip() for p in re.split(r"\n\s*\n", page) if p.strip()]
         blocks = [Block(re.sub(r"[ \t]+", " ", p)) for p in paras]
         heading = f"page {number}"
-        pieces.extend(Piece(f"{doc_title}{SEP}{heading}", heading, t) for t in pack(blocks))
+        pieces.extend(Piece(f"{doc_title}{SEP}{heading}", heading, t, part=i) for i, t in enumerate(pack(blocks)))
     return pieces
 
 

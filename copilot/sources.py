@@ -26,7 +26,7 @@ from copilot.config import Settings
 from copilot.index import Record
 from copilot.loaders import LOADERS, SKIP_REASONS, Unreadable, load, read_source, supported
 
-PIPELINE_VERSION = "2"  # part of every source hash: bump it when loading or splitting changes
+PIPELINE_VERSION = "3"  # part of every source hash: bump it when loading or splitting changes
 KIND_DIRS = {"docs": "doc", "tutorials": "tutorial", "papers": "paper", "faq": "faq"}
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv"}
 
@@ -231,7 +231,7 @@ def records_of(source: Source) -> list[Record]:
         rel = piece.symbol if source.kind == "api" and piece.symbol else source.rel
         chunk_id = hashlib.sha256(f"{rel}\n{text}".encode()).hexdigest()
         meta = {"title": piece.title, "path": rel if source.kind == "api" else source.display,
-                "kind": source.kind, "heading": piece.heading}
+                "kind": source.kind, "heading": piece.heading, "part": piece.part}
         if piece.symbol:
             meta["symbol"] = piece.symbol
         out.setdefault(chunk_id, Record(chunk_id, text, meta))

@@ -497,3 +497,57 @@ def test_a_sentence_about_the_page_is_not_read_as_its_headings_subject():
     score_units("How do I train an agent on my own environment?", units, no_vectors, np.zeros(1, np.float32), 1,
                 ["Tutorial: train an agent on your own environment"])
     assert units[0].score < units[1].score
+
+
+def _bag(texts):
+    """Unit vectors of hashed words: cosine is word overlap."""
+    import zlib
+
+    out = np.zeros((len(texts), 64), np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace("?", " ").replace(".", " ").split():
+            out[i, zlib.crc32(word.encode()) % 64] += 1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+@dataclass
+class OpeningHit:
+    title: str
+    text: str
+    opens: bool = True
+
+
+@pytest.mark.parametrize("opens", [True, False])
+def test_the_sentence_opening_a_section_headed_by_a_question_answers_it(opens):
+    question = "why does my PPO return collapse after a while?"
+    hits = [OpeningHit("FAQ: training > Why does PPO's return collapse after it was improving?",
+                       "Usually because each update moves the policy too far. "
+                       "A collapse in one seed of several may just be variance.", opens),
+            OpeningHit("Tutorial: CartPole > Train", "Four updates in, the return is above a random policy's.")]
+    evidence = build_evidence(question, hits, embed=_bag, query_vector=_bag([question])[0], count_tokens=words,
+                              budget=60)
+    # read with the heading it answers; a piece that starts mid-section has no such opening
+    assert evidence.quotes[0][1].startswith("Usually because") == opens
+    assert evidence.answers == ({"Usually because each update moves the policy too far.":
+                                 "Why does PPO's return collapse after it was improving?"} if opens else {})
+
+
+def test_a_when_question_keeps_the_sources_advice_though_definitions_fill_the_budget():
+    hits = [FakeHit("PPG agent", "The PPG agent is the phasic policy gradient agent of rlcore. The PPG agent keeps "
+                    "the PPO update of the policy. The PPG agent adds an auxiliary phase that trains the value head. "
+                    "Pick PPG where PPO runs when the value function benefits from more training on old data.")]
+    advice = "Pick PPG where PPO runs when the value function benefits from more training on old data."
+    assert advice not in _quotes("what is the PPG agent and what does it add?", hits, budget=50)
+    # the weakest definition gives way to the advice, the best two stay
+    assert _quotes("what is the PPG agent and when would I use it?", hits, budget=50) == [
+        "The PPG agent is the phasic policy gradient agent of rlcore.",
+        "The PPG agent keeps the PPO update of the policy.", advice]
+
+
+def test_an_environment_suite_is_no_other_method():
+    hits = [FakeHit("Environment families: Box2D, MuJoCo, Atari > Atari preprocessing",
+                    "During training the episode returns in the logs are per-life sums of clipped rewards."),
+            FakeHit("PPG > Phases", "PPG logs the episode returns of each phase during training.")]
+    question = "Training PPO on ALE/Breakout-v5: why are the episode returns in my logs tiny?"
+    evidence = _evidence(question, hits, budget=60)
+    assert evidence.quotes[0][1].startswith("During training") and not evidence.elsewhere - {hits[1].text}

@@ -325,6 +325,11 @@ def test_a_name_the_sources_mention_only_in_brackets_is_not_covered():
     assert passing_terms("What is the capital of France?", titles, texts) == [("France", 0)]
     assert passing_terms("How does RE3 compute its bonus?", titles, texts) == []  # a title names it
     assert passing_terms("What does the replay buffer of DQN keep?", titles, texts) == []  # said outright
+    # a name in a call's brackets is used, not mentioned in passing
+    code = ['Atari > preprocessing', 'Training returns are per-life sums.\n```python\nenv = make_env("ALE/Pong-v5")\n```',
+            'Call `make_env("ALE/Pong-v5")` to train.']
+    assert passing_terms("Training on ALE/Pong-v5: why are returns tiny?", code[:1], code[1:2]) == []
+    assert passing_terms("Training on ALE/Pong-v5: why are returns tiny?", code[:1], code[2:]) == []
     assert decline("How does Dreamer learn a world model?", ["Dreamer"], in_passing=True).endswith(
         "the sources found mention Dreamer only in passing.")
 
@@ -480,6 +485,9 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
     assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
+    # "actual" only qualifies what frames the question; the things compared are its subject
+    assert unknown_subject("whats the actual difference between random_crop and random_shift?",
+                           known.__contains__, texts) == []
     # what a how-to asks to use is its subject too
     assert unknown_subject("how do i use hindsight experience replay with sac?", known.__contains__, texts) == ["hindsight"]
     assert unknown_subject("how can I use a replay buffer with dqn?", known.__contains__, texts) == []
@@ -602,3 +610,21 @@ def test_words_that_are_not_a_subject_do_not_decline_a_covered_question():
     # an identifier meets its class name
     assert missing_terms("rlcore 的 random_shift 数据增强怎么做？", ["rlcore.augment.shift.RandomShift: pad, crop"]) == []
     assert missing_terms("what does random_warp do?", ["rlcore.augment.shift.RandomShift: pad, crop"]) == ["random_warp"]
+
+
+def test_a_verdict_in_the_questions_own_words_is_not_kept():
+    sources = [SourceSentence(1, "TD3 is better than DDPG on harder MuJoCo tasks, where a single critic overestimates."),
+               SourceSentence(2, "With the defaults both solve Pendulum, so Pendulum cannot tell them apart.")]
+    g = Grounder(sources, bag_of_words, question="td3 vs ddpg on Pendulum: is td3 actually better there?")
+    assert g.check("TD3 is better there [1].").action == "dropped"  # its words are the question's
+    assert g.check("TD3 is better on harder MuJoCo tasks [1].").action == "kept"  # says where, as the source does
+
+
+def test_advice_from_the_most_relevant_source_completes_a_when_answer():
+    from copilot.grounding import Support, when_sentence
+
+    question = "what does reward normalisation do, and when should i turn it on?"
+    shown = [Support("Reward normalisation divides each reward by a running standard deviation.", 2, 1.0)]
+    quotes = [(3, "Deep RL works best when per-step rewards are of order 0.1 to 10."),  # a lesser source
+              (1, "Deep RL works best when per-step rewards are of order 0.1 to 10 and returns are small.")]
+    assert when_sentence(question, shown, quotes) == quotes[1]

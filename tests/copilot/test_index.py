@@ -428,3 +428,18 @@ def test_a_long_chunk_is_scored_by_its_sentence_closest_to_the_query(tmp_path):
     # sentence's is not, and that is what the rerank stage adds
     assert closest > 0.5
     assert with_units.score - without.score == pytest.approx(DEFAULT.unit_dense * closest, abs=1e-4)
+
+
+def test_a_hit_knows_whether_it_begins_its_section(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    steps = "\n".join(f"{i}. Step {i}: lower the learning rate of the critic by a factor of {i} and retrain "
+                      "the value head on the stored rollouts before the next policy update." for i in range(1, 15))
+    (docs / "faq.md").write_text("# FAQ\n\n## Why does my return collapse?\n\nUsually because each update moves "
+                                 f"the policy too far. Check these, in order:\n\n{steps}\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    hits = Index.open(settings).search("why does my return collapse", k=5)
+    assert len(hits) >= 2  # the section is long enough for more than one piece
+    # the piece that starts the section, not the later ones (which may start with a list item)
+    assert [h.text.startswith("Usually because") for h in hits] == [h.opens for h in hits]

@@ -274,7 +274,7 @@ def test_ingest_every_file_type_with_kinds_ids_and_manifest(setup):
     text = got["documents"][0]
     assert entry["chunks"][0] == hashlib.sha256(f"docs/ppo.md\n{text}".encode()).hexdigest()
     assert got["metadatas"][0] == {"title": "PPO", "path": "corpus/docs/ppo.md", "kind": "doc",
-                                   "heading": "PPO"}
+                                   "heading": "PPO", "part": 0}
     api = Index.open(settings).store.get(where={"kind": "api"})
     assert "tinyrl.agents.ppo.PPO.update" in {m["path"] for m in api["metadatas"]}
     assert all(m["symbol"] == m["path"] and m["title"].startswith(m["symbol"]) for m in api["metadatas"])
@@ -311,6 +311,24 @@ def test_reingest_skips_unchanged_and_upserts_changes(setup, monkeypatch):
     hits = reader.search("RolloutStorage buffer literal block", k=10)
     assert all("rollouts.rst" not in h.path for h in hits)
     assert reader.search("manual_seed", k=1)[0].path == "corpus/faq/seeds.txt"
+
+
+def test_a_new_pipeline_rewrites_metadata_without_embedding_again(setup, monkeypatch):
+    settings, corpus = setup
+    monkeypatch.setattr("copilot.ingest.cache_sentences", lambda *args: 0)
+    with pytest.warns(UserWarning):
+        run(settings)
+    index = Index.open(settings)
+    ids = read_manifest(settings.index_dir)["sources"][str(corpus / "docs" / "ppo.md")]["chunks"]
+    index.store._collection.update(ids=ids, metadatas=[{"part": 7}] * len(ids))  # as an older pipeline left them
+    monkeypatch.setattr("copilot.sources.PIPELINE_VERSION", "next")  # every source is read again
+    counter = CountingEmbedder(get_embedder())
+    again = run(settings, embedder=counter)
+    assert again["updated"] >= 1  # re-read, and found changed
+    assert counter.documents == 0 and again["embedded"] == 0  # same text and title: same vectors
+    metas = Index.open(settings).store.get(ids=ids)["metadatas"]
+    assert [m["part"] for m in metas] == [0] * len(ids) == [0, 0, 0]  # three sections, one piece each
+    assert all(m["path"] == "corpus/docs/ppo.md" for m in metas)
 
 
 def test_api_reference_follows_package_changes(setup, tmp_path):
