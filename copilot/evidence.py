@@ -110,6 +110,10 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
+# "which config field / flag / command ...?" asks for a name: a sentence that gives one in code
+NAME_QUESTION = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:field|flag|option|setting|parameter|argument|"
+                           r"command|key|function|class|method|wrapper)s?\b", re.I)
+NAME_BONUS = 0.1
 # a named term: an acronym (RLHF, TD3, A2C), a mixed-case name (AlphaZero, DrQ-v2), a lower-case
 # name with a digit (re3) or an identifier (n_steps)
 NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9_-]*|[a-z]+\d[A-Za-z0-9_-]*|"
@@ -345,6 +349,11 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens,
                                                                u.source < len(kinds) and kinds[u.source] == "api")
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
+        section = title.rsplit(">", 1)[-1]
+        if ">" in title and others_named(section, entities):
+            # a section on another method ("PPG config fields") on a page whose title names the
+            # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
+            title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not (e <= toks | title_toks) for e in entities)
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
         if missing and missing >= len(entities) / 2 and others_named(f"{title} {u.text}", entities):
@@ -417,6 +426,8 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
         out -= PENALTY  # a sentence with the example it introduces serves "how do I" questions
     if any(name in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
+    if NAME_QUESTION.search(question) and INLINE_CODE.search(text):
+        out += NAME_BONUS
     out -= min(0.2, 0.004 * max(0, len(prose(text).split()) - LONG_WORDS))
     if only_where(question, text):
         out -= PENALTY
@@ -493,15 +504,51 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
                       and wanted(u.text)), None)
         if extra is None:
             continue
-        need, spare = cost(extra.text) + 1, budget - sum(cost(u.text) + 1 for u in chosen)
-        kept = list(chosen)
-        for weak in sorted(chosen[2:], key=lambda u: u.score):
-            if spare >= need:
-                break
-            kept.remove(weak)
-            spare += cost(weak.text) + 1
-        if spare >= need:
+        kept = _room(chosen, cost(extra.text) + 1, budget, cost)
+        if kept is not None:
             chosen = kept + [extra]
+    return chosen
+
+
+def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int],
+          keep: Unit | None = None) -> list[Unit] | None:
+    """``chosen`` (best first) less its weakest units, never the best two nor ``keep``, so that
+    ``need`` more tokens fit ``budget``; None when they cannot."""
+    spare = budget - sum(cost(u.text) + 1 for u in chosen)
+    kept = list(chosen)
+    for weak in sorted(chosen[2:], key=lambda u: u.score):
+        if spare >= need:
+            break
+        if weak is not keep:
+            kept = [u for u in kept if u is not weak]
+            spare += cost(weak.text) + 1
+    return kept if spare >= need else None
+
+
+def _antecedent(u: Unit, by_place: dict[tuple[int, int], Unit], asked: set[int]) -> Unit | None:
+    """The prose sentence before ``u`` in its source when ``u`` opens with "It"/"This"/...:
+    what its pronoun stands for ("`rlcore export --format c` writes a C header. It suits
+    microcontrollers ..."). Under a heading that asks a question (sources ``asked``), the
+    section's first sentences speak of the question's subject ("What does the entropy
+    coefficient do?" ... "It adds ..."): none."""
+    if u.order < 1 or not PRONOUN.match(u.text) or META.match(u.text) or (u.order == 1 and u.source in asked):
+        return None
+    prev = by_place.get((u.source, u.order - 1))
+    return prev if prev is not None and is_statement(prev.text) and not has_code(prev.text) else None
+
+
+def with_antecedents(units: list[Unit], chosen: list[Unit], cost: Callable[[str], int], budget: int,
+                     asked: set[int], best: int = 3) -> list[Unit]:
+    """``chosen`` with the sentence before each of its ``best`` units that opens with a pronoun,
+    in place of the weakest units: a quote says what "it" is."""
+    by_place = {(u.source, u.order): u for u in units}
+    for u in chosen[:best]:
+        prev = _antecedent(u, by_place, asked)
+        if prev is None or any(prev is c for c in chosen):
+            continue
+        kept = _room(chosen, cost(prev.text) + 1, budget, cost, keep=u)
+        if kept is not None:
+            chosen = kept + [prev]
     return chosen
 
 
@@ -563,6 +610,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
     chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
     chosen = complete(question, units, chosen, count_tokens, max(budget - title_cost, 16))
+    asked = {i for i, h in enumerate(hits) if h.title.rstrip().endswith("?")}
+    chosen = with_antecedents(units, chosen, count_tokens, max(budget - title_cost, 16), asked)
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
@@ -571,7 +620,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     position = {s: n for n, s in enumerate(ranked, 1)}
     quotable = [u for u in sorted(chosen, key=lambda u: -u.score) if (u.lexical > 0 or u.answers) and is_statement(u.text)]
     # a sentence about another method is context for the model, not a quote for the answer
-    quotes = [(position[u.source], u.text) for u in [u for u in quotable if not u.elsewhere] or quotable]
+    placed = {(u.source, u.order): u for u in chosen}
+    said = {id(u): f"{prev.text} {u.text}" if (prev := _antecedent(u, placed, asked)) else u.text for u in chosen}
+    quotes = [(position[u.source], said[id(u)]) for u in [u for u in quotable if not u.elsewhere] or quotable]
     # an example is shown when it ranks among the best units and is as close in meaning to the
     # question as any of them (an example that merely shares its words is not "how")
     best = sorted(chosen, key=lambda u: -u.score)[:CODE_RANK]

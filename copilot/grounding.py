@@ -39,7 +39,7 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
-                              STEPS, INLINE_CODE, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
+                              STEPS, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
                               defines, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
                               is_statement, key_terms, only_where, prose)
 
@@ -471,6 +471,8 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     # of the best three, the one that names most of the question's topic leads (rank breaks ties)
     # (where a method is registered leads only when nothing else is there)
     best = [q for q in quotes[:3] if not only_where(question, q[1])] or quotes[:3]
+    if NAME_QUESTION.search(question):  # "which config field ...?": a sentence that names one
+        best = [q for q in best if INLINE_CODE.search(q[1])] or best
     heading = answers or {}
     lead = max(best, key=lambda q: len(words & content_tokens(f"{heading.get(q[1], '')} {q[1]}")))
     if DEFINITION_QUESTION.search(question):

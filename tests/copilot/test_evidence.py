@@ -551,3 +551,42 @@ def test_an_environment_suite_is_no_other_method():
     question = "Training PPO on ALE/Breakout-v5: why are the episode returns in my logs tiny?"
     evidence = _evidence(question, hits, budget=60)
     assert evidence.quotes[0][1].startswith("During training") and not evidence.elsewhere - {hits[1].text}
+
+
+def test_a_which_field_question_is_answered_by_a_sentence_naming_one():
+    hits = [FakeHit("FAQ > Why does the return collapse?", "Usually because each update moves the policy too far "
+                    "in one epoch loop. The `target_kl` field stops the epoch loop when the KL exceeds 1.5 times it.")]
+    question = "Which config field stops the epoch loop early when the policy moves too far?"
+    assert _first_quote(question, hits, budget=60).startswith("The `target_kl` field")
+    from copilot.grounding import choose_extract
+
+    quotes = [(1, "Usually because each update moves the policy too far in one epoch loop."),
+              (1, "The `target_kl` field stops the epoch loop when the KL exceeds 1.5 times it.")]
+    assert choose_extract(question, quotes)[0] == quotes[1]
+    assert choose_extract("Why does the policy move too far in one epoch loop?", quotes)[0] == quotes[0]
+
+
+def test_a_section_on_another_method_speaks_of_it_though_the_page_title_names_the_asked_one():
+    hits = [FakeHit("rlcore agents: PPO, PPG and DQN > PPG config fields",
+                    "`n_epochs`: type int, default `1`; policy-phase passes over each rollout."),
+            FakeHit("rlcore agents: PPO, PPG and DQN > PPO config fields",
+                    "`n_epochs`: type int, default `10`; passes over each rollout.")]
+    evidence = _evidence("what is the default n_epochs of PPO?", hits, budget=60)
+    assert evidence.quotes[0][1].endswith("default `10`; passes over each rollout.")
+    assert evidence.elsewhere == {hits[0].text}
+
+
+def test_a_quoted_sentence_opening_with_it_comes_with_the_sentence_it_points_back_to():
+    intro = "`rlcore export RUN --format c` writes the policy as one C header that needs only math.h."
+    hits = [FakeHit("rlcore C export", f"{intro} It suits microcontrollers that cannot load PyTorch. "
+                    "The header holds the weights as float arrays. Two functions compute the action.")]
+    question = "which microcontrollers cannot load PyTorch?"
+    assert _quotes(question, hits, budget=60)[0] == f"{intro} It suits microcontrollers that cannot load PyTorch."
+    # the sentence before is brought in, in place of the weakest, when the budget left it out
+    from copilot.evidence import Unit, with_antecedents
+
+    units = [Unit(0, i, text, score=s) for i, (text, s) in enumerate(
+        [(intro, 0.1), ("It suits microcontrollers.", 0.9), ("Memory is small.", 0.8), ("Flash is small.", 0.2)])]
+    chosen = with_antecedents(units, [units[1], units[2], units[3]], words, budget=25, asked=set())
+    assert [u.order for u in chosen] == [1, 2, 0]
+    assert with_antecedents(units, [units[1], units[2], units[3]], words, budget=25, asked={0}) == units[1:]
