@@ -355,8 +355,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not (e <= toks | title_toks) for e in entities)
+        # a list after a page title's colon says what the page holds, not what it is about
+        # ("Augmentations: random crop, ... and DrAC regularisation" is no page on DrAC)
+        page = title.split(">", 1)[0]
+        head, _, rest = page.partition(":")
+        subject = (head if "," in rest else page) + (f" {section}" if ">" in title else "")
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
-        if missing and missing >= len(entities) / 2 and others_named(f"{title} {u.text}", entities):
+        if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)

@@ -590,3 +590,12 @@ def test_a_quoted_sentence_opening_with_it_comes_with_the_sentence_it_points_bac
     chosen = with_antecedents(units, [units[1], units[2], units[3]], words, budget=25, asked=set())
     assert [u.order for u in chosen] == [1, 2, 0]
     assert with_antecedents(units, [units[1], units[2], units[3]], words, budget=25, asked={0}) == units[1:]
+
+
+def test_a_method_listed_in_a_page_title_is_what_the_page_holds_not_its_subject():
+    question = "whats the difference between random_crop and random_shift?"
+    crop = "`random_crop` is a zoom-in with a random offset that keeps the aspect ratio."
+    listed = [FakeHit("Augmentations: random crop, colour jitter and DrAC regularisation > In detail", crop)]
+    assert _evidence(question, listed).elsewhere == frozenset()
+    about = [FakeHit("DrAC: regularising the policy > In detail", crop)]  # a page on DrAC
+    assert _evidence(question, about).elsewhere == {crop}
