@@ -333,7 +333,7 @@ class Copilot:
                     shown.append(s)
                 # "what is X and when should I use it?", "what is the default k?", "why X?": a
                 # condition, a value or a reason the answer left out
-                for part in (when_sentence, value_sentence, why_sentence):
+                for part in (when_sentence, value_sentence, value_sentence, why_sentence):  # two values at most
                     more = part(question, shown, state.get("quotes", [])) if shown else None
                     if more is not None:
                         shown.append(quoted(question, *more))

@@ -48,7 +48,7 @@ HEADING_CONTEXT = True
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
 # "Tuomas Haarnoja, Aurick Zhou, ...": an author list, a citation
 AUTHORS = re.compile(r"(?:\b[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z'-]+, ){3}")
-SIGNATURE = re.compile(r"^(\S+) \((?:function|class|method|module)\) ")
+SIGNATURE = re.compile(r"^(\S+) \((?:function|class|config dataclass|method|property|module)\) ")
 # a sentence about the page itself ("This tutorial trains ..."), which answers nothing
 META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|example)\b", re.I)
 # a docstring line that points elsewhere instead of saying something
@@ -329,6 +329,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
+    values = bool(entities and VALUE_QUESTION.search(question))
     # the named things of the question (SAC, drq_cnn), as the heading path may name them
     named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
@@ -367,6 +368,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         elif (PRONOUN.match(u.text) and others_named(title, entities)
               and not any(e <= title_toks for e in entities)):
             u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG
+        elif (values and others_named(subject, entities)
+              and not any(e <= _content_tokens(subject) for e in entities)):
+            # a value on another method's page is that method's, whatever it names besides:
+            # "PPG's config is PPO's ... with these differences: `n_epochs`: default 1"
+            u.score -= ENTITY_PENALTY
+            u.elsewhere = True
 
 
 def others_named(text: str, entities: list[set[str]]) -> bool:
@@ -483,14 +490,36 @@ def advises(text: str) -> bool:
     return bool(CONDITION.search(text) and ADVICE.search(text))
 
 
-def wanted_parts(question: str) -> list[Callable[[str], bool]]:
+# where the docs give a field's default: "`alpha`: default 0.6", "`n_step`, `gamma`: default 1, 0.99",
+# "`n_epochs`: type int, default `10`"
+FIELD_DEFAULT = r"`{}`(?:, `\w+`)*:\s*(?:type [^,;]+, )?default\b"
+
+
+def gives_default(field_: str, text: str) -> bool:
+    """Whether ``text`` gives the default of config field ``field_``, as the docs write it."""
+    return bool(re.search(FIELD_DEFAULT.format(re.escape(field_)), text))
+
+
+def asked_fields(question: str, texts: Sequence[str]) -> list[str]:
+    """The config fields a question asking for values names: its words whose default
+    ``texts`` give ("default alpha and beta" over "`alpha`: default 0.6")."""
+    if not VALUE_QUESTION.search(question):
+        return []
+    words = dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z_]\w*", question))
+    return [w for w in words if any(gives_default(w, t) for t in texts)]
+
+
+def wanted_parts(question: str, texts: Sequence[str] = ()) -> list[Callable[[str], bool]]:
     """What ``question`` asks for besides what a thing is, each as a test a unit's text meets:
-    advice on when ("... and when should I use it?"), a reason ("why ...?")."""
+    advice on when ("... and when should I use it?"), a reason ("why ...?"), the value of
+    each config field it asks about ("default alpha and beta"; ``texts``: the units')."""
     parts: list[Callable[[str], bool]] = []
     if WHEN_QUESTION.search(question):
         parts.append(advises)
     if WHY_QUESTION.search(question):
         parts.append(lambda text: bool(REASON.search(text)))
+    for field_ in asked_fields(question, texts):
+        parts.append(lambda text, f=field_: gives_default(f, text))
     return parts
 
 
@@ -500,13 +529,13 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
     gives (:func:`wanted_parts`), the best unit of a chosen source that gives it, in place
     of the weakest units (never the best two): "when would I use PPG?" is answered by the
     agent page's "Use it where ... when ..." even when its definitions fill the budget."""
-    for wanted in wanted_parts(question):
+    for wanted in wanted_parts(question, [u.text for u in units]):
         if any(wanted(u.text) for u in chosen):
             continue
         sources = {u.source for u in chosen}
         extra = next((u for u in sorted(units, key=lambda u: -u.score) if u.source in sources
                       and all(u is not c for c in chosen) and u.lexical > 0 and is_statement(u.text)
-                      and wanted(u.text)), None)
+                      and not u.elsewhere and wanted(u.text)), None)
         if extra is None:
             continue
         kept = _room(chosen, cost(extra.text) + 1, budget, cost)

@@ -39,8 +39,8 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
-                              STEPS, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
-                              defines, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
+                              STEPS, INLINE_CODE, NAME_QUESTION, asked_fields, gives_default, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
+                              defines, others_named, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
                               is_statement, key_terms, only_where, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
@@ -603,13 +603,25 @@ def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[t
 
 def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
                    ) -> tuple[int, str] | None:
-    """For a question that asks for a number ("the default alpha", "how many neighbours")
-    whose answer so far states none, the best of ``candidates`` that states one about the
-    question's topic; else None."""
+    """For a question that asks for a number ("the default alpha", "how many neighbours"),
+    the best of ``candidates`` that states one the answer lacks: the value of the first
+    config field the question names (a word the sources write as code: "default alpha and
+    beta") whose value the answer does not state yet; for a question naming no field, one
+    about its topic while the answer states no number at all. Else None."""
+    if not VALUE_QUESTION.search(question):
+        return None
+    fields = asked_fields(question, [text for _, text in candidates])
+    if fields:  # each field's own default line ("`beta`: default 0.4", not "`beta_steps`: ...")
+        for f in fields:
+            if not any(gives_default(f, s.sentence) or value_of(s.sentence, content_tokens(f)) for s in shown):
+                # not another method's default ("PPG's config is PPO's ... `n_epochs`: default 1")
+                entities = entity_terms(question)
+                return next(((n, text) for n, text in dict.fromkeys(candidates) if gives_default(f, text)
+                             and not others_named(text, entities) and not repeats(text, shown)), None)
+        return None
     # a number in code ("`[1, L]`") states no value; "`k=10`" does
-    states = [VALUE_NUMBER.search(INLINE_CODE.sub(lambda m: " ".join(re.findall(r"=\s*(\S+)", m.group())), s.sentence))
-              for s in shown]
-    if not VALUE_QUESTION.search(question) or any(states):
+    if any(VALUE_NUMBER.search(INLINE_CODE.sub(lambda m: " ".join(re.findall(r"=\s*(\S+)", m.group())), s.sentence))
+           for s in shown):
         return None
     topic = content_tokens(question) - VALUE_WORDS
     # the value of what the answer has not named yet ("beta" once "prioritized replay" is said)

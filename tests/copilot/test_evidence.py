@@ -599,3 +599,15 @@ def test_a_method_listed_in_a_page_title_is_what_the_page_holds_not_its_subject(
     assert _evidence(question, listed).elsewhere == frozenset()
     about = [FakeHit("DrAC: regularising the policy > In detail", crop)]  # a page on DrAC
     assert _evidence(question, about).elsewhere == {crop}
+
+
+def test_an_api_signature_line_is_no_statement_and_another_methods_page_gives_no_value():
+    assert not is_statement("rlcore.agents.ppo.PPOConfig (config dataclass) PPOConfig(lr: 'float' = 0.0003, "
+                            "n_epochs: 'int' = 10, batch_size: 'int' = 256) -> None")
+    assert not is_statement("rlcore.storage.PrioritizedReplay.beta (property) beta")
+    hits = [FakeHit("rlcore agent: PPG > PPGConfig fields", "PPG's config is PPO's with these differences: "
+                    "the number of passes `n_epochs` is 1 by default."),
+            FakeHit("rlcore agents > PPO config fields", "PPO makes 10 passes by default, `n_epochs` = 10.")]
+    evidence = _evidence("what is the default n_epochs of PPO?", hits, budget=60)
+    assert evidence.quotes[0][1].startswith("PPO makes 10") and evidence.elsewhere == {hits[0].text}
+    assert not _evidence("what does n_epochs do in PPO and PPG?", hits, budget=60).elsewhere

@@ -628,3 +628,21 @@ def test_advice_from_the_most_relevant_source_completes_a_when_answer():
     quotes = [(3, "Deep RL works best when per-step rewards are of order 0.1 to 10."),  # a lesser source
               (1, "Deep RL works best when per-step rewards are of order 0.1 to 10 and returns are small.")]
     assert when_sentence(question, shown, quotes) == quotes[1]
+
+
+def test_an_answer_asked_for_two_defaults_ends_with_each_fields_own_line():
+    from copilot.grounding import Support, value_sentence
+
+    question = "default alpha and beta for the prioritized_replay storage?"
+    shown = [Support("The prioritized_replay storage samples in proportion to priority to the power alpha.", 1, 1.0)]
+    quotes = [(2, "`beta_steps`: default 100000, sample calls over which beta reaches 1."),  # another field
+              (2, "`alpha`: default 0.6, how strongly priorities skew sampling."),
+              (2, "`beta`: default 0.4, initial importance-sampling exponent.")]
+    assert value_sentence(question, shown, quotes) == quotes[1]
+    shown.append(Support(quotes[1][1], 2, 1.0))
+    assert value_sentence(question, shown, quotes) == quotes[2]
+    shown.append(Support(quotes[2][1], 2, 1.0))
+    assert value_sentence(question, shown, quotes) is None
+    # another method's default is not this one's
+    ppg = [(3, "PPG's config is PPO's with these differences: `n_epochs`: default 1, policy-phase passes.")]
+    assert value_sentence("what is the default n_epochs of PPO?", shown[:1], ppg) is None
