@@ -70,12 +70,16 @@ def _settings(args: argparse.Namespace):
 
 
 def ensure_index(settings, progress: bool = True) -> None:
-    """Build the index on first use so search/ask work on a fresh machine."""
-    from copilot.index import read_manifest
-    from copilot.ingest import ingest
+    """Build the index on first use so search/ask work on a fresh machine, and bring one an
+    older version of the copilot built up to date."""
+    from copilot.ingest import index_state, ingest
 
-    if read_manifest(settings.index_dir) is None:
+    state = index_state(settings)
+    if state == "missing":
         print("Building the search index (first run only)...", file=sys.stderr)
+        ingest(None, settings, progress=progress)
+    elif state == "outdated":
+        print("Updating the search index for this version (unchanged text keeps its vectors)...", file=sys.stderr)
         ingest(None, settings, progress=progress)
 
 

@@ -40,7 +40,7 @@ from copilot.generations import (collection_name, drop_generations, ingest_lock,
                                  write_manifest)
 from copilot.index import Index, Record, indexed_text
 from copilot.loaders import LoadError, Unreadable
-from copilot.sources import IngestError, Scope, Skip, Source, collect, entry_source, records_of
+from copilot.sources import PIPELINE_VERSION, IngestError, Scope, Skip, Source, collect, entry_source, records_of
 from copilot.vectors import UNITS_FILE, fill_units
 
 __all__ = ["IngestError", "ingest", "records_of"]
@@ -307,6 +307,16 @@ def _skip_counts(scope: Scope) -> dict[str, Any]:
     return {"skipped": len(scope.skipped), "skipped_by_reason": by_reason}
 
 
+def index_state(settings: Settings) -> str:
+    """"missing" (no index yet), "outdated" (the corpus was last read by an older loading and
+    splitting pipeline: an ingest brings it up to date, keeping the vectors of unchanged text)
+    or "ready"."""
+    manifest = read_manifest(Path(settings.index_dir))
+    if manifest is None:
+        return "missing"
+    return "ready" if manifest.get("pipeline") == PIPELINE_VERSION else "outdated"
+
+
 def ingest(paths: list[str] | None, settings: Settings, rebuild: bool = False, progress: bool = True, *,
            api_packages: Sequence[str] = ("rlcore",), embedder: Embedder | None = None,
            on_skip: Callable[[Skip], None] = print_skip) -> dict:
@@ -331,6 +341,10 @@ def ingest(paths: list[str] | None, settings: Settings, rebuild: bool = False, p
             summary = _rebuild(index_dir, embedder, manifest, sources, scope, progress, on_skip)
         else:
             summary = _update(index_dir, embedder, manifest, sources, scope, progress, on_skip)
+        current = read_manifest(index_dir) if paths is None else None  # the corpus and API, read by this code
+        if current is not None and current.get("pipeline") != PIPELINE_VERSION:
+            current["pipeline"] = PIPELINE_VERSION
+            write_manifest(index_dir, current)
     summary = {"files_seen": found, **summary, **_skip_counts(scope)}
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary

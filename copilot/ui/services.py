@@ -157,13 +157,11 @@ class Services:
             pass  # kept in self.models.error and shown in the header
 
     def _start_index(self) -> None:
-        from copilot.index import read_manifest
+        from copilot.ingest import index_state, ingest
 
         try:
-            if read_manifest(self.settings.index_dir) is None and self.build_index:
+            if index_state(self.settings) != "ready" and self.build_index:  # missing, or read by older code
                 self.index_state = "building"
-                from copilot.ingest import ingest
-
                 ingest(None, self.settings, progress=True)
             self.index_state = "opening"
             self.reopen_index()

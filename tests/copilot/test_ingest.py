@@ -321,9 +321,15 @@ def test_a_new_pipeline_rewrites_metadata_without_embedding_again(setup, monkeyp
     index = Index.open(settings)
     ids = read_manifest(settings.index_dir)["sources"][str(corpus / "docs" / "ppo.md")]["chunks"]
     index.store._collection.update(ids=ids, metadatas=[{"part": 7}] * len(ids))  # as an older pipeline left them
-    monkeypatch.setattr("copilot.sources.PIPELINE_VERSION", "next")  # every source is read again
+    from copilot.ingest import index_state
+
+    assert index_state(settings) == "ready"
+    for module in ("copilot.sources", "copilot.ingest"):  # a newer version: every source is read again
+        monkeypatch.setattr(f"{module}.PIPELINE_VERSION", "next")
+    assert index_state(settings) == "outdated"  # the UI and the CLI bring it up to date at start
     counter = CountingEmbedder(get_embedder())
     again = run(settings, embedder=counter)
+    assert index_state(settings) == "ready"
     assert again["updated"] >= 1  # re-read, and found changed
     assert counter.documents == 0 and again["embedded"] == 0  # same text and title: same vectors
     metas = Index.open(settings).store.get(ids=ids)["metadatas"]
