@@ -546,14 +546,14 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
 
 def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int],
           keep: Unit | None = None) -> list[Unit] | None:
-    """``chosen`` (best first) less its weakest units, never the best two nor ``keep``, so that
-    ``need`` more tokens fit ``budget``; None when they cannot."""
+    """``chosen`` (best first) less its weakest units, never the best two, an example, nor
+    ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
     spare = budget - sum(cost(u.text) + 1 for u in chosen)
     kept = list(chosen)
     for weak in sorted(chosen[2:], key=lambda u: u.score):
         if spare >= need:
             break
-        if weak is not keep:
+        if weak is not keep and not has_code(weak.text) and not weak.text.startswith("```"):
             kept = [u for u in kept if u is not weak]
             spare += cost(weak.text) + 1
     return kept if spare >= need else None
@@ -568,7 +568,9 @@ def _antecedent(u: Unit, by_place: dict[tuple[int, int], Unit], asked: set[int])
     if u.order < 1 or not PRONOUN.match(u.text) or META.match(u.text) or (u.order == 1 and u.source in asked):
         return None
     prev = by_place.get((u.source, u.order - 1))
-    return prev if prev is not None and is_statement(prev.text) and not has_code(prev.text) else None
+    # a sentence that ranks above ``u`` is shown before it anyway
+    return (prev if prev is not None and prev.score < u.score and is_statement(prev.text)
+            and not has_code(prev.text) else None)
 
 
 def with_antecedents(units: list[Unit], chosen: list[Unit], cost: Callable[[str], int], budget: int,

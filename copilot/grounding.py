@@ -297,6 +297,7 @@ class Grounder:
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
+                and not takes_place_of(sentence, source.text)
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
@@ -400,6 +401,23 @@ def circular(sentence: str, share: float = 0.75) -> bool:
     subject, rest = content_tokens(m.group("subject")), content_tokens(m.group("rest"))
     back = subject & rest
     return len(back) >= 2 and len(back) >= share * len(subject)
+
+
+def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
+    """Whether ``sentence`` puts a word of its source where the source has another of its
+    words: "Terminated episodes are truncated when the task itself ends" over "An episode is
+    terminated when the task itself ends and truncated when a time limit cut it short" (the
+    ``span`` words after "truncated" are those that follow "terminated" in the source, and the
+    sentence has "terminated" too)."""
+    said, told = re.findall(r"[a-z0-9_]+", sentence.lower()), re.findall(r"[a-z0-9_]+", source.lower())
+    before: dict[tuple[str, ...], set[str]] = {}
+    for i in range(len(told) - span):
+        before.setdefault(tuple(told[i + 1:i + 1 + span]), set()).add(told[i])
+    known, used = set(told), set(said)
+    # both words are in the sentence, each where the source has the other: no dropped "therefore"
+    return any(len(word) >= 5 and word in known and (owners := before.get(tuple(said[i + 1:i + 1 + span])))
+               and word not in owners and any(len(o) >= 5 and o in used for o in owners)
+               for i, word in enumerate(said[:len(said) - span]))
 
 
 def invents_cause(sentence: str, source: str) -> bool:

@@ -611,3 +611,17 @@ def test_an_api_signature_line_is_no_statement_and_another_methods_page_gives_no
     evidence = _evidence("what is the default n_epochs of PPO?", hits, budget=60)
     assert evidence.quotes[0][1].startswith("PPO makes 10") and evidence.elsewhere == {hits[0].text}
     assert not _evidence("what does n_epochs do in PPO and PPG?", hits, budget=60).elsewhere
+
+
+def test_making_room_keeps_the_example_and_a_pronoun_joins_only_a_weaker_sentence_before_it():
+    from copilot.evidence import Unit, with_antecedents
+
+    code = "```python\nagent.train(1000)\n```"
+    units = [Unit(0, 0, "The agent trains on any registered environment id.", score=0.1),
+             Unit(0, 1, "It registers nothing by itself.", score=0.9), Unit(0, 2, "Envs are many.", score=0.8),
+             Unit(0, 3, code, score=0.2)]
+    # the example is never evicted to make room for the sentence an "It ..." points back to
+    assert with_antecedents(units, units[1:], words, budget=19, asked=set()) == units[1:]
+    ahead = [Unit(0, 0, "The agent trains on any registered environment id.", score=0.95), *units[1:3]]
+    # a sentence that ranks above its "It ..." is shown before it anyway: no join, no eviction
+    assert with_antecedents(ahead, ahead[1:], words, budget=19, asked=set()) == ahead[1:]

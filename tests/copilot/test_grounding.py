@@ -646,3 +646,17 @@ def test_an_answer_asked_for_two_defaults_ends_with_each_fields_own_line():
     # another method's default is not this one's
     ppg = [(3, "PPG's config is PPO's with these differences: `n_epochs`: default 1, policy-phase passes.")]
     assert value_sentence("what is the default n_epochs of PPO?", shown[:1], ppg) is None
+
+
+def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_not_kept():
+    from copilot.grounding import takes_place_of
+
+    source = "An episode is terminated when the task itself ends and truncated when a time limit cut it short."
+    garbled = "Terminated episodes are truncated when the task itself ends and truncated when a time limit cut it short."
+    assert takes_place_of(garbled, source)
+    assert not takes_place_of("An episode is terminated when the task itself ends, truncated when a time "
+                              "limit cut it short.", source)
+    assert not takes_place_of("Episodes bootstrap from the final observation.", "Episodes therefore bootstrap "
+                              "from the final observation.")  # a dropped connective swaps nothing
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    assert g.check(garbled + " [1]").action != "kept"
