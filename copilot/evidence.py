@@ -43,6 +43,7 @@ CODE_COSINE = 0.25  # ... and within this of the closest unit's similarity to th
 # the example of "write my own env and train on it", whose first sentence is close to any env question)
 TITLE_WEIGHT = 0.3
 HEADING_CONTEXT = True
+ANSWER_WORDS = 8  # a section's opening sentence shorter than this leads in to the answer rather than giving it
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
 REFERENCE = re.compile(r'^([A-Z][\w.\'-]*\.? ?)+(, [A-Z][\w.\' -]+)+\. ["“]|^[\w ,.-]{0,80}\. ["“][^"”]+["”]\.?$')
@@ -309,7 +310,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     # close to the user's question as the two read together ("Why does PPO's return collapse
     # ...? Usually because each update moves the policy too far ...")
     answers = [i for i, u in enumerate(units) if HEADING_CONTEXT and u.order == 0 and u.source < len(opens)
-               and opens[u.source] and titles[u.source].rstrip().endswith("?")]
+               and opens[u.source] and titles[u.source].rstrip().endswith("?")
+               and len(prose(u.text).split()) >= ANSWER_WORDS]  # "Gymnasium's `step` returns two flags." leads in
     if answers:
         for i in answers:
             units[i].answers = titles[units[i].source].rsplit(">", 1)[-1].strip()
@@ -330,6 +332,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
     values = bool(entities and VALUE_QUESTION.search(question))
+    identifiers = IDENTIFIER.findall(question)
     # the named things of the question (SAC, drq_cnn), as the heading path may name them
     named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
@@ -347,9 +350,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         said = (f"{titles[u.source].rsplit('>', 1)[-1].strip()} {u.text[pronoun.end():]}"
                 if titles and u.order <= 1 and (pronoun := PRONOUN.match(u.text)) and not META.match(u.text)
                 else u.text)  # "This tutorial ..." stays a sentence about the page
-        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens,
-                                                               u.source < len(kinds) and kinds[u.source] == "api")
+        api = u.source < len(kinds) and kinds[u.source] == "api"
+        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens, api)
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
+        symbol = title.split(":", 1)[0]
+        if api and any((n in symbol or _camel(n) in symbol) and not (n in u.text or _camel(n) in u.text)
+                       for n in identifiers):
+            u.score += IDENTIFIER_BONUS  # a docstring's sentences speak of its symbol (`RandomShift`)
         section = title.rsplit(">", 1)[-1]
         if ">" in title and others_named(section, entities):
             # a section on another method ("PPG config fields") on a page whose title names the
@@ -436,7 +443,8 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
     out = 0.0 if is_statement(text) else -NOT_STATEMENT
     if has_code(text) and not HOW_TO.search(question):
         out -= PENALTY  # a sentence with the example it introduces serves "how do I" questions
-    if any(name in text for name in IDENTIFIER.findall(question)):
+    # the identifier, or the class it names (`random_shift`, `RandomShift`)
+    if any(name in text or _camel(name) in text for name in IDENTIFIER.findall(question)):
         out += IDENTIFIER_BONUS
     if NAME_QUESTION.search(question) and INLINE_CODE.search(text):
         out += NAME_BONUS
@@ -459,6 +467,11 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
     if VALUE_QUESTION.search(question) and VALUE_NUMBER.search(text) and _content_tokens(text) & topic - VALUE_WORDS:
         out += VALUE_BONUS
     return out
+
+
+def _camel(identifier: str) -> str:
+    """The class name a registry key names: ``random_shift`` -> ``RandomShift``."""
+    return "".join(part[:1].upper() + part[1:] for part in identifier.split("_"))
 
 
 def defines(text: str, topic: set[str]) -> bool:

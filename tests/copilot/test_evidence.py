@@ -625,3 +625,26 @@ def test_making_room_keeps_the_example_and_a_pronoun_joins_only_a_weaker_sentenc
     ahead = [Unit(0, 0, "The agent trains on any registered environment id.", score=0.95), *units[1:3]]
     # a sentence that ranks above its "It ..." is shown before it anyway: no join, no eviction
     assert with_antecedents(ahead, ahead[1:], words, budget=19, asked=set()) == ahead[1:]
+
+
+@dataclass
+class ApiHit:
+    title: str
+    text: str
+    kind: str = "api"
+
+
+def test_a_docstring_speaks_of_its_class_which_the_registry_key_names():
+    hits = [FakeHit("Augmentations > Overview", "An augmentation randomly shifts or crops a batch of observations."),
+            ApiHit("rlcore.augment.shift.RandomShift: Pad and crop", "Pad by a few pixels and crop back at a "
+                   "random offset, per sample.")]
+    assert _first_quote("how does random_shift work?", hits, budget=60).startswith("Pad by")
+
+
+def test_a_short_sentence_opening_a_question_section_leads_in_and_is_not_read_with_the_heading():
+    question = "what is the difference between terminated and truncated?"
+    hits = [OpeningHit("FAQ > What is the difference between terminated and truncated?",
+                       "Gymnasium's step returns two flags. Terminated marks a real end; truncated a time limit.")]
+    evidence = build_evidence(question, hits, embed=_bag, query_vector=_bag([question])[0], count_tokens=words,
+                              budget=60)
+    assert evidence.answers == {}
