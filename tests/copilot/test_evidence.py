@@ -635,9 +635,9 @@ class ApiHit:
 
 
 def test_a_docstring_speaks_of_its_class_which_the_registry_key_names():
-    hits = [FakeHit("Augmentations > Overview", "An augmentation randomly shifts or crops a batch of observations."),
-            ApiHit("rlcore.augment.shift.RandomShift: Pad and crop", "Pad by a few pixels and crop back at a "
-                   "random offset, per sample.")]
+    hits = [FakeHit("Augmentations > Overview", "A random shift works on every sample of the batch."),
+            ApiHit("rlcore.augment.shift.RandomShift: Pad and crop", "Pad by a few pixels and crop back at an "
+                   "offset, per sample.")]
     assert _first_quote("how does random_shift work?", hits, budget=60).startswith("Pad by")
 
 
