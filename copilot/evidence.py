@@ -144,7 +144,7 @@ class Unit:
     text: str
     score: float = 0.0
     lexical: float = 0.0  # share of the question's rare words in the unit itself
-    cosine: float = 0.0  # embedding similarity to the question
+    cosine: float = 0.0  # its own embedding similarity to the question (its score may read it with its heading)
     elsewhere: bool = False  # speaks of another method than the one the question names
     answers: str = ""  # the question heading of the section this unit opens
 
@@ -306,6 +306,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             asked[long] = short
     vectors = embed([both_forms(u.text, asked) for u in units] + list(titles))
     cosine = vectors[: len(units)] @ query_vector
+    own = cosine.copy()  # each unit's own similarity, for the example and relevance checks
     # the sentence that opens a section headed by a question answers that question: it is as
     # close to the user's question as the two read together ("Why does PPO's return collapse
     # ...? Usually because each update moves the policy too far ...")
@@ -343,7 +344,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             inherited |= unit_tokens[i - 1] - toks
         u.lexical = sum(w if t in toks else INHERITED * w if t in inherited else 0.0
                         for t, w in weight.items()) / total
-        u.cosine = float(cos)
+        u.cosine = float(own[i])
         prior = 0.05 * (n_hits - u.source) / max(n_hits, 1) + TITLE_WEIGHT * float(title_cos[u.source])
         # "It adds ent_coef * H ..." under "What does the entropy coefficient do?" is read with
         # its heading as the subject it speaks of
@@ -674,7 +675,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     quotes = [(position[u.source], said[id(u)]) for u in [u for u in quotable if not u.elsewhere] or quotable]
     # an example is shown when it ranks among the best units and is as close in meaning to the
     # question as any of them (an example that merely shares its words is not "how")
-    best = sorted(chosen, key=lambda u: -u.score)[:CODE_RANK]
+    # (a section's opening answer, lifted by its heading, does not push the example out)
+    best = [u for u in sorted(chosen, key=lambda u: -u.score) if not u.answers][:CODE_RANK]
     closest = max(u.cosine for u in chosen)
     code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
                  and u.cosine >= closest - CODE_COSINE), None)

@@ -648,3 +648,4 @@ def test_a_short_sentence_opening_a_question_section_leads_in_and_is_not_read_wi
     evidence = build_evidence(question, hits, embed=_bag, query_vector=_bag([question])[0], count_tokens=words,
                               budget=60)
     assert evidence.answers == {}
+
