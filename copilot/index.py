@@ -360,7 +360,9 @@ class Index:
     def _hit(self, c: Candidate, doc: Any, relevance: float) -> Hit:
         row = self._rows.get(c.id)
         if row is not None:
-            fields = {name: self._table[name][row] for name in ("text", *_TABLE_FIELDS)}
+            # a column an older version did not write ("part") reads as missing
+            fields = {name: column[row] if (column := self._table.get(name)) else None
+                      for name in ("text", *_TABLE_FIELDS)}
         else:
             fields = {"text": doc.page_content, **{n: doc.metadata.get(n) for n in _TABLE_FIELDS}}
         return Hit(id=c.id, title=fields["title"] or "", path=fields["path"] or "",
