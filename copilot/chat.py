@@ -30,7 +30,7 @@ from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_ev
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
-                               passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
+                               context_terms, passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
                                unknown_target, unknown_words, unmentioned_feature, value_sentence, when_sentence,
                                why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
@@ -49,6 +49,7 @@ MAX_SENTENCES = 3
 LEADS = 3  # a model sentence replaced by one of these evidence sentences may open the answer
 NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
+COVER_DEPTH = 8  # hits searched for a name the question gives beside others that no hit mentions
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 # ... and below this one when the question holds words the corpus never uses ("alphazero"):
 # measured on 293 questions, every not-covered one with such a word fell below 0.47, every
@@ -228,6 +229,12 @@ class Copilot:
             named = passing_terms(state["question"], [h.title for h in hits], [h.text for h in hits])
             state["missing"] = [t for t, n in named if n == 0] or [t for t, _ in named]
             state["in_passing"] = bool(named) and all(n for _, n in named)
+        # a name the docs hold, said only in the user's account of their situation ("I exported a
+        # DQN run with ... What are the graph's input names?"), is context, not what is asked
+        context = context_terms(state["question"])
+        state["missing"] = [t for t in state["missing"]
+                            if not (t in context and hasattr(self.index, "knows") and self.index.knows(t.lower()))]
+        state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
         state["unknown"] = unknown_words(state["question"], self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
@@ -251,7 +258,7 @@ class Copilot:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
             seen = {h.id for h in hits + added}
-            added += [h for h in self.index.search(alone, k=3, kinds=kinds)
+            added += [h for h in self.index.search(alone, k=COVER_DEPTH, kinds=kinds)
                       if h.id not in seen and term.lower() in f"{h.title} {h.text}".lower()][:1]
         return (hits[:1] + added + hits[1:])[:len(hits)]
 

@@ -818,6 +818,18 @@ def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
 CAPITALISED = re.compile(r"(?<=[a-z0-9,;:'\"] )[A-Z][a-z]+(?:-[A-Za-z0-9]+)?\b")
 
 
+def context_terms(question: str) -> set[str]:
+    """The names of ``question`` that only its statements hold, when it asks something in a
+    sentence of its own: "Training PPO on ALE/Breakout-v5: the returns are tiny. Is my logging
+    broken?" gives the setting (ALE) and asks about the logs."""
+    parts = [p.strip() for p in re.split(r"(?<=[.?!])\s+(?=[A-Z`'\"(])", question) if p.strip()]
+    asked = [p for p in parts if p.endswith(("?", "？"))]
+    if not asked or len(asked) == len(parts):
+        return set()
+    said = {t for p in asked for t in key_terms(p) + CAPITALISED.findall(p)}
+    return {t for p in parts if p not in asked for t in key_terms(p) + CAPITALISED.findall(p)} - said
+
+
 def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) -> list[tuple[str, int]]:
     """The names of ``question`` (its key terms and capitalised words, identifiers aside)
     that no source's title mentions and that the sources' texts mention only in brackets, if

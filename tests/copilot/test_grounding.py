@@ -660,3 +660,12 @@ def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_no
                               "from the final observation.")  # a dropped connective swaps nothing
     g = Grounder([SourceSentence(1, source)], bag_of_words)
     assert g.check(garbled + " [1]").action != "kept"
+
+
+def test_a_name_said_only_in_the_users_account_of_their_situation_is_context():
+    from copilot.grounding import context_terms
+
+    assert context_terms("Training PPO on ALE/Breakout-v5: the returns are tiny. Is my logging broken?") == {"PPO", "ALE"}
+    assert context_terms("I exported a DQN run with export. What are the graph's input names?") == {"DQN"}
+    assert context_terms("I use Dreamer for planning. How does Dreamer learn its world model?") == set()
+    assert context_terms("How does Dreamer learn its world model?") == set()  # nothing but the question
