@@ -728,9 +728,9 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     if not m:
         return []
     out, haystack = [], " ".join(texts).lower()
-    # "the purpose of X", "the role of X": X is what it is about; so are A and B in "the actual
-    # difference between A and B"
-    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between)\s+(?:the\s+|a\s+|an\s+)?", "",
+    # "the purpose of X", "the role of X", "the intuition behind X": X is what it is about; so
+    # are A and B in "the actual difference between A and B"
+    phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between|behind)\s+(?:the\s+|a\s+|an\s+)?", "",
                     m.group("after") or m.group("before"))
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)

@@ -42,7 +42,7 @@ _TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol", "part")
 HEADINGS_FILE = "headings.npz"  # heading vectors of the rerank stage, beside the chunk table
 
 
-TYPO_CANDIDATE = re.compile(r"(?<![\w.`'-])[a-z]{5,}(?![\w.`'-])")
+TYPO_CANDIDATE = re.compile(r"(?<![\w.`'])[a-z]{5,}(?![\w.`'])")  # parts of a hyphenated word too ("psuedo-counts")
 
 
 class SearchError(ValueError):

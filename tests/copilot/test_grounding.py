@@ -485,6 +485,7 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
     assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
+    assert unknown_subject("what's the intuition behind RE3?", known.__contains__, texts) == []
     # "actual" only qualifies what frames the question; the things compared are its subject
     assert unknown_subject("whats the actual difference between random_crop and random_shift?",
                            known.__contains__, texts) == []

@@ -213,6 +213,10 @@ def test_a_misspelt_word_is_mended_to_the_indexed_word_it_misses_a_letter_of():
     assert bm25.nearest_term("network") is None and bm25.nearest_term("netwrk") == "network"
     three = BM25.build([tokenize("three critics"), tokenize("three heads")])
     assert three.nearest_term("there") is None  # a stopword, though two letters from "three"
+    from copilot.index import TYPO_CANDIDATE
+
+    # a part of a hyphenated word is a candidate too ("psuedo-counts"); an identifier's is not
+    assert TYPO_CANDIDATE.findall("how do psuedo-counts help with target_network?") == ["psuedo", "counts"]
 
 
 def test_bm25_knows_a_word_in_any_form_and_spelling():
