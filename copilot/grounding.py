@@ -39,7 +39,7 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
-                              STEPS, INLINE_CODE, NAME_QUESTION, asked_fields, gives_default, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
+                              STEPS, INLINE_CODE, FRAGMENT, NAME_QUESTION, asked_fields, gives_default, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
                               defines, others_named, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
                               is_statement, key_terms, only_where, prose)
 
@@ -298,6 +298,7 @@ class Grounder:
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
                 and not takes_place_of(sentence, source.text)
+                and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)

@@ -670,3 +670,13 @@ def test_a_name_said_only_in_the_users_account_of_their_situation_is_context():
     assert context_terms("I exported a DQN run with export. What are the graph's input names?") == {"DQN"}
     assert context_terms("I use Dreamer for planning. How does Dreamer learn its world model?") == set()
     assert context_terms("How does Dreamer learn its world model?") == set()  # nothing but the question
+
+
+def test_a_model_sentence_that_starts_mid_sentence_is_not_kept():
+    source = ("Its graph has input `obs` and output `action`; a run trained with `normalize_obs` has its statistics "
+              "built into the graph, so you feed raw observations.")
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    cut = g.check("a run trained with `normalize_obs` has its statistics built into the graph, so you feed raw observations;")
+    assert cut.action != "kept"
+    assert g.check("A run trained with `normalize_obs` has its statistics built into the graph, so you feed raw "
+                   "observations [1].").action == "kept"
