@@ -29,10 +29,10 @@ from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_ev
                               split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               content_tokens, decline, is_chinese, lead_in, missing_terms, next_sentence,
-                               context_terms, passing_terms, quoted, repeats, restore_case, source_first, unknown_subject,
-                               unknown_target, unknown_words, unmentioned_feature, value_sentence, when_sentence,
-                               why_sentence)
+                               content_tokens, context_terms, decline, is_chinese, lead_in, missing_terms,
+                               next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
+                               unknown_subject, unknown_target, unknown_words, unmentioned_feature, value_sentence,
+                               when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
 

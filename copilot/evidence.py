@@ -42,7 +42,6 @@ CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among t
 CODE_COSINE = 0.25  # ... and within this of the closest unit's similarity to the question (measured: 0.1 hid
 # the example of "write my own env and train on it", whose first sentence is close to any env question)
 TITLE_WEIGHT = 0.3
-HEADING_CONTEXT = True
 ANSWER_WORDS = 8  # a section's opening sentence shorter than this leads in to the answer rather than giving it
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
@@ -310,7 +309,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     # the sentence that opens a section headed by a question answers that question: it is as
     # close to the user's question as the two read together ("Why does PPO's return collapse
     # ...? Usually because each update moves the policy too far ...")
-    answers = [i for i, u in enumerate(units) if HEADING_CONTEXT and u.order == 0 and u.source < len(opens)
+    answers = [i for i, u in enumerate(units) if u.order == 0 and u.source < len(opens)
                and opens[u.source] and titles[u.source].rstrip().endswith("?")
                and len(prose(u.text).split()) >= ANSWER_WORDS]  # "Gymnasium's `step` returns two flags." leads in
     if answers:
@@ -668,7 +667,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     ranked = sorted(by_source, key=lambda s: -max(u.score for u in by_source[s]))
     blocks = [(hits[s], _join([u.text for u in sorted(by_source[s], key=lambda u: u.order)])) for s in ranked]
     position = {s: n for n, s in enumerate(ranked, 1)}
-    quotable = [u for u in sorted(chosen, key=lambda u: -u.score) if (u.lexical > 0 or u.answers) and is_statement(u.text)]
+    # (a section's opening answer shares the question's words through its heading)
+    quotable = [u for u in sorted(chosen, key=lambda u: -u.score)
+                if (u.lexical > 0 or u.answers) and is_statement(u.text)]
     # a sentence about another method is context for the model, not a quote for the answer
     placed = {(u.source, u.order): u for u in chosen}
     said = {id(u): f"{prev.text} {u.text}" if (prev := _antecedent(u, placed, asked)) else u.text for u in chosen}

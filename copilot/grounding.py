@@ -38,10 +38,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, HOW_TO, PRONOUN, REASON, SIGNATURE,
-                              STEPS, INLINE_CODE, FRAGMENT, NAME_QUESTION, asked_fields, gives_default, NOT_ABBREVIATION, REGISTRATION, WHEN_QUESTION, WHY_QUESTION, advises,
-                              defines, others_named, GENERIC_ENTITIES, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, entity_terms, has_code,
-                              is_statement, key_terms, only_where, prose)
+from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT, GENERIC_ENTITIES,
+                              HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+                              SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
+                              advises, asked_fields, defines, entity_terms, gives_default, has_code, is_statement,
+                              key_terms, only_where, others_named, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
