@@ -74,12 +74,11 @@ def ensure_index(settings, progress: bool = True) -> None:
     older version of the copilot built up to date."""
     from copilot.ingest import index_state, ingest
 
+    message = {"missing": "Building the search index (first run only)...",
+               "outdated": "Updating the search index for this version (unchanged text keeps its vectors)..."}
     state = index_state(settings)
-    if state == "missing":
-        print("Building the search index (first run only)...", file=sys.stderr)
-        ingest(None, settings, progress=progress)
-    elif state == "outdated":
-        print("Updating the search index for this version (unchanged text keeps its vectors)...", file=sys.stderr)
+    if state in message:
+        print(message[state], file=sys.stderr)
         ingest(None, settings, progress=progress)
 
 

@@ -327,6 +327,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
                    for u in units]
     entities = entity_terms(question)
     title_tokens = [spelled_out(_content_tokens(t), names) for t in titles]
+    sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]
+    subjects = [_subject(t) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     total = sum(weight.values()) or 1.0
@@ -357,17 +359,12 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         if api and any((n in symbol or _camel(n) in symbol) and not (n in u.text or _camel(n) in u.text)
                        for n in identifiers):
             u.score += IDENTIFIER_BONUS  # a docstring's sentences speak of its symbol (`RandomShift`)
-        section = title.rsplit(">", 1)[-1]
-        if ">" in title and others_named(section, entities):
+        section, subject = (sections[u.source], subjects[u.source]) if titles else ("", "")
+        if section and others_named(section, entities):
             # a section on another method ("PPG config fields") on a page whose title names the
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not (e <= toks | title_toks) for e in entities)
-        # a list after a page title's colon says what the page holds, not what it is about
-        # ("Augmentations: random crop, ... and DrAC regularisation" is no page on DrAC)
-        page = title.split(">", 1)[0]
-        head, _, rest = page.partition(":")
-        subject = (head if "," in rest else page) + (f" {section}" if ">" in title else "")
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
         if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
@@ -381,6 +378,15 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # "PPG's config is PPO's ... with these differences: `n_epochs`: default 1"
             u.score -= ENTITY_PENALTY
             u.elsewhere = True
+
+
+def _subject(title: str) -> str:
+    """What a heading path is about: its page title and its section. A list after the page
+    title's colon says what the page holds, not what it is about ("Augmentations: random
+    crop, ... and DrAC regularisation" is no page on DrAC)."""
+    page, _, section = title.partition(">")
+    head, _, rest = page.partition(":")
+    return f"{head if ',' in rest else page} {section.rsplit('>', 1)[-1]}".strip()
 
 
 def others_named(text: str, entities: list[set[str]]) -> bool:
@@ -566,7 +572,7 @@ def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int]
     for weak in sorted(chosen[2:], key=lambda u: u.score):
         if spare >= need:
             break
-        if weak is not keep and not has_code(weak.text) and not weak.text.startswith("```"):
+        if weak is not keep and not has_code(weak.text):  # a code block ends with its fence
             kept = [u for u in kept if u is not weak]
             spare += cost(weak.text) + 1
     return kept if spare >= need else None
@@ -657,10 +663,11 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
     title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
-    chosen = select(units, count_tokens, max(budget - title_cost, 16), max_sources)
-    chosen = complete(question, units, chosen, count_tokens, max(budget - title_cost, 16))
+    left = max(budget - title_cost, 16)
+    chosen = select(units, count_tokens, left, max_sources)
+    chosen = complete(question, units, chosen, count_tokens, left)
     asked = {i for i, h in enumerate(hits) if h.title.rstrip().endswith("?")}
-    chosen = with_antecedents(units, chosen, count_tokens, max(budget - title_cost, 16), asked)
+    chosen = with_antecedents(units, chosen, count_tokens, left, asked)
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
