@@ -64,7 +64,10 @@ def spelling(word: str) -> str:
 def stem(word: str) -> str:
     """A light stem, so that inflections meet: ``samples``, ``sampled`` and ``sampling`` on
     ``sampl``, ``policies`` on ``policy``, ``running`` and ``runs`` on ``run``. Only plain
-    lower-case words of five letters or more; a stem keeps at least three letters."""
+    lower-case words of five letters or more, and a four-letter plural (``runs``, ``logs``); a
+    stem keeps at least three letters."""
+    if len(word) == 4 and word.isalpha() and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word[:-1]
     if len(word) < 5 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 5:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from copilot.bm25 import stem, tokenize
 
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 # a sentence ends at . ! ? before a capital, a literal or a bracket, but not after "e.g." and the like
-NOT_ABBREVIATION = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)"
+NOT_ABBREVIATION = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)(?<!\bal\.)"  # "et al."
 SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*])")
 DESCRIBES = frozenset({"description", "meaning", "what it does", "purpose", "notes", "note", "use", ""})
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
@@ -42,6 +42,7 @@ CODE_RANK = 2  # a "how do I" answer shows a source's example when it is among t
 CODE_COSINE = 0.25  # ... and within this of the closest unit's similarity to the question (measured: 0.1 hid
 # the example of "write my own env and train on it", whose first sentence is close to any env question)
 TITLE_WEIGHT = 0.3
+LABEL_WORDS = 5  # "case: a short choice." labels a list item's case (see _labelled)
 ANSWER_WORDS = 8  # a section's opening sentence shorter than this leads in to the answer rather than giving it
 # units that are not statements an answer can quote: a reference (authors, "Title"), a line
 # that introduces what follows ("...:"), an API signature line
@@ -55,8 +56,10 @@ META = re.compile(r"^(?:this|the) (?:tutorial|page|note|section|guide|chapter|ex
 INLINE_CODE = re.compile(r"``?[^`]+``?")
 XREF = re.compile(r"\bsee\s*:(?:mod|func|class|meth|attr):|\bsee the (?:module|class|function)'?s? docstring|"
                   r"^see (?:the )?[\w`.-]+ (?:page|section|tutorial|docs?|guide)\b", re.I)  # a pointer, not a statement
-STOP = frozenset("a an and are as at be by can do does for from how i in is it its of on or "
-                 "the this to what when which why with you your my me we our".split())
+STOP = frozenset("a an and are as at be been being by can could do does for from has have how i if in into "
+                 "is it its of on or so some any such than that the then there these this those to was were "
+                 "what when which while why will with would you your my me we our also just very really "
+                 "actually quite".split())
 # words that frame a question rather than name its topic ("the role of X", "what does X mean"),
 # and "rlcore", which every source is about
 FRAME = frozenset("role purpose mean means meaning difference between work works happen change changes "
@@ -70,7 +73,7 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
                      r"makes|gives|pays|predicts|changes)\b")
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
-WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat is the (purpose|point|reason)\b|\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
+WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat(?:'s| is)? caus(?:es|ing)\b|\bhow come\b|\bwhat is the (purpose|point|reason)\b|\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
 REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?(?! to\b)|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
@@ -132,7 +135,9 @@ METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(
 PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 # a unit's word -> the question word it also answers to: rlcore's docs say "agent" for an
 # algorithm and spell out what users abbreviate ("obs normalization", "my env")
-ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"))}
+# (and the Arcade Learning Environment, ALE, runs the Atari games)
+ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
+                                           ("atari", "ale"))}
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -184,8 +189,19 @@ def _prose_units(text: str) -> list[str]:
                                                          for item in sentences[1:]) + ".")
             continue
         for item in sentences:
-            out.extend(item)
+            out.extend(_labelled(item))
     return out
+
+
+def _labelled(item: list[str]) -> list[str]:
+    """A list item's sentences; one that only labels a case with a short choice ("- Environment
+    changes every episode (...): an episodic bonus.") stays with the sentence that names the
+    choice, which alone would lose its condition ("E3B ... is the strongest simple choice")."""
+    if len(item) >= 2 and LIST_MARKER.match(item[0]) and ":" in item[0]:
+        label, _, choice = item[0].rpartition(":")
+        if label.strip(" -*") and 0 < len(choice.split()) <= LABEL_WORDS and not has_code(choice):
+            return [f"{item[0]} {item[1]}", *item[2:]]
+    return item
 
 
 def _cells(row: str) -> list[str]:
@@ -326,7 +342,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
                    for u in units]
     entities = entity_terms(question)
-    title_tokens = [spelled_out(_content_tokens(t), names) for t in titles]
+    title_tokens = [with_aliases(spelled_out(_content_tokens(t), names)) for t in titles]
     sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]
     subjects = [_subject(t) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
@@ -519,6 +535,27 @@ def gives_default(field_: str, text: str) -> bool:
     return bool(re.search(FIELD_DEFAULT.format(re.escape(field_)), text))
 
 
+CODE_FIELD = re.compile(r"`([a-z][a-z0-9]*_[a-z0-9_]+)`")  # a config field as the docs write it: `aug_coef`
+
+
+def field_value(field_: str, text: str, reach: int = 3) -> bool:
+    """Whether ``text`` states the value of config field ``field_``: its default line, or a
+    number within ``reach`` words of it ("`aug_coef` (default `0.1`)", "`k=10`")."""
+    if gives_default(field_, text):
+        return True
+    words = [w.rstrip(".,") for w in re.findall(r"[\w.,+-]+", prose(text))]
+    near = [i for i, w in enumerate(words) if w == field_]
+    return any(VALUE_NUMBER.fullmatch(w) and any(abs(i - j) <= reach for j in near) for i, w in enumerate(words))
+
+
+def named_fields(texts: Iterable[str]) -> list[str]:
+    """The config fields ``texts`` name in code whose value none of them states ("weighted by
+    the config field `aug_coef`"): what "what's its default weight?" asks for."""
+    texts = list(texts)
+    return [f for f in dict.fromkeys(f for t in texts for f in CODE_FIELD.findall(t))
+            if not any(field_value(f, t) for t in texts)]
+
+
 def asked_fields(question: str, texts: Sequence[str]) -> list[str]:
     """The config fields a question asking for values names: its words whose default
     ``texts`` give ("default alpha and beta" over "`alpha`: default 0.6")."""
@@ -560,6 +597,15 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
         kept = _room(chosen, cost(extra.text) + 1, budget, cost)
         if kept is not None:
             chosen = kept + [extra]
+    if VALUE_QUESTION.search(question):
+        # "what is the DrAC regulariser ..., and what's its default weight?": the value of the
+        # field the best two name ("weighted by the config field `aug_coef`")
+        for f in named_fields(u.text for u in chosen[:2])[:1]:
+            extra = next((u for u in sorted(units, key=lambda u: -u.score) if all(u is not c for c in chosen)
+                          and not u.elsewhere and is_statement(u.text) and field_value(f, u.text)), None)
+            kept = _room(chosen, cost(extra.text) + 1, budget, cost) if extra is not None else None
+            if kept is not None:
+                chosen = kept + [extra]
     return chosen
 
 

@@ -31,6 +31,7 @@ sentences, or the next best evidence sentence when the model adds nothing suppor
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,8 +42,8 @@ from copilot.bm25 import tokenize
 from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT, GENERIC_ENTITIES,
                               HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
-                              advises, asked_fields, defines, entity_terms, gives_default, has_code, is_statement,
-                              key_terms, only_where, others_named, prose)
+                              advises, asked_fields, defines, entity_terms, field_value, gives_default, has_code,
+                              is_statement, key_terms, named_fields, only_where, others_named, prose)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -185,6 +186,15 @@ class Grounder:
         self._numbers = {n: numbers(t) for n, t in texts.items()}
         for s in self.sources:
             self._numbers.setdefault(s.n, set()).update(numbers(s.text))
+        self._code_names = {m.lower() for t in [*texts.values(), *(s.text for s in self.sources)]
+                            for m in CODE_NAME.findall(t)}
+
+    def invents_code(self, sentence: str) -> bool:
+        """Whether the code of ``sentence`` (a block or a span) uses a flag, a keyword argument
+        or a call that no source has: `--normalise` in a `rlcore report` command the model
+        wrote after the docs' example. Prose may paraphrase; code must be the docs' own."""
+        code = " ".join(CODE_BLOCK.findall(sentence) + INLINE_CODE.findall(sentence))
+        return any(m.lower() not in self._code_names for m in CODE_NAME.findall(code))
 
     def scores(self, sentence: str) -> np.ndarray:
         """The support score of ``sentence`` against every source sentence."""
@@ -298,7 +308,7 @@ class Grounder:
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
-                and not takes_place_of(sentence, source.text)
+                and not takes_place_of(sentence, source.text) and not self.invents_code(sentence)
                 and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
@@ -311,6 +321,8 @@ class Grounder:
         return Support(sentence, source.n, score, "dropped", said=sentence)
 
 
+# what code names that a user would type as it stands: a flag, a keyword argument, a call
+CODE_NAME = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*|\b[A-Za-z_]\w*(?=\s*=(?!=))|\b[A-Za-z_][\w.]*(?=\()")
 NAMED = re.compile(r"`([A-Za-z_][\w.-]*)`|(?<![\w-])([A-Z][A-Za-z]*[A-Z0-9][\w-]*)(?![\w-])")
 
 
@@ -493,8 +505,14 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     best = [q for q in quotes[:3] if not only_where(question, q[1])] or quotes[:3]
     if NAME_QUESTION.search(question):  # "which config field ...?": a sentence that names one
         best = [q for q in best if INLINE_CODE.search(q[1])] or best
+    elif HOW_TO.search(question):  # "how do I ...?": a sentence that says what to call or type
+        best = [q for q in best if STEPS.search(q[1])] or best
     heading = answers or {}
-    lead = max(best, key=lambda q: len(words & content_tokens(f"{heading.get(q[1], '')} {q[1]}")))
+    said = {t: content_tokens(f"{heading.get(t, '')} {t}") for _, t in quotes}
+    # a word few quotes share names the topic more than one all of them share ("mean" and
+    # "subtract" over "dueling" and "head" for why the dueling head subtracts the mean)
+    weight = {w: math.log(1 + len(quotes) / (1 + sum(w in toks for toks in said.values()))) for w in words}
+    lead = max(best, key=lambda q: sum(weight[w] for w in words & said[q[1]]))
     if DEFINITION_QUESTION.search(question):
         for n, text in quotes[:4]:
             toks = content_tokens(text)
@@ -631,13 +649,22 @@ def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence
     if not VALUE_QUESTION.search(question):
         return None
     fields = asked_fields(question, [text for _, text in candidates])
-    if fields:  # each field's own default line ("`beta`: default 0.4", not "`beta_steps`: ...")
-        for f in fields:
-            if not any(gives_default(f, s.sentence) or value_of(s.sentence, content_tokens(f)) for s in shown):
-                # not another method's default ("PPG's config is PPO's ... `n_epochs`: default 1")
-                entities = entity_terms(question)
-                return next(((n, text) for n, text in dict.fromkeys(candidates) if gives_default(f, text)
-                             and not others_named(text, entities) and not repeats(text, shown)), None)
+    for f in fields:  # each field's own default line ("`beta`: default 0.4", not "`beta_steps`: ...")
+        if not any(gives_default(f, s.sentence) or value_of(s.sentence, content_tokens(f)) for s in shown):
+            # not another method's default ("PPG's config is PPO's ... `n_epochs`: default 1")
+            entities = entity_terms(question)
+            found = next(((n, text) for n, text in dict.fromkeys(candidates) if gives_default(f, text)
+                          and not others_named(text, entities) and not repeats(text, shown)), None)
+            if found:
+                return found
+    # the config field the answer names for "what's its default weight?" ("weighted by the
+    # config field `aug_coef`"): the sentence that gives its value ("`aug_coef` (default `0.1`)")
+    for f in named_fields(s.sentence for s in shown):
+        found = next(((n, text) for n, text in dict.fromkeys(candidates) if field_value(f, text)
+                      and is_statement(text) and not PRONOUN.match(text) and not repeats(text, shown)), None)
+        if found:
+            return found
+    if fields:
         return None
     # a number in code ("`[1, L]`") states no value; "`k=10`" does
     if any(VALUE_NUMBER.search(INLINE_CODE.sub(lambda m: " ".join(re.findall(r"=\s*(\S+)", m.group())), s.sentence))
@@ -678,9 +705,20 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
         t = term.lower()
         stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
         if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack) and not (
-                "_" in stem and re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)):
+                "_" in stem and re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)) and not (
+                re.search(_template(stem), haystack)):
             missing.append(term)
     return missing
+
+
+def _template(term: str) -> str:
+    """A pattern that finds ``term`` as the docs write it with a placeholder for its number:
+    "step_20000" as ``step_<N>``, "seed3" as ``seed<k>``; a term without a number matches
+    nothing."""
+    pieces = re.split(r"\d+", term)
+    if len(pieces) < 2 or not any(len(p) >= 3 for p in pieces):
+        return r"(?!)"
+    return r"(?<![a-z0-9])" + r"(?:\d+|<[^<>\s]{1,12}>)".join(re.escape(p) for p in pieces)
 
 
 def restore_case(question: str, texts: Sequence[str]) -> str:
@@ -838,9 +876,12 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
     at all, each with its number of mentions: a source that lists "model-based (Dreamer)
     learners" among RE3's results does not document Dreamer."""
     out = []
+    first = first_part(question)
     for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
         if "_" in term:
             continue
+        if term not in first and any(term.lower() in t.lower() for t in texts):
+            continue  # what a later part asks about ("..., and what happens on CUDA?"), said in passing
         pattern = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}")
         if any(pattern.search(t.lower()) for t in titles):
             continue
@@ -848,6 +889,18 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
         if all(_in_brackets(t, pos) and not _in_code(t, pos) for t, pos in spots):
             out.append((term, len(spots)))
     return out
+
+
+# where a question's second part begins: "what are X, and what happens if ...?", "what is X? when ..."
+NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|is|are|can|should|will)\b)"
+                       r"|[?;]\s+(?=\S)", re.I)
+
+
+def first_part(question: str) -> str:
+    """The first of the questions ``question`` asks ("what are rlcore's fused update kernels"
+    of "..., and what happens if my run uses CUDA?"); the whole question when it asks one."""
+    m = NEXT_PART.search(question)
+    return question[:m.start()] if m else question
 
 
 def _in_code(text: str, pos: int) -> bool:

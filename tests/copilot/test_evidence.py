@@ -170,6 +170,18 @@ def test_a_sentence_introducing_a_short_list_keeps_its_items():
     assert split_units(fields)[0] == "Fields:"  # a list of config fields stays one unit per field
 
 
+def test_a_list_item_that_labels_a_case_keeps_it_with_the_choice_it_names():
+    text = ("A practical guide:\n"
+            "- Environment changes every episode (procedurally generated levels): an episodic bonus. "
+            "E3B is the strongest simple choice. Lifelong bonuses stay high there.\n"
+            "- Optimality gap: the average shortfall below a target. Lower is better.")
+    units = split_units(text)
+    assert ("- Environment changes every episode (procedurally generated levels): an episodic bonus. "
+            "E3B is the strongest simple choice.") in units  # the condition stays with the choice
+    assert "Lifelong bonuses stay high there." in units
+    assert "- Optimality gap: the average shortfall below a target." in units  # a definition is no label
+
+
 def _evidence(question, hits, budget=40):
     return build_evidence(question, hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
                           count_tokens=words, budget=budget)
@@ -191,6 +203,10 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason():
     assert "10,000" in _first_quote("How often is the target network copied in DQN?", hits)
     from copilot.evidence import WHY_QUESTION  # "what problem does X solve" asks why X exists
     assert WHY_QUESTION.search("what problem does v-trace solve in IMPALA?")
+    # so do "what causes that?" and "how come"
+    assert WHY_QUESTION.search("my return dropped to zero after 1M steps. what causes that?")
+    assert WHY_QUESTION.search("how come SAC needs two critics?")
+    assert not WHY_QUESTION.search("what does the entropy coefficient control?")
 
 
 def test_a_how_to_question_prefers_what_to_type_and_takes_one_code_block():
@@ -542,6 +558,16 @@ def test_a_when_question_keeps_the_sources_advice_though_definitions_fill_the_bu
     assert _quotes("what is the PPG agent and when would I use it?", hits, budget=50) == [
         "The PPG agent is the phasic policy gradient agent of rlcore.",
         "The PPG agent keeps the PPO update of the policy.", advice]
+
+
+def test_a_default_asked_of_a_field_the_best_sentences_name_is_kept_in_the_evidence():
+    hits = [FakeHit("Augmentations > DrAC", "An augmentation makes PPO add the DrAC regulariser, weighted by the "
+                    "config field `aug_coef`. The DrAC regulariser keeps the policy the same on augmented images. "
+                    "The DrAC regulariser is a sum of two terms. The DrAC regulariser comes from a 2021 paper. "
+                    "Its scale `aug_coef` is `0.1` unless set.")]
+    value = "Its scale `aug_coef` is `0.1` unless set."
+    assert value not in _quotes("what is the DrAC regulariser that PPO adds?", hits, budget=45)
+    assert value in _quotes("what is the DrAC regulariser that PPO adds, and its default weight?", hits, budget=45)
 
 
 def test_an_environment_suite_is_no_other_method():

@@ -680,3 +680,52 @@ def test_a_model_sentence_that_starts_mid_sentence_is_not_kept():
     assert cut.action != "kept"
     assert g.check("A run trained with `normalize_obs` has its statistics built into the graph, so you feed raw "
                    "observations [1].").action == "kept"
+
+
+def test_the_lead_is_the_quote_holding_the_questions_rarer_words():
+    # "subtract" and "mean", which one quote holds, weigh more than "dueling" and "head", which all do
+    plain = [(1, "The dueling head has a value stream and an advantage stream, recombined into Q."),
+             (2, "The mean of the advantages is subtracted from each advantage."),
+             (1, "The dueling head feeds the usual DQN loss.")]
+    assert choose_extract("how does the dueling head subtract the mean of the advantages?", plain)[0][0] == 2
+    # "how do I ...?" is led by what to call or type, not by when it pays off
+    gpu = [(1, "A GPU pays off for training with convolutional encoders on pixels and large batches."),
+           (1, "In rlcore the device is chosen per agent: `make_agent(..., device=\"cuda\")`.")]
+    assert choose_extract("How do I train on a GPU with rlcore?", gpu)[0][1].startswith("In rlcore")
+
+
+def test_a_name_given_with_a_number_meets_the_docs_placeholder_and_a_later_part_may_be_in_passing():
+    from copilot.grounding import first_part, missing_terms, passing_terms
+
+    docs = ["`checkpoint_every`: save `checkpoints/step_<N>.pt` every this many steps."]
+    assert missing_terms("how do I resume from an earlier checkpoint like step_20000.pt?", docs) == []
+    assert missing_terms("how do I resume from best_20000.pt?", docs) == ["best_20000"]
+    question = "what are rlcore's fused update kernels, and what happens if my run is on CUDA?"
+    assert first_part(question) == "what are rlcore's fused update kernels"
+    texts = ["The fused kernels run the whole update in C. Anything they do not cover (CUDA, n-step replay) "
+             "falls back to eager PyTorch."]
+    assert passing_terms(question, ["FAQ: performance"], texts) == []  # the second part's name, said in passing
+    assert passing_terms("how do I train on CUDA with the fused kernels?", ["FAQ: performance"], texts) == [("CUDA", 1)]
+
+
+def test_an_answer_naming_a_config_field_ends_with_its_value_when_a_default_is_asked():
+    from copilot.grounding import Support, value_sentence
+
+    question = "what is the DrAC regulariser, and what's its default weight?"
+    shown = [Support("An augmentation adds the DrAC regulariser, weighted by the config field `aug_coef`.", 1, 1.0)]
+    quotes = [(2, "`aug_steps`: default 4, unrelated."),
+              (2, "The regulariser of Raileanu et al. (2021), weighted by the config field `aug_coef` (default `0.1`).")]
+    assert value_sentence(question, shown, quotes) == quotes[1]
+    assert value_sentence("what is the DrAC regulariser?", shown, quotes) is None  # no value asked
+
+
+def test_code_that_uses_a_flag_no_source_has_is_not_kept():
+    source = SourceSentence(1, "```bash\npython -m rlcore report runs/study --out runs/study-report\n```")
+    g = Grounder([source], bag_of_words)
+    invented = g.check("```bash\npython -m rlcore report runs/study --out runs/study-report --normalise\n```")
+    assert invented.action != "kept"
+    assert g.check("```bash\npython -m rlcore report runs/study --out runs/study-report\n```").action == "kept"
+    prose = SourceSentence(1, "Call `make_agent(\"ppo\", env, reward=\"rnd\")` to add the RND bonus to PPO.")
+    g = Grounder([prose], bag_of_words)
+    assert g.check("Call `make_agent(\"ppo\", env, bonus=\"rnd\")` to add the RND bonus to PPO [1].").action != "kept"
+    assert g.check("Call `make_agent(\"ppo\", env, reward=\"rnd\")` to add the RND bonus [1].").action == "kept"

@@ -28,6 +28,8 @@ def test_stems_only_when_asked():
         "policy", "policy", "run", "embed", "embed"]
     assert tokenize("sampling samples") == ["sampling", "samples"]
     assert tokenize("losses loss bias biases", stemmed=True) == ["loss", "loss", "bias", "bias"]
+    # a four-letter plural meets its singular ("Runs without ..." for "my run folders")
+    assert tokenize("runs run logs plus", stemmed=True) == ["run", "run", "log", "plus"]
 
 
 def test_postings_of_another_tokenizer_are_refused(tmp_path):
