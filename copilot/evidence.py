@@ -73,15 +73,17 @@ DEFINES = re.compile(r"\b(is|are|means|refers to|measures|computes|stores|contro
                      r"makes|gives|pays|predicts|changes)\b")
 HOW_TO = re.compile(r"\bhow (do|can|should) (i|we|you)\b|\bhow to\b|\bexample\b|\bcode\b|\bsnippet\b|"
                     r"如何|怎么|怎样|示例|代码", re.I)
-WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat(?:'s| is)? caus(?:es|ing)\b|\bhow come\b|\bwhat is the (purpose|point|reason)\b|\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
+WHY_QUESTION = re.compile(r"^\s*why\b|\bwhat(?:'s| is)? caus(?:es|ing)\b|\bhow come\b|\bwhat is the (purpose|point|reason)\b|"
+                          r"\bwhat problems? (does|do|did)\b.*\bsolve|\bwhy (do|does|is|are|use)\b|"
                           r"^\s*what (is|are)\b[^?]{1,80}\bfor\s*\??\s*$|为什么|为何|目的|有什么用", re.I)
 REASON = re.compile(r"\b(because|since|so that|, so|otherwise|in order to|prevents?|avoids?|"
                     r"keeps?\b.{0,40}\bfrom|reduces?(?! to\b)|stabili[sz]es?|without (it|them|this)|the reason|that is why|"
                     r"to (avoid|keep|prevent|reduce|make|stop|ensure|correct|decorrelate)|ensures?|corrects?|"
                     r"would (otherwise|only|never|overestimate|diverge|chase))\b", re.I)
 REASON_BONUS = 0.15  # a sentence that gives a reason, for a "why" question
+# (and what a command does: "`list` prints ...", "`eval RUN_DIR` rebuilds ...")
 STEPS_CODE = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(|register|\w\(\w*=)"
-                        r"|^`[\w.-]+(?:\([^`]*\))?` [a-z]+s\b", re.I)  # "`list` prints ...": what a command does
+                        r"|^`[\w.-]+(?: [\w.<>\[\]-]+)*(?:\([^`]*\))?` [a-z]+s\b", re.I)
 IMPERATIVE = re.compile(r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
                         r"to \w+ \w+, (call|pass|run|use))\b", re.I)
 STEPS = re.compile(STEPS_CODE.pattern + "|" + IMPERATIVE.pattern, re.I)
@@ -93,7 +95,8 @@ CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecess
                        re.I)
 # a question that asks for a number ("the default alpha", "how many neighbours") favours a
 # sentence that states one about its topic (a year or an arXiv id is no value)
-VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|large|long|often)\b|"
+VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|large|long|often|high|low)\b|"
+                            r"\bwhat should (?!i |we |you )(?:[\w`'-]+ ){1,3}be\b|"
                             r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|默认|多少", re.I)
 VALUE_NUMBER = re.compile(r"(?<![\w.:/-])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:e-?\d+)?(?![\w.]*\d{4,}\b)")
 VALUE_BONUS = 0.15

@@ -30,7 +30,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "时间步": ("timestep", "step"), "步数": ("steps",), "截断": ("truncation", "truncated"),
     "终止": ("termination", "terminated"), "视界": ("horizon",),
     # policies and values
-    "策略": ("policy",), "确定性策略": ("deterministic policy",), "随机策略": ("stochastic policy",),
+    "策略": ("policy",), "确定性策略": ("deterministic policy",), "随机策略": ("stochastic policy", "random policy"),
     "行为策略": ("behavior policy",), "目标策略": ("target policy",),
     "价值函数": ("value function",), "值函数": ("value function",), "状态价值": ("state value",),
     "动作价值": ("action value", "Q-value"), "动作价值函数": ("action-value function", "Q function"),
@@ -127,6 +127,8 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "加载": ("load",), "保存": ("save",), "支持": ("support",), "权重": ("weights",), "误差": ("error",),
     "价值": ("value",), "函数": ("function",), "解决": ("solve", "fix"), "问题": ("problem",),
     "影响": ("effect",), "稳定": ("stable", "stability"), "冻结": ("freeze", "frozen"),
+    "分数": ("score",), "得分": ("score",), "专家": ("expert",), "指定": ("specify", "set"),
+    "汇总": ("aggregate", "report"),
     "算法": ("algorithm", "agent"), "平移": ("shift", "translation"), "填充": ("pad", "padding"),
     "高估": ("overestimation",), "平滑": ("smoothing",), "采样效率": ("sample efficiency",),
     "四分位": ("interquartile",), "中位数": ("median",), "均值": ("mean",), "系数": ("coefficient",),
@@ -158,7 +160,9 @@ class Expansion:
 
 
 # the form of a Chinese question, in the English words the evidence scorer reads a question by
-QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+# ("分数是怎么归一化的", how scores are normalised, asks how it works, not how to do it)
+QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("是(?:如何|怎么|怎样|怎麼)"), "how does"),
+                  (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
                   (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
 
 

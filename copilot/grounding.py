@@ -505,7 +505,7 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     best = [q for q in quotes[:3] if not only_where(question, q[1])] or quotes[:3]
     if NAME_QUESTION.search(question):  # "which config field ...?": a sentence that names one
         best = [q for q in best if INLINE_CODE.search(q[1])] or best
-    elif HOW_TO.search(question):  # "how do I ...?": a sentence that says what to call or type
+    elif HOW_TO.search(question) and not is_chinese(question):  # "how do I ...?": what to call or type
         best = [q for q in best if STEPS.search(q[1])] or best
     heading = answers or {}
     said = {t: content_tokens(f"{heading.get(t, '')} {t}") for _, t in quotes}

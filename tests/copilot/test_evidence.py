@@ -296,6 +296,7 @@ def test_a_chinese_questions_form_is_read_in_english():
 
     assert question_form("DQN 为什么需要目标网络？") == "why"
     assert question_form("如何在 rlcore 中恢复训练？") == "how do I"
+    assert question_form("多个环境的分数是怎么归一化的？") == "how does"  # how it works, not how to do it
     assert question_form("PPO 中的 clip 参数是什么？") == "what is"
     assert question_form("PPO 的 clip 参数") == ""
     hits = [FakeHit("DQN", "The target network is copied every 10,000 steps. "
@@ -376,6 +377,9 @@ def test_a_question_asking_for_a_value_prefers_the_sentence_stating_it():
                     "Priorities live in a sum tree of the storage.")]
     assert _first_quote("what is the default alpha of the prioritized replay storage?", hits).startswith("`alpha`")
     assert not _first_quote("what does prioritized replay sample by?", hits).startswith("`alpha`")
+    from copilot.evidence import VALUE_QUESTION  # "what should X be?" asks for a value too
+    assert VALUE_QUESTION.search("porting drq-v2 from the paper: what should std_steps be in rlcore?")
+    assert not VALUE_QUESTION.search("what should I be logging during training?")
 
 
 def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():

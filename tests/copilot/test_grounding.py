@@ -692,6 +692,10 @@ def test_the_lead_is_the_quote_holding_the_questions_rarer_words():
     gpu = [(1, "A GPU pays off for training with convolutional encoders on pixels and large batches."),
            (1, "In rlcore the device is chosen per agent: `make_agent(..., device=\"cuda\")`.")]
     assert choose_extract("How do I train on a GPU with rlcore?", gpu)[0][1].startswith("In rlcore")
+    # a command with its argument says what to type ("`eval RUN_DIR` rebuilds ..."), as a flag does
+    cli = [(1, "`--steps` is the number of environment steps, `--out` the run folder."),
+           (1, "`eval RUN_DIR` rebuilds the agent from a run folder and evaluates its final checkpoint.")]
+    assert choose_extract("How do I evaluate a trained run folder from the command line?", cli)[0] == cli[1]
 
 
 def test_a_name_given_with_a_number_meets_the_docs_placeholder_and_a_later_part_may_be_in_passing():
