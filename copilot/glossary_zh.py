@@ -160,9 +160,7 @@ class Expansion:
 
 
 # the form of a Chinese question, in the English words the evidence scorer reads a question by
-# ("分数是怎么归一化的", how scores are normalised, asks how it works, not how to do it)
-QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("是(?:如何|怎么|怎样|怎麼)"), "how does"),
-                  (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+QUESTION_FORMS = ((re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
                   (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
 
 

@@ -296,7 +296,6 @@ def test_a_chinese_questions_form_is_read_in_english():
 
     assert question_form("DQN 为什么需要目标网络？") == "why"
     assert question_form("如何在 rlcore 中恢复训练？") == "how do I"
-    assert question_form("多个环境的分数是怎么归一化的？") == "how does"  # how it works, not how to do it
     assert question_form("PPO 中的 clip 参数是什么？") == "what is"
     assert question_form("PPO 的 clip 参数") == ""
     hits = [FakeHit("DQN", "The target network is copied every 10,000 steps. "
