@@ -541,14 +541,19 @@ def gives_default(field_: str, text: str) -> bool:
 CODE_FIELD = re.compile(r"`([a-z][a-z0-9]*_[a-z0-9_]+)`")  # a config field as the docs write it: `aug_coef`
 
 
-def field_value(field_: str, text: str, reach: int = 3) -> bool:
+def value_of(text: str, topic: set[str], reach: int = 3) -> bool:
+    """Whether ``text`` states a number within ``reach`` words of a ``topic`` word ("`alpha`:
+    default 0.6", "k=10 nearest neighbours"), not one about something else beside it."""
+    words = re.findall(r"[\w.,+-]+", prose(text))
+    near = [i for i, w in enumerate(words) if _content_tokens(w) & topic]
+    return any(VALUE_NUMBER.fullmatch(w.rstrip(".,")) and any(abs(i - j) <= reach for j in near)
+               for i, w in enumerate(words))
+
+
+def field_value(field_: str, text: str) -> bool:
     """Whether ``text`` states the value of config field ``field_``: its default line, or a
-    number within ``reach`` words of it ("`aug_coef` (default `0.1`)", "`k=10`")."""
-    if gives_default(field_, text):
-        return True
-    words = [w.rstrip(".,") for w in re.findall(r"[\w.,+-]+", prose(text))]
-    near = [i for i, w in enumerate(words) if w == field_]
-    return any(VALUE_NUMBER.fullmatch(w) and any(abs(i - j) <= reach for j in near) for i, w in enumerate(words))
+    number beside it ("`aug_coef` (default `0.1`)", "`k=10`")."""
+    return gives_default(field_, text) or value_of(text, {field_.lower()})
 
 
 def named_fields(texts: Iterable[str]) -> list[str]:

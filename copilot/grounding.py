@@ -43,7 +43,7 @@ from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTIO
                               HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, gives_default, has_code,
-                              is_statement, key_terms, named_fields, only_where, others_named, prose)
+                              is_statement, key_terms, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -679,15 +679,6 @@ def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence
                 and not PRONOUN.match(text) and not repeats(text, shown)):
             return n, text
     return None
-
-
-def value_of(text: str, topic: set[str], reach: int = 3) -> bool:
-    """Whether ``text`` states a number within ``reach`` words of a ``topic`` word ("`alpha`:
-    default 0.6", "k=10 nearest neighbours"), not one about something else beside it."""
-    words = re.findall(r"[\w.,+-]+", prose(text))
-    near = [i for i, w in enumerate(words) if content_tokens(w) & topic]
-    return any(VALUE_NUMBER.fullmatch(w.rstrip(".,")) and any(abs(i - j) <= reach for j in near)
-               for i, w in enumerate(words))
 
 
 def lead_in(question: str) -> str:
