@@ -25,6 +25,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _COMPOUND = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9]*)-([A-Za-z0-9]+)(?![\w-])")
 TOKENIZER = "3"  # saved with the postings: postings of another version are rebuilt
+LONG_TYPO = 9  # letters from which a word with one letter too many is read as misspelt
 _SPELLING = [(re.compile(p), r) for p, r in (
     (r"(?<=\w{3})is(e|ed|es|ing|er|ers|ation|ations)$", r"iz\1"),  # normalise -> normalize
     (r"(?<=\w{2})ys(e|ed|es|ing)$", r"yz\1"),  # analyse -> analyze
@@ -182,13 +183,17 @@ class BM25:
         """The indexed term that ``word`` misspells by a dropped letter or two swapped ones
         ("targt", "priortized"), held by at least ``min_df`` documents, the most common first;
         None when ``word`` is indexed in some form (the stem of "reduces" is that of "reduce")
-        or nothing is that close. A changed or an extra letter is not mended: "bread" is not
-        a misspelt "read", and the corpus knows too few words to tell the two apart."""
+        or nothing is that close. A changed letter is not mended, nor an extra one in a word
+        shorter than ``LONG_TYPO`` letters: "bread" is not a misspelt "read", and the corpus
+        knows too few words to tell the two apart; "dissagreement" is a misspelt
+        "disagreement"."""
         if self.knows(word):
             return None  # indexed, or a stopword ("there"), which no index holds
         letters = "abcdefghijklmnopqrstuvwxyz"
         cut = [(word[:i], word[i:]) for i in range(len(word) + 1)]
         near = {a + c + b for a, b in cut for c in letters} | {a + b[1] + b[0] + b[2:] for a, b in cut if len(b) > 1}
+        if len(word) >= LONG_TYPO:  # a doubled or stray letter in a long word ("dissagreement")
+            near |= {a + b[1:] for a, b in cut if b}
         found = [(self.df(t), t) for t in near if t != word and self.df(t) >= min_df]
         return max(found)[1] if found else None
 

@@ -26,13 +26,13 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, has_code, key_terms,
-                              split_units)
+                              later_part, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, context_terms, decline, is_chinese, lead_in, missing_terms,
                                next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
-                               unknown_subject, unknown_target, unknown_words, unmentioned_feature, value_sentence,
-                               when_sentence, why_sentence)
+                               unknown_flags, unknown_subject, unknown_target, unknown_words, unmentioned_feature,
+                               value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
 
@@ -50,6 +50,8 @@ LEADS = 3  # a model sentence replaced by one of these evidence sentences may op
 NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
 COVER_DEPTH = 8  # hits searched for a name the question gives beside others that no hit mentions
+LATER_OVERLAP = 0.5  # an answer that has half the words of the later part's sentence has said it
+LATER_DEPTH = 3  # hits searched for a two-part question's later part, of which the best new one is read
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 # ... and below this one when the question holds words the corpus never uses ("alphazero"):
 # measured on 293 questions, every not-covered one with such a word fell below 0.47, every
@@ -222,6 +224,8 @@ class Copilot:
             texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts)
+                            or (unknown_flags(state["question"], self.index.mentions)
+                                if hasattr(self.index, "mentions") else [])
                             or (unknown_subject(state["question"], self.index.knows, texts)
                                 if hasattr(self.index, "knows") else []))
         state["in_passing"] = False
@@ -239,6 +243,13 @@ class Copilot:
         state["unknown"] = unknown_words(state["question"], self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
+        # a two-part question's later part is searched for on its own too ("..., and once I've set an
+        # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
+        if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
+            seen = {h.id for h in hits}
+            later = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds")) if h.id not in seen]
+            hits = hits + later[:1]  # a source beyond the k the question itself draws on
+            state["later_source"] = bool(later)
         state["hits"] = hits
         return state
 
@@ -272,7 +283,8 @@ class Copilot:
         history = list(state.get("history") or [])[-4:]
         base = [system_message(), *history, {"role": "user", "content": user_message("", question)}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
-        evidence = self._evidence(question, state["hits"], llm, max(budget, 0), state["k"])
+        evidence = self._evidence(question, state["hits"], llm, max(budget, 0),
+                                  state["k"] + bool(state.get("later_source")))
         blocks = [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)]
         kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
@@ -280,6 +292,8 @@ class Copilot:
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
+        second = evidence.second
+        state["second"] = second if second and second[0] <= len(kept) and second[1] in kept[second[0] - 1] else None
         code = evidence.code
         state["code"] = code if code and code[0] <= len(kept) and code[1] in kept[code[0] - 1] else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
@@ -308,7 +322,8 @@ class Copilot:
         else:  # an index without an embedder: lexical scores only
             embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
         return build_evidence(query, hits, embed=embed, query_vector=vector, count_tokens=llm.count_tokens,
-                              budget=budget, max_sources=k)
+                              budget=budget, max_sources=k,
+                              embed_query=embedder.embed_query if embedder is not None and not reading.matched else None)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
         """The checked answer, yielded sentence by sentence (see :meth:`_answer_sentences`)."""
@@ -345,6 +360,11 @@ class Copilot:
                     if more is not None:
                         shown.append(quoted(question, *more))
                         yield " " + cited(shown[-1])
+                # "what are n-step returns, and how do I switch them on?": the sentence that answers
+                # the later part, when the answer has not said it
+                if (later := state.get("second")) and shown and not repeats(later[1], shown, LATER_OVERLAP):
+                    shown.append(quoted(question, *later))
+                    yield " " + cited(shown[-1])
             if (state.get("code") and not any(has_code(s.sentence) for s in shown)
                     and example_fits(question, state["code"], shown, state.get("sources", []))):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))

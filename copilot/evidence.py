@@ -28,7 +28,8 @@ from copilot.bm25 import stem, tokenize
 CODE_BLOCK = re.compile(r"```.*?```", re.S)
 # a sentence ends at . ! ? before a capital, a literal or a bracket, but not after "e.g." and the like
 NOT_ABBREVIATION = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\betc\.)(?<!\bal\.)"  # "et al."
-SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*])")
+NOT_INITIAL = r"(?!(?<=\b[A-Z]\.\s)[A-Z][a-z]+[,.])"  # a name's initial: "Marc G. Bellemare, ..."
+SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*])" + NOT_INITIAL)
 DESCRIBES = frozenset({"description", "meaning", "what it does", "purpose", "notes", "note", "use", ""})
 TABLE_RULE = re.compile(r"^\|[\s:|-]*$")
 LIST_ITEM = re.compile(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)")
@@ -126,7 +127,7 @@ NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z
                         r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)"
                         r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
-                             "mdp tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop "
+                             "mdp td tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop "
                              # environment suites: where a method runs, not another method
                              "ale atari mujoco minigrid minihack procgen dmc".split())
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
@@ -141,6 +142,7 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 # (and the Arcade Learning Environment, ALE, runs the Atari games)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
                                            ("atari", "ale"))}
+LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -294,6 +296,31 @@ def as_acronyms(tokens: Sequence[str], names: dict[str, set[str]]) -> list[str]:
 _FRAME_TOKENS = frozenset(_content_tokens(" ".join(FRAME)))  # as sentence matching spells them ("purpos")
 
 
+# where a question's second part begins: "what are X, and what happens if ...?", "what is X? when ..."
+NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|is|are|can|should|will"
+                       r"|once|if|after|then)\b)|[?;]\s+(?=\S)", re.I)
+
+
+def first_part(question: str) -> str:
+    """The first of the questions ``question`` asks ("what are rlcore's fused update kernels"
+    of "..., and what happens if my run uses CUDA?"); the whole question when it asks one."""
+    m = NEXT_PART.search(question)
+    return question[:m.start()] if m else question
+
+
+def later_part(question: str) -> str:
+    """What ``question`` asks after its first part, read with the first part's topic words
+    ("how do I switch them on for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
+    m = NEXT_PART.search(question)
+    rest = question[m.end():].strip() if m else ""
+    if len(_content_tokens(rest)) < 2:
+        return ""
+    first = question[:m.start()]
+    topic = focus_terms(first)
+    words = key_terms(first) or [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic][:4]
+    return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
+
+
 def focus_terms(question: str) -> set[str]:
     """The content words of ``question`` that name its topic (not "role", "mean", ...)."""
     q_tokens = _content_tokens(question)
@@ -340,6 +367,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     title_cos = vectors[len(units):] @ query_vector if titles else np.zeros(n_hits)
     q_tokens = set(as_acronyms(focus_terms(question), names))
     heading = [_content_tokens(t.rsplit(">", 1)[-1]) for t in titles]
+    # a section's own heading (not the page's title) says what each of its sentences is about
+    own_heading = [with_aliases(h) if ">" in t else set() for h, t in zip(heading, titles)]
     # a section's first sentence that opens with "It" speaks of the heading: it gets its words
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (
         heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
@@ -359,7 +388,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
         # a sentence speaks of its section's subject: a name its heading path gives counts half; so do
         # those of the sentence before a reason ("Resampling within each task keeps ..., so ...")
-        inherited = (title_tokens[u.source] & named) - toks if titles else set()
+        inherited = ((title_tokens[u.source] & named) | (own_heading[u.source] & q_tokens)) - toks if titles else set()
         if why and i and units[i - 1].source == u.source and REASON.search(u.text):
             inherited |= unit_tokens[i - 1] - toks
         u.lexical = sum(w if t in toks else INHERITED * w if t in inherited else 0.0
@@ -697,22 +726,27 @@ class Evidence:
     code: tuple[int, str] | None = None  # for a "how do I" question: the example that shows how
     elsewhere: frozenset[str] = frozenset()  # chosen units about another method than the question's
     answers: dict[str, str] = field(default_factory=dict)  # a section's opening sentence -> its question heading
+    second: tuple[int, str] | None = None  # the sentence that answers a two-part question's later part
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
                    query_vector: np.ndarray, count_tokens: Callable[[str], int],
-                   budget: int, max_sources: int | None = None) -> Evidence:
+                   budget: int, max_sources: int | None = None,
+                   embed_query: Callable[[str], np.ndarray] | None = None) -> Evidence:
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
-    that contribute no unit are dropped, and at most ``max_sources`` contribute.
+    that contribute no unit are dropped, and at most ``max_sources`` contribute. With
+    ``embed_query``, the later part of a two-part question is scored on its own as well, and
+    the unit that answers it best is kept (:attr:`Evidence.second`).
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
         return Evidence([], [])
-    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits),
-                [h.title for h in hits], [getattr(h, "kind", "") for h in hits],
-                [getattr(h, "opens", False) for h in hits])
+    embed = _memo(embed)
+    signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
+    score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
+    second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
@@ -722,6 +756,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     chosen = complete(question, units, chosen, count_tokens, left)
     asked = {i for i, h in enumerate(hits) if h.title.rstrip().endswith("?")}
     chosen = with_antecedents(units, chosen, count_tokens, left, asked)
+    if second is not None and all(u is not second for u in chosen):
+        kept = _room(chosen, count_tokens(second.text) + 1, left, count_tokens)
+        chosen = kept + [second] if kept is not None else chosen
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
@@ -742,8 +779,46 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     closest = max(u.cosine for u in chosen)
     code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
                  and u.cosine >= closest - CODE_COSINE), None)
+    later = ((position[second.source], said[id(second)]) if second is not None and any(u is second for u in chosen)
+             else None)
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
-                    frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers})
+                    frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers},
+                    later)
+
+
+def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    """``embed`` that embeds each distinct text once (a unit is read for each part of a question)."""
+    cache: dict[str, np.ndarray] = {}
+
+    def once(texts: list[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in cache]
+        if new:
+            cache.update(zip(new, np.asarray(embed(new), dtype=np.float32)))
+        return np.stack([cache[t] for t in texts]) if texts else np.asarray(embed(texts), dtype=np.float32)
+
+    return once
+
+
+def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
+                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
+    """The unit that best answers the later part of ``question`` (:func:`later_part`), scored as
+    a question of its own, from a source that names what the first part names (the ONNX
+    export's file, not the C export's); None for a one-part question or when none speaks to it."""
+    rest = later_part(question)
+    if not rest:
+        return None
+    copies = [Unit(u.source, u.order, u.text) for u in units]
+    score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals)
+    # every name counts here, ONNX and CLI too: they say which export, which interface
+    named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i") and (toks := _content_tokens(t))]
+    titles = signals[0]
+    said = {s: _content_tokens(" ".join([titles[s] if s < len(titles) else "", *(u.text for u in units
+                                                                                  if u.source == s)]))
+            for s in {u.source for u in units}}
+    on_topic = {s for s, toks in said.items() if not named or any(e <= toks for e in named)}
+    fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
+           and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
+    return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
 
 
 def named_summary(units: list[str]) -> list[str]:

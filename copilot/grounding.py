@@ -39,11 +39,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT, GENERIC_ENTITIES,
+from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT, GENERIC_ENTITIES,
                               HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
-                              advises, asked_fields, defines, entity_terms, field_value, gives_default, has_code,
-                              is_statement, key_terms, named_fields, only_where, others_named, prose, value_of)
+                              advises, asked_fields, defines, entity_terms, field_value, first_part, gives_default,
+                              has_code, is_statement, key_terms, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -313,7 +313,7 @@ class Grounder:
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
-            return Support(sentence, source.n, score, "kept")
+            return Support(_as_sentence(sentence), source.n, score, "kept")  # a list item's words, not its dash
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
         if swap is not None:
             source = self.sources[swap]
@@ -545,6 +545,15 @@ QUESTION_FORM = re.compile(r"\?|？|^\s*(what|why|how|which|who|when|where|can|c
                            r"will|would|explain|define|describe|list|show|tell|give|compare)\b", re.I)
 
 
+# a short sentence that counts what the next ones name: "NGU combines two novelty signals."
+COUNTS = re.compile(r"\b(?:two|three|four|five|several|a few|these|the following)\b", re.I)
+
+
+def leads_in(text: str) -> bool:
+    """Whether ``text`` announces what the sentences after it say rather than saying it."""
+    return len(prose(text).split()) < ANSWER_WORDS and bool(COUNTS.search(text))
+
+
 def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support | None:
     """The source sentence to show at once, before the model has written anything, when the
     extract's lead already has the shape of the answer: for "what is / what does X do", it
@@ -556,7 +565,7 @@ def source_first(question: str, extract: Sequence[tuple[int, str]]) -> Support |
         return None
     n, text = extract[0]
     topic = content_tokens(question) - GENERIC
-    if not is_statement(text) or not topic:
+    if not is_statement(text) or not topic or leads_in(text):
         return None
     names_topic = len(topic & content_tokens(prose(text))) >= len(topic) / 2  # in its words, not its code
     if WHY_QUESTION.search(question):
@@ -686,6 +695,16 @@ def lead_in(question: str) -> str:
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
 
 
+# names users give what the docs call by a plain word
+SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory")}
+
+
+def said_as(term: str, text: str) -> bool:
+    """Whether lower-case ``text`` has the docs' word for ``term`` ("memory grows" for "RAM
+    keeps growing")."""
+    return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
+
+
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural, case
     and an identifier's underscores aside)."""
@@ -694,6 +713,8 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     missing = []
     for term in key_terms(question):
         t = term.lower()
+        if said_as(t, haystack):
+            continue
         stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
         if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack) and not (
                 "_" in stem and re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)) and not (
@@ -822,6 +843,15 @@ BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training
                   "algorithms method methods any some".split())
 
 
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")
+
+
+def unknown_flags(question: str, mentions: Callable[[str], bool]) -> list[str]:
+    """The command-line flags ``question`` names ("is there a `--record-video` flag?") that no
+    source holds as written (``mentions``: whether the corpus does)."""
+    return [f for f in dict.fromkeys(FLAG.findall(question.lower())) if not mentions(f)]
+
+
 def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
     """For "does rlcore support X?", ``[X]`` when no sentence of ``texts`` names X (all its
     specific words together, a hyphenated word as written); else ``[]``."""
@@ -869,7 +899,7 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
     out = []
     first = first_part(question)
     for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
-        if "_" in term:
+        if "_" in term or any(said_as(term, t.lower()) for t in texts):
             continue
         if term not in first and any(term.lower() in t.lower() for t in texts):
             continue  # what a later part asks about ("..., and what happens on CUDA?"), said in passing
@@ -880,18 +910,6 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
         if all(_in_brackets(t, pos) and not _in_code(t, pos) for t, pos in spots):
             out.append((term, len(spots)))
     return out
-
-
-# where a question's second part begins: "what are X, and what happens if ...?", "what is X? when ..."
-NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|is|are|can|should|will)\b)"
-                       r"|[?;]\s+(?=\S)", re.I)
-
-
-def first_part(question: str) -> str:
-    """The first of the questions ``question`` asks ("what are rlcore's fused update kernels"
-    of "..., and what happens if my run uses CUDA?"); the whole question when it asks one."""
-    m = NEXT_PART.search(question)
-    return question[:m.start()] if m else question
 
 
 def _in_code(text: str, pos: int) -> bool:
@@ -924,9 +942,9 @@ def decline(question: str, missing: Sequence[str] = (), in_passing: bool = False
     return f'The docs I have do not cover "{q}", so I cannot answer it with a citation.'
 
 
-def repeats(sentence: str, shown: Sequence[Support]) -> bool:
-    """Whether ``sentence`` says mostly what a shown sentence already says."""
-    return _repeats(sentence, shown)
+def repeats(sentence: str, shown: Sequence[Support], overlap: float = 0.8) -> bool:
+    """Whether ``sentence`` says mostly (``overlap`` of its words) what a shown sentence says."""
+    return _repeats(sentence, shown, overlap)
 
 
 def complete_sentences(pieces: Iterable[str]) -> Iterator[str]:

@@ -421,6 +421,13 @@ class Index:
 
         return TYPO_CANDIDATE.sub(mend, query)
 
+    def mentions(self, text: str) -> bool:
+        """Whether some chunk holds ``text`` as written, case aside (a CLI flag: "--record-video")."""
+        self._fresh()
+        if self._lower is None:
+            self._lower = self._corpus_text().lower()
+        return text.lower() in self._lower
+
     def knows(self, word: str) -> bool:
         """Whether any chunk holds ``word`` (lower case) in some form (see :meth:`BM25.knows`); a
         hyphenated word also as written, spaced or joined ("one-step", "one step", "onestep")."""

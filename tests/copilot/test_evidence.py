@@ -678,3 +678,60 @@ def test_a_short_sentence_opening_a_question_section_leads_in_and_is_not_read_wi
                               budget=60)
     assert evidence.answers == {}
 
+
+
+def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
+    from copilot.evidence import later_part
+
+    question = "What are n-step returns, and how do I switch them on for DQN?"
+    assert later_part(question) == "how do I switch them on for DQN? (n-step returns)"
+    assert later_part("What are n-step returns?") == "" and later_part("What is PPO? why?") == ""
+    define = ["An n-step return sums the next n rewards before it bootstraps.", "N-step returns lower the bias.",
+              "N-step returns raise the variance a little."]
+    switch = "Set storage to nstep_replay with n_step in storage_kwargs to switch it on for DQN."
+    hits = [FakeHit("N-step returns", " ".join(define)), FakeHit("DQN storages", switch)]
+    table = {**{t: [1.0, 0.0] for t in define}, switch: [0.2, 0.98], "N-step returns": [1.0, 0.0],
+             "DQN storages": [0.0, 1.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    later = {later_part(question): np.array([0.0, 1.0], np.float32)}  # the later part reads as the switch
+    kwargs = dict(embed=embed, query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=50)
+    without = build_evidence(question, hits, **kwargs)
+    assert without.second is None and all(switch not in text for _, text in without.blocks)
+    ev = build_evidence(question, hits, **kwargs, embed_query=later.__getitem__)
+    assert ev.second is not None and ev.second[1] == switch
+    assert any(h is hits[1] and switch in text for h, text in ev.blocks[ev.second[0] - 1:ev.second[0]])
+    # a one-part question has no later part to answer
+    assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).second is None
+
+
+def test_a_sentence_naming_td_learning_is_not_about_another_method():
+    special = "Special cases: `lambda = 0` gives the one-step TD advantage; `lambda = 1` the return minus V."
+    hits = [FakeHit("PPO config", "PPO's `gae_lambda` defaults to 0.95 in rlcore."),
+            FakeHit("Generalized Advantage Estimation (GAE) > special cases", special)]
+    ev = build_evidence("seeing gae_lambda in my PPO config: what does the advantage become at lambda=0?", hits,
+                        embed=no_vectors, query_vector=np.zeros(1, np.float32), count_tokens=words, budget=80)
+    assert special not in ev.elsewhere and any(special in q for _, q in ev.quotes)
+
+
+def test_a_names_initial_does_not_end_a_sentence_but_a_letter_that_ends_one_does():
+    assert split_units("Marc G. Bellemare, Sriram Srinivasan. NeurIPS 2016.") == [
+        "Marc G. Bellemare, Sriram Srinivasan.", "NeurIPS 2016."]
+    assert split_units("DrQ stands for Data-regularized Q. A concurrent paper is RAD.") == [
+        "DrQ stands for Data-regularized Q.", "A concurrent paper is RAD."]
+
+
+def test_a_later_part_is_answered_from_a_source_on_what_the_first_part_names():
+    from copilot.evidence import later_part
+
+    question = "can I get ONNX out of a run, and where is the file written?"
+    onnx = "The ONNX export writes the file as policy.onnx in the run folder."
+    c_header = "The default file written is policy.h in the run folder."
+    hits = [FakeHit("Exporting to ONNX", "ONNX export runs without rlcore. " + onnx),
+            FakeHit("C export > what it writes", c_header)]
+    table = {"ONNX export runs without rlcore.": [1.0, 0.0], onnx: [0.6, 0.8], c_header: [0.0, 1.0],
+             "Exporting to ONNX": [1.0, 0.0], "C export > what it writes": [0.0, 1.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    later = {later_part(question): np.array([0.0, 1.0], np.float32)}
+    ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
+                        count_tokens=words, budget=80, embed_query=later.__getitem__)
+    assert ev.second is not None and ev.second[1] == onnx  # not the closer sentence on the C export

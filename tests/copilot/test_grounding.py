@@ -44,6 +44,11 @@ def test_a_sentence_a_source_states_is_kept_and_its_citation_corrected():
     assert s.action == "kept" and s.source == 1 and s.score >= SUPPORTED
 
 
+def test_a_kept_list_item_is_shown_as_a_sentence_without_its_marker():
+    s = grounder().check("- The clip range bounds the probability ratio between the new and old policy.")
+    assert s.action == "kept" and s.sentence.startswith("The clip range")
+
+
 def test_a_garbled_sentence_is_replaced_by_the_source_sentence_it_garbled():
     said = "The clip range bounds the gradient of the value loss between the new and the old policy [1]."
     s = grounder().check(said)
@@ -131,6 +136,9 @@ def test_a_sentence_about_the_topics_attribute_does_not_lead_as_its_definition()
               (1, "V-trace is the off-policy correction that makes learning from lagging actors safe.")]
     assert source_first("What is V-trace in IMPALA?", quotes) is None
     assert source_first("What is V-trace in IMPALA?", quotes[1:]).sentence.startswith("V-trace is")
+    # a short sentence leads in to what follows it rather than answering
+    assert source_first("How does NGU combine episodic and lifelong novelty?",
+                        [(1, "NGU combines two novelty signals.")]) is None
 
 
 def test_a_chinese_sentence_cannot_be_checked_against_english_sources():
@@ -712,6 +720,15 @@ def test_a_name_given_with_a_number_meets_the_docs_placeholder_and_a_later_part_
     assert passing_terms("how do I train on CUDA with the fused kernels?", ["FAQ: performance"], texts) == [("CUDA", 1)]
 
 
+def test_a_name_users_give_what_the_docs_call_by_a_plain_word_is_not_missing():
+    from copilot.grounding import missing_terms, passing_terms
+
+    docs = ["Memory grows with `n_policy_iters x n_steps x num_envs` stored observations (PPG)."]
+    question = "RAM keeps growing while PPG trains on images; which setting should I lower?"
+    assert missing_terms(question, docs) == [] and passing_terms(question, ["PPG config"], docs) == []
+    assert missing_terms("does PPG run on a TPU?", docs) == ["TPU"]
+
+
 def test_an_answer_naming_a_config_field_ends_with_its_value_when_a_default_is_asked():
     from copilot.grounding import Support, value_sentence
 
@@ -733,3 +750,13 @@ def test_code_that_uses_a_flag_no_source_has_is_not_kept():
     g = Grounder([prose], bag_of_words)
     assert g.check("Call `make_agent(\"ppo\", env, bonus=\"rnd\")` to add the RND bonus to PPO [1].").action != "kept"
     assert g.check("Call `make_agent(\"ppo\", env, reward=\"rnd\")` to add the RND bonus [1].").action == "kept"
+
+
+def test_a_flag_no_source_holds_is_named_as_missing():
+    from copilot.grounding import unknown_flags
+
+    corpus = "python -m rlcore eval RUN_DIR --episodes 20 --json; train ... --num-envs 8".lower()
+    mentions = corpus.__contains__
+    assert unknown_flags("is there a `--record-video` flag for `rlcore eval`?", mentions) == ["--record-video"]
+    assert unknown_flags("does eval take --episodes and --JSON?", mentions) == []
+    assert unknown_flags("what does a--b or --num_envs do?", mentions) == []  # not flags as typed

@@ -211,6 +211,8 @@ def test_a_misspelt_word_is_mended_to_the_indexed_word_it_misses_a_letter_of():
     assert bm25.nearest_term("reduce") is None  # indexed in another form ("reduces")
     assert bm25.nearest_term("bread") is None  # an extra or a changed letter is not mended: "bread" is a word
     assert bm25.nearest_term("network") is None and bm25.nearest_term("netwrk") == "network"
+    # in a long word a doubled or stray letter is a typo ("priorittized"); in a short one it may be a word
+    assert bm25.nearest_term("priorittized") == "prioritized" and bm25.nearest_term("targets") is None
     three = BM25.build([tokenize("three critics"), tokenize("three heads")])
     assert three.nearest_term("there") is None  # a stopword, though two letters from "three"
     from copilot.index import TYPO_CANDIDATE
@@ -274,6 +276,8 @@ def test_glossary_expansion():
     collapse = "PPO 训练到一半回报突然崩掉了，可能是什么原因？"
     assert "collapse" in expand(collapse).english and question_form(collapse) == "why"
     assert "trained" in expand("怎么评估一个已经训练好的 run 文件夹？").english  # not "training"
+    choice = expand("评估时应该用确定性动作还是随机采样？").english
+    assert {"deterministic", "stochastic", "sampling"} <= set(choice)
 
 
 # ----- a real index -----
@@ -451,3 +455,4 @@ def test_a_hit_knows_whether_it_begins_its_section(tmp_path):
     index.search("why does my return collapse", k=1)
     del index._table["part"]  # a chunk table an older version wrote, without the column
     assert not any(h.opens for h in index.search("why does my return collapse", k=5))
+
