@@ -29,7 +29,7 @@ from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_ev
                               later_part, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               content_tokens, context_terms, decline, is_chinese, lead_in, missing_terms,
+                               content_tokens, context_terms, decline, is_chinese, lead_in, leads_in, missing_terms,
                                next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_words, unmentioned_feature,
                                value_sentence, when_sentence, why_sentence)
@@ -383,7 +383,7 @@ class Copilot:
         for s in self._checked_model_sentences(state):
             if not shown and s.action == "replaced" and s.sentence not in best:
                 yield lead
-            if s.action != "dropped" and not repeats(s.sentence, shown):
+            if s.action != "dropped" and not repeats(s.sentence, shown) and not leads_in(s.sentence):
                 yield s
             if len(shown) >= MAX_SENTENCES:
                 return

@@ -497,6 +497,7 @@ def choose_extract(question: str, quotes: Sequence[tuple[int, str]], limit: int 
     ``answers``: the question heading a quote answers (it opens that section), whose words
     count as the quote's own when the lead is chosen."""
     quotes = [(n, t) for n, t in quotes if t.strip()]
+    quotes = [(n, t) for n, t in quotes if not leads_in(t)] or quotes  # what it leads in to says more
     if not quotes:
         return []
     words = (subject if subject is not None else content_tokens(question)) - GENERIC

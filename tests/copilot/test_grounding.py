@@ -760,3 +760,12 @@ def test_a_flag_no_source_holds_is_named_as_missing():
     assert unknown_flags("is there a `--record-video` flag for `rlcore eval`?", mentions) == ["--record-video"]
     assert unknown_flags("does eval take --episodes and --JSON?", mentions) == []
     assert unknown_flags("what does a--b or --num_envs do?", mentions) == []  # not flags as typed
+
+
+def test_a_sentence_that_only_counts_what_follows_is_not_an_answers_lead():
+    from copilot.grounding import choose_extract, leads_in
+
+    assert leads_in("NGU combines two novelty signals.") and not leads_in("GAE's lambda trades bias against variance.")
+    quotes = [(1, "NGU combines two novelty signals."),
+              (1, "NGU multiplies its episodic bonus by a lifelong factor from RND, clipped to [1, L].")]
+    assert choose_extract("How does NGU combine episodic and lifelong novelty?", quotes)[0] == quotes[1]
