@@ -26,7 +26,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, has_code, key_terms,
-                              later_part, split_units)
+                              later_part, on_first_topic, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
                                content_tokens, context_terms, decline, is_chinese, lead_in, leads_in, missing_terms,
@@ -247,7 +247,8 @@ class Copilot:
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
         if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
             seen = {h.id for h in hits}
-            later = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds")) if h.id not in seen]
+            later = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds"))
+                     if h.id not in seen and on_first_topic(state["question"], f"{h.title} {h.text}")]
             hits = hits + later[:1]  # a source beyond the k the question itself draws on
             state["later_source"] = bool(later)
         state["hits"] = hits

@@ -786,6 +786,15 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
                     later)
 
 
+def on_first_topic(question: str, text: str) -> bool:
+    """Whether ``text`` names something the first part of ``question`` names (any name counts
+    here, ONNX and CLI too: they say which export, which interface); True when it names none."""
+    named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")
+             and (toks := _content_tokens(t))]
+    words = _content_tokens(text)
+    return not named or any(e <= words for e in named)
+
+
 def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
     """``embed`` that embeds each distinct text once (a unit is read for each part of a question)."""
     cache: dict[str, np.ndarray] = {}
@@ -809,13 +818,10 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]
     score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals)
-    # every name counts here, ONNX and CLI too: they say which export, which interface
-    named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i") and (toks := _content_tokens(t))]
     titles = signals[0]
-    said = {s: _content_tokens(" ".join([titles[s] if s < len(titles) else "", *(u.text for u in units
-                                                                                  if u.source == s)]))
-            for s in {u.source for u in units}}
-    on_topic = {s for s, toks in said.items() if not named or any(e <= toks for e in named)}
+    on_topic = {s for s in {u.source for u in units}
+                if on_first_topic(question, " ".join([titles[s] if s < len(titles) else "",
+                                                      *(u.text for u in units if u.source == s)]))}
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
            and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None

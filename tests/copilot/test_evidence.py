@@ -735,3 +735,12 @@ def test_a_later_part_is_answered_from_a_source_on_what_the_first_part_names():
     ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
                         count_tokens=words, budget=80, embed_query=later.__getitem__)
     assert ev.second is not None and ev.second[1] == onnx  # not the closer sentence on the C export
+
+
+def test_a_source_is_on_the_first_parts_topic_when_it_names_what_that_part_names():
+    from copilot.evidence import on_first_topic
+
+    question = "can I get ONNX out of a run, and where is the file written?"
+    assert on_first_topic(question, "Exporting to ONNX: the file is policy.onnx.")
+    assert not on_first_topic(question, "C export: the default file is policy.h.")
+    assert on_first_topic("what is observation normalisation, and when should I use it?", "Anything at all.")
