@@ -148,6 +148,11 @@ def example_fits(question: str, code: tuple[int, str], shown: Sequence[Support],
                if t.lower() not in GENERIC_ENTITIES)
 
 
+def in_kept(item: tuple[int, str] | None, kept: Sequence[str]) -> bool:
+    """Whether evidence ``item`` ((source number, text)) is in the source texts the prompt kept."""
+    return item is not None and item[0] <= len(kept) and item[1] in kept[item[0] - 1]
+
+
 def cited_numbers(answer: str, count: int) -> list[int]:
     """Source numbers cited in ``answer`` (in order of first citation, valid ones only)."""
     seen: list[int] = []
@@ -293,10 +298,8 @@ class Copilot:
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
-        second = evidence.second
-        state["second"] = second if second and second[0] <= len(kept) and second[1] in kept[second[0] - 1] else None
-        code = evidence.code
-        state["code"] = code if code and code[0] <= len(kept) and code[1] in kept[code[0] - 1] else None
+        state["second"] = evidence.second if in_kept(evidence.second, kept) else None
+        state["code"] = evidence.code if in_kept(evidence.code, kept) else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
         # another method than the one asked about
         state["units"] = [SourceSentence(s.n, unit) for s in state["sources"]

@@ -818,10 +818,10 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]
     score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals)
-    titles = signals[0]
-    on_topic = {s for s in {u.source for u in units}
-                if on_first_topic(question, " ".join([titles[s] if s < len(titles) else "",
-                                                      *(u.text for u in units if u.source == s)]))}
+    said = {s: title for s, title in enumerate(signals[0])}
+    for u in units:
+        said[u.source] = f"{said.get(u.source, '')} {u.text}"
+    on_topic = {s for s, text in said.items() if on_first_topic(question, text)}
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
            and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None

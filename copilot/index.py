@@ -421,12 +421,16 @@ class Index:
 
         return TYPO_CANDIDATE.sub(mend, query)
 
-    def mentions(self, text: str) -> bool:
-        """Whether some chunk holds ``text`` as written, case aside (a CLI flag: "--record-video")."""
+    def _lowered(self) -> str:
+        """The corpus text in lower case, joined on first use."""
         self._fresh()
         if self._lower is None:
             self._lower = self._corpus_text().lower()
-        return text.lower() in self._lower
+        return self._lower
+
+    def mentions(self, text: str) -> bool:
+        """Whether some chunk holds ``text`` as written, case aside (a CLI flag: "--record-video")."""
+        return text.lower() in self._lowered()
 
     def knows(self, word: str) -> bool:
         """Whether any chunk holds ``word`` (lower case) in some form (see :meth:`BM25.knows`); a
@@ -435,9 +439,8 @@ class Index:
         parts = [p for p in word.split("-") if p]
         if len(parts) < 2:
             return self._bm25.knows(word)
-        if self._lower is None:
-            self._lower = self._corpus_text().lower()
-        return any(sep.join(parts) in self._lower for sep in ("-", " ", ""))
+        lowered = self._lowered()
+        return any(sep.join(parts) in lowered for sep in ("-", " ", ""))
 
     def search(self, query: str, k: int = 5, kinds: str | Iterable[str] | None = None, *,
                cross_lingual: bool = True, ranking: Ranking | None = None) -> list[Hit]:
