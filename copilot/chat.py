@@ -25,12 +25,12 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, has_code, key_terms,
-                              later_part, on_first_topic, split_units)
+from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, has_code,
+                              key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
-from copilot.grounding import (Grounder, SourceSentence, Support, choose_extract, cited, complete_sentences,
-                               content_tokens, context_terms, decline, is_chinese, lead_in, leads_in, missing_terms,
-                               next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
+from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
+                               complete_sentences, content_tokens, context_terms, decline, is_chinese, lead_in, leads_in,
+                               missing_terms, next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_words, unmentioned_feature,
                                value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
@@ -245,7 +245,10 @@ class Copilot:
                             if not (t in context and hasattr(self.index, "knows") and self.index.knows(t.lower()))]
         state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
-        state["unknown"] = unknown_words(state["question"], self.index.knows) if hasattr(self.index, "knows") else []
+        # a word no chunk holds, said only in the user's account of their situation ("(machine
+        # rebooted)"), is no topic the docs lack
+        asked = " ".join(asked_sentences(state["question"])[0])
+        state["unknown"] = unknown_words(asked, self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
@@ -255,9 +258,25 @@ class Copilot:
             later = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds"))
                      if h.id not in seen and on_first_topic(state["question"], f"{h.title} {h.text}")]
             hits = hits + later[:1]  # a source beyond the k the question itself draws on
-            state["later_source"] = bool(later)
+            state["added_sources"] = int(bool(later))
+        elif state["covered"] and (pair := compared(state["question"])):
+            both = self._cover_sides(pair, hits, state.get("kinds"))
+            hits, state["added_sources"] = both, len(both) - len(hits)
         state["hits"] = hits
         return state
+
+    def _cover_sides(self, pair: tuple[str, str], hits: list, kinds: Any) -> list:
+        """``hits`` and, for each of two compared things that no hit's title names, the best
+        new hit of a search for it whose title does ("dueling vs double dqn" draws the Double
+        DQN page too)."""
+        added: list = []
+        for side, other in (pair, pair[::-1]):
+            if any(names_side(content_tokens(h.title), side, other) for h in hits + added):
+                continue
+            seen = {h.id for h in hits + added}
+            added += [h for h in self.index.search(side, k=LATER_DEPTH, kinds=kinds)
+                      if h.id not in seen and names_side(content_tokens(h.title), side, other)][:1]
+        return hits + added
 
     def _cover_names(self, question: str, hits: list, kinds: Any) -> list:
         """``hits`` with room made for a method the question names beside others but none of
@@ -290,7 +309,7 @@ class Copilot:
         base = [system_message(), *history, {"role": "user", "content": user_message("", question)}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         evidence = self._evidence(question, state["hits"], llm, max(budget, 0),
-                                  state["k"] + bool(state.get("later_source")))
+                                  state["k"] + state.get("added_sources", 0))
         blocks = [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)]
         kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
@@ -299,6 +318,7 @@ class Copilot:
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
         state["second"] = evidence.second if in_kept(evidence.second, kept) else None
+        state["sides"] = [(side, other, said) for side, other, said in evidence.sides if in_kept(said, kept)]
         state["code"] = evidence.code if in_kept(evidence.code, kept) else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
         # another method than the one asked about
@@ -369,6 +389,12 @@ class Copilot:
                 if (later := state.get("second")) and shown and not repeats(later[1], shown, LATER_OVERLAP):
                     shown.append(quoted(question, *later))
                     yield " " + cited(shown[-1])
+                # "dueling vs double dqn": what each of the two things is, when no sentence said it
+                for side, other, said in state.get("sides", []) if shown else []:
+                    if not any(speaks_of(s.sentence, side, other) for s in shown) and not repeats(said[1], shown,
+                                                                                                  LATER_OVERLAP):
+                        shown.append(quoted(question, *said))
+                        yield " " + cited(shown[-1])
             if (state.get("code") and not any(has_code(s.sentence) for s in shown)
                     and example_fits(question, state["code"], shown, state.get("sources", []))):
                 shown.append(Support(state["code"][1], state["code"][0], 1.0, "quoted"))

@@ -101,6 +101,12 @@ VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|
                             r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|默认|多少", re.I)
 VALUE_NUMBER = re.compile(r"(?<![\w.:/-])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:e-?\d+)?(?![\w.]*\d{4,}\b)")
 VALUE_BONUS = 0.15
+# "what's the formula for the IS weights?": a sentence that writes one out (`w_i = (N * P(i))^(-beta)`),
+# which a small embedder finds far from any question in words
+FORMULA_QUESTION = re.compile(r"\b(?:formulae?|formulas|equations?|math|how (?:is|are|does|do) (?!i |we |you )(?:\S+ ){1,5}(?:comput|calculat)\w*)\b",
+                              re.I)
+FORMULA = re.compile(r"`[^`]*\w[^`]*\s?=\s?[^`=]*[\w(][^`]*[-+*/^(][^`]*`|\$[^$]+=[^$]+\$")
+FORMULA_BONUS = 0.15
 VALUE_WORDS = frozenset(stem(w) for w in "default defaults value size number many much".split())  # as matched
 STEPS_BONUS = 0.1  # a sentence that says what to call or type, for a "how do I" question
 CONDITION_BONUS = 0.1  # a sentence that states a condition, for a "when should I" question
@@ -139,9 +145,9 @@ METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(
 PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 # a unit's word -> the question word it also answers to: rlcore's docs say "agent" for an
 # algorithm and spell out what users abbreviate ("obs normalization", "my env")
-# (and the Arcade Learning Environment, ALE, runs the Atari games)
+# (and the Arcade Learning Environment, ALE, runs the Atari games; a run that crashed failed)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
-                                           ("atari", "ale"))}
+                                           ("atari", "ale"), ("fail", "crash"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
@@ -321,6 +327,60 @@ def later_part(question: str) -> str:
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
 
 
+# "X vs Y", "the difference between X and Y", "should I use X or Y": the two things compared
+_SIDE_END = r"(?=[?,.;:()]|\s[-\u2013\u2014]\s|\s(?:for|in|on|as|when|what|whats|what's|which|if)\s|$)"
+COMPARED = re.compile(r"\bdifference between (?P<a>.+?) and (?P<b>.+?)" + _SIDE_END + "|"
+                      r"(?P<c>[^,.:;?()\u2013\u2014]+?)\s+(?:vs\.?|versus)\s+(?P<d>.+?)" + _SIDE_END
+                      + r"|\b(?:use|pick|choose|prefer|try)\s+(?P<e>[^,.;:?]+?)\s+or\s+(?P<f>[^,.;:?]+?)" + _SIDE_END,
+                      re.I)
+QUALIFIER = frozenset("plain vanilla standard regular just simple basic normal original".split())
+SIDE_WORDS = 4
+
+
+def compared(question: str) -> tuple[str, str] | None:
+    """The two things ``question`` compares ("dueling dqn", "double dqn"), each as the words that
+    tell it from the other; None when it compares nothing, or two things no word tells apart."""
+    m = COMPARED.search(question)
+    if not m:
+        return None
+    a, b = (g for g in m.groups() if g is not None)
+    a = re.split(r"\s[-\u2013\u2014]\s|^.*\b(?:between|is|are)\s", a)[-1]  # "... - X vs Y"
+    # a compared thing is a short name: the last words before "vs", the first after it
+    a, b = (" ".join(side.split()[-SIDE_WORDS:] if side is a else side.split()[:SIDE_WORDS]) for side in (a, b))
+    pair = tuple(" ".join(w for w in side.split() if w.lower() not in QUALIFIER | STOP).strip(" `'\"")
+                 for side in (a, b))
+    # "quickest way to run PPO vs A2C": a method's name is the thing compared (but "dueling DQN" and
+    # "double DQN" differ in their other words)
+    pair = tuple(only[0] if len(side.split()) > 1 and len(only := METHOD.findall(side)) == 1
+                 and only[0].lower() not in other.lower() else side
+                 for side, other in (pair, pair[::-1]))
+    return pair if all(side_words(side, other) for side, other in (pair, pair[::-1])) else None
+
+
+def side_words(side: str, other: str) -> set[str]:
+    """The content words of one compared thing that the other does not share."""
+    return _content_tokens(side) - _content_tokens(other)
+
+
+def names_side(tokens: set[str], side: str, other: str) -> bool:
+    """Whether a unit's ``tokens`` speak of ``side`` (half its own words, at least one)."""
+    own = side_words(side, other)
+    return bool(own) and 2 * len(own & tokens) >= len(own)
+
+
+SUBJECT_WORDS = 5  # a compared thing named this early in a sentence is what the sentence is about
+
+
+def speaks_of(text: str, side: str, other: str) -> bool:
+    """Whether sentence ``text`` is about ``side`` of a comparison: it names it in its opening
+    words ("Double DQN uses the online network ..."), not in passing ("..., so the algorithm
+    (DQN, Double DQN, ...) is unchanged")."""
+    opening = " ".join(LIST_MARKER.sub("", text).split()[:SUBJECT_WORDS])
+    if "_" not in side:  # `ngu_rnd_loss` is a logged value, not NGU
+        opening = re.sub(r"`[^`]*_[^`]*`", " ", opening)
+    return names_side(with_aliases(_content_tokens(opening)), side, other)
+
+
 def focus_terms(question: str) -> set[str]:
     """The content words of ``question`` that name its topic (not "role", "mean", ...)."""
     q_tokens = _content_tokens(question)
@@ -412,16 +472,16 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # a section on another method ("PPG config fields") on a page whose title names the
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
-        missing = sum(not (e <= toks | title_toks) for e in entities)
+        missing = sum(not mentions(e, toks | title_toks) for e in entities)
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
         if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)
-              and not any(e <= title_toks for e in entities)):
+              and not any(mentions(e, title_toks) for e in entities)):
             u.elsewhere = True  # "It keeps PPO's update ..." under PPG's title speaks of PPG
         elif (values and others_named(subject, entities)
-              and not any(e <= _content_tokens(subject) for e in entities)):
+              and not any(mentions(e, _content_tokens(subject)) for e in entities)):
             # a value on another method's page is that method's, whatever it names besides:
             # "PPG's config is PPO's ... with these differences: `n_epochs`: default 1"
             u.score -= ENTITY_PENALTY
@@ -461,6 +521,15 @@ def with_aliases(tokens: set[str]) -> set[str]:
 def key_terms(question: str) -> list[str]:
     """The named terms of ``question`` (acronyms, mixed-case names, identifiers), in order."""
     return list(dict.fromkeys(NAMED_TERM.findall(question)))
+
+
+def mentions(entity: set[str], tokens: set[str]) -> bool:
+    """Whether ``tokens`` name ``entity``: all its tokens, or all the words of an identifier of
+    two or more ("GAE's ... `lambda`" names `gae_lambda`; "epochs" alone does not name `n_epochs`)."""
+    if entity <= tokens:
+        return True
+    words = {t for t in entity if len(t) > 2 and not any(o != t and o in t for o in entity)}
+    return len(words) > 1 and len(words) < len(entity) and words <= tokens
 
 
 def entity_terms(question: str) -> list[set[str]]:
@@ -520,6 +589,8 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
         out += CONDITION_BONUS
     if VALUE_QUESTION.search(question) and VALUE_NUMBER.search(text) and _content_tokens(text) & topic - VALUE_WORDS:
         out += VALUE_BONUS
+    if FORMULA_QUESTION.search(question) and FORMULA.search(text):
+        out += FORMULA_BONUS
     return out
 
 
@@ -647,15 +718,15 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
 
 
 def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int],
-          keep: Unit | None = None) -> list[Unit] | None:
+          keep: Sequence[Unit] = ()) -> list[Unit] | None:
     """``chosen`` (best first) less its weakest units, never the best two, an example, nor
-    ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
+    those of ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
     spare = budget - sum(cost(u.text) + 1 for u in chosen)
     kept = list(chosen)
     for weak in sorted(chosen[2:], key=lambda u: u.score):
         if spare >= need:
             break
-        if weak is not keep and not has_code(weak.text):  # a code block ends with its fence
+        if all(weak is not k for k in keep) and not has_code(weak.text):  # a code block ends with its fence
             kept = [u for u in kept if u is not weak]
             spare += cost(weak.text) + 1
     return kept if spare >= need else None
@@ -684,7 +755,7 @@ def with_antecedents(units: list[Unit], chosen: list[Unit], cost: Callable[[str]
         prev = _antecedent(u, by_place, asked)
         if prev is None or any(prev is c for c in chosen):
             continue
-        kept = _room(chosen, cost(prev.text) + 1, budget, cost, keep=u)
+        kept = _room(chosen, cost(prev.text) + 1, budget, cost, keep=[u])
         if kept is not None:
             chosen = kept + [prev]
     return chosen
@@ -727,6 +798,8 @@ class Evidence:
     elsewhere: frozenset[str] = frozenset()  # chosen units about another method than the question's
     answers: dict[str, str] = field(default_factory=dict)  # a section's opening sentence -> its question heading
     second: tuple[int, str] | None = None  # the sentence that answers a two-part question's later part
+    # for a question comparing two things: (the thing, the other, the sentence that best says what it is)
+    sides: list[tuple[str, str, tuple[int, str]]] = field(default_factory=list)
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -747,18 +820,32 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
     second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
+    sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
-    title_cost = sum(count_tokens(h.title) + 4 for h in hits[:max_sources or len(hits)])
-    left = max(budget - title_cost, 16)
-    chosen = select(units, count_tokens, left, max_sources)
-    chosen = complete(question, units, chosen, count_tokens, left)
     asked = {i for i, h in enumerate(hits) if h.title.rstrip().endswith("?")}
-    chosen = with_antecedents(units, chosen, count_tokens, left, asked)
-    if second is not None and all(u is not second for u in chosen):
-        kept = _room(chosen, count_tokens(second.text) + 1, left, count_tokens)
-        chosen = kept + [second] if kept is not None else chosen
+
+    def choose(left: int) -> list[Unit]:
+        chosen = select(units, count_tokens, left, max_sources)
+        chosen = complete(question, units, chosen, count_tokens, left)
+        chosen = with_antecedents(units, chosen, count_tokens, left, asked)
+        extras = [u for u in [second] + [u for _, _, u in sides] if u is not None]
+        for extra in extras:
+            if all(u is not extra for u in chosen):
+                kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
+                chosen = kept + [extra] if kept is not None else chosen
+        return chosen
+
+    def title_cost(sources: Iterable[int]) -> int:
+        return sum(count_tokens(hits[s].title) + 4 for s in set(sources))
+
+    # titles are charged for every source that may contribute; the titles of those that do not
+    # leave room for more sentences when the sources that then contribute still fit
+    chosen = choose(max(budget - title_cost(range(min(max_sources or len(hits), len(hits)))), 16))
+    roomier = choose(max(budget - title_cost(u.source for u in chosen), 16))
+    if title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
+        chosen = roomier
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
@@ -781,9 +868,10 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
                  and u.cosine >= closest - CODE_COSINE), None)
     later = ((position[second.source], said[id(second)]) if second is not None and any(u is second for u in chosen)
              else None)
+    told = [(side, other, (position[u.source], said[id(u)])) for side, other, u in sides if any(u is c for c in chosen)]
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
                     frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers},
-                    later)
+                    later, told)
 
 
 def on_first_topic(question: str, text: str) -> bool:
@@ -792,7 +880,7 @@ def on_first_topic(question: str, text: str) -> bool:
     named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")
              and (toks := _content_tokens(t))]
     words = _content_tokens(text)
-    return not named or any(e <= words for e in named)
+    return not named or any(mentions(e, words) for e in named)
 
 
 def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
@@ -825,6 +913,31 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
            and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
+
+
+def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
+                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple
+                  ) -> list[tuple[str, str, Unit]]:
+    """For a question comparing two things (:func:`compared`), the unit that best says what
+    each is, scored as a question of its own: one that opens with the thing and names it
+    without the other first ("Double DQN uses the online network to select ..." for "dueling
+    vs double dqn"); none for a one-part or two-part question."""
+    pair = compared(question)
+    if pair is None or later_part(question):
+        return []
+    out = []
+    for side, other in (pair, pair[::-1]):
+        copies = [Unit(u.source, u.order, u.text) for u in units]
+        score_units(side, copies, embed, np.asarray(embed_query(side), dtype=np.float32), n_hits, *signals)
+        fit = [(c.score + 0.2 * speaks_of(u.text, side, other)
+                - 0.2 * names_side(_content_tokens(prose(u.text)), other, side), u)
+               for c, u in zip(copies, units)
+               if names_side(with_aliases(_content_tokens(prose(u.text))), side, other) and is_statement(u.text)
+               and not has_code(u.text) and not u.elsewhere
+               and len(prose(u.text).split()) >= ANSWER_WORDS]  # "NGU combines two novelty signals." leads in
+        if fit:
+            out.append((side, other, max(fit, key=lambda su: su[0])[1]))
+    return out
 
 
 def named_summary(units: list[str]) -> list[str]:

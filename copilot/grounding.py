@@ -43,7 +43,7 @@ from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFI
                               HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, gives_default,
-                              has_code, is_statement, key_terms, named_fields, only_where, others_named, prose, value_of)
+                              has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -597,7 +597,7 @@ def follows_on(question: str, first: Support, n: int, text: str, similarity: flo
     if (similarity is not None and similarity >= CLOSE) or (HOW_TO.search(question) and STEPS.search(text)):
         return True  # close in meaning, or the next step of a how-to, from any source
     words = content_tokens(prose(text))
-    if any(e <= words for e in entity_terms(question)):
+    if any(mentions(e, words) for e in entity_terms(question)):
         return True
     topic = content_tokens(question) - GENERIC
     return bool(topic) and len(topic & words) > len(topic) / 2
@@ -880,16 +880,23 @@ def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
 CAPITALISED = re.compile(r"(?<=[a-z0-9,;:'\"] )[A-Z][a-z]+(?:-[A-Za-z0-9]+)?\b")
 
 
+def asked_sentences(question: str) -> tuple[list[str], list[str]]:
+    """``question``'s sentences that ask (end with "?") and those that tell the user's situation
+    ("my rlcore sweep died halfway through (machine rebooted). what happens if ...?"); no
+    situation when every sentence asks, or none does."""
+    parts = [p.strip() for p in re.split(r"(?<=[.?!])" + NOT_ABBREVIATION + r"\s+(?=[\w`'\"(])", question)
+             if p.strip()]
+    asked = [p for p in parts if p.endswith(("?", "？"))]
+    return (asked, [p for p in parts if p not in asked]) if asked and len(asked) < len(parts) else (parts, [])
+
+
 def context_terms(question: str) -> set[str]:
     """The names of ``question`` that only its statements hold, when it asks something in a
     sentence of its own: "Training PPO on ALE/Breakout-v5: the returns are tiny. Is my logging
     broken?" gives the setting (ALE) and asks about the logs."""
-    parts = [p.strip() for p in re.split(r"(?<=[.?!])\s+(?=[A-Z`'\"(])", question) if p.strip()]
-    asked = [p for p in parts if p.endswith(("?", "？"))]
-    if not asked or len(asked) == len(parts):
-        return set()
+    asked, told = asked_sentences(question)
     said = {t for p in asked for t in key_terms(p) + CAPITALISED.findall(p)}
-    return {t for p in parts if p not in asked for t in key_terms(p) + CAPITALISED.findall(p)} - said
+    return {t for p in told for t in key_terms(p) + CAPITALISED.findall(p)} - said
 
 
 def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) -> list[tuple[str, int]]:

@@ -289,3 +289,19 @@ def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_me
     # both hits are RE3's pages; RND is in the index, so its page is searched for, not declined
     assert answer.covered and "fixed random target network" in prompt_of(bot)
     assert not Copilot(settings, llm=EchoLLM()).ask("what is RE3 and when would I pick it over NGU?", k=2).covered
+
+
+def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "dueling.md").write_text("# Dueling DQN\n\n## Dueling DQN: the idea\n\nThe dueling head splits into a "
+                                     "state-value stream and an advantage stream.\n\n## Dueling DQN: training\n\n"
+                                     "Dueling DQN trains with the usual DQN loss on the recombined Q-values.\n")
+    (docs / "double.md").write_text("# Double DQN\n\n## Double DQN: the idea\n\nDouble DQN picks the next action "
+                                    "with the online network and evaluates it with the target network.\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    bot = Copilot(settings, llm=EchoLLM())
+    answer = bot.ask("dueling dqn vs double dqn: what is actually different?", k=2)
+    assert "evaluates it with the target network" in prompt_of(bot)  # searched for, beyond the k hits
+    assert "dueling head splits" in answer.answer and "evaluates it with the target network" in answer.answer

@@ -52,6 +52,17 @@ def test_the_sentence_with_the_rare_question_words_is_chosen_within_budget():
     assert sum(words(t) + words(h.title) for h, t in evidence) <= 25 + 8
 
 
+def test_titles_of_sources_that_contribute_nothing_leave_room_for_more_sentences():
+    hits = [FakeHit(" ".join(["long"] * 20), "Nothing here."),
+            FakeHit("A", "Smoothing one fact. Smoothing two fact. Smoothing three fact."),
+            FakeHit("B", "Smoothing four fact.")]
+    evidence = build_evidence("smoothing fact", hits, embed=no_vectors, query_vector=np.zeros(1, np.float32),
+                              count_tokens=words, budget=43, max_sources=2).blocks
+    assert [h.title for h, _ in evidence] == ["A", "B"]
+    assert all(w in evidence[0][1] for w in ("one", "two", "three")) and "four" in evidence[1][1]
+    assert sum(words(t) + words(h.title) + 4 for h, t in evidence) <= 43
+
+
 def test_dense_similarity_decides_when_no_words_are_shared():
     alpha, beta, gamma = (f"{w} " + "filler " * 10 + "end." for w in ("Alpha", "Beta", "Gamma"))
     hits = [FakeHit("a", f"{alpha} {beta}"), FakeHit("b", gamma)]
@@ -392,6 +403,16 @@ def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():
                             entity_terms("how do I export my td3 policy to C?"))
 
 
+def test_an_identifier_of_several_words_is_named_by_its_words():
+    from copilot.evidence import _content_tokens, entity_terms, mentions
+
+    gae_lambda, n_epochs = entity_terms("gae_lambda or n_epochs?")
+    assert mentions(gae_lambda, _content_tokens("`lambda` is GAE's bias-variance knob for advantages"))
+    assert not mentions(gae_lambda, _content_tokens("`lambda`: the paper found 0.92 to 0.98 best"))
+    assert not mentions(n_epochs, _content_tokens("PPG runs more epochs"))  # one word names no identifier
+    assert mentions(n_epochs, _content_tokens("`n_epochs`: default 10"))
+
+
 def test_a_unit_cut_mid_sentence_at_a_chunk_windows_start_is_no_quote():
     assert not is_statement("pass theirs: beta reaches 1 at the end) | | `n_step`, `gamma` | 1, 0.99 |")
     assert not is_statement("the stack is refilled with the new first picture where an episode ends.")
@@ -702,6 +723,47 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     assert any(h is hits[1] and switch in text for h, text in ev.blocks[ev.second[0] - 1:ev.second[0]])
     # a one-part question has no later part to answer
     assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).second is None
+
+
+def test_the_two_things_a_question_compares_are_read_as_short_names():
+    from copilot.evidence import compared
+
+    assert compared("dueling dqn vs double dqn, they sound alike. whats different") == ("dueling dqn", "double dqn")
+    assert compared("what's the difference between return_mean and eval_return_mean?") == (
+        "return_mean", "eval_return_mean")
+    assert compared("layout changes every episode. should I use rnd or e3b as the bonus?") == ("rnd", "e3b")
+    assert compared("ngu vs plain rnd - what does ngu add?") == ("ngu", "rnd")  # "plain" tells nothing apart
+    assert compared("gae lambda=0 vs lambda=1?") is None  # no word tells the two apart
+    assert compared("What is PPO?") is None
+
+
+def test_a_comparison_is_answered_with_a_sentence_on_each_thing_compared():
+    question = "dueling dqn vs double dqn: what is different?"
+    dueling = ["The dueling head splits into a value stream and an advantage stream.",
+               "The streams are recombined, so the algorithm (DQN, Double DQN) is unchanged."]
+    double = "Double DQN selects the next action with the online network and evaluates it with the target."
+    hits = [FakeHit("Dueling DQN", " ".join(dueling)), FakeHit("Double DQN", double)]
+    table = {**{t: [1.0, 0.0] for t in dueling}, double: [0.3, 0.95], "Dueling DQN": [1.0, 0.0],
+             "Double DQN": [0.3, 0.95], "dueling dqn": [1.0, 0.0], "double dqn": [0.0, 1.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
+                        count_tokens=words, budget=60, embed_query=lambda q: np.array(table[q], np.float32))
+    assert {(side, said[1]) for side, _, said in ev.sides} == {("dueling dqn", dueling[0]), ("double dqn", double)}
+    # a sentence that names a thing in passing does not say what it is
+    from copilot.evidence import speaks_of
+
+    assert speaks_of(double, "double dqn", "dueling dqn") and not speaks_of(dueling[1], "double dqn", "dueling dqn")
+
+
+def test_a_question_asking_for_a_formula_meets_the_sentence_that_writes_it_out():
+    prose_weights = "Prioritized sampling biases the updates, so importance weights correct it."
+    formula = "Importance weight: `w_i = (N * P(i))^(-beta) / max_j w_j`, with `N` the buffer size."
+    hits = [FakeHit("Prioritized replay", f"{prose_weights} {formula}")]
+    kwargs = dict(embed=no_vectors, query_vector=np.zeros(1, np.float32), count_tokens=words, budget=22)
+    asked = build_evidence("prioritized replay importance weights: what's the formula?", hits, **kwargs)
+    assert asked.quotes[0][1] == formula
+    told = build_evidence("why does prioritized replay need importance weights?", hits, **kwargs)
+    assert told.quotes[0][1] == prose_weights
 
 
 def test_a_sentence_naming_td_learning_is_not_about_another_method():

@@ -678,6 +678,13 @@ def test_a_name_said_only_in_the_users_account_of_their_situation_is_context():
     assert context_terms("I exported a DQN run with export. What are the graph's input names?") == {"DQN"}
     assert context_terms("I use Dreamer for planning. How does Dreamer learn its world model?") == set()
     assert context_terms("How does Dreamer learn its world model?") == set()  # nothing but the question
+    # users type in lower case too; "e.g." ends no sentence
+    assert context_terms("ported my code from sb3 with VecNormalize. what does rlcore use?") == {"VecNormalize", "sb3"}
+    from copilot.grounding import asked_sentences
+
+    assert asked_sentences("my sweep died (machine rebooted). what happens if i rerun it?") == (
+        ["what happens if i rerun it?"], ["my sweep died (machine rebooted)."])
+    assert asked_sentences("is e.g. PPO on-policy?")[1] == []
 
 
 def test_a_model_sentence_that_starts_mid_sentence_is_not_kept():
