@@ -25,7 +25,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import (GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, has_code,
+from copilot.evidence import (CODE_BLOCK, FLAG, GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, has_code,
                               key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
@@ -49,7 +49,8 @@ MAX_SENTENCES = 3
 LEADS = 3  # a model sentence replaced by one of these evidence sentences may open the answer
 NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
-COVER_DEPTH = 8  # hits searched for a name the question gives beside others that no hit mentions
+COMMAND = re.compile(r"`(?:python -m )?rlcore [^`]*`|^python -m .*$", re.M)  # an example command line
+COVER_DEPTH = 8  # hits searched for a name (or a flag) the question gives that no hit mentions (explains)
 LATER_OVERLAP = 0.5  # an answer that has half the words of the later part's sentence has said it
 LATER_DEPTH = 3  # hits searched for a two-part question's later part, of which the best new one is read
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
@@ -226,6 +227,7 @@ class Copilot:
         state["question"] = restore_case(state["question"], texts)
         if hasattr(self.index, "knows"):
             hits = self._cover_names(state["question"], hits, state.get("kinds"))
+            hits = self._cover_flags(state["question"], hits, state.get("kinds"))
             texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts)
@@ -277,6 +279,28 @@ class Copilot:
             added += [h for h in self.index.search(side, k=LATER_DEPTH, kinds=kinds)
                       if h.id not in seen and names_side(content_tokens(h.title), side, other)][:1]
         return hits + added
+
+    def _cover_flags(self, question: str, hits: list, kinds: Any) -> list:
+        """``hits`` with room made for the passage that explains a command-line flag the
+        question names when the hits show it only in example commands ("what happens if I set
+        --evals to 0?" finds the section that says `--evals 0` turns pruning off): the best
+        deeper hit that names it in prose comes second."""
+        def explains(hit: Any, flag: str) -> bool:  # in prose, not in an example command
+            prose = COMMAND.sub(" ", CODE_BLOCK.sub(" ", hit.text))
+            return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", prose) is not None
+
+        added: list = []
+        for flag in dict.fromkeys(FLAG.findall(question.lower())):
+            if any(explains(h, flag) for h in hits + added):
+                continue
+            seen = {h.id for h in hits + added}
+            for query in (question, flag):  # the flag alone when the question's other words lead elsewhere
+                found = [h for h in self.index.search(query, k=COVER_DEPTH, kinds=kinds)
+                         if h.id not in seen and explains(h, flag)][:1]
+                if found:
+                    added += found
+                    break
+        return (hits[:1] + added + hits[1:])[:len(hits)]
 
     def _cover_names(self, question: str, hits: list, kinds: Any) -> list:
         """``hits`` with room made for a method the question names beside others but none of
@@ -338,8 +362,10 @@ class Copilot:
         if not hits:
             return Evidence([], [])
         reading = expand(question)
-        # a Chinese question is scored in English: its terms, led by its form ("why", "how do I")
-        query = f"{question_form(question)} {reading.dense_query}".strip() if reading.matched else question
+        # a Chinese question is scored in English: its terms, led by its form ("why", "how do I"),
+        # or its form and the names and flags it gives in Latin letters ("--evals 设成 0 会发生什么")
+        english = reading.matched or (is_chinese(question) and question_form(question))
+        query = f"{question_form(question)} {reading.dense_query}".strip() if english else question
         embedder = getattr(self.index, "embedder", None)
         if embedder is not None:
             embed, vector = self._unit_embed(), embedder.embed_query(query)
@@ -347,7 +373,7 @@ class Copilot:
             embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
         return build_evidence(query, hits, embed=embed, query_vector=vector, count_tokens=llm.count_tokens,
                               budget=budget, max_sources=k,
-                              embed_query=embedder.embed_query if embedder is not None and not reading.matched else None)
+                              embed_query=embedder.embed_query if embedder is not None and not english else None)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
         """The checked answer, yielded sentence by sentence (see :meth:`_answer_sentences`)."""

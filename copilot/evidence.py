@@ -123,6 +123,7 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")  # a command-line flag: --evals
 # "which config field / flag / command ...?" asks for a name: a sentence that gives one in code
 NAME_QUESTION = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:field|flag|option|setting|parameter|argument|"
                            r"command|key|function|class|method|wrapper)s?\b", re.I)
@@ -433,6 +434,11 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (
         heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
                    for u in units]
+    # a flag the question names is a rare word of its own: "--evals" is not any "eval"
+    flags = set(FLAG.findall(question.lower()))
+    if flags:
+        q_tokens |= flags
+        unit_tokens = [toks | (flags & set(FLAG.findall(u.text))) for toks, u in zip(unit_tokens, units)]
     entities = entity_terms(question)
     title_tokens = [with_aliases(spelled_out(_content_tokens(t), names)) for t in titles]
     sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]

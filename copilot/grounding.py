@@ -39,8 +39,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT, GENERIC_ENTITIES,
-                              HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FLAG, FRAGMENT,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, gives_default,
                               has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
@@ -844,7 +844,6 @@ BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training
                   "algorithms method methods any some".split())
 
 
-FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")
 
 
 def unknown_flags(question: str, mentions: Callable[[str], bool]) -> list[str]:

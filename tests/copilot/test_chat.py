@@ -305,3 +305,22 @@ def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path
     answer = bot.ask("dueling dqn vs double dqn: what is actually different?", k=2)
     assert "evaluates it with the target network" in prompt_of(bot)  # searched for, beyond the k hits
     assert "dueling head splits" in answer.answer and "evaluates it with the target network" in answer.answer
+
+
+def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_it(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cli.md").write_text("# Command line\n\n## tune\n\nThe tune command searches config fields of an "
+                                 "agent.\n\n```bash\npython -m rlcore tune ppo CartPole-v1 --evals 4 --trials 20\n"
+                                 "```\n")
+    (docs / "trials.md").write_text("# Trials\n\n## What the tune command does with each trial\n\nThe tune "
+                                    "command trains each trial with the sampled config and scores it.\n")
+    (docs / "tuning.md").write_text("# Tuning\n\n## Pruning\n\nThe median pruner stops weak trials early. "
+                                    "`--evals 0` turns pruning off.\n")
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    question = "what does the tune command do with --evals 0?"
+    assert "turns pruning off" not in " ".join(h.text for h in Copilot(settings).index.search(question, k=2))
+    bot = Copilot(settings, llm=EchoLLM())
+    bot.ask(question, k=2)
+    assert "turns pruning off" in prompt_of(bot)

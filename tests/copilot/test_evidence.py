@@ -309,6 +309,7 @@ def test_a_chinese_questions_form_is_read_in_english():
     assert question_form("如何在 rlcore 中恢复训练？") == "how do I"
     assert question_form("PPO 中的 clip 参数是什么？") == "what is"
     assert question_form("PPO 的 clip 参数") == ""
+    assert question_form("rlcore tune 如果把 --evals 设成 0 会发生什么？") == "what happens if"  # not "how"
     hits = [FakeHit("DQN", "The target network is copied every 10,000 steps. "
                            "The target network is held fixed between copies, so the regression target does "
                            "not move with every gradient step.")]
@@ -764,6 +765,15 @@ def test_a_question_asking_for_a_formula_meets_the_sentence_that_writes_it_out()
     assert asked.quotes[0][1] == formula
     told = build_evidence("why does prioritized replay need importance weights?", hits, **kwargs)
     assert told.quotes[0][1] == prose_weights
+
+
+def test_a_flag_the_question_names_is_a_rare_word_of_its_own():
+    flag = "`--evals 0` turns pruning off for the runs."
+    other = "The evals of the runs happen during training, four evals per run."
+    hits = [FakeHit("Tuning", f"{other} {flag}")]
+    ev = build_evidence("what happens with --evals 0 for the runs?", hits, embed=no_vectors,
+                        query_vector=np.zeros(1, np.float32), count_tokens=words, budget=12)
+    assert ev.quotes[0][1] == flag
 
 
 def test_a_sentence_naming_td_learning_is_not_about_another_method():
