@@ -379,7 +379,12 @@ def speaks_of(text: str, side: str, other: str) -> bool:
     opening = " ".join(LIST_MARKER.sub("", text).split()[:SUBJECT_WORDS])
     if "_" not in side:  # `ngu_rnd_loss` is a logged value, not NGU
         opening = re.sub(r"`[^`]*_[^`]*`", " ", opening)
-    return names_side(with_aliases(_content_tokens(opening)), side, other)
+    words = [with_aliases(_content_tokens(w)) for w in opening.split()]
+    first = {name: next((i for i, toks in enumerate(words) if toks & side_words(name, rest)), None)
+             for name, rest in ((side, other), (other, side))}
+    # the first of the two it names is its subject: "Dueling DQN keeps Double DQN's settings" is about dueling
+    return (names_side(set().union(*words), side, other)
+            and (first[other] is None or first[side] is not None and first[side] < first[other]))
 
 
 def focus_terms(question: str) -> set[str]:
@@ -935,8 +940,10 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
     for side, other in (pair, pair[::-1]):
         copies = [Unit(u.source, u.order, u.text) for u in units]
         score_units(side, copies, embed, np.asarray(embed_query(side), dtype=np.float32), n_hits, *signals)
-        fit = [(c.score + 0.2 * speaks_of(u.text, side, other)
-                - 0.2 * names_side(_content_tokens(prose(u.text)), other, side), u)
+        # a sentence about it, on its own page, that does not bring in the other
+        fit = [(c.score + 0.2 * speaks_of(u.text, side, other) + 0.2 * own_page(signals[0][u.source], side, other)
+                - 0.2 * names_side(_content_tokens(prose(u.text)), other, side)
+                - 0.2 * own_page(signals[0][u.source], other, side), u)
                for c, u in zip(copies, units)
                if names_side(with_aliases(_content_tokens(prose(u.text))), side, other) and is_statement(u.text)
                and not has_code(u.text) and not u.elsewhere
@@ -944,6 +951,12 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
         if fit:
             out.append((side, other, max(fit, key=lambda su: su[0])[1]))
     return out
+
+
+def own_page(title: str, side: str, other: str) -> bool:
+    """Whether a heading path names one compared thing and not the other (the Double DQN page)."""
+    toks = with_aliases(_content_tokens(title))
+    return names_side(toks, side, other) and not names_side(toks, other, side)
 
 
 def named_summary(units: list[str]) -> list[str]:

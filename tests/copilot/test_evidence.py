@@ -754,6 +754,8 @@ def test_a_comparison_is_answered_with_a_sentence_on_each_thing_compared():
     from copilot.evidence import speaks_of
 
     assert speaks_of(double, "double dqn", "dueling dqn") and not speaks_of(dueling[1], "double dqn", "dueling dqn")
+    # the first of the two a sentence names is its subject
+    assert not speaks_of("Dueling DQN keeps Double DQN's settings.", "double dqn", "dueling dqn")
 
 
 def test_a_question_asking_for_a_formula_meets_the_sentence_that_writes_it_out():
