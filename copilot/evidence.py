@@ -347,9 +347,8 @@ def compared(question: str) -> tuple[str, str] | None:
     a, b = (g for g in m.groups() if g is not None)
     a = re.split(r"\s[-\u2013\u2014]\s|^.*\b(?:between|is|are)\s", a)[-1]  # "... - X vs Y"
     # a compared thing is a short name: the last words before "vs", the first after it
-    a, b = (" ".join(side.split()[-SIDE_WORDS:] if side is a else side.split()[:SIDE_WORDS]) for side in (a, b))
-    pair = tuple(" ".join(w for w in side.split() if w.lower() not in QUALIFIER | STOP).strip(" `'\"")
-                 for side in (a, b))
+    pair = tuple(" ".join(w for w in words if w.lower() not in QUALIFIER | STOP).strip(" `'\"")
+                 for words in (a.split()[-SIDE_WORDS:], b.split()[:SIDE_WORDS]))
     # "quickest way to run PPO vs A2C": a method's name is the thing compared (but "dueling DQN" and
     # "double DQN" differ in their other words)
     pair = tuple(only[0] if len(side.split()) > 1 and len(only := METHOD.findall(side)) == 1
