@@ -929,7 +929,7 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
                   embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple
                   ) -> list[tuple[str, str, Unit]]:
     """For a question comparing two things (:func:`compared`), the unit that best says what
-    each is, scored as a question of its own: one that opens with the thing and names it
+    each is, scored as the question without the other thing: one that opens with the thing and names it
     without the other first ("Double DQN uses the online network to select ..." for "dueling
     vs double dqn"); none for a one-part or two-part question."""
     pair = compared(question)
@@ -937,8 +937,11 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
         return []
     out = []
     for side, other in (pair, pair[::-1]):
+        # the question about this one: the other's words taken out ("the difference between SAC and
+        # exploration" asks how SAC explores)
+        alone = " ".join(w for w in question.split() if not _content_tokens(w) & side_words(other, side))
         copies = [Unit(u.source, u.order, u.text) for u in units]
-        score_units(side, copies, embed, np.asarray(embed_query(side), dtype=np.float32), n_hits, *signals)
+        score_units(alone, copies, embed, np.asarray(embed_query(alone), dtype=np.float32), n_hits, *signals)
         # a sentence about it, on its own page, that does not bring in the other
         fit = [(c.score + 0.2 * speaks_of(u.text, side, other) + 0.2 * own_page(signals[0][u.source], side, other)
                 - 0.2 * names_side(_content_tokens(prose(u.text)), other, side)

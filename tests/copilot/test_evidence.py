@@ -745,10 +745,11 @@ def test_a_comparison_is_answered_with_a_sentence_on_each_thing_compared():
     double = "Double DQN selects the next action with the online network and evaluates it with the target."
     hits = [FakeHit("Dueling DQN", " ".join(dueling)), FakeHit("Double DQN", double)]
     table = {**{t: [1.0, 0.0] for t in dueling}, double: [0.3, 0.95], "Dueling DQN": [1.0, 0.0],
-             "Double DQN": [0.3, 0.95], "dueling dqn": [1.0, 0.0], "double dqn": [0.0, 1.0]}
+             "Double DQN": [0.3, 0.95]}
     embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
     ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
-                        count_tokens=words, budget=60, embed_query=lambda q: np.array(table[q], np.float32))
+                        count_tokens=words, budget=60,  # each thing is asked about without the other
+                        embed_query=lambda q: np.array([0.0, 1.0] if "double" in q else [1.0, 0.0], np.float32))
     assert {(side, said[1]) for side, _, said in ev.sides} == {("dueling dqn", dueling[0]), ("double dqn", double)}
     # a sentence that names a thing in passing does not say what it is
     from copilot.evidence import speaks_of
