@@ -36,16 +36,20 @@ def EchoLLM() -> FakeLLM:  # noqa: N802 - stands where a class stood
     return FakeLLM(["The buffer keeps ", "old transitions [2]", "."], name="echo", n_ctx=2048, record="last")
 
 
+def indexed(tmp_path: Path, pages: dict[str, str]) -> Settings:
+    """Settings whose index holds ``pages`` (file name -> markdown), built under ``tmp_path``."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in pages.items():
+        (docs / name).write_text(text)
+    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
+    ingest([str(docs)], settings, progress=False)
+    return settings
+
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    home = tmp_path_factory.mktemp("chat-home")
-    docs = home / "docs"
-    docs.mkdir()
-    for name, text in CORPUS.items():
-        (docs / name).write_text(text)
-    s = Settings(home=home, corpus=[str(docs)])
-    ingest([str(docs)], s, progress=False)
-    return s
+    return indexed(tmp_path_factory.mktemp("chat-home"), CORPUS)
 
 
 def test_answer_streams_checked_sentences_then_cites_the_sources_it_used(settings):
@@ -258,13 +262,9 @@ def test_an_uncited_pages_example_is_shown_when_it_names_the_method_asked_about(
 
 
 def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is_far(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "schedules.md").write_text("# Schedules\n\n## Learning-rate schedule\n\nA good schedule decays the "
-                                       "learning rate linearly; feeding the agent fresh data keeps the schedule "
-                                       "honest.\n")
-    settings = Settings(home=tmp_path, corpus=[str(docs)])
-    ingest([str(docs)], settings, progress=False)
+    settings = indexed(tmp_path, {"schedules.md": "# Schedules\n\n## Learning-rate schedule\n\nA good schedule "
+                                                  "decays the learning rate linearly; feeding the agent fresh data "
+                                                  "keeps the schedule honest.\n"})
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("what's a good feeding schedule for a sourdough starter?")
     assert answer.answer.endswith("none of the sources found mentions sourdough, starter.")
@@ -274,16 +274,12 @@ def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is
 
 
 def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_mentions_it(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "re3.md").write_text("# RE3\n\n## RE3: the idea\n\nRE3 rewards states far from their k-th nearest "
-                                 "neighbour in a random encoder's embedding.\n\n## RE3: when to use it\n\nUse RE3 "
-                                 "when observations are images and compute is tight.\n\n## RE3: pitfalls\n\nRE3's "
-                                 "bonus depends on the batch size.\n")
-    (docs / "rnd.md").write_text("# RND\n\n## RND: the idea\n\nRND's bonus is the error of a predictor network "
-                                 "against a fixed random target network.\n")
-    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
-    ingest([str(docs)], settings, progress=False)
+    settings = indexed(tmp_path, {
+        "re3.md": "# RE3\n\n## RE3: the idea\n\nRE3 rewards states far from their k-th nearest neighbour in a random "
+                  "encoder's embedding.\n\n## RE3: when to use it\n\nUse RE3 when observations are images and "
+                  "compute is tight.\n\n## RE3: pitfalls\n\nRE3's bonus depends on the batch size.\n",
+        "rnd.md": "# RND\n\n## RND: the idea\n\nRND's bonus is the error of a predictor network against a fixed "
+                  "random target network.\n"})
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("what is RE3 and when would I pick it over RND?", k=2)
     # both hits are RE3's pages; RND is in the index, so its page is searched for, not declined
@@ -292,15 +288,12 @@ def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_me
 
 
 def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "dueling.md").write_text("# Dueling DQN\n\n## Dueling DQN: the idea\n\nThe dueling head splits into a "
-                                     "state-value stream and an advantage stream.\n\n## Dueling DQN: training\n\n"
-                                     "Dueling DQN trains with the usual DQN loss on the recombined Q-values.\n")
-    (docs / "double.md").write_text("# Double DQN\n\n## Double DQN: the idea\n\nDouble DQN picks the next action "
-                                    "with the online network and evaluates it with the target network.\n")
-    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
-    ingest([str(docs)], settings, progress=False)
+    settings = indexed(tmp_path, {
+        "dueling.md": "# Dueling DQN\n\n## Dueling DQN: the idea\n\nThe dueling head splits into a state-value "
+                      "stream and an advantage stream.\n\n## Dueling DQN: training\n\nDueling DQN trains with the "
+                      "usual DQN loss on the recombined Q-values.\n",
+        "double.md": "# Double DQN\n\n## Double DQN: the idea\n\nDouble DQN picks the next action with the online "
+                     "network and evaluates it with the target network.\n"})
     bot = Copilot(settings, llm=EchoLLM())
     answer = bot.ask("dueling dqn vs double dqn: what is actually different?", k=2)
     assert "evaluates it with the target network" in prompt_of(bot)  # searched for, beyond the k hits
@@ -308,17 +301,13 @@ def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path
 
 
 def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_it(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "cli.md").write_text("# Command line\n\n## tune\n\nThe tune command searches config fields of an "
-                                 "agent.\n\n```bash\npython -m rlcore tune ppo CartPole-v1 --evals 4 --trials 20\n"
-                                 "```\n")
-    (docs / "trials.md").write_text("# Trials\n\n## What the tune command does with each trial\n\nThe tune "
-                                    "command trains each trial with the sampled config and scores it.\n")
-    (docs / "tuning.md").write_text("# Tuning\n\n## Pruning\n\nThe median pruner stops weak trials early. "
-                                    "`--evals 0` turns pruning off.\n")
-    settings = Settings(home=tmp_path / "home", corpus=[str(docs)])
-    ingest([str(docs)], settings, progress=False)
+    settings = indexed(tmp_path, {
+        "cli.md": "# Command line\n\n## tune\n\nThe tune command searches config fields of an agent.\n\n```bash\n"
+                  "python -m rlcore tune ppo CartPole-v1 --evals 4 --trials 20\n```\n",
+        "trials.md": "# Trials\n\n## What the tune command does with each trial\n\nThe tune command trains each "
+                     "trial with the sampled config and scores it.\n",
+        "tuning.md": "# Tuning\n\n## Pruning\n\nThe median pruner stops weak trials early. `--evals 0` turns "
+                     "pruning off.\n"})
     question = "what does the tune command do with --evals 0?"
     assert "turns pruning off" not in " ".join(h.text for h in Copilot(settings).index.search(question, k=2))
     bot = Copilot(settings, llm=EchoLLM())
