@@ -119,6 +119,9 @@ def test_sentences_and_code_blocks_are_regrouped_from_streamed_pieces():
     # an answer cut off inside a code block (the token limit) does not end with its first lines
     cut = ["Use this code:\n\n```python\n", "from rlcore import make_agent\n"]
     assert list(complete_sentences(iter(cut))) == ["Use this code:"]
+    # ... or inside an inline code span
+    assert list(complete_sentences(iter(["It writes `run.json`. It adds `N` to `total_steps` in `"]))) == [
+        "It writes `run.json`."]
 
 
 def test_a_definition_leads_when_the_question_asks_what_something_is():
