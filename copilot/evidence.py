@@ -368,7 +368,7 @@ def names_side(tokens: set[str], side: str, other: str) -> bool:
     return bool(own) and 2 * len(own & tokens) >= len(own)
 
 
-SUBJECT_WORDS = 5  # a compared thing named this early in a sentence is what the sentence is about
+SUBJECT_WORDS = 3  # a compared thing named this early in a sentence is what the sentence is about
 
 
 def speaks_of(text: str, side: str, other: str) -> bool:
