@@ -25,8 +25,8 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import (CODE_BLOCK, FLAG, GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, has_code,
-                              key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
+from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, flags,
+                              has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
                                complete_sentences, content_tokens, context_terms, decline, is_chinese, lead_in, leads_in,
@@ -256,11 +256,10 @@ class Copilot:
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
         if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
-            seen = {h.id for h in hits}
-            later = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds"))
-                     if h.id not in seen and on_first_topic(state["question"], f"{h.title} {h.text}")]
-            hits = hits + later[:1]  # a source beyond the k the question itself draws on
-            state["added_sources"] = int(bool(later))
+            later = self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
+                                   lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
+            hits = hits + later  # a source beyond the k the question itself draws on
+            state["added_sources"] = len(later)
         elif state["covered"] and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
             hits, state["added_sources"] = both, len(both) - len(hits)
@@ -275,9 +274,8 @@ class Copilot:
         for side, other in (pair, pair[::-1]):
             if any(names_side(content_tokens(h.title), side, other) for h in hits + added):
                 continue
-            seen = {h.id for h in hits + added}
-            added += [h for h in self.index.search(side, k=LATER_DEPTH, kinds=kinds)
-                      if h.id not in seen and names_side(content_tokens(h.title), side, other)][:1]
+            added += self._best_new(side, LATER_DEPTH, kinds, hits + added,
+                                    lambda h: names_side(content_tokens(h.title), side, other))
         return hits + added
 
     def _cover_flags(self, question: str, hits: list, kinds: Any) -> list:
@@ -290,16 +288,12 @@ class Copilot:
             return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", prose) is not None
 
         added: list = []
-        for flag in dict.fromkeys(FLAG.findall(question.lower())):
+        for flag in flags(question):
             if any(explains(h, flag) for h in hits + added):
                 continue
-            seen = {h.id for h in hits + added}
-            for query in (question, flag):  # the flag alone when the question's other words lead elsewhere
-                found = [h for h in self.index.search(query, k=COVER_DEPTH, kinds=kinds)
-                         if h.id not in seen and explains(h, flag)][:1]
-                if found:
-                    added += found
-                    break
+            # the flag alone when the question's other words lead elsewhere
+            added += (self._best_new(question, COVER_DEPTH, kinds, hits + added, lambda h: explains(h, flag))
+                      or self._best_new(flag, COVER_DEPTH, kinds, hits + added, lambda h: explains(h, flag)))
         return (hits[:1] + added + hits[1:])[:len(hits)]
 
     def _cover_names(self, question: str, hits: list, kinds: Any) -> list:
@@ -317,10 +311,15 @@ class Copilot:
             for other in names:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
-            seen = {h.id for h in hits + added}
-            added += [h for h in self.index.search(alone, k=COVER_DEPTH, kinds=kinds)
-                      if h.id not in seen and term.lower() in f"{h.title} {h.text}".lower()][:1]
+            added += self._best_new(alone, COVER_DEPTH, kinds, hits + added,
+                                    lambda h: term.lower() in f"{h.title} {h.text}".lower())
         return (hits[:1] + added + hits[1:])[:len(hits)]
+
+    def _best_new(self, query: str, depth: int, kinds: Any, hits: list, fits: Callable[[Any], bool]) -> list:
+        """The best of the ``depth`` hits of ``query`` that is not among ``hits`` and ``fits``, as a
+        list of one (empty when none does)."""
+        seen = {h.id for h in hits}
+        return [h for h in self.index.search(query, k=depth, kinds=kinds) if h.id not in seen and fits(h)][:1]
 
     def _prompt(self, state: dict) -> dict:
         """System message = fixed instructions; user message = numbered sources + question.

@@ -336,13 +336,15 @@ COMPARED = re.compile(r"\bdifference between (?P<a>.+?) and (?P<b>.+?)" + _SIDE_
                       re.I)
 QUALIFIER = frozenset("plain vanilla standard regular just simple basic normal original".split())
 SIDE_WORDS = 4
+SIDE_BONUS = 0.2  # for a compared thing's sentence: opening with it, on its own page; less for naming the other
 
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two things ``question`` compares ("dueling dqn", "double dqn"), each as the words that
-    tell it from the other; None when it compares nothing, or two things no word tells apart."""
+    tell it from the other; None when it compares nothing, two things no word tells apart, or
+    when it is a two-part question (its later part is answered instead: :func:`later_part`)."""
     m = COMPARED.search(question)
-    if not m:
+    if not m or later_part(question):
         return None
     a, b = (g for g in m.groups() if g is not None)
     a = re.split(r"\s[-\u2013\u2014]\s|^.*\b(?:between|is|are)\s", a)[-1]  # "... - X vs Y"
@@ -439,10 +441,10 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
                    for u in units]
     # a flag the question names is a rare word of its own: "--evals" is not any "eval"
-    flags = set(FLAG.findall(question.lower()))
-    if flags:
-        q_tokens |= flags
-        unit_tokens = [toks | (flags & set(FLAG.findall(u.text))) for toks, u in zip(unit_tokens, units)]
+    asked_flags = set(flags(question))
+    if asked_flags:
+        q_tokens |= asked_flags
+        unit_tokens = [toks | (asked_flags & set(flags(u.text))) for toks, u in zip(unit_tokens, units)]
     entities = entity_terms(question)
     title_tokens = [with_aliases(spelled_out(_content_tokens(t), names)) for t in titles]
     sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]
@@ -531,6 +533,11 @@ def with_aliases(tokens: set[str]) -> set[str]:
 def key_terms(question: str) -> list[str]:
     """The named terms of ``question`` (acronyms, mixed-case names, identifiers), in order."""
     return list(dict.fromkeys(NAMED_TERM.findall(question)))
+
+
+def flags(text: str) -> list[str]:
+    """The command-line flags ``text`` names, in order, lower case ("--evals")."""
+    return list(dict.fromkeys(FLAG.findall(text.lower())))
 
 
 def mentions(entity: set[str], tokens: set[str]) -> bool:
@@ -852,10 +859,12 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
 
     # titles are charged for every source that may contribute; the titles of those that do not
     # leave room for more sentences when the sources that then contribute still fit
-    chosen = choose(max(budget - title_cost(range(min(max_sources or len(hits), len(hits)))), 16))
-    roomier = choose(max(budget - title_cost(u.source for u in chosen), 16))
-    if title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
-        chosen = roomier
+    left = max(budget - title_cost(range(min(max_sources or len(hits), len(hits)))), 16)
+    chosen = choose(left)
+    if (more := max(budget - title_cost(u.source for u in chosen), 16)) > left:
+        roomier = choose(more)
+        if title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
+            chosen = roomier
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
         by_source.setdefault(u.source, []).append(u)
@@ -931,9 +940,9 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
     """For a question comparing two things (:func:`compared`), the unit that best says what
     each is, scored as the question without the other thing: one that opens with the thing and names it
     without the other first ("Double DQN uses the online network to select ..." for "dueling
-    vs double dqn"); none for a one-part or two-part question."""
+    vs double dqn"); none when it compares nothing."""
     pair = compared(question)
-    if pair is None or later_part(question):
+    if pair is None:
         return []
     out = []
     for side, other in (pair, pair[::-1]):
@@ -943,9 +952,9 @@ def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]],
         copies = [Unit(u.source, u.order, u.text) for u in units]
         score_units(alone, copies, embed, np.asarray(embed_query(alone), dtype=np.float32), n_hits, *signals)
         # a sentence about it, on its own page, that does not bring in the other
-        fit = [(c.score + 0.2 * speaks_of(u.text, side, other) + 0.2 * own_page(signals[0][u.source], side, other)
-                - 0.2 * names_side(_content_tokens(prose(u.text)), other, side)
-                - 0.2 * own_page(signals[0][u.source], other, side), u)
+        fit = [(c.score + SIDE_BONUS * (speaks_of(u.text, side, other) + own_page(signals[0][u.source], side, other)
+                                        - names_side(_content_tokens(prose(u.text)), other, side)
+                                        - own_page(signals[0][u.source], other, side)), u)
                for c, u in zip(copies, units)
                if names_side(with_aliases(_content_tokens(prose(u.text))), side, other) and is_statement(u.text)
                and not has_code(u.text) and not u.elsewhere

@@ -39,10 +39,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FLAG, FRAGMENT,
+from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT,
                               GENERIC_ENTITIES, HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
-                              advises, asked_fields, defines, entity_terms, field_value, first_part, gives_default,
+                              advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
                               has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
@@ -849,7 +849,7 @@ BROAD = frozenset("reinforcement learning learn rl rlcore copilot train training
 def unknown_flags(question: str, mentions: Callable[[str], bool]) -> list[str]:
     """The command-line flags ``question`` names ("is there a `--record-video` flag?") that no
     source holds as written (``mentions``: whether the corpus does)."""
-    return [f for f in dict.fromkeys(FLAG.findall(question.lower())) if not mentions(f)]
+    return [f for f in flags(question) if not mentions(f)]
 
 
 def unmentioned_feature(question: str, texts: Sequence[str]) -> list[str]:
