@@ -260,9 +260,9 @@ class Copilot:
                                    lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
             hits = hits + later  # a source beyond the k the question itself draws on
             state["added_sources"] = len(later)
-        elif state["covered"] and (pair := compared(state["question"])):
+        if state["covered"] and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
-            hits, state["added_sources"] = both, len(both) - len(hits)
+            hits, state["added_sources"] = both, state.get("added_sources", 0) + len(both) - len(hits)
         state["hits"] = hits
         return state
 

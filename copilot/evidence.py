@@ -315,13 +315,19 @@ def first_part(question: str) -> str:
     return question[:m.start()] if m else question
 
 
+REFERS = re.compile(r"\b(?:it|its|they|them|their|this|these|those)\b", re.I)  # back to the first part
+
+
 def later_part(question: str) -> str:
-    """What ``question`` asks after its first part, read with the first part's topic words
-    ("how do I switch them on for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
+    """What ``question`` asks after its first part, read with the first part's topic words when
+    it refers back to them or names nothing of its own ("how do I switch them on for rlcore's
+    DQN? (n-step returns)"); "" for a one-part question."""
     m = NEXT_PART.search(question)
     rest = question[m.end():].strip() if m else ""
     if len(_content_tokens(rest)) < 2:
         return ""
+    if (key_terms(rest) or flags(rest)) and not REFERS.search(rest):
+        return rest  # it names its own subject ("and can I combine pixels=True with frame_stack=4?")
     first = question[:m.start()]
     topic = focus_terms(first)
     words = key_terms(first) or [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic][:4]
@@ -341,10 +347,11 @@ SIDE_BONUS = 0.2  # for a compared thing's sentence: opening with it, on its own
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two things ``question`` compares ("dueling dqn", "double dqn"), each as the words that
-    tell it from the other; None when it compares nothing, two things no word tells apart, or
-    when it is a two-part question (its later part is answered instead: :func:`later_part`)."""
-    m = COMPARED.search(question)
-    if not m or later_part(question):
+    tell it from the other; None when it compares nothing or two things no word tells apart. Of
+    a two-part question only the first part is read (its later part is answered on its own:
+    :func:`later_part`)."""
+    m = COMPARED.search(first_part(question) if later_part(question) else question)
+    if not m:
         return None
     a, b = (g for g in m.groups() if g is not None)
     a = re.split(r"\s[-\u2013\u2014]\s|^.*\b(?:between|is|are)\s", a)[-1]  # "... - X vs Y"
@@ -446,6 +453,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         q_tokens |= asked_flags
         unit_tokens = [toks | (asked_flags & set(flags(u.text))) for toks, u in zip(unit_tokens, units)]
     entities = entity_terms(question)
+    methods = [toks for toks in _names([t for t in key_terms(question) if is_method(t)])]
     title_tokens = [with_aliases(spelled_out(_content_tokens(t), names)) for t in titles]
     sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]
     subjects = [_subject(t) for t in titles]
@@ -485,8 +493,10 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not mentions(e, toks | title_toks) for e in entities)
-        # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
-        if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
+        # naming most of what the question names (random_crop and CartPole, not PPO), or one of the
+        # methods it names ("... DQN, A2C, DrQ-v2) uses eager PyTorch" for A2C beside PPO), is on topic
+        if (missing and missing >= len(entities) / 2 and not any(mentions(m, toks | title_toks) for m in methods)
+                and others_named(f"{subject} {u.text}", entities)):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)
@@ -852,7 +862,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
                 chosen = kept + [extra] if kept is not None else chosen
-        return chosen
+        # a lead-in ("The agent calls:") says nothing without what it leads in to
+        return [u for u in chosen if not u.text.rstrip().endswith(":")
+                or any(c.source == u.source and c.order == u.order + 1 for c in chosen)]
 
     def title_cost(sources: Iterable[int]) -> int:
         return sum(count_tokens(hits[s].title) + 4 for s in set(sources))
@@ -896,10 +908,19 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
 def on_first_topic(question: str, text: str) -> bool:
     """Whether ``text`` names something the first part of ``question`` names (any name counts
     here, ONNX and CLI too: they say which export, which interface); True when it names none."""
-    named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")
-             and (toks := _content_tokens(t))]
+    terms = [t for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")]
+    named = [toks for t in terms if (toks := _content_tokens(t))]
     words = _content_tokens(text)
-    return not named or any(mentions(e, words) for e in named)
+    if not named or any(mentions(e, words) for e in named):
+        return True
+    # a passage that names no method speaks of them all ("for off-policy agents, the replay buffer"
+    # answers for SAC); not so for a format or an interface (the C export's file is not ONNX's)
+    return all(is_method(t) for t in terms) and not any(is_method(t) for t in key_terms(text))
+
+
+def is_method(term: str) -> bool:
+    """Whether ``term`` names a method (SAC, TD3, DrQ-v2), not a format, an interface or a field."""
+    return METHOD.fullmatch(term) is not None and term.lower() not in GENERIC_ENTITIES
 
 
 def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:

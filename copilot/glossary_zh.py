@@ -139,6 +139,12 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "比较": ("compare", "comparison"), "对比": ("compare",), "更好": ("better",), "多个": ("several",),
     "跑": ("run",), "运行": ("run",), "消融实验": ("ablation",), "消融": ("ablation",), "组件": ("components",),
     "去掉": ("removing", "remove"), "掉分": ("hurt", "score drop"), "继续训练": ("continue training", "continue"),
+    "结合": ("combined", "combine"), "组合": ("combination", "combine"), "相乘": ("multiplied", "product"),
+    "乘以": ("multiplied",), "衰减": ("decay", "falls"), "退火": ("annealed", "anneal"), "固定": ("fixed", "fix"),
+    "自动调": ("automatically tuned", "autotune"), "自动调整": ("automatically tuned", "autotune"),
+    "自动调节": ("automatically tuned", "autotune"), "一样": ("same",), "相同": ("same",),
+    "标准差": ("standard deviation", "std"), "减去": ("subtract",), "除以": ("divide",),
+    "剪枝": ("pruning", "prune"), "多久": ("how long", "over"), "之前": ("before",), "之后": ("after",),
 }
 
 _MAX_TERM = max(len(term) for term in GLOSSARY)
@@ -162,7 +168,9 @@ class Expansion:
 
 # the form of a Chinese question, in the English words the evidence scorer reads a question by
 QUESTION_FORMS = ((re.compile("会发生什么|会怎样|会怎么样|会有什么影响|有什么后果"), "what happens if"),
-                  (re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+                  (re.compile("为什么|为何|有什么用|的目的|原因"), "why"),
+                  (re.compile("是怎么|是如何|是怎样"), "how does"),  # "是怎么结合的": how it works, not how to
+                  (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
                   (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
 
 

@@ -308,7 +308,8 @@ class Grounder:
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
-                and not takes_place_of(sentence, source.text) and not self.invents_code(sentence)
+                and not takes_place_of(sentence, source.text) and not swaps_word(sentence, source.text)
+                and not self.invents_code(sentence)
                 and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
@@ -432,6 +433,40 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     return any(len(word) >= 5 and word in known and (owners := before.get(tuple(said[i + 1:i + 1 + span])))
                and word not in owners and any(len(o) >= 5 and o in used for o in owners)
                for i, word in enumerate(said[:len(said) - span]))
+
+
+def swaps_word(sentence: str, source: str, span: int = 3, reach: int = 8) -> bool:
+    """Whether ``sentence`` joins a word of one clause of its source to the words of the next in
+    place of the word it leaves out: "The pruning backend does not prune either" over "`--evals 0`
+    turns pruning off; the serial backend does not prune either" ("serial" is gone, and the
+    ``span`` words after "pruning" are those after "serial", across the semicolon). Words left out
+    within a clause ("better on harder tasks" for "better than DDPG on harder tasks") join none."""
+    said = re.findall(r"[a-z0-9_]+", sentence.lower())
+    told = re.findall(r"[a-z0-9_]+|[;:.()]", source.lower())
+    words = [t for t in told if t[0].isalnum()]
+    before: dict[tuple[str, ...], set[str]] = {}
+    for i in range(len(words) - span):
+        before.setdefault(tuple(words[i + 1:i + 1 + span]), set()).add(words[i])
+    used = set(said)
+
+    def joins(word: str, after: tuple[str, ...]) -> bool:  # across a clause's end within ``reach`` words
+        for j, t in enumerate(told):
+            if t != word:
+                continue
+            ahead = told[j + 1:j + 1 + reach + span]
+            alnum = [(k, w) for k, w in enumerate(ahead) if w[0].isalnum()]
+            for n in range(len(alnum) - span + 1):
+                if tuple(w for _, w in alnum[n:n + span]) == after:
+                    return any(not w[0].isalnum() for w in ahead[:alnum[n][0]])
+        return False
+
+    for i, word in enumerate(said[:len(said) - span]):
+        after = tuple(said[i + 1:i + 1 + span])
+        owners = before.get(after)
+        if (len(word) >= 5 and word not in STOP and owners and word not in owners
+                and all(len(o) >= 4 and o not in STOP and o not in used for o in owners) and joins(word, after)):
+            return True
+    return False
 
 
 def invents_cause(sentence: str, source: str) -> bool:
@@ -761,10 +796,11 @@ def restore_case(question: str, texts: Sequence[str]) -> str:
 
 
 # the thing a question is about, in its first words: "what is go-explore", "how does hindsight
-# experience replay relabel ...", "option-critic question: ...", "hindsight experience replay - how ..."
+# experience replay relabel ...", "option-critic question: ...", "hindsight experience replay with the
+# 'future' strategy - how ..."
 SUBJECT = re.compile(r"^\s*(?:(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)?|explain|define|describe|"
                      r"how\s+(?:does|do|is|are|can|should))\s+(?:the\s+|a\s+|an\s+)?(?P<after>[\w'-]+(?:\s+[\w'-]+){0,5})"
-                     r"|(?P<before>[\w'-]+(?:\s+[\w'-]+){0,3})\s*(?:\s-\s|–|—|:))", re.I)
+                     r"|(?P<before>[\w'-]+(?:\s+[\w'-]+){0,7})\s*(?:\s-\s|–|—|:))", re.I)
 
 # "how do I use hindsight experience replay with sac?": what is to be used is the subject
 HOW_TO_USE = re.compile(r"^\s*how\s+(?:do|can|should|would)\s+(?:i|we|you)\s+(?:use|apply|implement|enable|try|"

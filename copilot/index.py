@@ -42,6 +42,7 @@ _TABLE_FIELDS = ("title", "path", "kind", "heading", "symbol", "part")
 HEADINGS_FILE = "headings.npz"  # heading vectors of the rerank stage, beside the chunk table
 
 
+SHOUTED = re.compile(r"(?<![\w.`'-])[A-Z]{3,}(?![\w.`'-])")  # "STILL", "PER"
 TYPO_CANDIDATE = re.compile(r"(?<![\w.`'])[a-z]{5,}(?![\w.`'])")  # parts of a hyphenated word too ("psuedo-counts")
 
 
@@ -251,6 +252,7 @@ class Index:
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
         self._names: dict[str, set[str]] | None = None  # the corpus's acronyms, read on first use
         self._lower: str | None = None  # the corpus text in lower case, joined on first use
+        self._capitals: set[str] | None = None  # the words the corpus writes in capitals, read on first use
 
     def _corpus_text(self) -> str:
         """Every chunk's title and text, one after the other."""
@@ -412,14 +414,26 @@ class Index:
         """``query`` with its misspelt words mended ("targt network" -> "target network"): a
         lower-case word of five letters or more that no chunk holds and that is one edit from
         a word that several do. Names (capitalised, acronyms) are left alone, so that a name
-        the corpus lacks stays missing rather than turning into a word it has."""
+        the corpus lacks stays missing rather than turning into a word it has; a word in capitals
+        that the corpus never writes so but holds in lower case is emphasis ("they STILL count")
+        and is read in lower case."""
         self._fresh()
 
         def mend(m: re.Match) -> str:
             word = m.group(0)
             return self._bm25.nearest_term(word) or word
 
-        return TYPO_CANDIDATE.sub(mend, query)
+        def calm(m: re.Match) -> str:  # a word in capitals for emphasis ("they STILL count") is no name
+            word = m.group(0)
+            return word.lower() if word not in self._shouted() and self.knows(word.lower()) else word
+
+        return SHOUTED.sub(calm, TYPO_CANDIDATE.sub(mend, query))
+
+    def _shouted(self) -> set[str]:
+        """The words of three capitals or more that the corpus writes as names (PER, SAC, IQM)."""
+        if self._capitals is None:
+            self._capitals = set(SHOUTED.findall(self._corpus_text()))
+        return self._capitals
 
     def _lowered(self) -> str:
         """The corpus text in lower case, joined on first use."""

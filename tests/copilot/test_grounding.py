@@ -489,6 +489,8 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
                            texts) == ["hindsight"]
     assert unknown_subject("What does the clip range of PPO control?", known.__contains__, texts) == []
     assert unknown_subject("hindsight experience replay - how do i use it?", known.__contains__, texts) == ["hindsight"]
+    assert unknown_subject("hindsight experience replay with the 'future' strategy - how are goals relabeled?",
+                           known.__contains__, texts) == ["hindsight"]
     assert unknown_subject("what is go-explore and how does it work?", known.__contains__, []) == ["go-explore"]
     assert unknown_subject("what is go-explore?", known.__contains__, texts) == []  # "Go explore" is there
     # what frames a question is not its subject; names are missing_terms' business
@@ -670,6 +672,19 @@ def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_no
                               "limit cut it short.", source)
     assert not takes_place_of("Episodes bootstrap from the final observation.", "Episodes therefore bootstrap "
                               "from the final observation.")  # a dropped connective swaps nothing
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    assert g.check(garbled + " [1]").action != "kept"
+
+
+def test_a_sentence_that_puts_a_source_word_in_place_of_one_it_drops_is_not_kept():
+    from copilot.grounding import swaps_word
+
+    source = "`--evals 0` turns pruning off; the serial backend does not prune either (its runs cannot be stopped)."
+    garbled = "The pruning backend does not prune either (its runs cannot be stopped)."
+    assert swaps_word(garbled, source)
+    assert not swaps_word("The serial backend does not prune either.", source)
+    assert not swaps_word("The backend does not prune either.", source)  # a word left out is no swap
+    assert not swaps_word("GAE reduces variance a lot.", "GAE greatly reduces variance a lot.")
     g = Grounder([SourceSentence(1, source)], bag_of_words)
     assert g.check(garbled + " [1]").action != "kept"
 

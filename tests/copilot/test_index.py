@@ -310,6 +310,12 @@ def test_a_query_is_mended_word_by_word_and_names_are_left_alone(world):
     assert index.correct("How does Probabilty clip?") == "How does Probabilty clip?"  # capitalised: a name
 
 
+def test_a_word_in_capitals_for_emphasis_is_read_in_lower_case_but_a_name_is_not(world):
+    _, index = world
+    # "ratio" is a word the corpus holds, never in capitals; PPO is a name it writes so; QMIX it lacks
+    assert index.correct("does PPO clip the RATIO or QMIX?") == "does PPO clip the ratio or QMIX?"
+
+
 @pytest.mark.parametrize("query, symbol, named", [
     ("ReplayBuffer", "demo_rl.storage.replay.ReplayBuffer", True),
     ("demo_rl.agents.ppo.PPO", "demo_rl.agents.ppo.PPO", True),
