@@ -135,6 +135,7 @@ NAMED_TERM = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z
                         r"(?![A-Za-z0-9_-])")  # ASCII classes: a CJK character is not part of a term
 GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp cnn kl iqm ci os md id url "
                              "mdp td tv ram ok relu elu gelu tanh lstm gru rnn adam sgd rmsprop "
+                             "kb mb gb tb ms fps "  # units of measure ("36 MB")
                              # environment suites: where a method runs, not another method
                              "ale atari mujoco minigrid minihack procgen dmc".split())
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
@@ -150,6 +151,7 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
                                            ("atari", "ale"), ("fail", "crash"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
+LATER_BONUS = 0.15  # ... and one from the source the later part's own search ranks first (this much less close)
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -832,13 +834,15 @@ class Evidence:
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
                    query_vector: np.ndarray, count_tokens: Callable[[str], int],
                    budget: int, max_sources: int | None = None,
-                   embed_query: Callable[[str], np.ndarray] | None = None) -> Evidence:
+                   embed_query: Callable[[str], np.ndarray] | None = None, later_ids: frozenset = frozenset()
+                   ) -> Evidence:
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
     that contribute no unit are dropped, and at most ``max_sources`` contribute. With
     ``embed_query``, the later part of a two-part question is scored on its own as well, and
-    the unit that answers it best is kept (:attr:`Evidence.second`).
+    the unit that answers it best is kept (:attr:`Evidence.second`), preferring the hits whose
+    ids are in ``later_ids`` (those the later part's own search ranked first).
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
@@ -846,7 +850,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     embed = _memo(embed)
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
-    second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
+    found = {i for i, h in enumerate(hits) if getattr(h, "id", None) in later_ids}
+    second = _later_answer(question, units, embed, embed_query, len(hits), signals, found) if embed_query else None
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -937,10 +942,14 @@ def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.
 
 
 def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
+                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple,
+                  found: set[int] = frozenset()) -> Unit | None:
     """The unit that best answers the later part of ``question`` (:func:`later_part`), scored as
     a question of its own, from a source that names what the first part names (the ONNX
-    export's file, not the C export's); None for a one-part question or when none speaks to it."""
+    export's file, not the C export's); None for a one-part question or when none speaks to it.
+    A unit of a source ``found`` for the later part by its own search is preferred, and may be a
+    little further from it in meaning (MiniLM reads "a finished run ... buffer" as close to "a
+    buffer as large as the whole run" as to "continue ... reloads ... the replay buffer")."""
     rest = later_part(question)
     if not rest:
         return None
@@ -950,9 +959,10 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
     for u in units:
         said[u.source] = f"{said.get(u.source, '')} {u.text}"
     on_topic = {s for s, text in said.items() if on_first_topic(question, text)}
-    fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
-           and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
-    return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
+    fit = [(c.score + LATER_BONUS * (u.source in found), u) for c, u in zip(copies, units)
+           if c.lexical > 0 and not c.elsewhere and is_statement(c.text) and not has_code(c.text)
+           and c.cosine >= LATER_COSINE - LATER_BONUS * (u.source in found) and u.source in on_topic]
+    return max(fit, key=lambda su: su[0])[1] if fit else None
 
 
 def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],

@@ -834,6 +834,30 @@ def test_a_later_part_is_answered_from_a_source_on_what_the_first_part_names():
     assert ev.second is not None and ev.second[1] == onnx  # not the closer sentence on the C export
 
 
+def test_a_later_part_prefers_the_source_its_own_search_ranked_first():
+    from copilot.evidence import later_part
+
+    @dataclass
+    class IdHit:
+        title: str
+        text: str
+        id: str
+
+    question = "how much memory does SAC's buffer take? and when I continue a run, is the buffer restored?"
+    size, whole = "The buffer holds 36 MB for SAC on Pendulum.", "A buffer as large as the whole run forgets nothing."
+    restored = "Continue restores the training state, and for off-policy agents the replay buffer too."
+    hits = [IdHit("SAC > replay buffer", f"{size} {whole}", "sac"), IdHit("FAQ > continue a run", restored, "faq")]
+    # the later part reads closer to the sentence on a buffer the size of the run than to the answer
+    table = {size: [1.0, 0.0], whole: [0.8, 0.6], restored: [0.91, 0.42],
+             "SAC > replay buffer": [1.0, 0.0], "FAQ > continue a run": [0.0, 1.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    later = {later_part(question): np.array([0.0, 1.0], np.float32)}
+    kwargs = dict(embed=embed, query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=80,
+                  embed_query=later.__getitem__)
+    assert build_evidence(question, hits, **kwargs).second[1] == whole
+    assert build_evidence(question, hits, later_ids=frozenset({"faq"}), **kwargs).second[1] == restored
+
+
 def test_a_source_is_on_the_first_parts_topic_when_it_names_what_that_part_names():
     from copilot.evidence import on_first_topic
 
