@@ -258,7 +258,8 @@ class Copilot:
         if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
             found = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds"))
                      if on_first_topic(state["question"], f"{h.title} {h.text}")]
-            later = [h for h in found if h.id not in {h.id for h in hits}][:1]
+            seen = {h.id for h in hits}
+            later = [h for h in found if h.id not in seen][:1]
             hits = hits + later  # a source beyond the k the question itself draws on
             state["added_sources"] = len(later)
             state["later_ids"] = frozenset(h.id for h in found[:1])  # where the later part's answer likely is
