@@ -256,16 +256,13 @@ class Copilot:
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
         if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
-            found = [h for h in self.index.search(rest, k=LATER_DEPTH, kinds=state.get("kinds"))
-                     if on_first_topic(state["question"], f"{h.title} {h.text}")]
-            seen = {h.id for h in hits}
-            later = [h for h in found if h.id not in seen][:1]
+            later = self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
+                                   lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
             hits = hits + later  # a source beyond the k the question itself draws on
             state["added_sources"] = len(later)
-            state["later_ids"] = frozenset(h.id for h in found[:1])  # where the later part's answer likely is
-        if state["covered"] and (pair := compared(state["question"])):
+        elif state["covered"] and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
-            hits, state["added_sources"] = both, state.get("added_sources", 0) + len(both) - len(hits)
+            hits, state["added_sources"] = both, len(both) - len(hits)
         state["hits"] = hits
         return state
 
@@ -335,7 +332,7 @@ class Copilot:
         base = [system_message(), *history, {"role": "user", "content": user_message("", question)}]
         budget = min(prompt_budget(llm, base, self.settings.max_tokens), self.settings.context_tokens)
         evidence = self._evidence(question, state["hits"], llm, max(budget, 0),
-                                  state["k"] + state.get("added_sources", 0), state.get("later_ids", frozenset()))
+                                  state["k"] + state.get("added_sources", 0))
         blocks = [f"[{i}] {h.title}\n{text}" for i, (h, text) in enumerate(evidence.blocks, 1)]
         kept = fit_sources(llm, blocks, max(budget, 0))
         state["sources"] = [Source(i, h.title, h.path, h.kind, round(float(h.score), 5), kept[i - 1])
@@ -359,8 +356,7 @@ class Copilot:
                              {"role": "user", "content": user_message("\n\n".join(kept), question)}]
         return state
 
-    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int, k: int,
-                  later_ids: frozenset = frozenset()) -> Evidence:
+    def _evidence(self, question: str, hits: Sequence[Any], llm: LLM, budget: int, k: int) -> Evidence:
         """The retrieved chunks cut down to the sentences that bear on ``question``."""
         if not hits:
             return Evidence([], [])
@@ -376,8 +372,7 @@ class Copilot:
             embed, vector = (lambda texts: np.zeros((len(texts), 1), np.float32)), np.zeros(1, np.float32)
         return build_evidence(query, hits, embed=embed, query_vector=vector, count_tokens=llm.count_tokens,
                               budget=budget, max_sources=k,
-                              embed_query=embedder.embed_query if embedder is not None and not english else None,
-                              later_ids=later_ids)
+                              embed_query=embedder.embed_query if embedder is not None and not english else None)
 
     def _generate(self, states: Iterator[dict]) -> Iterator[Any]:
         """The checked answer, yielded sentence by sentence (see :meth:`_answer_sentences`)."""

@@ -151,7 +151,6 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
                                            ("atari", "ale"), ("fail", "crash"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
-LATER_BONUS = 0.15  # ... and one from the source the later part's own search ranks first (this much less close)
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -322,15 +321,16 @@ REFERS = re.compile(r"\b(?:it|its|they|them|their|this|these|those)\b", re.I)  #
 
 def later_part(question: str) -> str:
     """What ``question`` asks after its first part, read with the first part's topic words when
-    it refers back to them or names nothing of its own ("how do I switch them on for rlcore's
-    DQN? (n-step returns)"); "" for a one-part question."""
+    it refers back to them or names nothing the first part does not ("how do I switch them on
+    for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
     m = NEXT_PART.search(question)
     rest = question[m.end():].strip() if m else ""
     if len(_content_tokens(rest)) < 2:
         return ""
-    if (key_terms(rest) or flags(rest)) and not REFERS.search(rest):
-        return rest  # it names its own subject ("and can I combine pixels=True with frame_stack=4?")
     first = question[:m.start()]
+    named = {t.lower() for t in key_terms(first) + flags(first)}
+    if any(t.lower() not in named for t in key_terms(rest) + flags(rest)) and not REFERS.search(rest):
+        return rest  # it names a subject of its own ("and can I combine pixels=True with frame_stack=4?")
     topic = focus_terms(first)
     words = key_terms(first) or [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic][:4]
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
@@ -349,11 +349,10 @@ SIDE_BONUS = 0.2  # for a compared thing's sentence: opening with it, on its own
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two things ``question`` compares ("dueling dqn", "double dqn"), each as the words that
-    tell it from the other; None when it compares nothing or two things no word tells apart. Of
-    a two-part question only the first part is read (its later part is answered on its own:
-    :func:`later_part`)."""
-    m = COMPARED.search(first_part(question) if later_part(question) else question)
-    if not m:
+    tell it from the other; None when it compares nothing, two things no word tells apart, or
+    when it is a two-part question (its later part is answered instead: :func:`later_part`)."""
+    m = COMPARED.search(question)
+    if not m or later_part(question):
         return None
     a, b = (g for g in m.groups() if g is not None)
     a = re.split(r"\s[-\u2013\u2014]\s|^.*\b(?:between|is|are)\s", a)[-1]  # "... - X vs Y"
@@ -455,7 +454,6 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         q_tokens |= asked_flags
         unit_tokens = [toks | (asked_flags & set(flags(u.text))) for toks, u in zip(unit_tokens, units)]
     entities = entity_terms(question)
-    methods = [toks for toks in _names([t for t in key_terms(question) if is_method(t)])]
     title_tokens = [with_aliases(spelled_out(_content_tokens(t), names)) for t in titles]
     sections = [t.rsplit(">", 1)[-1] if ">" in t else "" for t in titles]
     subjects = [_subject(t) for t in titles]
@@ -495,10 +493,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not mentions(e, toks | title_toks) for e in entities)
-        # naming most of what the question names (random_crop and CartPole, not PPO), or one of the
-        # methods it names ("... DQN, A2C, DrQ-v2) uses eager PyTorch" for A2C beside PPO), is on topic
-        if (missing and missing >= len(entities) / 2 and not any(mentions(m, toks | title_toks) for m in methods)
-                and others_named(f"{subject} {u.text}", entities)):
+        # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
+        if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)
@@ -834,15 +830,13 @@ class Evidence:
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
                    query_vector: np.ndarray, count_tokens: Callable[[str], int],
                    budget: int, max_sources: int | None = None,
-                   embed_query: Callable[[str], np.ndarray] | None = None, later_ids: frozenset = frozenset()
-                   ) -> Evidence:
+                   embed_query: Callable[[str], np.ndarray] | None = None) -> Evidence:
     """The units of ``hits`` that bear on ``question``, fitting ``budget`` tokens.
 
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
     that contribute no unit are dropped, and at most ``max_sources`` contribute. With
     ``embed_query``, the later part of a two-part question is scored on its own as well, and
-    the unit that answers it best is kept (:attr:`Evidence.second`), preferring the hits whose
-    ids are in ``later_ids`` (those the later part's own search ranked first).
+    the unit that answers it best is kept (:attr:`Evidence.second`).
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
@@ -850,8 +844,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     embed = _memo(embed)
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
-    found = {i for i, h in enumerate(hits) if getattr(h, "id", None) in later_ids}
-    second = _later_answer(question, units, embed, embed_query, len(hits), signals, found) if embed_query else None
+    second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -867,9 +860,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
                 chosen = kept + [extra] if kept is not None else chosen
-        # a lead-in ("The agent calls:") says nothing without what it leads in to
-        return [u for u in chosen if not u.text.rstrip().endswith(":")
-                or any(c.source == u.source and c.order == u.order + 1 for c in chosen)]
+        return chosen
 
     def title_cost(sources: Iterable[int]) -> int:
         return sum(count_tokens(hits[s].title) + 4 for s in set(sources))
@@ -913,19 +904,10 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
 def on_first_topic(question: str, text: str) -> bool:
     """Whether ``text`` names something the first part of ``question`` names (any name counts
     here, ONNX and CLI too: they say which export, which interface); True when it names none."""
-    terms = [t for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")]
-    named = [toks for t in terms if (toks := _content_tokens(t))]
+    named = [toks for t in key_terms(first_part(question)) if t.lower() not in ("rl", "i")
+             and (toks := _content_tokens(t))]
     words = _content_tokens(text)
-    if not named or any(mentions(e, words) for e in named):
-        return True
-    # a passage that names no method speaks of them all ("for off-policy agents, the replay buffer"
-    # answers for SAC); not so for a format or an interface (the C export's file is not ONNX's)
-    return all(is_method(t) for t in terms) and not any(is_method(t) for t in key_terms(text))
-
-
-def is_method(term: str) -> bool:
-    """Whether ``term`` names a method (SAC, TD3, DrQ-v2), not a format, an interface or a field."""
-    return METHOD.fullmatch(term) is not None and term.lower() not in GENERIC_ENTITIES
+    return not named or any(mentions(e, words) for e in named)
 
 
 def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
@@ -942,14 +924,10 @@ def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.
 
 
 def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple,
-                  found: set[int] = frozenset()) -> Unit | None:
+                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
     """The unit that best answers the later part of ``question`` (:func:`later_part`), scored as
     a question of its own, from a source that names what the first part names (the ONNX
-    export's file, not the C export's); None for a one-part question or when none speaks to it.
-    A unit of a source ``found`` for the later part by its own search is preferred, and may be a
-    little further from it in meaning (MiniLM reads "a finished run ... buffer" as close to "a
-    buffer as large as the whole run" as to "continue ... reloads ... the replay buffer")."""
+    export's file, not the C export's); None for a one-part question or when none speaks to it."""
     rest = later_part(question)
     if not rest:
         return None
@@ -959,10 +937,9 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
     for u in units:
         said[u.source] = f"{said.get(u.source, '')} {u.text}"
     on_topic = {s for s, text in said.items() if on_first_topic(question, text)}
-    fit = [(c.score + LATER_BONUS * (u.source in found), u) for c, u in zip(copies, units)
-           if c.lexical > 0 and not c.elsewhere and is_statement(c.text) and not has_code(c.text)
-           and c.cosine >= LATER_COSINE - LATER_BONUS * (u.source in found) and u.source in on_topic]
-    return max(fit, key=lambda su: su[0])[1] if fit else None
+    fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
+           and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
+    return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
 
 
 def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],

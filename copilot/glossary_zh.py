@@ -168,9 +168,7 @@ class Expansion:
 
 # the form of a Chinese question, in the English words the evidence scorer reads a question by
 QUESTION_FORMS = ((re.compile("会发生什么|会怎样|会怎么样|会有什么影响|有什么后果"), "what happens if"),
-                  (re.compile("为什么|为何|有什么用|的目的|原因"), "why"),
-                  (re.compile("是怎么|是如何|是怎样"), "how does"),  # "是怎么结合的": how it works, not how to
-                  (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
+                  (re.compile("为什么|为何|有什么用|的目的|原因"), "why"), (re.compile("如何|怎么|怎样|怎麼"), "how do I"),
                   (re.compile("什么是|是什么|指什么|什么叫"), "what is"))
 
 
