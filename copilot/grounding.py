@@ -418,6 +418,14 @@ def circular(sentence: str, share: float = 0.75) -> bool:
     return len(back) >= 2 and len(back) >= share * len(subject)
 
 
+def _preceding(words: Sequence[str], span: int) -> dict[tuple[str, ...], set[str]]:
+    """Each run of ``span`` words of ``words`` -> the words that come right before it."""
+    before: dict[tuple[str, ...], set[str]] = {}
+    for i in range(len(words) - span):
+        before.setdefault(tuple(words[i + 1:i + 1 + span]), set()).add(words[i])
+    return before
+
+
 def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     """Whether ``sentence`` puts a word of its source where the source has another of its
     words: "Terminated episodes are truncated when the task itself ends" over "An episode is
@@ -425,9 +433,7 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     ``span`` words after "truncated" are those that follow "terminated" in the source, and the
     sentence has "terminated" too)."""
     said, told = re.findall(r"[a-z0-9_]+", sentence.lower()), re.findall(r"[a-z0-9_]+", source.lower())
-    before: dict[tuple[str, ...], set[str]] = {}
-    for i in range(len(told) - span):
-        before.setdefault(tuple(told[i + 1:i + 1 + span]), set()).add(told[i])
+    before = _preceding(told, span)
     known, used = set(told), set(said)
     # both words are in the sentence, each where the source has the other: no dropped "therefore"
     return any(len(word) >= 5 and word in known and (owners := before.get(tuple(said[i + 1:i + 1 + span])))
@@ -443,10 +449,7 @@ def swaps_word(sentence: str, source: str, span: int = 3, reach: int = 8) -> boo
     within a clause ("better on harder tasks" for "better than DDPG on harder tasks") join none."""
     said = re.findall(r"[a-z0-9_]+", sentence.lower())
     told = re.findall(r"[a-z0-9_]+|[;:.()]", source.lower())
-    words = [t for t in told if t[0].isalnum()]
-    before: dict[tuple[str, ...], set[str]] = {}
-    for i in range(len(words) - span):
-        before.setdefault(tuple(words[i + 1:i + 1 + span]), set()).add(words[i])
+    before = _preceding([t for t in told if t[0].isalnum()], span)
     used = set(said)
 
     def joins(word: str, after: tuple[str, ...]) -> bool:  # across a clause's end within ``reach`` words
