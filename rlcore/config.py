@@ -64,6 +64,27 @@ def _coerce(cls_name: str, name: str, value: Any, annotation: Any) -> Any:
         raise RLCoreError(f"{cls_name} field {name!r} got {value!r}, which is not a valid {kind}.") from None
 
 
+# what other libraries and papers call rlcore's config fields: the suggestion for an unknown field
+# ("learning_rate" -> 'lr', which spelling alone would not find: difflib offers 'clip_range')
+FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("learning_rate", "learningrate", "step_size"), ("lr", "actor_lr", "critic_lr")),
+    **dict.fromkeys(("clip_param", "clip_epsilon", "clip_eps", "clip_ratio", "epsilon_clip"),
+                    ("clip_range",)),
+    **dict.fromkeys(("entropy_coef", "entropy_coeff", "entropy_weight", "ent_coeff"), ("ent_coef",)),
+    **dict.fromkeys(("value_coef", "value_loss_coef", "vf_coeff", "value_coeff"), ("vf_coef",)),
+    **dict.fromkeys(("num_epochs", "epochs", "ppo_epochs", "update_epochs"), ("n_epochs",)),
+    **dict.fromkeys(("minibatch_size", "mini_batch_size", "batch"), ("batch_size",)),
+    **dict.fromkeys(("discount", "discount_factor"), ("gamma",)),
+    **dict.fromkeys(("polyak", "soft_update_coef"), ("tau",)),
+    **dict.fromkeys(("num_steps", "rollout_length", "horizon"), ("n_steps",)),
+    **dict.fromkeys(("lam", "lambda", "gae_lam"), ("gae_lambda",)),
+    **dict.fromkeys(("replay_size", "memory_size", "buffer_capacity", "replay_buffer_size"),
+                    ("buffer_size",)),
+    **dict.fromkeys(("warmup_steps", "start_steps", "learning_start"), ("learning_starts",)),
+    **dict.fromkeys(("grad_clip", "max_grad", "clip_grad_norm"), ("max_grad_norm",)),
+}
+
+
 def build_config(cls: type, overrides: Any = None) -> Any:
     """An instance of config dataclass ``cls`` with ``overrides`` (dict, instance or None) applied.
 
@@ -80,7 +101,8 @@ def build_config(cls: type, overrides: Any = None) -> Any:
     values = {}
     for name, value in overrides.items():
         if name not in fields:
-            raise unknown(f"{cls.__name__.removesuffix('Config')} config field", name, fields, limit=40)
+            raise unknown(f"{cls.__name__.removesuffix('Config')} config field", name, fields, limit=40,
+                          synonyms=FIELD_SYNONYMS)
         values[name] = _coerce(cls.__name__, name, value, hints.get(name, fields[name].type))
     config = cls(**values)
     check = getattr(config, "validate", None)

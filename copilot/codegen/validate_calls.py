@@ -19,11 +19,12 @@ from typing import Any
 
 from copilot.codegen import catalog
 from copilot.codegen.errors import CodegenError
+from rlcore.config import FIELD_SYNONYMS
 from rlcore.errors import closest
 
 
-def _hint(name: str, accepted: Any) -> str:
-    near = closest(name, list(accepted))
+def _hint(name: str, accepted: Any, synonyms: Any = None) -> str:
+    near = closest(name, list(accepted), synonyms=synonyms)
     return f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
 
 
@@ -179,7 +180,7 @@ def _check_config_keys(checker: Any, node: ast.AST, algo: str, config: ast.AST |
         if not isinstance(name, str):
             continue
         if name not in fields:
-            checker.add(key, f"{algo} has no config field {name!r}{_hint(name, fields)}")
+            checker.add(key, f"{algo} has no config field {name!r}{_hint(name, fields, FIELD_SYNONYMS)}")
             continue
         literal = _const(value)
         if isinstance(literal, (int, float)) and not isinstance(literal, bool):
@@ -194,7 +195,8 @@ def _check_config_kwargs(checker: Any, node: ast.Call, dotted: str) -> None:
             fields = catalog.config_info(algo)
             for kw in node.keywords:
                 if kw.arg and kw.arg not in fields:
-                    checker.add(kw.value, f"{algo} has no config field {kw.arg!r}{_hint(kw.arg, fields)}")
+                    checker.add(kw.value, f"{algo} has no config field {kw.arg!r}"
+                                          f"{_hint(kw.arg, fields, FIELD_SYNONYMS)}")
             return
 
 

@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from rlcore.config import FIELD_SYNONYMS
 from rlcore.errors import RLCoreError, unknown
 
 KINDS = ("log", "float", "int", "choice")
@@ -116,7 +117,7 @@ def check_params(algo: str, params: list[Param], fixed: dict[str, Any] | None = 
     hints = typing.get_type_hints(cls)
     for p in params:
         if p.name not in fields:
-            raise unknown(f"{algo} config field", p.name, fields, limit=40)
+            raise unknown(f"{algo} config field", p.name, fields, limit=40, synonyms=FIELD_SYNONYMS)
         kind = _kind(hints, p.name)
         if kind.startswith("int") and p.kind in ("log", "float"):
             raise RLCoreError(

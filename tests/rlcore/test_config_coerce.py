@@ -36,3 +36,12 @@ def test_build_config_reports_a_bad_value_in_one_sentence():
     with pytest.raises(RLCoreError) as err:
         make_agent("ppo", "CartPole-v1", dict(n_steps="2.5"))
     assert str(err.value) == "PPOConfig field 'n_steps' got '2.5', which is not a valid int."
+
+
+@pytest.mark.parametrize("algo,name,meant", [
+    ("ppo", "learning_rate", "'lr'"), ("td3", "learning_rate", "'lr', 'actor_lr'"), ("ppo", "clip_param", "'clip_range'"),
+    ("dqn", "replay_size", "'buffer_size'"), ("ppo", "batchsize", "'batch_size'")])
+def test_an_unknown_field_suggests_what_other_libraries_call_it_first(algo, name, meant):
+    # "learning_rate" only looks like 'clip_range' to difflib; users mean PPO's `lr`
+    with pytest.raises(RLCoreError, match=rf"Unknown \w+ config field '{name}' \(did you mean {meant}"):
+        make_agent(algo, "Pendulum-v1" if algo == "td3" else "CartPole-v1", config={name: 1})

@@ -77,11 +77,12 @@ def test_unknown_rlcore_names_get_the_closest_valid_name():
 
 
 def test_config_dict_bound_to_a_name_is_checked():
-    src = ("from rlcore import make_agent\nCONFIG = {'gamma': 1.5, 'batchsize': 3}\n"
+    src = ("from rlcore import make_agent\nCONFIG = {'gamma': 1.5, 'batchsize': 3, 'learning_rate': 1e-3}\n"
            "agent = make_agent('dqn', 'CartPole-v1', CONFIG)\nagent.train(100, outt='.')\n")
     found = _problems(src)
     assert any("'gamma' = 1.5: it must be at most 1" in p for p in found)
     assert any("no config field 'batchsize' (did you mean 'batch_size'" in p for p in found)
+    assert any("no config field 'learning_rate' (did you mean 'lr'" in p for p in found)  # DQN's name for it
     assert any("train() has no option 'outt' (did you mean 'out'?)" in p for p in found)
 
 
