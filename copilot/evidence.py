@@ -309,10 +309,30 @@ NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|
                        r"|once|if|after|then)\b)|[?;]\s+(?=\S)", re.I)
 
 
+# what a part must hold to ask something: a "?", or a question word or a request opening one of its
+# clauses ("..., do i lower clip_range or something else", "prints 2. what did i do wrong")
+ASKS = re.compile(r"\?|(?:^|[.,;:!(]\s*|\b(?:and|or|but|so)\s+)(?:what|what's|whats|how|why|which|where|who"
+                  r"|when|does|do|did|is|are|was|were|can|could|should|would|will|any|tell|explain|show"
+                  r"|list|give)\b", re.I)
+
+
+def _next_part(question: str) -> re.Match | None:
+    """Where ``question``'s second part begins; None when it asks one thing. A "?" in a code span
+    or a shell's ``$?`` begins nothing, and neither does a part that asks nothing: "does the torch
+    backend work for LunarLander? tried it with 64 envs and got an error" is one question with its
+    context."""
+    for m in NEXT_PART.finditer(question):
+        before = question[:m.start() + 1]
+        if before.count("`") % 2 or before.endswith("$?"):
+            continue
+        return m if ASKS.search(question[m.end():]) else None
+    return None
+
+
 def first_part(question: str) -> str:
     """The first of the questions ``question`` asks ("what are rlcore's fused update kernels"
     of "..., and what happens if my run uses CUDA?"); the whole question when it asks one."""
-    m = NEXT_PART.search(question)
+    m = _next_part(question)
     return question[:m.start()] if m else question
 
 
@@ -323,7 +343,7 @@ def later_part(question: str) -> str:
     """What ``question`` asks after its first part, read with the first part's topic words when
     it refers back to them or names nothing the first part does not ("how do I switch them on
     for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
-    m = NEXT_PART.search(question)
+    m = _next_part(question)
     rest = question[m.end():].strip() if m else ""
     if len(_content_tokens(rest)) < 2:
         return ""
