@@ -309,23 +309,13 @@ NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|
                        r"|once|if|after|then)\b)|[?;]\s+(?=\S)", re.I)
 
 
-# what a part must hold to ask something: a "?", or a question word or a request opening one of its
-# clauses ("..., do i lower clip_range or something else", "prints 2. what did i do wrong")
-ASKS = re.compile(r"\?|(?:^|[.,;:!(]\s*|\b(?:and|or|but|so)\s+)(?:what|what's|whats|how|why|which|where|who"
-                  r"|when|does|do|did|is|are|was|were|can|could|should|would|will|any|tell|explain|show"
-                  r"|list|give)\b", re.I)
-
-
 def _next_part(question: str) -> re.Match | None:
     """Where ``question``'s second part begins; None when it asks one thing. A "?" in a code span
-    or a shell's ``$?`` begins nothing, and neither does a part that asks nothing: "does the torch
-    backend work for LunarLander? tried it with 64 envs and got an error" is one question with its
-    context."""
+    or a shell's ``$?`` ("..., echo $? prints 2. what did i do wrong") begins nothing."""
     for m in NEXT_PART.finditer(question):
         before = question[:m.start() + 1]
-        if before.count("`") % 2 or before.endswith("$?"):
-            continue
-        return m if ASKS.search(question[m.end():]) else None
+        if not (before.count("`") % 2 or before.endswith("$?")):
+            return m
     return None
 
 

@@ -713,15 +713,12 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
                       "frame_stack=4?") == "and can I combine pixels=True with frame_stack=4?"
     assert later_part("TD3 vs DDPG for pendulum: which one? and what does TD3 change?") == (
         "and what does TD3 change? (TD3 DDPG)")
-    # what follows a "?" and asks nothing is the question's context, not a second question; the "?"
-    # of a shell's `$?` or of a code span ends no part
+    # the "?" of a shell's `$?` or of a code span ends no part
     from copilot.evidence import first_part
-    context = "does the torch backend work for LunarLander? tried it with 64 envs and got an error right away"
-    assert later_part(context) == "" and first_part(context) == context
     shell = "ran `train --set lr=3e-4` and it dies, echo $? prints 2. what did i do wrong"
     assert later_part(shell) == "" and first_part(shell) == shell
-    assert later_part("is `x?` set by `--set x?=1`? or do I pass it to make_agent") != ""
-    assert later_part("is clip_range gradient clipping? my grads blow up, do i lower clip_range or something else")
+    assert later_part("is `x?` set by `--set x?=1`? or do I pass it to make_agent").startswith(
+        "or do I pass it to make_agent")
     define = ["An n-step return sums the next n rewards before it bootstraps.", "N-step returns lower the bias.",
               "N-step returns raise the variance a little."]
     switch = "Set storage to nstep_replay with n_step in storage_kwargs to switch it on for DQN."
