@@ -252,6 +252,7 @@ class Index:
         self._kinds = np.array([k or "" for k in table.get("kind", [])], dtype=str)
         self._names: dict[str, set[str]] | None = None  # the corpus's acronyms, read on first use
         self._lower: str | None = None  # the corpus text in lower case, joined on first use
+        self._head_text: str | None = None  # every chunk's heading path in lower case, joined on first use
         self._capitals: set[str] | None = None  # the words the corpus writes in capitals, read on first use
 
     def _corpus_text(self) -> str:
@@ -441,6 +442,15 @@ class Index:
         if self._lower is None:
             self._lower = self._corpus_text().lower()
         return self._lower
+
+    def headed(self, name: str) -> bool:
+        """Whether some chunk's heading path names ``name`` (a whole word, case aside): a subject
+        the docs give a page or a section of their own (PPO), not one they name only in passing
+        ("model-based (Dreamer) learners")."""
+        self._fresh()
+        if self._head_text is None:
+            self._head_text = "\n".join(t or "" for t in self._table.get("title") or []).lower()
+        return re.search(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", self._head_text) is not None
 
     def mentions(self, text: str) -> bool:
         """Whether some chunk holds ``text`` as written, case aside (a CLI flag: "--record-video")."""

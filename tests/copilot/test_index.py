@@ -304,6 +304,13 @@ def test_the_index_knows_a_hyphenated_word_written_any_way(world):
     assert not index.knows("two-step") and not index.knows("go-explore")
 
 
+def test_the_index_knows_which_names_a_heading_is_about(world):
+    # a subject with a page or section of its own is documented, wherever else it is only listed
+    _, index = world
+    assert index.headed("PPO") and index.headed("ppo")  # "PPO clipped surrogate objective"
+    assert not index.headed("Dreamer") and not index.headed("PP")  # a whole word, not a piece of one
+
+
 def test_a_query_is_mended_word_by_word_and_names_are_left_alone(world):
     _, index = world
     assert index.correct("How does PPO clip the probabilty ratio?") == "How does PPO clip the probability ratio?"
