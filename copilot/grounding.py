@@ -738,9 +738,15 @@ def lead_in(question: str) -> str:
 SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory")}
 
 
+# an acronym joined to a plain word names the acronym's thing: "OOM-killed", "GPU-bound"
+MODIFIED = re.compile(r"^([A-Z][A-Z0-9]+)-[a-z]+$")
+
+
 def said_as(term: str, text: str) -> bool:
     """Whether lower-case ``text`` has the docs' word for ``term`` ("memory grows" for "RAM
-    keeps growing")."""
+    keeps growing", and for "got OOM-killed")."""
+    if m := MODIFIED.match(term):
+        term = m.group(1)
     return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
 
 
@@ -752,7 +758,7 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     missing = []
     for term in key_terms(question):
         t = term.lower()
-        if said_as(t, haystack):
+        if said_as(term, haystack):
             continue
         stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
         if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack) and not (

@@ -341,6 +341,10 @@ def test_a_name_the_sources_mention_only_in_brackets_is_not_covered():
             'Call `make_env("ALE/Pong-v5")` to train.']
     assert passing_terms("Training on ALE/Pong-v5: why are returns tiny?", code[:1], code[1:2]) == []
     assert passing_terms("Training on ALE/Pong-v5: why are returns tiny?", code[:1], code[2:]) == []
+    # an acronym joined to a plain word names the acronym's thing, as the docs say it
+    from copilot.grounding import missing_terms
+    assert missing_terms("my run got OOM-killed: how big is the buffer?", ["the buffer's memory"]) == []
+    assert missing_terms("is QMIX-style mixing in rlcore?", ["the buffer's memory"]) == ["QMIX-style"]
     assert decline("How does Dreamer learn a world model?", ["Dreamer"], in_passing=True).endswith(
         "the sources found mention Dreamer only in passing.")
 
