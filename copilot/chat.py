@@ -237,10 +237,8 @@ class Copilot:
                                 if hasattr(self.index, "knows") else []))
         state["in_passing"] = False
         if not state["missing"]:  # a name no source mentions, or only in brackets ("(Dreamer)")
-            named = passing_terms(state["question"], [h.title for h in hits], [h.text for h in hits])
-            # a name these sources list in brackets ("On-policy agents (PPO, A2C) ...") that a page or
-            # section of the docs is about is documented: only one named nowhere else is in passing
-            named = [(t, n) for t, n in named if not (hasattr(self.index, "headed") and self.index.headed(t))]
+            named = passing_terms(state["question"], [h.title for h in hits], [h.text for h in hits],
+                                  getattr(self.index, "headed", None))
             state["missing"] = [t for t, n in named if n == 0] or [t for t, _ in named]
             state["in_passing"] = bool(named) and all(n for _, n in named)
         # a name the docs hold, said only in the user's account of their situation ("I exported a

@@ -943,11 +943,14 @@ def context_terms(question: str) -> set[str]:
     return {t for p in told for t in key_terms(p) + CAPITALISED.findall(p)} - said
 
 
-def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) -> list[tuple[str, int]]:
+def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str],
+                  headed: Callable[[str], bool] | None = None) -> list[tuple[str, int]]:
     """The names of ``question`` (its key terms and capitalised words, identifiers aside)
     that no source's title mentions and that the sources' texts mention only in brackets, if
     at all, each with its number of mentions: a source that lists "model-based (Dreamer)
-    learners" among RE3's results does not document Dreamer."""
+    learners" among RE3's results does not document Dreamer. ``headed``: whether a page or
+    section of the docs is about a name; one that is ("On-policy agents (PPO, A2C) ..." beside
+    PPO's own pages) is documented, not mentioned in passing."""
     out = []
     first = first_part(question)
     for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
@@ -956,7 +959,7 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str]) ->
         if term not in first and any(term.lower() in t.lower() for t in texts):
             continue  # what a later part asks about ("..., and what happens on CUDA?"), said in passing
         pattern = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}")
-        if any(pattern.search(t.lower()) for t in titles):
+        if any(pattern.search(t.lower()) for t in titles) or (headed is not None and headed(term)):
             continue
         spots = [(t, m.start()) for t in texts for m in pattern.finditer(t.lower())]
         if all(_in_brackets(t, pos) and not _in_code(t, pos) for t, pos in spots):

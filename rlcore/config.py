@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Iterable
 from typing import Any
 
 from rlcore.errors import RLCoreError, unknown
@@ -85,6 +86,12 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+def unknown_field(owner: str, name: str, fields: Iterable[str]) -> RLCoreError:
+    """The one-sentence error for a config field ``owner`` (an algorithm) lacks, suggesting what
+    other libraries' name for it means here first (:data:`FIELD_SYNONYMS`)."""
+    return unknown(f"{owner} config field", name, fields, limit=40, synonyms=FIELD_SYNONYMS)
+
+
 def build_config(cls: type, overrides: Any = None) -> Any:
     """An instance of config dataclass ``cls`` with ``overrides`` (dict, instance or None) applied.
 
@@ -101,8 +108,7 @@ def build_config(cls: type, overrides: Any = None) -> Any:
     values = {}
     for name, value in overrides.items():
         if name not in fields:
-            raise unknown(f"{cls.__name__.removesuffix('Config')} config field", name, fields, limit=40,
-                          synonyms=FIELD_SYNONYMS)
+            raise unknown_field(cls.__name__.removesuffix("Config"), name, fields)
         values[name] = _coerce(cls.__name__, name, value, hints.get(name, fields[name].type))
     config = cls(**values)
     check = getattr(config, "validate", None)

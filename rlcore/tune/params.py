@@ -13,8 +13,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from rlcore.config import FIELD_SYNONYMS
-from rlcore.errors import RLCoreError, unknown
+from rlcore.config import unknown_field
+from rlcore.errors import RLCoreError
 
 KINDS = ("log", "float", "int", "choice")
 FORMS = "name=log:LO:HI, name=float:LO:HI, name=int:LO:HI or name=choice:a,b,c"
@@ -117,7 +117,7 @@ def check_params(algo: str, params: list[Param], fixed: dict[str, Any] | None = 
     hints = typing.get_type_hints(cls)
     for p in params:
         if p.name not in fields:
-            raise unknown(f"{algo} config field", p.name, fields, limit=40, synonyms=FIELD_SYNONYMS)
+            raise unknown_field(algo, p.name, fields)
         kind = _kind(hints, p.name)
         if kind.startswith("int") and p.kind in ("log", "float"):
             raise RLCoreError(
