@@ -29,10 +29,11 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, WHY_QUESTION, Eviden
                               has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
-                               complete_sentences, content_tokens, context_terms, decline, is_chinese, lead_in, leads_in,
-                               missing_terms, next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
-                               unknown_flags, unknown_subject, unknown_target, unknown_words, unmentioned_feature,
-                               value_sentence, when_sentence, why_sentence)
+                               complete_sentences, content_tokens, context_terms, decline, defined_names, is_chinese,
+                               lead_in, leads_in, left_off_list, missing_terms, next_sentence, passing_terms, quoted,
+                               repeats, restore_case, source_first, unknown_flags, unknown_subject, unknown_target,
+                               unknown_variant, unknown_words, unmentioned_feature, value_sentence, when_sentence,
+                               why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
 
@@ -246,6 +247,11 @@ class Copilot:
         context = context_terms(state["question"])
         state["missing"] = [t for t in state["missing"]
                             if not (t in context and hasattr(self.index, "knows") and self.index.knows(t.lower()))]
+        # nor is a name the user's own code defines, nor an environment the docs know that the
+        # sources' list of environment ids leaves out ("pixels for LunarLander?": the list answers)
+        own = defined_names(state["question"])
+        state["missing"] = [t for t in state["missing"] if t not in own and not (
+            hasattr(self.index, "mentions") and left_off_list(t, texts, self.index.mentions))]
         state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
         # a word no chunk holds, said only in the user's account of their situation ("(machine
@@ -254,6 +260,8 @@ class Copilot:
         state["unknown"] = unknown_words(asked, self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
+        if state["covered"] and (variant := unknown_variant(asked, state["unknown"], self.index.mentions)):
+            state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
         if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):

@@ -309,14 +309,25 @@ NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|when|why|which|where|does|do|
                        r"|once|if|after|then)\b)|[?;]\s+(?=\S)", re.I)
 
 
+# "(1) how many seeds ..., and (2) the report shows ... what does that tell me?": numbered parts
+FIRST_ITEM = re.compile(r"(?:^|[\s:])(?:\(1\)|1\))\s")
+SECOND_ITEM = re.compile(r"[,;.]?\s+(?:and\s+)?(?:\(2\)|2\))\s+(?=\S)")
+
+
 def _next_part(question: str) -> re.Match | None:
     """Where ``question``'s second part begins; None when it asks one thing. A "?" in a code span
-    or a shell's ``$?`` ("..., echo $? prints 2. what did i do wrong") begins nothing."""
+    or a shell's ``$?`` ("..., echo $? prints 2. what did i do wrong") begins nothing; a part
+    numbered "(2)" or "2)" after one numbered "(1)" or "1)" begins there."""
+    found = None
     for m in NEXT_PART.finditer(question):
         before = question[:m.start() + 1]
         if not (before.count("`") % 2 or before.endswith("$?")):
-            return m
-    return None
+            found = m
+            break
+    item = SECOND_ITEM.search(question)
+    if item and FIRST_ITEM.search(question[:item.start()]) and (found is None or item.start() < found.start()):
+        return item
+    return found
 
 
 def first_part(question: str) -> str:

@@ -97,6 +97,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "分类分布": ("categorical distribution",), "对数概率": ("log probability", "log_prob"),
     "数据增强": ("data augmentation", "augmentation"), "随机平移": ("random shift",),
     "图像": ("image", "pixels"), "像素": ("pixels",), "帧堆叠": ("frame stacking",),
+    "格式": ("format",), "形状": ("shape",), "维度": ("dimension", "shape"),
     "内在奖励": ("intrinsic reward",), "好奇心": ("curiosity", "ICM"),
     "随机网络蒸馏": ("random network distillation", "RND"), "内在动机": ("intrinsic motivation",),
     "世界模型": ("world model",), "表示学习": ("representation learning",),

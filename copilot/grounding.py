@@ -863,6 +863,57 @@ def unknown_words(question: str, knows: Callable[[str], bool]) -> list[str]:
                               and w not in BARE_CONTRACTIONS and not knows(w)))
 
 
+# the names a user's own code gives: `@register("encoders", "ln_mlp")`, `register(id="Grid-v0")`,
+# `class LnMLP`, `def shaped_reward`
+DEFINED = re.compile(r"""\bregister\(\s*(?:["'][^"'\n]*["']\s*,\s*)?(?:id\s*=\s*)?["']([^"'\n]+)["']"""
+                     r"|\b(?:class|def)\s+([A-Za-z_]\w*)")
+
+
+def defined_names(question: str) -> set[str]:
+    """The names that the code pasted into ``question`` defines for itself: a user's own key
+    is no name the docs could lack ("I re-ran the cell with `@register("encoders", "ln_mlp")`
+    and now it raises ValueError")."""
+    return {g for m in DEFINED.finditer(question) for g in m.groups() if g}
+
+
+# an environment id as the docs write it: `CartPole-v1`, `ALE/Breakout-v5`
+ENV_ID = re.compile(r"(?<![\w/-])(?:[A-Z][A-Za-z0-9]*/)?[A-Z][A-Za-z0-9]+-v\d+\b")
+
+
+def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], bool]) -> bool:
+    """Whether ``term`` is an environment the docs know (``mentions``: whether the corpus holds
+    a text, "lunarlander-v") that a sentence of ``texts`` listing three or more environment ids
+    leaves out: "can I get pixels for LunarLander?" is answered by the list of the ids that
+    have them, not declined as a name no source mentions."""
+    if not re.fullmatch(r"(?:[A-Z][A-Za-z0-9]*/)?[A-Z][A-Za-z0-9]+(?:-v\d+)?", term):
+        return False
+    if not mentions(re.sub(r"-v\d+$", "", term).lower() + "-v"):
+        return False
+    return any(len(set(ENV_ID.findall(s))) >= 3 for t in texts for s in SENTENCE_END.split(t))
+
+
+# a phrase the docs use, read with a word before it that no chunk holds: "hindsight experience
+# replay" is a method of its own, not the docs' experience replay
+def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[str], bool]) -> list[str]:
+    """For each word of ``unknown`` (words no chunk holds) that stands right before two
+    content words the docs use together, that three-word name ("hindsight experience
+    replay"): the question asks about a variant the docs do not describe, however close
+    their passages on the plain phrase are."""
+    out = []
+    for word in unknown:
+        if len(word) < 5 or ADVERB.match(word):
+            continue
+        m = re.search(rf"(?<![\w-]){re.escape(word)}\s+([a-z][a-z-]+)\s+([a-z][a-z-]+)", question, re.I)
+        if not m:
+            continue
+        first, second = m.group(1).lower(), m.group(2).lower()
+        if any(w in STOP or w in GENERIC or len(w) < 4 for w in (first, second)):
+            continue
+        if mentions(f"{first} {second}"):
+            out.append(f"{word} {m.group(1)} {m.group(2)}")
+    return out
+
+
 # "how do I send metrics to Weights & Biases (wandb)?": what the user wants things sent to,
 # done with or run under, and any name given in brackets
 TARGET = re.compile(r"\b(?:to|into|with|using|via|through|on|under)\s+((?:[\w&.+-]+\s*){1,4})\??\s*$"

@@ -719,6 +719,13 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     assert later_part(shell) == "" and first_part(shell) == shell
     assert later_part("is `x?` set by `--set x?=1`? or do I pass it to make_agent").startswith(
         "or do I pass it to make_agent")
+    # parts numbered "(1) ..., and (2) ..." are two parts even where no "?" or "and what" parts them
+    numbered = ("Two things: (1) how many seeds is enough for claims we publish, and (2) the report shows "
+                "P(PPO > A2C) = 0.5, what does that number tell me?")
+    assert first_part(numbered) == "Two things: (1) how many seeds is enough for claims we publish"
+    assert later_part(numbered) == "the report shows P(PPO > A2C) = 0.5, what does that number tell me?"
+    assert later_part("I tried lr values 1) high and 2) low") == ""  # no part of its own that asks
+    assert later_part("set it to 1) and 2) both") == ""
     define = ["An n-step return sums the next n rewards before it bootstraps.", "N-step returns lower the bias.",
               "N-step returns raise the variance a little."]
     switch = "Set storage to nstep_replay with n_step in storage_kwargs to switch it on for DQN."

@@ -800,3 +800,40 @@ def test_a_sentence_that_only_counts_what_follows_is_not_an_answers_lead():
     quotes = [(1, "NGU combines two novelty signals."),
               (1, "NGU multiplies its episodic bonus by a lifelong factor from RND, clipped to [1, L].")]
     assert choose_extract("How does NGU combine episodic and lifelong novelty?", quotes)[0] == quotes[1]
+
+
+def test_a_name_the_users_own_code_defines_is_no_name_the_docs_lack():
+    from copilot.grounding import defined_names
+
+    question = ('I re-ran the cell with @register("encoders", "ln_mlp") and now it raises ValueError: '
+                "the key is taken. class LnMLP is unchanged")
+    assert defined_names(question) == {"ln_mlp", "LnMLP"}
+    assert defined_names("gymnasium.register(id='GridWorld-v0', entry_point=...) then make_env fails") == {
+        "GridWorld-v0"}
+    assert defined_names("is there a `--wandb` flag, or a WandbLogger in rlcore?") == set()
+
+
+def test_an_environment_a_list_of_ids_leaves_out_is_answered_by_that_list():
+    from copilot.grounding import left_off_list
+
+    corpus = "lunarlander-v3 (16 envs) ... ale/breakout-v5 ... `cartpole-v1`".lower()
+    listing = ["`make_env(env_id, pixels=True)` turns `Pendulum-v1`, `CartPole-v1`, `MountainCar-v0` or "
+               "`Acrobot-v1` into an image task. Other env ids are refused."]
+    assert left_off_list("LunarLander", listing, corpus.__contains__)
+    assert left_off_list("ALE/Breakout-v5", listing, corpus.__contains__)
+    # an environment the docs never name, a name that is no environment, or sources with no list
+    assert not left_off_list("HalfCheetah", listing, corpus.__contains__)
+    assert not left_off_list("DreamerV3", listing, corpus.__contains__)
+    assert not left_off_list("LunarLander", ["Pixels work for `Pendulum-v1` only."], corpus.__contains__)
+
+
+def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack():
+    from copilot.grounding import unknown_variant
+
+    corpus = "experience replay stores past transitions in a replay buffer"
+    question = "how does hindsight experience replay relabel goals?"
+    assert unknown_variant(question, ["hindsight"], corpus.__contains__) == ["hindsight experience replay"]
+    # an unknown word before words the docs never use together, or before a stop word, is no variant
+    assert unknown_variant("my sourdough starter replay is slow", ["sourdough"], corpus.__contains__) == []
+    assert unknown_variant("jupyter problem. I re-ran the cell", ["jupyter"], corpus.__contains__) == []
+    assert unknown_variant("is weirdly experience replay slow?", ["weirdly"], corpus.__contains__) == []
