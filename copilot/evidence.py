@@ -809,6 +809,42 @@ def with_antecedents(units: list[Unit], chosen: list[Unit], cost: Callable[[str]
     return chosen
 
 
+# a short sentence that counts what the next sentences say: "Two flags play different roles."
+COUNTED = {"two": 2, "three": 3, "four": 4}
+
+
+def _counted(u: Unit, by_place: dict[tuple[int, int], Unit]) -> list[Unit]:
+    """The sentences that a short sentence counting them introduces, when the source goes on
+    with that many prose sentences ("Two flags play different roles. `terminated_t` ... removes
+    the bootstrap. Any episode end ... stops the accumulation ..."); [] otherwise."""
+    words = prose(u.text).split()
+    m = re.search(r"\b(" + "|".join(COUNTED) + r")\b", u.text, re.I)
+    if not m or len(words) >= ANSWER_WORDS or u.text.rstrip().endswith(":"):
+        return []
+    after = [by_place.get((u.source, u.order + i)) for i in range(1, COUNTED[m.group(1).lower()] + 1)]
+    if any(a is None or has_code(a.text) or LIST_MARKER.match(a.text) for a in after):
+        return []
+    return after
+
+
+def with_counted(units: list[Unit], chosen: list[Unit], cost: Callable[[str], int], budget: int,
+                 best: int = 3, keep: Sequence[Unit] = ()) -> list[Unit]:
+    """``chosen`` with the sentences that each of its ``best`` units counts ("NGU combines two
+    novelty signals." and the two that name them), in place of the weakest units (never those
+    of ``keep``)."""
+    by_place = {(u.source, u.order): u for u in units}
+    for u in list(chosen[:best]):
+        after = _counted(u, by_place)
+        for nxt in after:
+            if any(nxt is c for c in chosen):
+                continue
+            kept = _room(chosen, cost(nxt.text) + 1, budget, cost, keep=[u, *after, *keep])
+            if kept is None:
+                break
+            chosen = kept + [nxt]
+    return chosen
+
+
 def select(units: list[Unit], cost: Callable[[str], int], budget: int,
            max_sources: int | None = None) -> list[Unit]:
     """Best-scoring units whose token cost fits ``budget`` (at least one unit), drawn from at
@@ -886,7 +922,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
                 chosen = kept + [extra] if kept is not None else chosen
-        return chosen
+        return with_counted(units, chosen, count_tokens, left, keep=extras)
 
     def title_cost(sources: Iterable[int]) -> int:
         return sum(count_tokens(hits[s].title) + 4 for s in set(sources))
@@ -911,6 +947,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     # a sentence about another method is context for the model, not a quote for the answer
     placed = {(u.source, u.order): u for u in chosen}
     said = {id(u): f"{prev.text} {u.text}" if (prev := _antecedent(u, placed, asked)) else u.text for u in chosen}
+    for u in chosen:  # "Two flags play different roles." is quoted with the two it counts
+        if (after := _counted(u, placed)) and all(any(a is c for c in chosen) for a in after):
+            said[id(u)] = " ".join([u.text] + [a.text for a in after])
     quotes = [(position[u.source], said[id(u)]) for u in [u for u in quotable if not u.elsewhere] or quotable]
     # an example is shown when it ranks among the best units and is as close in meaning to the
     # question as any of them (an example that merely shares its words is not "how")

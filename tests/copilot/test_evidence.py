@@ -841,3 +841,25 @@ def test_a_source_is_on_the_first_parts_topic_when_it_names_what_that_part_names
     assert on_first_topic(question, "Exporting to ONNX: the file is policy.onnx.")
     assert not on_first_topic(question, "C export: the default file is policy.h.")
     assert on_first_topic("what is observation normalisation, and when should I use it?", "Anything at all.")
+
+
+def test_a_short_sentence_that_counts_what_follows_is_quoted_with_what_it_counts():
+    lead = "Two flags play different roles."
+    ends = "`terminated` removes the bootstrap of the next value."
+    stops = "Any episode end stops the accumulation across the boundary."
+    other = "GAE values go stale as the critic changes during several epochs, which is accepted in practice."
+    hits = [FakeHit("GAE: the recursion", " ".join([lead, ends, stops])), FakeHit("GAE: pitfalls", other)]
+    table = {lead: [1.0, 0.0], ends: [0.1, 1.0], stops: [0.1, 1.0], other: [0.6, 0.8],
+             "GAE: the recursion": [0.0, 1.0], "GAE: pitfalls": [0.0, 1.0]}
+    embed = lambda texts: np.array([table[t] for t in texts], np.float32)  # noqa: E731
+    question = "why does GAE need two flags, terminated and done?"
+    ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
+                        count_tokens=words, budget=60)
+    assert (1, " ".join([lead, ends, stops])) in ev.quotes  # the two sentences it counts come with it
+    assert any(stops in text for _, text in ev.blocks)
+    # a short sentence that counts nothing is quoted as it stands
+    from copilot.evidence import Unit, _counted
+    by_place = {(0, 0): Unit(0, 0, "Flags play roles."), (0, 1): Unit(0, 1, ends)}
+    assert _counted(by_place[(0, 0)], by_place) == []
+    by_place[(0, 0)] = Unit(0, 0, lead)
+    assert _counted(by_place[(0, 0)], by_place) == []  # the source does not go on with two sentences
