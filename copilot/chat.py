@@ -26,7 +26,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, flags,
-                              first_part, has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
+                              has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
                                complete_sentences, content_tokens, context_terms, decline, defined_names, is_chinese,
@@ -350,7 +350,6 @@ class Copilot:
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
         state["second"] = evidence.second if in_kept(evidence.second, kept) else None
-        state["first"] = evidence.first if in_kept(evidence.first, kept) else None
         state["sides"] = [(side, other, said) for side, other, said in evidence.sides if in_kept(said, kept)]
         state["code"] = evidence.code if in_kept(evidence.code, kept) else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
@@ -424,12 +423,6 @@ class Copilot:
                 if (later := state.get("second")) and shown and not repeats(later[1], shown, LATER_OVERLAP):
                     shown.append(quoted(question, *later))
                     yield " " + cited(shown[-1])
-                # "is the `return` column raw? and what window does the moving average use?": the
-                # first part's answer, when every sentence shown speaks to the later part
-                if (earlier := state.get("first")) and shown and not repeats(earlier[1], shown, LATER_OVERLAP) \
-                        and self._all_later(question, shown):
-                    shown.append(quoted(question, *earlier))
-                    yield " " + cited(shown[-1])
                 # "dueling vs double dqn": what each of the two things is, when no sentence said it
                 for side, other, said in state.get("sides", []) if shown else []:
                     if not any(speaks_of(s.sentence, side, other) for s in shown) and not repeats(said[1], shown,
@@ -465,15 +458,6 @@ class Copilot:
                                  self._similarity(question))
             if more is not None:
                 yield quoted(question, *more)
-
-    def _all_later(self, question: str, shown: Sequence[Support]) -> bool:
-        """Whether every sentence of ``shown`` is closer in meaning to ``question``'s later part
-        than to its first; False without an embedder."""
-        rest = later_part(question)
-        first, later = self._similarity(first_part(question)), self._similarity(rest) if rest else None
-        if first is None or later is None:
-            return False
-        return all(later(s.sentence) > first(s.sentence) for s in shown)
 
     def _similarity(self, question: str) -> Callable[[str], float] | None:
         """A sentence's embedding cosine to ``question``; None without an embedder."""

@@ -151,8 +151,6 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
                                            ("atari", "ale"), ("fail", "crash"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
-# ... and to its first part, read without the setting (shorter, so its cosines run lower)
-FIRST_COSINE = 0.35
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -884,7 +882,6 @@ class Evidence:
     second: tuple[int, str] | None = None  # the sentence that answers a two-part question's later part
     # for a question comparing two things: (the thing, the other, the sentence that best says what it is)
     sides: list[tuple[str, str, tuple[int, str]]] = field(default_factory=list)
-    first: tuple[int, str] | None = None  # the sentence that answers a two-part question's first part
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -905,8 +902,6 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
     second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
-    first = _first_answer(question, units, embed, embed_query, len(hits), signals) if second is not None else None
-    first = first if first is not second else None
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -917,7 +912,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         chosen = select(units, count_tokens, left, max_sources)
         chosen = complete(question, units, chosen, count_tokens, left)
         chosen = with_antecedents(units, chosen, count_tokens, left, asked)
-        extras = [u for u in [second, first] + [u for _, _, u in sides] if u is not None]
+        extras = [u for u in [second] + [u for _, _, u in sides] if u is not None]
         for extra in extras:
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
@@ -960,12 +955,10 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
                  and u.cosine >= closest - CODE_COSINE), None)
     later = ((position[second.source], said[id(second)]) if second is not None and any(u is second for u in chosen)
              else None)
-    earlier = ((position[first.source], said[id(first)]) if first is not None and any(u is first for u in chosen)
-               else None)
     told = [(side, other, (position[u.source], said[id(u)])) for side, other, u in sides if any(u is c for c in chosen)]
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
                     frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers},
-                    later, told, earlier)
+                    later, told)
 
 
 def on_first_topic(question: str, text: str) -> bool:
@@ -1007,28 +1000,6 @@ def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]],
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
            and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
-
-
-def _first_answer(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
-    """The unit that best answers the first part of a two-part ``question`` (:func:`first_part`),
-    scored as a question of its own: an answer that speaks only to the later part ("... and what
-    window does the moving average use?") still owes the first ("is the `return` column raw?")."""
-    # what it asks, without the user's account of their setting, which the later part shares
-    # ("looking at episodes.csv and curve.png. is the `return` column raw? and what window ...?")
-    part = first_part(question).rstrip(" ?？") + "?"
-    part = " ".join(_asked(part)) or part
-    copies = [Unit(u.source, u.order, u.text) for u in units]
-    score_units(part, copies, embed, np.asarray(embed_query(part), dtype=np.float32), n_hits, *signals)
-    fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
-           and not has_code(c.text) and c.cosine >= FIRST_COSINE]
-    return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
-
-
-def _asked(question: str) -> list[str]:
-    """The sentences of ``question`` that end with a question mark."""
-    parts = re.split(r"(?<=[.?!])\s+(?=[\w`'\"(])", question)
-    return [p.strip() for p in parts if p.strip().endswith(("?", "？"))]
 
 
 def _side_answers(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],

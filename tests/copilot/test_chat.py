@@ -315,22 +315,6 @@ def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_i
     assert "turns pruning off" in prompt_of(bot)
 
 
-def test_an_answer_that_speaks_only_to_the_later_part_also_quotes_the_first_parts_answer(tmp_path):
-    settings = indexed(tmp_path, {"logs.md": (
-        "# Run logs\n\n## episodes.csv\n\n`episodes.csv` has one row per finished episode. Its `return` column "
-        "is the undiscounted sum of raw rewards, before any reward scaling.\n\n## curve.png\n\nThe curve plots "
-        "each episode's return and a trailing moving average whose window is a twentieth of the episodes.\n")})
-    later_only = FakeLLM(["The moving average window is a twentieth of the episodes [1]."], name="later", n_ctx=2048)
-    question = ("looking at episodes.csv and curve.png. is the return column normalised or raw? and what window "
-                "does the moving average on the curve use?")
-    answer = Copilot(settings, llm=later_only).ask(question)
-    assert "twentieth" in answer.answer and "sum of raw rewards" in answer.answer
-    # an answer that already speaks to the first part gets no more
-    both = FakeLLM(["The return column is the undiscounted sum of raw rewards [1]. The moving average window is "
-                    "a twentieth of the episodes [1]."], name="both", n_ctx=2048)
-    assert Copilot(settings, llm=both).ask(question).answer.count("raw rewards") == 1
-
-
 def test_a_name_the_users_code_defines_or_an_environment_a_list_leaves_out_declines_nothing(tmp_path):
     settings = indexed(tmp_path, {
         "registry.md": "# Registry\n\n## Registering your own parts\n\nRegistering a different class under a "
