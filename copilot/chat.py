@@ -260,7 +260,8 @@ class Copilot:
         state["unknown"] = unknown_words(asked, self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
-        if state["covered"] and (variant := unknown_variant(asked, state["unknown"], self.index.mentions)):
+        if state["covered"] and hasattr(self.index, "mentions") and (
+                variant := unknown_variant(asked, state["unknown"], self.index.mentions)):
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
