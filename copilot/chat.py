@@ -249,9 +249,9 @@ class Copilot:
                             if not (t in context and hasattr(self.index, "knows") and self.index.knows(t.lower()))]
         # nor is a name the user's own code defines, nor an environment the docs know that the
         # sources' list of environment ids leaves out ("pixels for LunarLander?": the list answers)
-        own = defined_names(state["question"])
-        state["missing"] = [t for t in state["missing"] if t not in own and not (
-            hasattr(self.index, "mentions") and left_off_list(t, texts, self.index.mentions))]
+        own, mentions = defined_names(state["question"]), getattr(self.index, "mentions", None)
+        state["missing"] = [t for t in state["missing"] if t not in own
+                            and not (mentions and left_off_list(t, texts, mentions))]
         state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
         # a word no chunk holds, said only in the user's account of their situation ("(machine
@@ -260,8 +260,7 @@ class Copilot:
         state["unknown"] = unknown_words(asked, self.index.knows) if hasattr(self.index, "knows") else []
         if state["covered"] and (target := unknown_target(state["question"], state["unknown"])):
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
-        if state["covered"] and hasattr(self.index, "mentions") and (
-                variant := unknown_variant(asked, state["unknown"], self.index.mentions)):
+        if state["covered"] and mentions and (variant := unknown_variant(asked, state["unknown"], mentions)):
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)

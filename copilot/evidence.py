@@ -318,12 +318,8 @@ def _next_part(question: str) -> re.Match | None:
     """Where ``question``'s second part begins; None when it asks one thing. A "?" in a code span
     or a shell's ``$?`` ("..., echo $? prints 2. what did i do wrong") begins nothing; a part
     numbered "(2)" or "2)" after one numbered "(1)" or "1)" begins there."""
-    found = None
-    for m in NEXT_PART.finditer(question):
-        before = question[:m.start() + 1]
-        if not (before.count("`") % 2 or before.endswith("$?")):
-            found = m
-            break
+    found = next((m for m in NEXT_PART.finditer(question)
+                  if not ((before := question[:m.start() + 1]).count("`") % 2 or before.endswith("$?"))), None)
     item = SECOND_ITEM.search(question)
     if item and FIRST_ITEM.search(question[:item.start()]) and (found is None or item.start() < found.start()):
         return item
@@ -809,6 +805,7 @@ def with_antecedents(units: list[Unit], chosen: list[Unit], cost: Callable[[str]
 
 # a short sentence that counts what the next sentences say: "Two flags play different roles."
 COUNTED = {"two": 2, "three": 3, "four": 4}
+COUNT_WORD = re.compile(r"\b(" + "|".join(COUNTED) + r")\b", re.I)
 
 
 def _counted(u: Unit, by_place: dict[tuple[int, int], Unit]) -> list[Unit]:
@@ -816,7 +813,7 @@ def _counted(u: Unit, by_place: dict[tuple[int, int], Unit]) -> list[Unit]:
     with that many prose sentences ("Two flags play different roles. `terminated_t` ... removes
     the bootstrap. Any episode end ... stops the accumulation ..."); [] otherwise."""
     words = prose(u.text).split()
-    m = re.search(r"\b(" + "|".join(COUNTED) + r")\b", u.text, re.I)
+    m = COUNT_WORD.search(u.text)
     if not m or len(words) >= ANSWER_WORDS or u.text.rstrip().endswith(":"):
         return []
     after = [by_place.get((u.source, u.order + i)) for i in range(1, COUNTED[m.group(1).lower()] + 1)]

@@ -876,8 +876,9 @@ def defined_names(question: str) -> set[str]:
     return {g for m in DEFINED.finditer(question) for g in m.groups() if g}
 
 
-# an environment id as the docs write it: `CartPole-v1`, `ALE/Breakout-v5`
-ENV_ID = re.compile(r"(?<![\w/-])(?:[A-Z][A-Za-z0-9]*/)?[A-Z][A-Za-z0-9]+-v\d+\b")
+# an environment's name and its id as the docs write it: `CartPole-v1`, `ALE/Breakout-v5`
+ENV_NAME = r"(?:[A-Z][A-Za-z0-9]*/)?[A-Z][A-Za-z0-9]+"
+ENV_ID = re.compile(rf"(?<![\w/-]){ENV_NAME}-v\d+\b")
 
 
 def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], bool]) -> bool:
@@ -885,7 +886,7 @@ def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], boo
     a text, "lunarlander-v") that a sentence of ``texts`` listing three or more environment ids
     leaves out: "can I get pixels for LunarLander?" is answered by the list of the ids that
     have them, not declined as a name no source mentions."""
-    if not re.fullmatch(r"(?:[A-Z][A-Za-z0-9]*/)?[A-Z][A-Za-z0-9]+(?:-v\d+)?", term):
+    if not re.fullmatch(rf"{ENV_NAME}(?:-v\d+)?", term):
         return False
     if not mentions(re.sub(r"-v\d+$", "", term).lower() + "-v"):
         return False
