@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -29,7 +30,8 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, WHY_QUESTION, Eviden
                               has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
-                               complete_sentences, content_tokens, context_terms, decline, defined_names, is_chinese,
+                               complete_sentences, content_tokens, context_terms, decline, defined_names, denial_sentence,
+                               is_chinese,
                                lead_in, leads_in, left_off_list, missing_terms, next_sentence, passing_terms, quoted,
                                repeats, restore_case, source_first, unknown_flags, unknown_subject, unknown_target,
                                unknown_variant, unknown_words, unmentioned_feature, value_sentence, when_sentence,
@@ -306,13 +308,14 @@ class Copilot:
         return (hits[:1] + added + hits[1:])[:len(hits)]
 
     def _cover_names(self, question: str, hits: list, kinds: Any) -> list:
-        """``hits`` with room made for a method the question names beside others but none of
-        them mentions ("what is RE3 and when would I pick it over RND?" finds RE3's pages
-        only): its best hit, searched for with the other names taken out, comes second."""
+        """``hits`` with room made for a name the question gives that none of them mentions
+        (a method named beside others: "what is RE3 and when would I pick it over RND?" finds
+        RND's pages only; an environment family in a Chinese question): its best hit, searched
+        for with the other names taken out (or for the name alone), comes second."""
         names = key_terms(question)
         absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
                   if t in names and self.index.knows(t.lower())]
-        if len(names) < 2 or not absent:
+        if not absent:
             return hits
         added: list = []
         for term in absent:
@@ -320,8 +323,10 @@ class Copilot:
             for other in names:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
-            added += self._best_new(alone, COVER_DEPTH, kinds, hits + added,
-                                    lambda h: term.lower() in f"{h.title} {h.text}".lower())
+            names_it = lambda h: term.lower() in f"{h.title} {h.text}".lower()  # noqa: E731
+            # the name alone when the question's other words lead elsewhere
+            added += (self._best_new(alone, COVER_DEPTH, kinds, hits + added, names_it)
+                      or self._best_new(term, COVER_DEPTH, kinds, hits + added, names_it))
         return (hits[:1] + added + hits[1:])[:len(hits)]
 
     def _best_new(self, query: str, depth: int, kinds: Any, hits: list, fits: Callable[[Any], bool]) -> list:
@@ -398,10 +403,15 @@ class Copilot:
             if not extract:
                 yield decline(state.get("asked", question), state.get("missing") or (), state.get("in_passing", False))
                 continue
+            units = [(u.n, u.text) for u in state.get("units", [])]
             if is_chinese(question):  # the checker reads English: quote the sources
                 yield lead_in(question)
                 for n, text in extract:
                     shown.append(quoted(question, n, text))
+                    yield cited(shown[-1])
+                # "是不是先减去均值？": the source's denial of it
+                if (denial := denial_sentence(question, shown, units, expand(question).dense_query)) is not None:
+                    shown.append(quoted(question, *denial))
                     yield cited(shown[-1])
             else:
                 first = source_first(question, extract)
@@ -413,11 +423,17 @@ class Copilot:
                     shown.append(s)
                 # "what is X and when should I use it?", "what is the default k?", "why X?": a
                 # condition, a value or a reason the answer left out
-                for part in (when_sentence, value_sentence, value_sentence, why_sentence):  # two values at most
+                documents = {src.n: src.path for src in state.get("sources", [])}
+                for part in (partial(when_sentence, documents=documents), value_sentence, value_sentence,
+                             partial(why_sentence, documents=documents)):  # two values at most
                     more = part(question, shown, state.get("quotes", [])) if shown else None
                     if more is not None:
                         shown.append(quoted(question, *more))
                         yield " " + cited(shown[-1])
+                # "clip_range is the gradient clipping threshold, right?": the source's denial of it
+                if shown and (denial := denial_sentence(question, shown, units)) is not None:
+                    shown.append(quoted(question, *denial))
+                    yield " " + cited(shown[-1])
                 # "what are n-step returns, and how do I switch them on?": the sentence that answers
                 # the later part, when the answer has not said it
                 if (later := state.get("second")) and shown and not repeats(later[1], shown, LATER_OVERLAP):

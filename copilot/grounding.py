@@ -52,6 +52,7 @@ CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CJK = re.compile(r"[\u3400-\u9fff]")
+YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.!;:]?\s+(?=\S)", re.I)
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
 POINTER = re.compile(r"\b(this|these|those|it|they)\b", re.I)  # words that point to what came before
@@ -289,6 +290,10 @@ class Grounder:
     def check(self, raw: str, shown: Sequence[str] = ()) -> Support:
         """Check one answer sentence; ``shown`` holds the sentences already in the answer."""
         sentence, _cites = strip_citations(raw)
+        # a bare "Yes," or "No," is the model's verdict, which no source states; the rest is checked
+        if YES_NO.match(sentence):
+            sentence = YES_NO.sub("", sentence, count=1)
+            sentence = sentence[:1].upper() + sentence[1:]
         if DANGLING.search(sentence) or sentence.rstrip().endswith(":"):  # "So the TD target is.",
             # "From the CLI:": a sentence cut before its point, or the lead-in of what it never shows
             return Support(sentence, None, 0.0, "dropped", said=sentence)
@@ -654,12 +659,16 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
 
 
 def follow_up(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
-              fits: Callable[[str], Any]) -> tuple[int, str] | None:
+              fits: Callable[[str], Any], documents: Mapping[int, str] | None = None) -> tuple[int, str] | None:
     """The best of ``candidates`` that ``fits``, can stand as a sentence of its own and says
-    something new, from a source the answer cites, the most relevant source (``[1]``), or one
-    that names the first thing the question names ("Pixel control with an off-policy learner:
-    RE3 ..." for "when would I pick RE3 over RND?"); else None."""
+    something new, from a source the answer cites, the most relevant source (``[1]``), another
+    passage of a document the answer cites (``documents`` maps a source number to its
+    document), or one that names the first thing the question names ("Pixel control with an
+    off-policy learner: RE3 ..." for "when would I pick RE3 over RND?"); else None."""
     cited_sources, entities = {s.source for s in shown} | {1}, entity_terms(question)
+    if documents:
+        cited_docs = {documents.get(n) for n in cited_sources} - {None}
+        cited_sources |= {n for n, doc in documents.items() if doc in cited_docs}
     for n, text in dict.fromkeys(candidates):
         on_subject = n in cited_sources or bool(entities) and entities[0] <= content_tokens(prose(text))
         if (on_subject and fits(text) and is_statement(text) and not PRONOUN.match(text)
@@ -668,23 +677,64 @@ def follow_up(question: str, shown: Sequence[Support], candidates: Sequence[tupl
     return None
 
 
-def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
-                  ) -> tuple[int, str] | None:
+def when_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
+                  documents: Mapping[int, str] | None = None) -> tuple[int, str] | None:
     """For a question that asks when ("what is X and when should I use it?") whose answer so
     far states no condition, the best of ``candidates`` that advises when (:func:`follow_up`);
     else None."""
     if not WHEN_QUESTION.search(question) or any(CONDITION.search(s.sentence) for s in shown):
         return None
-    return follow_up(question, shown, candidates, advises)
+    return follow_up(question, shown, candidates, advises, documents)
 
 
-def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
-                 ) -> tuple[int, str] | None:
+def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
+                 documents: Mapping[int, str] | None = None) -> tuple[int, str] | None:
     """For a question that asks why whose answer so far gives no reason (it says what or how),
     the best of ``candidates`` that gives one (:func:`follow_up`); else None."""
     if not WHY_QUESTION.search(question) or any(REASON.search(s.sentence) for s in shown):
         return None
-    return follow_up(question, shown, candidates, REASON.search)
+    return follow_up(question, shown, candidates, REASON.search, documents)
+
+
+# a question that puts a claim to be confirmed: "..., right?", "I thought it decays ...", "is it X?"
+PREMISE = re.compile(r"\b(?:right|correct|yes|true|no)\s*[?？]|\bi (?:thought|assumed|believed?|read|heard|figured)\b|"
+                     r"\b(?:isn't|aren't|doesn't|don't) (?:it|they|that|those)\b|"
+                     r"(?:^|[.?!]\s+)(?:is|are|does|do|did|can|will|should|so)\b[^.?!]*\?|\b(?:since|because) it\b|是不是|是否|对吗|吗[?？]",
+                     re.I)
+# a negation and the clause it denies, to the clause's end: "It is not gradient clipping: ..."
+DENIAL = re.compile(r"\b(?:not|never|no|cannot|can't|doesn't|don't|isn't|aren't|won't|nor)\b([^.;:,()]{3,80})", re.I)
+DENIED_WORDS = 2  # words of the question a denied clause must name
+
+
+def denies(question: str, text: str) -> bool:
+    """Whether ``text`` denies what ``question`` puts forward: a clause it negates names two or
+    more of the question's words ("It does not subtract a mean" for "... since it subtracts the
+    running mean, right?")."""
+    asked = content_tokens(question)
+    return any(len(content_tokens(m.group(1)) & asked) >= DENIED_WORDS for m in DENIAL.finditer(prose(text)))
+
+
+def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tuple[int, str]],
+                    reading: str | None = None) -> tuple[int, str] | None:
+    """For a question that puts a claim forward ("clip_range is the gradient clipping threshold,
+    right?"), the sentence of a source the answer cites that denies it ("It is not gradient
+    clipping: ..."), when the answer has not said it; ``units`` are the sources' sentences in
+    order, ``reading`` a Chinese question's words in English. A sentence that opens with "it"
+    or "this" qualifies only right after a shown sentence of its source, whose subject it
+    names. Else None."""
+    claim, question = question, reading or question
+    if not PREMISE.search(claim) or any(denies(question, s.sentence) for s in shown):
+        return None
+    cited = {s.source for s in shown}
+    previous: tuple[int, str] | None = None
+    for n, text in units:
+        after, previous = previous, (n, text)
+        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(question, text):
+            continue
+        if PRONOUN.match(text) and not (after and after[0] == n and repeats(after[1], shown)):
+            continue
+        return n, text
+    return None
 
 
 def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
@@ -754,18 +804,28 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural, case
     and an identifier's underscores aside)."""
     haystack = " ".join(texts).lower()
-    joined = haystack.replace("_", "")  # `random_shift` is named by `RandomShift` too
+    joined = haystack.replace("_", "")
     missing = []
     for term in key_terms(question):
-        t = term.lower()
-        if said_as(term, haystack):
+        if said_as(term, haystack) or NOTATION.match(term):
             continue
-        stem = t[:-1] if len(t) > 3 and t.endswith("s") else t
+        stem = _stem(term)
+        # "Q1" is the docs' `Q_1`, `random_shift` their `RandomShift`
         if not re.search(rf"(?<![a-z0-9]){re.escape(stem)}", haystack) and not (
-                "_" in stem and re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)) and not (
+                re.search(rf"(?<![a-z0-9]){re.escape(stem.replace('_', ''))}", joined)) and not (
                 re.search(_template(stem), haystack)):
             missing.append(term)
     return missing
+
+
+# a letter and a number ("Q1", "x0"): the user's own notation for a quantity, not a name
+NOTATION = re.compile(r"^[A-Za-z]_?\d+$")
+
+
+def _stem(term: str) -> str:
+    """``term`` in lower case without an ``s`` plural, an acronym's too ("TVs" -> "tv")."""
+    t = term.lower()
+    return t[:-1] if t.endswith("s") and (len(t) > 3 or term[:-1].isupper()) else t
 
 
 def _template(term: str) -> str:
@@ -1006,11 +1066,11 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str],
     out = []
     first = first_part(question)
     for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
-        if "_" in term or any(said_as(term, t.lower()) for t in texts):
+        if "_" in term or NOTATION.match(term) or any(said_as(term, t.lower()) for t in texts):
             continue
-        if term not in first and any(term.lower() in t.lower() for t in texts):
+        if term not in first and any(_stem(term) in t.lower() for t in texts):
             continue  # what a later part asks about ("..., and what happens on CUDA?"), said in passing
-        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}")
+        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(_stem(term))}")
         if any(pattern.search(t.lower()) for t in titles) or (headed is not None and headed(term)):
             continue
         spots = [(t, m.start()) for t in texts for m in pattern.finditer(t.lower())]

@@ -213,6 +213,17 @@ def test_key_terms_are_acronyms_names_and_identifiers_and_missing_ones_are_found
     assert "RLHF" in decline("Does rlcore implement RLHF?", ["RLHF"])
 
 
+def test_an_acronym_plural_and_a_symbol_written_with_an_underscore_are_not_missing():
+    from copilot.grounding import missing_terms, passing_terms
+
+    docs = ["Curiosity is drawn to a noisy TV.", "The actor maximises `mean(Q_1(s, mu(s)))`."]
+    assert missing_terms("ICM gets hooked on noisy TVs, why?", docs) == ["ICM"]
+    assert passing_terms("ICM gets hooked on noisy TVs, why?", ["ICM"], docs) == []
+    # Q1 is the docs' `Q_1`; Q2, a letter and a number, is the user's notation, not a name
+    assert missing_terms("Is the actor trained on min(Q1, Q2)?", docs) == []
+    assert missing_terms("Is RLHF trained on min(Q1, Q2)?", docs) == ["RLHF"]
+
+
 def test_the_extract_naming_most_of_the_questions_topic_leads():
     quotes = [(1, "rlcore registers PPO as ppo with a config dataclass."),
               (2, "`n_steps`; int; 128; Steps collected per env before each update of PPO.")]
@@ -571,6 +582,50 @@ def test_a_why_question_answered_with_what_or_how_gets_the_sources_reason():
     assert why_sentence("What is a stratified bootstrap?", shown, quotes) is None  # no "why" asked
     said = shown + [Support("It is used because runs are few.", 1, 1.0)]
     assert why_sentence(question, said, quotes) is None  # the answer already gives a reason
+
+
+def test_a_claim_the_question_puts_forward_is_answered_with_the_sources_denial():
+    from copilot.grounding import Support, denial_sentence
+
+    question = "PPO clip_range=0.2 is the gradient clipping threshold right? so I should drop it?"
+    units = [(1, "The clipping parameter controls how far one update may move the policy."),
+             (1, "A smaller epsilon means smaller, safer policy steps."),
+             (1, "It is not gradient clipping: `max_grad_norm` rescales the gradient's norm."),
+             (2, "Gradient clipping is not the same as a trust region, and not a bound on steps.")]
+    shown = [Support(units[0][1], 1, 1.0), Support(units[1][1], 1, 1.0)]
+    assert denial_sentence(question, shown, units) == units[2]
+    # "It" names the subject of the sentence before it: that sentence must be shown
+    assert denial_sentence(question, shown[:1], units) is None
+    assert denial_sentence("What does clip_range control in PPO?", shown, units) is None  # no claim put forward
+    said = shown + [Support(units[2][1], 1, 1.0)]
+    assert denial_sentence(question, said, units) is None  # already denied
+    # a Chinese question is read in English
+    zh = [(1, "NormalizeReward divides each reward by a running standard deviation."),
+          (1, "It does not subtract a mean.")]
+    assert denial_sentence("normalize_reward 是不是先减去均值？", [Support(zh[0][1], 1, 1.0)], zh,
+                           "normalize_reward subtract, reward, mean") == zh[1]
+
+
+def test_a_models_bare_yes_or_no_is_not_shown_as_supported():
+    from copilot.grounding import Grounder, SourceSentence
+
+    source = "The evaluation seed defaults to the run's seed plus 10,000, so evaluation does not replay training episodes."
+    grounder = Grounder([SourceSentence(1, source)], lambda texts: np.zeros((len(texts), 1), np.float32),
+                        {1: source})
+    checked = grounder.check("Yes, the evaluation seed defaults to the run's seed plus 10,000. [1]")
+    assert checked.action in ("kept", "replaced") and not checked.sentence.lower().startswith("yes")
+
+
+def test_a_reason_from_another_passage_of_a_cited_document_is_on_subject():
+    from copilot.grounding import Support, why_sentence
+
+    question = "RIDE divides its bonus by something - why is it there?"
+    shown = [Support("The bonus is divided by its root-mean-square within the call.", 3, 1.0)]
+    quotes = [(2, "The bonus is divided by the episodic visit count, so the agent cannot farm reward."),
+              (4, "A count bonus stays high, so the agent keeps exploring.")]  # another document
+    assert why_sentence(question, shown, quotes) is None  # passage 2 is neither cited nor [1]
+    documents = {2: "corpus/papers/ride.md", 3: "corpus/papers/ride.md", 4: "corpus/papers/rnd.md"}
+    assert why_sentence(question, shown, quotes, documents) == quotes[0]
 
 
 def test_an_answer_that_leaves_out_the_value_asked_for_ends_with_the_source_stating_it():
