@@ -312,9 +312,13 @@ class Copilot:
         (a method named beside others: "what is RE3 and when would I pick it over RND?" finds
         RND's pages only; an environment family in a Chinese question): its best hit, searched
         for with the other names taken out (or for the name alone), comes second."""
-        names = key_terms(question)
+        names, context = key_terms(question), context_terms(question)
+        # not a name of the user's pasted set-up ("{"clip_param": 0.1, "normalize_obs": True}. what
+        # does rlcore call the clip param?"), unless the question asks about it in words
+        asked = content_tokens(" ".join(asked_sentences(question)[0]))
         absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
-                  if t in names and self.index.knows(t.lower())]
+                  if t in names and self.index.knows(t.lower())
+                  and (t not in context or content_tokens(t.replace("_", " ")) <= asked)]
         if not absent:
             return hits
         added: list = []

@@ -48,6 +48,7 @@ from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFI
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
 NEW_WORDS = 2  # a kept sentence may add at most this many content words of its own
+CUT_WORDS = 3  # a kept sentence that is a source sentence's tail without this many opening words is cut
 CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
@@ -281,6 +282,12 @@ class Grounder:
         condition = CONDITIONAL.match(self.sources[best].text)
         if condition and not content_tokens(condition.group(1)) & words:
             return True
+        # the source sentence's tail, its subject cut off: "rlcore's own first: `clip_param` suggests
+        # ..." from "A name other libraries use suggests rlcore's own first: ..."
+        whole, tail = (" ".join(t.split()).rstrip(".").lower() for t in (self.sources[best].text, sentence))
+        cut = whole[:-len(tail)] if tail and len(tail) < len(whole) and whole.endswith(tail) else ""
+        if len(cut.split()) >= CUT_WORDS and not cut.rstrip().endswith((";", ":")):  # not a whole clause
+            return True
         return bool(POINTER.search(sentence)) and len(source) >= CUT_SHARE * max(len(words), 1)
 
     def numbers_stated(self, sentence: str, n: int) -> bool:
@@ -312,6 +319,7 @@ class Grounder:
                 and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
+                and not adds_negation(sentence, source.text)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
                 and not takes_place_of(sentence, source.text) and not swaps_word(sentence, source.text)
                 and not self.invents_code(sentence)
@@ -475,6 +483,16 @@ def swaps_word(sentence: str, source: str, span: int = 3, reach: int = 8) -> boo
                 and all(len(o) >= 4 and o not in STOP and o not in used for o in owners) and joins(word, after)):
             return True
     return False
+
+
+NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|cannot|without|nor|neither|unless)\b|n't\b", re.I)
+
+
+def adds_negation(sentence: str, source: str) -> bool:
+    """Whether ``sentence`` denies something where its source denies nothing: "The id is not
+    registered in your module" over "The same id works in Python: ..." turns the source's
+    words into a claim it never makes."""
+    return bool(NEGATION.search(prose(sentence))) and not NEGATION.search(prose(source))
 
 
 def invents_cause(sentence: str, source: str) -> bool:

@@ -606,6 +606,22 @@ def test_a_claim_the_question_puts_forward_is_answered_with_the_sources_denial()
                            "normalize_reward subtract, reward, mean") == zh[1]
 
 
+def test_a_source_sentences_tail_without_its_subject_is_replaced_by_the_whole_sentence():
+    source = "A name other libraries use suggests rlcore's own first: `clip_param` suggests `clip_range`."
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    tail = g.check("rlcore's own first: `clip_param` suggests `clip_range`. [1]")
+    assert (tail.action, tail.sentence) == ("replaced", source)
+    whole = g.check(source + " [1]")
+    assert (whole.action, whole.sentence) == ("kept", source)
+
+
+def test_a_model_sentence_that_denies_what_its_source_states_is_not_kept():
+    source = "The same id works in Python: `make_agent(\"ppo\", \"my_envs:Corridor-v0\")` in your `my_envs.py` module."
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    assert g.check("The id works in Python in your `my_envs.py` module. [1]").action == "kept"
+    assert g.check("The id does not work in Python in your `my_envs.py` module. [1]").action != "kept"
+
+
 def test_a_models_bare_yes_or_no_is_not_shown_as_supported():
     from copilot.grounding import Grounder, SourceSentence
 
