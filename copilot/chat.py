@@ -359,6 +359,7 @@ class Copilot:
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
         state["second"] = evidence.second if in_kept(evidence.second, kept) else None
+        state["claim"] = evidence.claim if in_kept(evidence.claim, kept) else None
         state["sides"] = [(side, other, said) for side, other, said in evidence.sides if in_kept(said, kept)]
         state["code"] = evidence.code if in_kept(evidence.code, kept) else None
         # a model sentence may stand on, or be replaced by, any source sentence but those about
@@ -437,6 +438,10 @@ class Copilot:
                 # "clip_range is the gradient clipping threshold, right?": the source's denial of it
                 if shown and (denial := denial_sentence(question, shown, units)) is not None:
                     shown.append(quoted(question, *denial))
+                    yield " " + cited(shown[-1])
+                # "I thought it decays over half the run": what the sources say on that claim
+                elif (claim := state.get("claim")) and shown and not repeats(claim[1], shown, LATER_OVERLAP):
+                    shown.append(quoted(question, *claim))
                     yield " " + cited(shown[-1])
                 # "what are n-step returns, and how do I switch them on?": the sentence that answers
                 # the later part, when the answer has not said it

@@ -353,6 +353,29 @@ def later_part(question: str) -> str:
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
 
 
+# a claim the user puts forward to be confirmed: "..., right?", "I thought it decays over half the run"
+CLAIM_TAG = re.compile(r"[,\s]+(?:right|correct|yes|true)\s*\?+\s*$", re.I)
+BELIEF = re.compile(r"\bi (?:thought|assumed|believed?|read|heard|figured)(?: that)?\s+(.+)$", re.I)
+QUESTION_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*\n\s*")
+
+
+def claim_part(question: str) -> str:
+    """The claim ``question`` asks to have confirmed, in the user's words ("the target net picks
+    the argmax action and then the online net scores it" of "..., correct?"; "I thought it
+    decays over half the run" gives what follows "I thought", read with the sentence before it
+    when it says "it"); "" when it puts none forward."""
+    sentences = [s for s in QUESTION_SENTENCE.split(question.strip()) if s]
+    for i, sentence in enumerate(sentences):
+        belief = BELIEF.search(sentence)
+        if belief is None and not CLAIM_TAG.search(sentence):
+            continue
+        claim = CLAIM_TAG.sub("", belief.group(1) if belief else sentence).rstrip("?.! ")
+        if REFERS.search(claim) and i > 0:  # "it" is the previous sentence's subject
+            claim = f"{sentences[i - 1].rstrip('?.! ')}: {claim}"
+        return claim if len(_content_tokens(claim)) >= 2 else ""
+    return ""
+
+
 # "X vs Y", "the difference between X and Y", "should I use X or Y": the two things compared
 _SIDE_END = r"(?=[?,.;:()]|\s[-\u2013\u2014]\s|\s(?:for|in|on|as|when|what|whats|what's|which|if)\s|$)"
 COMPARED = re.compile(r"\bdifference between (?P<a>.+?) and (?P<b>.+?)" + _SIDE_END + "|"
@@ -879,6 +902,7 @@ class Evidence:
     second: tuple[int, str] | None = None  # the sentence that answers a two-part question's later part
     # for a question comparing two things: (the thing, the other, the sentence that best says what it is)
     sides: list[tuple[str, str, tuple[int, str]]] = field(default_factory=list)
+    claim: tuple[int, str] | None = None  # the sentence that speaks to a claim the question puts forward
 
 
 def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[str]], np.ndarray],
@@ -898,7 +922,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     embed = _memo(embed)
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
-    second = _later_answer(question, units, embed, embed_query, len(hits), signals) if embed_query else None
+    second, claimed = ((_part_answer(question, part, units, embed, embed_query, len(hits), signals)
+                        for part in (later_part(question), claim_part(question))) if embed_query else (None, None))
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -909,7 +934,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         chosen = select(units, count_tokens, left, max_sources)
         chosen = complete(question, units, chosen, count_tokens, left)
         chosen = with_antecedents(units, chosen, count_tokens, left, asked)
-        extras = [u for u in [second] + [u for _, _, u in sides] if u is not None]
+        extras = [u for u in [second, claimed] + [u for _, _, u in sides] if u is not None]
         for extra in extras:
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
@@ -950,12 +975,12 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     closest = max(u.cosine for u in chosen)
     code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
                  and u.cosine >= closest - CODE_COSINE), None)
-    later = ((position[second.source], said[id(second)]) if second is not None and any(u is second for u in chosen)
-             else None)
+    later, claim = ((position[u.source], said[id(u)]) if u is not None and any(u is c for c in chosen) else None
+                    for u in (second, claimed))
     told = [(side, other, (position[u.source], said[id(u)])) for side, other, u in sides if any(u is c for c in chosen)]
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
                     frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers},
-                    later, told)
+                    later, told, claim)
 
 
 def on_first_topic(question: str, text: str) -> bool:
@@ -980,12 +1005,12 @@ def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.
     return once
 
 
-def _later_answer(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
-                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
-    """The unit that best answers the later part of ``question`` (:func:`later_part`), scored as
-    a question of its own, from a source that names what the first part names (the ONNX
-    export's file, not the C export's); None for a one-part question or when none speaks to it."""
-    rest = later_part(question)
+def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
+                 embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
+    """The unit that best answers ``rest``, a part of ``question`` (its later part: :func:`later_part`;
+    the claim it puts forward: :func:`claim_part`), scored as a question of its own, from a
+    source that names what the first part names (the ONNX export's file, not the C export's);
+    None when ``rest`` is empty or none speaks to it."""
     if not rest:
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]

@@ -744,6 +744,30 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).second is None
 
 
+def test_a_claim_the_question_puts_forward_is_read_and_answered_by_a_unit_of_its_own():
+    from copilot.evidence import claim_part, later_part
+
+    assert claim_part("Double DQN = the target net picks the action, correct? asking before I code it") == (
+        "Double DQN = the target net picks the action")
+    # "it" is read with the sentence before; a pasted line on a line of its own is a sentence
+    assert claim_part("my log shows:\n`epsilon=0.04`\nepsilon is at the floor at 30%?? I thought it decays over "
+                      "half the run. also what is q_mean") == (
+        "epsilon is at the floor at 30%: it decays over half the run")
+    assert claim_part("What is PPO?") == "" and claim_part("Is that correct?") == ""  # nothing put forward
+    decay = "Epsilon falls linearly over the first 16% of the steps, then stays there."
+    define = ["q_mean is the mean predicted Q-value.", "loss is the mean Huber loss.", "Rows are logged per interval."]
+    hits = [FakeHit("DQN log columns", " ".join(define)), FakeHit("Exploration", decay)]
+    question = "I thought epsilon decays over half the run, right? what is q_mean"
+    table = {**{t: [1.0, 0.0] for t in define}, decay: [0.1, 0.99], "DQN log columns": [1.0, 0.0],
+             "Exploration": [0.0, 1.0]}
+    embed = lambda texts: np.array([table.get(t, [1.0, 0.0]) for t in texts], np.float32)  # noqa: E731
+    parts = {claim_part(question): np.array([0.0, 1.0], np.float32), later_part(question): np.array([1.0, 0.0])}
+    kwargs = dict(embed=embed, query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=60)
+    ev = build_evidence(question, hits, **kwargs, embed_query=parts.__getitem__)
+    assert ev.claim is not None and ev.claim[1] == decay
+    assert build_evidence(question, hits, **kwargs).claim is None  # no embedder for the claim alone
+
+
 def test_the_two_things_a_question_compares_are_read_as_short_names():
     from copilot.evidence import compared
 
