@@ -286,7 +286,7 @@ class Grounder:
         # ..." from "A name other libraries use suggests rlcore's own first: ..."
         whole, tail = (" ".join(t.split()).rstrip(".").lower() for t in (self.sources[best].text, sentence))
         cut = whole[:-len(tail)] if tail and len(tail) < len(whole) and whole.endswith(tail) else ""
-        if len(cut.split()) >= CUT_WORDS and not cut.rstrip().endswith((";", ":")):  # not a whole clause
+        if len(cut.split()) >= CUT_WORDS and not cut.rstrip().endswith((";", ":", ".", "!", "?")):  # not a whole clause
             return True
         return bool(POINTER.search(sentence)) and len(source) >= CUT_SHARE * max(len(words), 1)
 

@@ -330,3 +330,27 @@ def test_a_name_the_users_code_defines_or_an_environment_a_list_leaves_out_decli
     assert not bot.ask("why does ln_mlp raise ValueError?").covered  # a name of the user's, not defined here
     assert bot.ask("can i get pixel observations for LunarLander with make_env(pixels=True)?", k=1).covered
     assert not bot.ask("can i get pixel observations for Breakout with make_env(pixels=True)?", k=1).covered
+
+
+def test_a_claim_the_question_puts_forward_is_answered_with_what_the_source_says_of_it(tmp_path):
+    clip = ("The clip range of PPO bounds how far the probability ratio may move in one update. A smaller clip range "
+            "of PPO means smaller, safer policy steps in one update.")
+    settings = indexed(tmp_path, {
+        "ppo.md": f"# PPO\n\n## PPO: the clip range\n\n{clip} It is not gradient clipping: `max_grad_norm` rescales "
+                  "the gradient's norm.\n",
+        "dqn.md": "# DQN\n\n## DQN: exploration\n\nEpsilon falls linearly to its floor over the first 16% of the "
+                  "steps of a DQN run, then stays there.\n\n## DQN: logs\n\nThe `q_mean` column of a DQN run is the "
+                  "mean predicted Q-value of the sampled actions. It is written once per logging interval.\n"})
+
+    def says(text: str) -> FakeLLM:  # a model whose two sentences the check keeps
+        return FakeLLM([text.replace(". ", " [1]. ").rstrip(".") + " [1]."], name="says", n_ctx=2048)
+
+    claim = Copilot(settings, llm=says(clip)).ask("PPO's clip range is the gradient clipping threshold, right?", k=1)
+    assert "It is not gradient clipping" in claim.answer
+    plain = Copilot(settings, llm=says(clip)).ask("what does the clip range of PPO bound?", k=1)
+    assert "It is not gradient clipping" not in plain.answer  # nothing put forward, nothing denied
+    logs = ("The `q_mean` column of a DQN run is the mean predicted Q-value of the sampled actions. It is written "
+            "once per logging interval.")
+    belief = Copilot(settings, llm=says(logs)).ask("what is q_mean in my DQN run? I thought epsilon falls over half "
+                                                   "the run", k=2)
+    assert "first 16% of the steps" in belief.answer

@@ -613,6 +613,9 @@ def test_a_source_sentences_tail_without_its_subject_is_replaced_by_the_whole_se
     assert (tail.action, tail.sentence) == ("replaced", source)
     whole = g.check(source + " [1]")
     assert (whole.action, whole.sentence) == ("kept", source)
+    two = "A KL above 0.05 marks over-large updates. rlcore's `target_kl` stops the epoch loop early."
+    g = Grounder([SourceSentence(1, two)], bag_of_words)
+    assert g.check("rlcore's `target_kl` stops the epoch loop early. [1]").action == "kept"  # a whole sentence
 
 
 def test_a_model_sentence_that_denies_what_its_source_states_is_not_kept():
