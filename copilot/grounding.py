@@ -973,6 +973,9 @@ def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], boo
 
 # a phrase the docs use, read with a word before it that no chunk holds: "hindsight experience
 # replay" is a method of its own, not the docs' experience replay
+PERSON = r"(?:i|we|you|they|he|she|it|people|everyone|someone)"
+
+
 def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[str], bool]) -> list[str]:
     """For each word of ``unknown`` (words no chunk holds) that stands right before two
     content words the docs use together, that three-word name ("hindsight experience
@@ -980,7 +983,8 @@ def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[s
     their passages on the plain phrase are."""
     out = []
     for word in unknown:
-        if len(word) < 5 or ADVERB.match(word):
+        # a verb after its subject names nothing: "I thought epsilon decays ..."
+        if len(word) < 5 or ADVERB.match(word) or re.search(rf"\b{PERSON}\s+{re.escape(word)}\b", question, re.I):
             continue
         m = re.search(rf"(?<![\w-]){re.escape(word)}\s+([a-z][a-z-]+)\s+([a-z][a-z-]+)", question, re.I)
         if not m:

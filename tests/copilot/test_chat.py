@@ -351,6 +351,6 @@ def test_a_claim_the_question_puts_forward_is_answered_with_what_the_source_says
     assert "It is not gradient clipping" not in plain.answer  # nothing put forward, nothing denied
     logs = ("The `q_mean` column of a DQN run is the mean predicted Q-value of the sampled actions. It is written "
             "once per logging interval.")
-    belief = Copilot(settings, llm=says(logs)).ask("what is q_mean in my DQN run? I thought epsilon falls over half "
-                                                   "the run", k=2)
+    belief = Copilot(settings, llm=says(logs)).ask("what does q_mean mean in my DQN run, I thought epsilon falls "
+                                                   "over half the run", k=2)
     assert "first 16% of the steps" in belief.answer

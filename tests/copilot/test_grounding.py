@@ -911,3 +911,5 @@ def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack(
     assert unknown_variant("my sourdough starter replay is slow", ["sourdough"], corpus.__contains__) == []
     assert unknown_variant("jupyter problem. I re-ran the cell", ["jupyter"], corpus.__contains__) == []
     assert unknown_variant("is weirdly experience replay slow?", ["weirdly"], corpus.__contains__) == []
+    # a verb after its subject ("I thought") is no modifier of a name
+    assert unknown_variant("I thought experience replay was slow", ["thought"], corpus.__contains__) == []
