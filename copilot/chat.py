@@ -26,8 +26,9 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, WHY_QUESTION, Evidence, build_evidence, compared, flags,
-                              has_code, key_terms, later_part, names_side, on_first_topic, speaks_of, split_units)
+from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, WHY_QUESTION, Evidence, build_evidence,
+                              compared, flags, has_code, key_terms, later_part, names_side, on_first_topic, speaks_of,
+                              split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
                                complete_sentences, content_tokens, context_terms, decline, defined_names, denial_sentence,
@@ -312,13 +313,14 @@ class Copilot:
         (a method named beside others: "what is RE3 and when would I pick it over RND?" finds
         RND's pages only; an environment family in a Chinese question): its best hit, searched
         for with the other names taken out (or for the name alone), comes second."""
-        names, context = key_terms(question), context_terms(question)
-        # not a name of the user's pasted set-up ("{"clip_param": 0.1, "normalize_obs": True}. what
-        # does rlcore call the clip param?"), unless the question asks about it in words
+        names = key_terms(question)
+        # not a name only the user's pasted code gives (`{"clip_param": 0.1, "normalize_obs": True}`.
+        # what does rlcore call the clip param?"), unless the question asks about it in words
+        pasted = set(key_terms(" ".join(INLINE_CODE.findall(question)))) - set(key_terms(INLINE_CODE.sub(" ", question)))
         asked = content_tokens(" ".join(asked_sentences(question)[0]))
         absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
                   if t in names and self.index.knows(t.lower())
-                  and (t not in context or content_tokens(t.replace("_", " ")) <= asked)]
+                  and (t not in pasted or content_tokens(t.replace("_", " ")) <= asked)]
         if not absent:
             return hits
         added: list = []
@@ -327,7 +329,8 @@ class Copilot:
             for other in names:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
-            names_it = lambda h: term.lower() in f"{h.title} {h.text}".lower()  # noqa: E731
+            said = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z])")  # "ALE", not "scaled"
+            names_it = lambda h: said.search(f"{h.title} {h.text}".lower()) is not None  # noqa: E731
             # the name alone when the question's other words lead elsewhere
             added += (self._best_new(alone, COVER_DEPTH, kinds, hits + added, names_it)
                       or self._best_new(term, COVER_DEPTH, kinds, hits + added, names_it))

@@ -53,7 +53,7 @@ CITE = re.compile(r"\s*\[(\d{1,2})\]")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])" + NOT_ABBREVIATION + r"\s+(?=[A-Z`(\[*\"'\u4e00-\u9fff])|(?<=[。！？])")
 CJK = re.compile(r"[\u3400-\u9fff]")
-YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.!;:]?\s+(?=\S)", re.I)
+YES_NO = re.compile(r"^\s*(?:yes|no)\s*[,.!;:]\s+(?=\S)", re.I)  # not "No auxiliary losses are needed."
 SO = re.compile(r", so\b|\bso (that|the|it|they|its|a|an)\b|\bto (avoid|keep|prevent|reduce|make|ensure)\b", re.I)
 PREAMBLE = re.compile(r"^(?:(?:the |my |a )?(?:direct |short |final )?answer(?: is)?\s*:\s*|in plain words,?\s*)", re.I)
 POINTER = re.compile(r"\b(this|these|those|it|they)\b", re.I)  # words that point to what came before
@@ -825,7 +825,7 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     joined = haystack.replace("_", "")
     missing = []
     for term in key_terms(question):
-        if said_as(term, haystack) or NOTATION.match(term):
+        if said_as(term, haystack) or notation(term, question):
             continue
         stem = _stem(term)
         # "Q1" is the docs' `Q_1`, `random_shift` their `RandomShift`
@@ -838,6 +838,13 @@ def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
 
 # a letter and a number ("Q1", "x0"): the user's own notation for a quantity, not a name
 NOTATION = re.compile(r"^[A-Za-z]_?\d+$")
+
+
+def notation(term: str, question: str) -> bool:
+    """Whether ``term`` is the user's notation for a quantity: a letter and a number written
+    in a formula ("min(Q1, Q2)", "Q1 = r + ..."), not a name ("the Q3 offsite")."""
+    return bool(NOTATION.match(term)) and re.search(
+        rf"[(,=<>+*/-]\s*{re.escape(term)}\b|\b{re.escape(term)}\s*[),=<>+*/-]", question) is not None
 
 
 def _stem(term: str) -> str:
@@ -1088,7 +1095,7 @@ def passing_terms(question: str, titles: Sequence[str], texts: Sequence[str],
     out = []
     first = first_part(question)
     for term in dict.fromkeys(key_terms(question) + CAPITALISED.findall(question)):
-        if "_" in term or NOTATION.match(term) or any(said_as(term, t.lower()) for t in texts):
+        if "_" in term or notation(term, question) or any(said_as(term, t.lower()) for t in texts):
             continue
         if term not in first and any(_stem(term) in t.lower() for t in texts):
             continue  # what a later part asks about ("..., and what happens on CUDA?"), said in passing

@@ -222,6 +222,7 @@ def test_an_acronym_plural_and_a_symbol_written_with_an_underscore_are_not_missi
     # Q1 is the docs' `Q_1`; Q2, a letter and a number, is the user's notation, not a name
     assert missing_terms("Is the actor trained on min(Q1, Q2)?", docs) == []
     assert missing_terms("Is RLHF trained on min(Q1, Q2)?", docs) == ["RLHF"]
+    assert missing_terms("Draft an email: the Q3 offsite moved", docs) == ["Q3"]  # a name, not a formula's symbol
 
 
 def test_the_extract_naming_most_of_the_questions_topic_leads():
@@ -633,6 +634,10 @@ def test_a_models_bare_yes_or_no_is_not_shown_as_supported():
                         {1: source})
     checked = grounder.check("Yes, the evaluation seed defaults to the run's seed plus 10,000. [1]")
     assert checked.action in ("kept", "replaced") and not checked.sentence.lower().startswith("yes")
+    # "No" that begins a noun phrase is the sentence's own word
+    none = "No auxiliary losses or world models are needed."
+    g = Grounder([SourceSentence(1, none)], lambda texts: np.zeros((len(texts), 1), np.float32), {1: none})
+    assert g.check("No auxiliary losses or world models are needed. [1]").sentence.startswith("No auxiliary")
 
 
 def test_a_reason_from_another_passage_of_a_cited_document_is_on_subject():
