@@ -31,12 +31,11 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, WHY_QUE
                               split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
-                               complete_sentences, content_tokens, context_terms, decline, defined_names, denial_sentence,
-                               is_chinese,
-                               lead_in, leads_in, left_off_list, missing_terms, next_sentence, passing_terms, quoted,
-                               repeats, restore_case, source_first, unknown_flags, unknown_subject, unknown_target,
-                               unknown_variant, unknown_words, unmentioned_feature, value_sentence, when_sentence,
-                               why_sentence)
+                               complete_sentences, content_tokens, context_terms, decline, defined_names,
+                               denial_sentence, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
+                               next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
+                               unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
+                               unmentioned_feature, value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
 
@@ -316,7 +315,8 @@ class Copilot:
         names = key_terms(question)
         # not a name only the user's pasted code gives (`{"clip_param": 0.1, "normalize_obs": True}`.
         # what does rlcore call the clip param?"), unless the question asks about it in words
-        pasted = set(key_terms(" ".join(INLINE_CODE.findall(question)))) - set(key_terms(INLINE_CODE.sub(" ", question)))
+        pasted = (set(key_terms(" ".join(INLINE_CODE.findall(question))))
+                  - set(key_terms(INLINE_CODE.sub(" ", question))))
         asked = content_tokens(" ".join(asked_sentences(question)[0]))
         absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
                   if t in names and self.index.knows(t.lower())
@@ -418,7 +418,8 @@ class Copilot:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
                 # "是不是先减去均值？": the source's denial of it
-                if (denial := denial_sentence(question, shown, units, expand(question).dense_query)) is not None:
+                denial = denial_sentence(question, shown, units, expand(question).dense_query)
+                if denial is not None:
                     shown.append(quoted(question, *denial))
                     yield cited(shown[-1])
             else:

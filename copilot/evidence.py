@@ -923,7 +923,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
     second, claimed = ((_part_answer(question, part, units, embed, embed_query, len(hits), signals)
-                        for part in (later_part(question), claim_part(question))) if embed_query else (None, None))
+                        for part in (later_part(question), claim_part(question)))
+                       if embed_query else (None, None))
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -1007,10 +1008,10 @@ def _memo(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.
 
 def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
                  embed_query: Callable[[str], np.ndarray], n_hits: int, signals: tuple) -> Unit | None:
-    """The unit that best answers ``rest``, a part of ``question`` (its later part: :func:`later_part`;
-    the claim it puts forward: :func:`claim_part`), scored as a question of its own, from a
-    source that names what the first part names (the ONNX export's file, not the C export's);
-    None when ``rest`` is empty or none speaks to it."""
+    """The unit that best answers ``rest``, a part of ``question`` (its later part:
+    :func:`later_part`; the claim it puts forward: :func:`claim_part`), scored as a question of
+    its own, from a source that names what the first part names (the ONNX export's file, not
+    the C export's); None when ``rest`` is empty or none speaks to it."""
     if not rest:
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]

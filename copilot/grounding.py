@@ -286,8 +286,8 @@ class Grounder:
         # ..." from "A name other libraries use suggests rlcore's own first: ..."
         whole, tail = (" ".join(t.split()).rstrip(".").lower() for t in (self.sources[best].text, sentence))
         cut = whole[:-len(tail)] if tail and len(tail) < len(whole) and whole.endswith(tail) else ""
-        if len(cut.split()) >= CUT_WORDS and not cut.rstrip().endswith((";", ":", ".", "!", "?")):  # not a whole clause
-            return True
+        if len(cut.split()) >= CUT_WORDS and not cut.rstrip().endswith((";", ":", ".", "!", "?")):
+            return True  # (what follows ";" or "." is a whole clause)
         return bool(POINTER.search(sentence)) and len(source) >= CUT_SHARE * max(len(words), 1)
 
     def numbers_stated(self, sentence: str, n: int) -> bool:
@@ -677,7 +677,8 @@ def next_sentence(question: str, shown: Sequence[Support], candidates: Sequence[
 
 
 def follow_up(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]],
-              fits: Callable[[str], Any], documents: Mapping[int, str] | None = None) -> tuple[int, str] | None:
+              fits: Callable[[str], Any], documents: Mapping[int, str] | None = None
+              ) -> tuple[int, str] | None:
     """The best of ``candidates`` that ``fits``, can stand as a sentence of its own and says
     something new, from a source the answer cites, the most relevant source (``[1]``), another
     passage of a document the answer cites (``documents`` maps a source number to its
@@ -715,12 +716,13 @@ def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[t
 
 
 # a question that puts a claim to be confirmed: "..., right?", "I thought it decays ...", "is it X?"
-PREMISE = re.compile(r"\b(?:right|correct|yes|true|no)\s*[?？]|\bi (?:thought|assumed|believed?|read|heard|figured)\b|"
-                     r"\b(?:isn't|aren't|doesn't|don't) (?:it|they|that|those)\b|"
-                     r"(?:^|[.?!]\s+)(?:is|are|does|do|did|can|will|should|so)\b[^.?!]*\?|\b(?:since|because) it\b|是不是|是否|对吗|吗[?？]",
-                     re.I)
+PREMISE = re.compile(r"\b(?:right|correct|yes|true|no)\s*[?？]|\bi (?:thought|assumed|believed?|read|heard|figured)\b"
+                     r"|\b(?:isn't|aren't|doesn't|don't) (?:it|they|that|those)\b"
+                     r"|(?:^|[.?!]\s+)(?:is|are|does|do|did|can|will|should|so)\b[^.?!]*\?|\b(?:since|because) it\b"
+                     r"|是不是|是否|对吗|吗[?？]", re.I)
 # a negation and the clause it denies, to the clause's end: "It is not gradient clipping: ..."
-DENIAL = re.compile(r"\b(?:not|never|no|cannot|can't|doesn't|don't|isn't|aren't|won't|nor)\b([^.;:,()]{3,80})", re.I)
+DENIAL = re.compile(r"\b(?:not|never|no|cannot|can't|doesn't|don't|isn't|aren't|won't|nor)\b([^.;:,()]{3,80})",
+                    re.I)
 DENIED_WORDS = 2  # words of the question a denied clause must name
 
 
@@ -740,14 +742,14 @@ def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tup
     order, ``reading`` a Chinese question's words in English. A sentence that opens with "it"
     or "this" qualifies only right after a shown sentence of its source, whose subject it
     names. Else None."""
-    claim, question = question, reading or question
-    if not PREMISE.search(claim) or any(denies(question, s.sentence) for s in shown):
+    words = reading or question
+    if not PREMISE.search(question) or any(denies(words, s.sentence) for s in shown):
         return None
     cited = {s.source for s in shown}
     previous: tuple[int, str] | None = None
     for n, text in units:
         after, previous = previous, (n, text)
-        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(question, text):
+        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(words, text):
             continue
         if PRONOUN.match(text) and not (after and after[0] == n and repeats(after[1], shown)):
             continue
@@ -991,7 +993,8 @@ def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[s
     out = []
     for word in unknown:
         # a verb after its subject names nothing: "I thought epsilon decays ..."
-        if len(word) < 5 or ADVERB.match(word) or re.search(rf"\b{PERSON}\s+{re.escape(word)}\b", question, re.I):
+        if (len(word) < 5 or ADVERB.match(word)
+                or re.search(rf"\b{PERSON}\s+{re.escape(word)}\b", question, re.I)):
             continue
         m = re.search(rf"(?<![\w-]){re.escape(word)}\s+([a-z][a-z-]+)\s+([a-z][a-z-]+)", question, re.I)
         if not m:
