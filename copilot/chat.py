@@ -313,14 +313,15 @@ class Copilot:
         RND's pages only; an environment family in a Chinese question): its best hit, searched
         for with the other names taken out (or for the name alone), comes second."""
         names = key_terms(question)
+        absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
+                  if t in names and self.index.knows(t.lower())]
         # not a name only the user's pasted code gives (`{"clip_param": 0.1, "normalize_obs": True}`.
         # what does rlcore call the clip param?"), unless the question asks about it in words
-        pasted = (set(key_terms(" ".join(INLINE_CODE.findall(question))))
-                  - set(key_terms(INLINE_CODE.sub(" ", question))))
-        asked = content_tokens(" ".join(asked_sentences(question)[0]))
-        absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
-                  if t in names and self.index.knows(t.lower())
-                  and (t not in pasted or content_tokens(t.replace("_", " ")) <= asked)]
+        if absent:
+            pasted = (set(key_terms(" ".join(INLINE_CODE.findall(question))))
+                      - set(key_terms(INLINE_CODE.sub(" ", question))))
+            asked = content_tokens(" ".join(asked_sentences(question)[0]))
+            absent = [t for t in absent if t not in pasted or content_tokens(t.replace("_", " ")) <= asked]
         if not absent:
             return hits
         added: list = []
@@ -329,8 +330,8 @@ class Copilot:
             for other in names:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
-            said = re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z])")  # "ALE", not "scaled"
-            names_it = lambda h: said.search(f"{h.title} {h.text}".lower()) is not None  # noqa: E731
+            # a hit names it as the check for absent names reads names ("ALE", not the "ale" of "scaled")
+            names_it = lambda h: not missing_terms(term, [f"{h.title} {h.text}"])  # noqa: E731
             # the name alone when the question's other words lead elsewhere
             added += (self._best_new(alone, COVER_DEPTH, kinds, hits + added, names_it)
                       or self._best_new(term, COVER_DEPTH, kinds, hits + added, names_it))

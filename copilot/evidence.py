@@ -354,8 +354,10 @@ def later_part(question: str) -> str:
 
 
 # a claim the user puts forward to be confirmed: "..., right?", "I thought it decays over half the run"
-CLAIM_TAG = re.compile(r"[,\s]+(?:right|correct|yes|true)\s*\?+\s*$", re.I)
-BELIEF = re.compile(r"\bi (?:thought|assumed|believed?|read|heard|figured)(?: that)?\s+(.+)$", re.I)
+CONFIRM = r"(?:right|correct|yes|true)"  # the tag that asks to have a claim confirmed
+BELIEVED = r"\bi (?:thought|assumed|believed?|read|heard|figured)\b"  # a claim the user held
+CLAIM_TAG = re.compile(rf"[,\s]+{CONFIRM}\s*\?+\s*$", re.I)
+BELIEF = re.compile(rf"{BELIEVED}(?: that)?\s+(.+)$", re.I)
 QUESTION_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*\n\s*")
 
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (ANSWER_WORDS, CODE_BLOCK, CONDITION, DEFINES, DEFINITION_QUESTION, FRAGMENT,
+from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFINES, DEFINITION_QUESTION, FRAGMENT,
                               GENERIC_ENTITIES, HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
@@ -298,8 +298,8 @@ class Grounder:
         """Check one answer sentence; ``shown`` holds the sentences already in the answer."""
         sentence, _cites = strip_citations(raw)
         # a bare "Yes," or "No," is the model's verdict, which no source states; the rest is checked
-        if YES_NO.match(sentence):
-            sentence = YES_NO.sub("", sentence, count=1)
+        if verdict := YES_NO.match(sentence):
+            sentence = sentence[verdict.end():]
             sentence = sentence[:1].upper() + sentence[1:]
         if DANGLING.search(sentence) or sentence.rstrip().endswith(":"):  # "So the TD target is.",
             # "From the CLI:": a sentence cut before its point, or the lead-in of what it never shows
@@ -485,7 +485,8 @@ def swaps_word(sentence: str, source: str, span: int = 3, reach: int = 8) -> boo
     return False
 
 
-NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|cannot|without|nor|neither|unless)\b|n't\b", re.I)
+NOT = r"not|no|never|cannot|nor"  # the words that deny (and "n't")
+NEGATION = re.compile(rf"\b(?:{NOT}|none|nothing|without|neither|unless)\b|n't\b", re.I)
 
 
 def adds_negation(sentence: str, source: str) -> bool:
@@ -716,21 +717,19 @@ def why_sentence(question: str, shown: Sequence[Support], candidates: Sequence[t
 
 
 # a question that puts a claim to be confirmed: "..., right?", "I thought it decays ...", "is it X?"
-PREMISE = re.compile(r"\b(?:right|correct|yes|true|no)\s*[?？]|\bi (?:thought|assumed|believed?|read|heard|figured)\b"
+PREMISE = re.compile(rf"\b(?:{CONFIRM}|no)\s*[?？]|{BELIEVED}"
                      r"|\b(?:isn't|aren't|doesn't|don't) (?:it|they|that|those)\b"
                      r"|(?:^|[.?!]\s+)(?:is|are|does|do|did|can|will|should|so)\b[^.?!]*\?|\b(?:since|because) it\b"
                      r"|是不是|是否|对吗|吗[?？]", re.I)
 # a negation and the clause it denies, to the clause's end: "It is not gradient clipping: ..."
-DENIAL = re.compile(r"\b(?:not|never|no|cannot|can't|doesn't|don't|isn't|aren't|won't|nor)\b([^.;:,()]{3,80})",
-                    re.I)
+DENIAL = re.compile(rf"(?:\b(?:{NOT})\b|n't\b)([^.;:,()]{{3,80}})", re.I)
 DENIED_WORDS = 2  # words of the question a denied clause must name
 
 
-def denies(question: str, text: str) -> bool:
-    """Whether ``text`` denies what ``question`` puts forward: a clause it negates names two or
-    more of the question's words ("It does not subtract a mean" for "... since it subtracts the
-    running mean, right?")."""
-    asked = content_tokens(question)
+def denies(asked: set[str], text: str) -> bool:
+    """Whether ``text`` denies what a question whose content words are ``asked`` puts forward: a
+    clause it negates names two or more of them ("It does not subtract a mean" for "... since
+    it subtracts the running mean, right?")."""
     return any(len(content_tokens(m.group(1)) & asked) >= DENIED_WORDS for m in DENIAL.finditer(prose(text)))
 
 
@@ -742,14 +741,14 @@ def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tup
     order, ``reading`` a Chinese question's words in English. A sentence that opens with "it"
     or "this" qualifies only right after a shown sentence of its source, whose subject it
     names. Else None."""
-    words = reading or question
-    if not PREMISE.search(question) or any(denies(words, s.sentence) for s in shown):
+    asked = content_tokens(reading or question)
+    if not PREMISE.search(question) or any(denies(asked, s.sentence) for s in shown):
         return None
     cited = {s.source for s in shown}
     previous: tuple[int, str] | None = None
     for n, text in units:
         after, previous = previous, (n, text)
-        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(words, text):
+        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(asked, text):
             continue
         if PRONOUN.match(text) and not (after and after[0] == n and repeats(after[1], shown)):
             continue
