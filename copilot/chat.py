@@ -26,8 +26,8 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from copilot.bm25 import tokenize
 from copilot.config import Settings
-from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, WHY_QUESTION, Evidence, build_evidence,
-                              compared, flags, has_code, key_terms, later_part, names_side, on_first_topic, speaks_of,
+from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN, WHY_QUESTION, Evidence,
+                              build_evidence, compared, flags, has_code, key_terms, later_parts, names_side, on_first_topic, speaks_of,
                               split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
@@ -61,6 +61,10 @@ RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do n
 # measured on 293 questions, every not-covered one with such a word fell below 0.47, every
 # answerable one stayed above 0.52
 UNKNOWN_RELEVANCE = 0.47
+# ... unless a hit is this relevant to the whole question (the ranker's calibrated relevance):
+# "do I have to wipe the out folder?" is answered by the sweep page that never says "wipe"
+# (0.93); the not-covered questions the rule declines stay below 0.68
+UNKNOWN_HIT = 0.8
 
 
 @dataclass
@@ -266,11 +270,12 @@ class Copilot:
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
-        if state["covered"] and (rest := later_part(state["question"])) and not is_chinese(rest):
-            later = self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
-                                   lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
-            hits = hits + later  # a source beyond the k the question itself draws on
-            state["added_sources"] = len(later)
+        if state["covered"] and (parts := later_parts(state["question"])) and not is_chinese(state["question"]):
+            before = len(hits)
+            for rest in parts:  # a source beyond the k the question itself draws on, per part
+                hits = hits + self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
+                                             lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
+            state["added_sources"] = len(hits) - before
         elif state["covered"] and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
             hits, state["added_sources"] = both, len(both) - len(hits)
@@ -362,7 +367,7 @@ class Copilot:
         state["quotes"] = [(n, text) for n, text in evidence.quotes
                            if n <= len(kept) and text in kept[n - 1]]
         state["answers"] = evidence.answers
-        state["second"] = evidence.second if in_kept(evidence.second, kept) else None
+        state["later"] = [x for x in evidence.later if in_kept(x, kept)]
         state["claim"] = evidence.claim if in_kept(evidence.claim, kept) else None
         state["sides"] = [(side, other, said) for side, other, said in evidence.sides if in_kept(said, kept)]
         state["code"] = evidence.code if in_kept(evidence.code, kept) else None
@@ -373,7 +378,8 @@ class Copilot:
                           if unit not in evidence.elsewhere]
         if getattr(self.index, "embedder", None) is not None:  # else no similarity to judge by
             state["covered"] = state["covered"] and evidence.relevance >= RELEVANCE
-            if state["covered"] and state["unknown"] and evidence.relevance < UNKNOWN_RELEVANCE:
+            if (state["covered"] and state["unknown"] and evidence.relevance < UNKNOWN_RELEVANCE
+                    and max(getattr(h, "relevance", 0.0) for h in state["hits"]) < UNKNOWN_HIT):
                 state["covered"], state["missing"] = False, state["unknown"]
         state["messages"] = [system_message(), *history,
                              {"role": "user", "content": user_message("\n\n".join(kept), question)}]
@@ -418,11 +424,12 @@ class Copilot:
                 for n, text in extract:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
-                # "是不是先减去均值？": the source's denial of it
-                denial = denial_sentence(question, shown, units, expand(question).dense_query)
-                if denial is not None:
-                    shown.append(quoted(question, *denial))
-                    yield cited(shown[-1])
+                # "beta 默认是多少？": the value the quotes left out; "是不是先减去均值？": the source's denial
+                for more in (value_sentence(question, shown, state.get("quotes", [])),
+                             denial_sentence(question, shown, units, expand(question).dense_query)):
+                    if more is not None and not repeats(more[1], shown):
+                        shown.append(quoted(question, *more))
+                        yield cited(shown[-1])
             else:
                 first = source_first(question, extract)
                 if first is not None:  # the source states the answer: shown before the model's turn
@@ -450,9 +457,10 @@ class Copilot:
                     yield " " + cited(shown[-1])
                 # "what are n-step returns, and how do I switch them on?": the sentence that answers
                 # the later part, when the answer has not said it
-                if (later := state.get("second")) and shown and not repeats(later[1], shown, LATER_OVERLAP):
-                    shown.append(quoted(question, *later))
-                    yield " " + cited(shown[-1])
+                for later in state.get("later", []) if shown else []:
+                    if not repeats(later[1], shown, LATER_OVERLAP):
+                        shown.append(quoted(question, *later))
+                        yield " " + cited(shown[-1])
                 # "dueling vs double dqn": what each of the two things is, when no sentence said it
                 for side, other, said in state.get("sides", []) if shown else []:
                     if not any(speaks_of(s.sentence, side, other) for s in shown) and not repeats(said[1], shown,
@@ -483,9 +491,12 @@ class Copilot:
                 return
         if not shown:
             yield lead
-        if len(shown) == 1:  # one more evidence sentence, when it adds to the first
-            more = next_sentence(question, shown, extract + state.get("quotes", [])[:NEXT_FROM],
-                                 self._similarity(question))
+        if len(shown) == 1:  # one more evidence sentence, when it adds to the first: the best one
+            # when the answer opened with another ("During training the returns written to the logs
+            # are per-life sums of clipped rewards" after what `agent.evaluate()` returns)
+            more = (extract[0] if not repeats(lead.sentence, shown) and not PRONOUN.match(lead.sentence) else
+                    next_sentence(question, shown, extract + state.get("quotes", [])[:NEXT_FROM],
+                                  self._similarity(question)))
             if more is not None:
                 yield quoted(question, *more)
 

@@ -353,6 +353,25 @@ def later_part(question: str) -> str:
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
 
 
+def later_parts(question: str, most: int = 2) -> list[str]:
+    """Every part ``question`` asks after its first, at most ``most``, each read as
+    :func:`later_part` reads a second part ("Nature DQN: how long was the warm-up? how often did
+    they copy the target net? and what does rlcore's dqn use ...?" asks two more); a part too short
+    to ask anything stays with the rest."""
+    first, rest, parts = first_part(question), question, []
+    while (m := _next_part(rest)) is not None:
+        rest = re.sub(r"^and\s+", "", rest[m.end():], flags=re.I)
+        end = _next_part(rest)  # this part, with its question mark
+        here = rest[:end.start() + (rest[end.start()] in "?？")] if end else rest
+        read = later_part(f"{first}? {here}")
+        if not read or here == rest or len(parts) == most - 1:
+            read = later_part(f"{first}? {rest}") if here != rest else read
+            parts += [read] if read else []
+            break
+        parts.append(read)
+    return parts
+
+
 # a claim the user puts forward to be confirmed: "..., right?", "I thought it decays over half the run"
 CONFIRM = r"(?:right|correct|yes|true)"  # the tag that asks to have a claim confirmed
 BELIEVED = r"\bi (?:thought|assumed|believed?|read|heard|figured)\b"  # a claim the user held
@@ -901,7 +920,7 @@ class Evidence:
     code: tuple[int, str] | None = None  # for a "how do I" question: the example that shows how
     elsewhere: frozenset[str] = frozenset()  # chosen units about another method than the question's
     answers: dict[str, str] = field(default_factory=dict)  # a section's opening sentence -> its question heading
-    second: tuple[int, str] | None = None  # the sentence that answers a two-part question's later part
+    later: list[tuple[int, str]] = field(default_factory=list)  # the sentences that answer its later parts
     # for a question comparing two things: (the thing, the other, the sentence that best says what it is)
     sides: list[tuple[str, str, tuple[int, str]]] = field(default_factory=list)
     claim: tuple[int, str] | None = None  # the sentence that speaks to a claim the question puts forward
@@ -916,7 +935,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     Titles are charged to the budget too (for the ``max_sources`` best-ranked hits); hits
     that contribute no unit are dropped, and at most ``max_sources`` contribute. With
     ``embed_query``, the later part of a two-part question is scored on its own as well, and
-    the unit that answers it best is kept (:attr:`Evidence.second`).
+    the unit that answers it best is kept (:attr:`Evidence.later`).
     """
     units = [Unit(i, j, text) for i, h in enumerate(hits) for j, text in enumerate(split_units(h.text))]
     if not units:
@@ -924,9 +943,9 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     embed = _memo(embed)
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
-    second, claimed = ((_part_answer(question, part, units, embed, embed_query, len(hits), signals)
-                        for part in (later_part(question), claim_part(question)))
-                       if embed_query else (None, None))
+    *seconds, claimed = ([_part_answer(question, part, units, embed, embed_query, len(hits), signals)
+                          for part in [*later_parts(question), claim_part(question)]]
+                         if embed_query else [None])
     sides = _side_answers(question, units, embed, embed_query, len(hits), signals) if embed_query else []
     for prev, u in zip(units, units[1:]):  # named once scored: the symbol's words are not the sentence's
         if u.order == 1:
@@ -937,7 +956,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         chosen = select(units, count_tokens, left, max_sources)
         chosen = complete(question, units, chosen, count_tokens, left)
         chosen = with_antecedents(units, chosen, count_tokens, left, asked)
-        extras = [u for u in [second, claimed] + [u for _, _, u in sides] if u is not None]
+        extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
         for extra in extras:
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
@@ -978,12 +997,12 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     closest = max(u.cosine for u in chosen)
     code = next(((position[u.source], u.text) for u in best if u.text.startswith("```") and u.lexical > 0
                  and u.cosine >= closest - CODE_COSINE), None)
-    later, claim = ((position[u.source], said[id(u)]) if u is not None and any(u is c for c in chosen) else None
-                    for u in (second, claimed))
+    *later, claim = ((position[u.source], said[id(u)]) if u is not None and any(u is c for c in chosen) else None
+                     for u in (*seconds, claimed))
     told = [(side, other, (position[u.source], said[id(u)])) for side, other, u in sides if any(u is c for c in chosen)]
     return Evidence(blocks, quotes, max(u.cosine for u in units), code if HOW_TO.search(question) else None,
                     frozenset(u.text for u in chosen if u.elsewhere), {u.text: u.answers for u in chosen if u.answers},
-                    later, told, claim)
+                    [x for x in later if x is not None], told, claim)
 
 
 def on_first_topic(question: str, text: str) -> bool:

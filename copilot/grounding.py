@@ -326,12 +326,14 @@ class Grounder:
                 and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
-                return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
+                whole = clause_of(source.text, content_tokens(sentence) & self._tokens[best])
+                return Support(_as_sentence(whole), source.n, 1.0, "replaced", said=sentence)
             return Support(_as_sentence(sentence), source.n, score, "kept")  # a list item's words, not its dash
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
-        if swap is not None:
+        if swap is not None:  # the clause it garbled, or else the whole sentence
             source = self.sources[swap]
-            return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
+            whole = clause_of(source.text, content_tokens(sentence) & self._tokens[swap])
+            return Support(_as_sentence(whole), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
 
 
@@ -508,6 +510,23 @@ def invents_cause(sentence: str, source: str) -> bool:
     # the source gives a reason: the sentence's must be mostly the source's own words
     claim = content_tokens(sentence[m.end():])
     return bool(claim) and len(claim & content_tokens(source)) < CAUSE_OVERLAP * len(claim)
+
+
+LONG_SENTENCE = 40  # words: a sentence this long buries the clause a model sentence took from it
+
+
+def clause_of(text: str, words: set[str]) -> str:
+    """The shortest clause of a long sentence ``text`` (the parts between its semicolons) that
+    holds ``words`` and points to nothing outside it, as a sentence; else ``text``. "It eats
+    about 1.2 GB" from a five-line sentence on replay memory is shown as "rlcore's `drqv2`
+    defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey
+    frames." """
+    pieces = [p.strip(" .") for p in re.split(r";\s+", text)]
+    if len(pieces) < 2 or len(text.split()) < LONG_SENTENCE:
+        return text
+    pieces = [p[:-1] if p.endswith(")") and p.count(")") > p.count("(") else p for p in pieces]  # "(a; b)"
+    fits = [p for p in pieces if len(p.split()) > CUT_WORDS and words <= content_tokens(p) and not POINTER.search(p)]
+    return min(fits, key=len) + "." if fits else text
 
 
 def _as_sentence(text: str) -> str:
@@ -726,11 +745,15 @@ DENIAL = re.compile(rf"(?:\b(?:{NOT})\b|n't\b)([^.;:,()]{{3,80}})", re.I)
 DENIED_WORDS = 2  # words of the question a denied clause must name
 
 
-def denies(asked: set[str], text: str) -> bool:
+def denies(asked: set[str], text: str, entities: list[set[str]] = ()) -> bool:
     """Whether ``text`` denies what a question whose content words are ``asked`` puts forward: a
     clause it negates names two or more of them ("It does not subtract a mean" for "... since
-    it subtracts the running mean, right?")."""
-    return any(len(content_tokens(m.group(1)) & asked) >= DENIED_WORDS for m in DENIAL.finditer(prose(text)))
+    it subtracts the running mean, right?"), and its subject no method but the question's
+    ``entities`` ("SAC, TD3 and DDPG do not clip gradients" denies nothing said of PPO)."""
+    text = prose(text)
+    return any(len(content_tokens(m.group(1)) & asked) >= DENIED_WORDS
+               and not others_named(re.split(r"[;:]", text[:m.start()])[-1], list(entities))
+               for m in DENIAL.finditer(text))
 
 
 def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tuple[int, str]],
@@ -741,19 +764,22 @@ def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tup
     order, ``reading`` a Chinese question's words in English. A sentence that opens with "it"
     or "this" qualifies only right after a shown sentence of its source, whose subject it
     names. Else None."""
-    asked = content_tokens(reading or question)
-    if not PREMISE.search(question) or any(denies(asked, s.sentence) for s in shown):
+    asked, entities = content_tokens(reading or question), entity_terms(reading or question)
+    if not PREMISE.search(question) or any(denies(asked, s.sentence, entities) for s in shown):
         return None
     cited = {s.source for s in shown}
     previous: tuple[int, str] | None = None
     for n, text in units:
         after, previous = previous, (n, text)
-        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(asked, text):
+        if n not in cited or not is_statement(text) or repeats(text, shown) or not denies(asked, text, entities):
             continue
         if PRONOUN.match(text) and not (after and after[0] == n and repeats(after[1], shown)):
             continue
         return n, text
     return None
+
+
+DEFAULT_ASKED = re.compile(r"\bdefaults?\b|默认", re.I)
 
 
 def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]
@@ -766,8 +792,11 @@ def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence
     if not VALUE_QUESTION.search(question):
         return None
     fields = asked_fields(question, [text for _, text in candidates])
+    # asked for the default, a value the answer gives in an example ("with `beta=1.0` ...") is not it
+    default = DEFAULT_ASKED.search(question)
     for f in fields:  # each field's own default line ("`beta`: default 0.4", not "`beta_steps`: ...")
-        if not any(gives_default(f, s.sentence) or value_of(s.sentence, content_tokens(f)) for s in shown):
+        if not any(gives_default(f, s.sentence) or not default and value_of(s.sentence, content_tokens(f))
+                   for s in shown):
             # not another method's default ("PPG's config is PPO's ... `n_epochs`: default 1")
             entities = entity_terms(question)
             found = next(((n, text) for n, text in dict.fromkeys(candidates) if gives_default(f, text)
@@ -902,6 +931,11 @@ HOW_TO_USE = re.compile(r"^\s*how\s+(?:do|can|should|would)\s+(?:i|we|you)\s+(?:
                         r"combine|add)\s+(?:the\s+|a\s+|an\s+)?(?P<after>[\w'-]+(?:\s+[\w'-]+){0,5})", re.I)
 
 
+# a word that says how much or how truly, never what: "the actual config differences between ..."
+MODIFIER = re.compile(r"^(?:actual|real|exact|precise|main|basic|overall|practical|general|specific|concrete|"
+                      r"fundamental|typical|usual|whole|entire)\s+", re.I)
+
+
 def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence[str]) -> list[str]:
     """The lower-case words naming what ``question`` is about ("hindsight" in "how does
     hindsight experience replay relabel goals?", "go-explore") that the corpus never uses:
@@ -915,7 +949,7 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     # "the purpose of X", "the role of X", "the intuition behind X": X is what it is about; so
     # are A and B in "the actual difference between A and B"
     phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between|behind)\s+(?:the\s+|a\s+|an\s+)?", "",
-                    m.group("after") or m.group("before"))
+                    MODIFIER.sub("", m.group("after") or m.group("before")))
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)
         if word.lower() in STOP:

@@ -271,6 +271,12 @@ def test_a_question_in_words_the_docs_never_use_is_declined_when_the_evidence_is
     assert not answer.covered and bot.llm.seen == []
     # without a word the docs lack, the same distance is no reason to decline
     assert Copilot(settings, llm=EchoLLM()).ask("what's a good learning rate schedule for my agent?").covered
+    # nor when a hit is close to the whole question in the ranker's judgement (its relevance)
+    import dataclasses
+    bot = Copilot(settings, llm=EchoLLM())
+    search = bot.index.search
+    bot.index.search = lambda *a, **k: [dataclasses.replace(h, relevance=0.95) for h in search(*a, **k)]
+    assert bot.ask("what's a good feeding schedule for a sourdough starter?").covered
 
 
 def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_mentions_it(tmp_path):
@@ -354,3 +360,18 @@ def test_a_claim_the_question_puts_forward_is_answered_with_what_the_source_says
     belief = Copilot(settings, llm=says(logs)).ask("what does q_mean mean in my DQN run, I thought epsilon falls "
                                                    "over half the run", k=2)
     assert "first 16% of the steps" in belief.answer
+
+
+def test_a_one_sentence_answer_that_opened_with_another_sentence_is_followed_by_the_best_one(tmp_path, monkeypatch):
+    import copilot.grounding as grounding
+    monkeypatch.setattr(grounding, "CLOSE", 2.0)  # no sentence follows on by closeness in meaning alone
+    settings = indexed(tmp_path, {
+        "families.md": "# Atari\n\n## Atari logs\n\nOn Breakout and the other games, the returns in episodes.csv are "
+                       "per-life sums of clipped rewards, far below what evaluation reports.\n",
+        "evaluation.md": "# Evaluation\n\n## The evaluate method\n\nThe evaluate method plays deterministic "
+                         "episodes on a fresh environment and reports their mean return.\n"})
+    llm = FakeLLM(["The evaluate method plays deterministic episodes on a fresh environment [2]."], name="echo",
+                  n_ctx=2048)
+    answer = Copilot(settings, llm=llm).ask("my agent on Breakout, 8 envs: the returns in episodes.csv are tiny next to "
+                                            "what evaluate reports. bug?", k=2)
+    assert answer.answer.startswith("The evaluate method plays") and "per-life sums" in answer.answer

@@ -736,12 +736,27 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     later = {later_part(question): np.array([0.0, 1.0], np.float32)}  # the later part reads as the switch
     kwargs = dict(embed=embed, query_vector=np.array([1.0, 0.0], np.float32), count_tokens=words, budget=50)
     without = build_evidence(question, hits, **kwargs)
-    assert without.second is None and all(switch not in text for _, text in without.blocks)
+    assert without.later == [] and all(switch not in text for _, text in without.blocks)
     ev = build_evidence(question, hits, **kwargs, embed_query=later.__getitem__)
-    assert ev.second is not None and ev.second[1] == switch
-    assert any(h is hits[1] and switch in text for h, text in ev.blocks[ev.second[0] - 1:ev.second[0]])
+    assert [text for _, text in ev.later] == [switch]
+    n = ev.later[0][0]
+    assert any(h is hits[1] and switch in text for h, text in ev.blocks[n - 1:n])
     # a one-part question has no later part to answer
-    assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).second is None
+    assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).later == []
+
+
+def test_a_question_of_three_parts_has_two_later_parts_each_read_with_the_first_parts_topic():
+    from copilot.evidence import later_parts
+
+    question = ("Nature DQN: how long was the warm-up and how often did they copy the target net? and what "
+                "does rlcore's dqn use for learning_starts by default")
+    assert later_parts(question) == ["how often did they copy the target net? (DQN)",
+                                     "what does rlcore's dqn use for learning_starts by default"]
+    assert later_parts("What are n-step returns, and how do I switch them on for DQN?") == [
+        "how do I switch them on for DQN? (n-step returns)"]
+    assert later_parts("What is PPO? why?") == []
+    # a part too short to ask anything stays with the one after it
+    assert later_parts("what is PPO? it is slow; how do I speed it up") == ["it is slow; how do I speed it up (PPO)"]
 
 
 def test_a_claim_the_question_puts_forward_is_read_and_answered_by_a_unit_of_its_own():
@@ -851,7 +866,7 @@ def test_a_later_part_is_answered_from_a_source_on_what_the_first_part_names():
     later = {later_part(question): np.array([0.0, 1.0], np.float32)}
     ev = build_evidence(question, hits, embed=embed, query_vector=np.array([1.0, 0.0], np.float32),
                         count_tokens=words, budget=80, embed_query=later.__getitem__)
-    assert ev.second is not None and ev.second[1] == onnx  # not the closer sentence on the C export
+    assert [text for _, text in ev.later] == [onnx]  # not the closer sentence on the C export
 
 
 def test_a_source_is_on_the_first_parts_topic_when_it_names_what_that_part_names():

@@ -520,6 +520,8 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     # "actual" only qualifies what frames the question; the things compared are its subject
     assert unknown_subject("whats the actual difference between random_crop and random_shift?",
                            known.__contains__, texts) == []
+    assert unknown_subject("what are the actual config differences between td3 and ddpg?", known.__contains__,
+                           texts) == []  # a modifier, however many words stand before "between"
     # what a how-to asks to use is its subject too
     assert unknown_subject("how do i use hindsight experience replay with sac?", known.__contains__, texts) == ["hindsight"]
     assert unknown_subject("how can I use a replay buffer with dqn?", known.__contains__, texts) == []
@@ -600,6 +602,9 @@ def test_a_claim_the_question_puts_forward_is_answered_with_the_sources_denial()
     assert denial_sentence("What does clip_range control in PPO?", shown, units) is None  # no claim put forward
     said = shown + [Support(units[2][1], 1, 1.0)]
     assert denial_sentence(question, said, units) is None  # already denied
+    # what other methods do not do denies nothing said of PPO
+    other = Support("The default learning rate is 3e-4; SAC, TD3 and DDPG do not clip gradients.", 2, 1.0)
+    assert denial_sentence(question, [other] + shown, units) == units[2]
     # a Chinese question is read in English
     zh = [(1, "NormalizeReward divides each reward by a running standard deviation."),
           (1, "It does not subtract a mean.")]
@@ -745,6 +750,12 @@ def test_an_answer_asked_for_two_defaults_ends_with_each_fields_own_line():
     # another method's default is not this one's
     ppg = [(3, "PPG's config is PPO's with these differences: `n_epochs`: default 1, policy-phase passes.")]
     assert value_sentence("what is the default n_epochs of PPO?", shown[:1], ppg) is None
+    # a value the answer gives in an example is not the default asked for (in Chinese too)
+    example = [Support("On MountainCar, `beta=1.0` with `normalize_obs=True` reaches the flag.", 1, 1.0)]
+    rnd = [(2, "`beta`: default `0.1`, coefficient of the scaled bonus.")]
+    assert value_sentence("whats rnd's default beta?", example, rnd) == rnd[0]
+    assert value_sentence("rnd 的 beta 默认是多少？", example, rnd) == rnd[0]
+    assert value_sentence("is beta big enough for rnd?", example, rnd) is None  # no default asked
 
 
 def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_not_kept():
@@ -918,3 +929,23 @@ def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack(
     assert unknown_variant("is weirdly experience replay slow?", ["weirdly"], corpus.__contains__) == []
     # a verb after its subject ("I thought") is no modifier of a name
     assert unknown_variant("I thought experience replay was slow", ["thought"], corpus.__contains__) == []
+
+
+def test_a_replaced_sentence_is_the_clause_it_came_from_not_the_whole_long_sentence():
+    from copilot.grounding import Grounder, SourceSentence, clause_of, content_tokens
+    source = ("Memory: the `replay` storage preallocates `buffer_size` slots for `obs` and `next_obs`, so the "
+              "cost is about `2 x buffer_size x observation bytes` (images are kept as bytes; `drqv2` defaults "
+              "to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames).")
+    clause = "`drqv2` defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames."
+    g = Grounder([SourceSentence(1, source)], bag_of_words)
+    s = g.check("It takes about 1.2 GB with its default 3 stacked 64x64 grey frames [1].")
+    assert (s.action, s.sentence) == ("replaced", clause)
+    # a clause that points outside itself ("this") is no sentence of its own: the whole is shown
+    because = ("Because the actors lag behind the learner by several updates while the learner keeps training on "
+               "what they send, and because their policies are older than the learner's by then, the data are "
+               "off-policy; V-trace is the correction that makes this safe for every learner update.")
+    assert len(because.split()) >= 40
+    assert clause_of(because, content_tokens("V-trace is the correction that makes this safe")) == because
+    # nor is a short sentence cut: its clauses are read together
+    short = "In rlcore: set `normalize_reward`; scaled rewards are clipped to `[-10, 10]`."
+    assert clause_of(short, content_tokens("scaled rewards are clipped")) == short
