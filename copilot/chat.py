@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any, Callable, Iterator, Sequence
 
@@ -30,7 +30,7 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN
                               build_evidence, compared, flags, has_code, key_terms, later_parts, names_side, on_first_topic, speaks_of,
                               split_units)
 from copilot.glossary_zh import expand, question_form
-from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited,
+from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
                                denial_sentence, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
                                next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
@@ -483,6 +483,10 @@ class Copilot:
         lead = quoted(question, *extract[0])
         best = {quoted(question, n, text).sentence for n, text in state.get("quotes", [])[:LEADS]}
         for s in self._checked_model_sentences(state):
+            if s.action == "replaced" and repeats(s.sentence, shown):
+                # a long sentence that repeats the answer: the clause the model took from it
+                part = clause_of(s.sentence, content_tokens(s.said) & content_tokens(s.sentence))
+                s = replace(s, sentence=part) if not repeats(part, shown) else s
             if not shown and s.action == "replaced" and s.sentence not in best:
                 yield lead
             if s.action != "dropped" and not repeats(s.sentence, shown) and not leads_in(s.sentence):

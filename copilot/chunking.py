@@ -83,11 +83,32 @@ def _tail(text: str, size: int = OVERLAP) -> str:
     return window[space + 1:] if space >= 0 else window
 
 
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+
+
+def _split_table(text: str, cap: int = CAP) -> list[str] | None:
+    """A markdown table cut between rows into parts of at most ``cap`` characters, each under
+    the table's header and rule, so no row is cut and every row reads under its column names
+    (a short table is one part); None for text that is no table with a header."""
+    lines = text.splitlines()
+    if len(lines) < 3 or not all(line.lstrip().startswith("|") for line in lines) or not _TABLE_RULE.match(lines[1]):
+        return None
+    head, parts = "\n".join(lines[:2]), [[]]
+    for row in lines[2:]:
+        if parts[-1] and len(head) + sum(len(r) + 1 for r in parts[-1]) + len(row) + 1 > cap:
+            parts.append([])
+        parts[-1].append(row)
+    return ["\n".join([head, *rows]) for rows in parts]
+
+
 def pack(blocks: list[Block], cap: int = CAP, overlap: int = OVERLAP) -> list[str]:
-    """Join blocks into texts of at most ``cap`` characters (code blocks are never cut)."""
+    """Join blocks into texts of at most ``cap`` characters (code blocks are never cut; a long
+    table is cut between rows, its header repeated, and no piece of it is carried over)."""
     units: list[Block] = []
     for block in blocks:
-        if block.code or len(block.text) <= cap:
+        if not block.code and (rows := _split_table(block.text, cap)) is not None:
+            units.extend(Block(part, code=True) for part in rows)  # whole, and never carried over
+        elif block.code or len(block.text) <= cap:
             units.append(block)
         else:
             units.extend(Block(part) for part in _split_long(block.text, cap))

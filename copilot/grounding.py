@@ -326,14 +326,12 @@ class Grounder:
                 and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
                 and not misbinds_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
-                whole = clause_of(source.text, content_tokens(sentence) & self._tokens[best])
-                return Support(_as_sentence(whole), source.n, 1.0, "replaced", said=sentence)
+                return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
             return Support(_as_sentence(sentence), source.n, score, "kept")  # a list item's words, not its dash
         swap = self.garbled(sentence, shown) if score >= GARBLED else None
-        if swap is not None:  # the clause it garbled, or else the whole sentence
+        if swap is not None:
             source = self.sources[swap]
-            whole = clause_of(source.text, content_tokens(sentence) & self._tokens[swap])
-            return Support(_as_sentence(whole), source.n, 1.0, "replaced", said=sentence)
+            return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
         return Support(sentence, source.n, score, "dropped", said=sentence)
 
 
@@ -517,13 +515,14 @@ LONG_SENTENCE = 40  # words: a sentence this long buries the clause a model sent
 
 def clause_of(text: str, words: set[str]) -> str:
     """The shortest clause of a long sentence ``text`` (the parts between its semicolons) that
-    holds ``words`` and points to nothing outside it, as a sentence; else ``text``. "It eats
-    about 1.2 GB" from a five-line sentence on replay memory is shown as "rlcore's `drqv2`
-    defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey
-    frames." """
+    holds ``words``, opens a statement of its own and points to nothing outside it, as a
+    sentence; else ``text``. "It eats about 1.2 GB" from a five-line sentence on replay memory
+    is "rlcore's `drqv2` defaults to 50,000 transitions, about 1.2 GB with its default 3
+    stacked 64x64 grey frames." """
     pieces = [p.strip(" .") for p in re.split(r";\s+", text)]
-    if len(pieces) < 2 or len(text.split()) < LONG_SENTENCE:
+    if len(pieces) < 2 or len(text.split()) < LONG_SENTENCE or CODE_BLOCK.search(text):
         return text
+    pieces = [p for p in pieces if not re.match(r"(?:and|or|but|so|then)\b", p)]  # "and the latest ..."
     pieces = [p[:-1] if p.endswith(")") and p.count(")") > p.count("(") else p for p in pieces]  # "(a; b)"
     fits = [p for p in pieces if len(p.split()) > CUT_WORDS and words <= content_tokens(p) and not POINTER.search(p)]
     return min(fits, key=len) + "." if fits else text

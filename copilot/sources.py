@@ -26,7 +26,7 @@ from copilot.config import Settings
 from copilot.index import Record
 from copilot.loaders import LOADERS, SKIP_REASONS, Unreadable, load, read_source, supported
 
-PIPELINE_VERSION = "3"  # part of every source hash: bump it when loading or splitting changes
+PIPELINE_VERSION = "4"  # part of every source hash: bump it when loading or splitting changes
 KIND_DIRS = {"docs": "doc", "tutorials": "tutorial", "papers": "paper", "faq": "faq"}
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv"}
 

@@ -375,3 +375,16 @@ def test_a_one_sentence_answer_that_opened_with_another_sentence_is_followed_by_
     answer = Copilot(settings, llm=llm).ask("my agent on Breakout, 8 envs: the returns in episodes.csv are tiny next to "
                                             "what evaluate reports. bug?", k=2)
     assert answer.answer.startswith("The evaluate method plays") and "per-life sums" in answer.answer
+
+
+def test_a_replacing_sentence_that_repeats_the_answer_is_cut_to_the_clause_the_model_took(tmp_path):
+    settings = indexed(tmp_path, {"replay.md": (
+        "# Replay\n\n## Replay memory\n\nThe `drqv2` agent keeps 50,000 transitions by default.\n\nMemory: the "
+        "`replay` storage preallocates `buffer_size` slots for `obs` and `next_obs` when the agent is built, so "
+        "the cost is about `2 x buffer_size x observation bytes`: about 136 MB for a million float observations "
+        "of dimension 17, but far too much for a million stacked images (images are kept as bytes; `drqv2` "
+        "defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames).\n")})
+    llm = FakeLLM(["The `drqv2` agent keeps 50,000 transitions by default [1]. It eats about 1.2 GB with its "
+                   "default 3 stacked 64x64 grey frames [1]."], name="echo", n_ctx=2048)
+    answer = Copilot(settings, llm=llm).ask("drqv2's default buffer size, and how much RAM does it take?", k=1)
+    assert "about 1.2 GB with its default 3 stacked" in answer.answer and "136 MB" not in answer.answer

@@ -59,3 +59,20 @@ def test_a_long_numbered_list_keeps_each_item_on_its_own_line():
     units = [u for p in pieces for u in split_units(p.text)]
     # no sentence ends with the next item's number
     assert not any(u.rstrip().endswith(("2.", "3.", "10.")) for u in units if "Step" in u)
+
+
+def test_a_table_is_cut_between_rows_each_part_under_its_header_and_never_carried_over():
+    from copilot.evidence import split_units
+
+    rows = "\n".join(f"| `field_{i}` | `{i}` | what field number {i} sets in the agent's config |" for i in range(40))
+    table = f"| argument | default | meaning |\n| --- | --- | --- |\n{rows}"
+    pieces = split_markdown(f"# Config\n\n## Shared arguments\n\nEvery part takes these:\n\n{table}\n\n"
+                            "A closing paragraph on how the arguments combine.\n", "config")
+    assert len(table) > CAP and len(pieces) >= 3
+    tables = [p.text for p in pieces if "`field_" in p.text]
+    assert len(tables) >= 2 and all("| argument | default | meaning |" in t for t in tables)
+    # every row is whole, and reads under its own column names
+    units = [u for t in tables for u in split_units(t) if "field_" in u]
+    assert len(units) == 40 and all(u.startswith("`field_") and ": default `" in u for u in units)
+    # no piece begins with a piece of a row carried over from the one before
+    assert all(p.text.startswith(("Every part", "| argument |", "A closing")) for p in pieces)

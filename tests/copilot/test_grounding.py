@@ -931,15 +931,16 @@ def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack(
     assert unknown_variant("I thought experience replay was slow", ["thought"], corpus.__contains__) == []
 
 
-def test_a_replaced_sentence_is_the_clause_it_came_from_not_the_whole_long_sentence():
-    from copilot.grounding import Grounder, SourceSentence, clause_of, content_tokens
-    source = ("Memory: the `replay` storage preallocates `buffer_size` slots for `obs` and `next_obs`, so the "
-              "cost is about `2 x buffer_size x observation bytes` (images are kept as bytes; `drqv2` defaults "
-              "to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames).")
-    clause = "`drqv2` defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames."
-    g = Grounder([SourceSentence(1, source)], bag_of_words)
-    s = g.check("It takes about 1.2 GB with its default 3 stacked 64x64 grey frames [1].")
-    assert (s.action, s.sentence) == ("replaced", clause)
+def test_the_clause_of_a_long_sentence_that_holds_a_model_sentences_words():
+    from copilot.grounding import clause_of, content_tokens
+    source = ("Memory: the `replay` storage preallocates `buffer_size` slots for `obs` and `next_obs` when the "
+              "agent is built, so the cost is about `2 x buffer_size x observation bytes`: about 136 MB for a "
+              "million float observations of dimension 17, but far too much for a million stacked images (images "
+              "are kept as bytes; `drqv2` defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked "
+              "64x64 grey frames).")
+    said = content_tokens("It takes about 1.2 GB with its default 3 stacked 64x64 grey frames.")
+    assert clause_of(source, said & content_tokens(source)) == (
+        "`drqv2` defaults to 50,000 transitions, about 1.2 GB with its default 3 stacked 64x64 grey frames.")
     # a clause that points outside itself ("this") is no sentence of its own: the whole is shown
     because = ("Because the actors lag behind the learner by several updates while the learner keeps training on "
                "what they send, and because their policies are older than the learner's by then, the data are "
