@@ -319,6 +319,7 @@ class Grounder:
                 and not self.swaps_terms(sentence, best) and not self.borrows_topic(sentence, best)
                 and not SIGNATURE.search(source.text)
                 and not invents_cause(sentence, source.text) and not stutters(sentence)
+                and not invents_comparison(sentence, source.text)
                 and not adds_negation(sentence, source.text)
                 and not swaps_roles(sentence, source.text) and not circular(sentence)
                 and not takes_place_of(sentence, source.text) and not swaps_word(sentence, source.text)
@@ -526,6 +527,17 @@ def clause_of(text: str, words: set[str]) -> str:
     pieces = [p[:-1] if p.endswith(")") and p.count(")") > p.count("(") else p for p in pieces]  # "(a; b)"
     fits = [p for p in pieces if len(p.split()) > CUT_WORDS and words <= content_tokens(p) and not POINTER.search(p)]
     return min(fits, key=len) + "." if fits else text
+
+
+# a comparison a sentence makes: "more efficient than nature_cnn", "faster than SAC"
+COMPARES = re.compile(r"\b(?:more|less|fewer|better|worse|faster|slower|larger|smaller|bigger|higher|lower|cheaper|"
+                      r"stronger|weaker|simpler|easier|harder|safer|stabler)\b[^.;:]{0,40}?\bthan\b", re.I)
+
+
+def invents_comparison(sentence: str, source: str) -> bool:
+    """Whether ``sentence`` ranks one thing above another ("impala_cnn is more efficient than
+    nature_cnn") where its source compares nothing: the model's verdict, not the docs'."""
+    return bool(COMPARES.search(prose(sentence))) and not re.search(r"\b(?:than|unlike|compared)\b", source, re.I)
 
 
 def _as_sentence(text: str) -> str:

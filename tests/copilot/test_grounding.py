@@ -248,6 +248,18 @@ def test_a_cause_no_source_states_is_not_kept():
     assert kept.action == "kept"
 
 
+def test_a_comparison_no_source_makes_is_not_kept():
+    source = SourceSentence(1, "The impala_cnn encoder is used for image observations with three residual stages.")
+    g = Grounder([source], bag_of_words)
+    s = g.check("The impala_cnn encoder is used for image observations, and it is more efficient than nature_cnn [1].")
+    assert s.action != "kept" and "efficient than" not in s.sentence
+    assert g.check("The impala_cnn encoder is used for image observations [1].").action == "kept"
+    compared = SourceSentence(1, "TD3 is a bit faster per update than SAC (no log-probabilities).")
+    assert Grounder([compared], bag_of_words).check("TD3 is a bit faster per update than SAC [1].").action == "kept"
+    assert Grounder([source], bag_of_words).check(  # "rather than" ranks nothing
+        "The impala_cnn encoder is used for image observations rather than vectors [1].").action != "dropped"
+
+
 def test_a_cause_must_be_the_one_the_source_gives():
     source = SourceSentence(1, "DQN already has two networks, so Double DQN uses the online network to select.")
     s = Grounder([source], bag_of_words).check(
