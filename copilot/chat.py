@@ -27,8 +27,8 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN, WHY_QUESTION, Evidence,
-                              build_evidence, compared, flags, has_code, key_terms, later_parts, names_side, on_first_topic, speaks_of,
-                              split_units)
+                              build_evidence, compared, flags, has_code, key_terms, later_parts, names_side,
+                              on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
@@ -424,7 +424,7 @@ class Copilot:
                 for n, text in extract:
                     shown.append(quoted(question, n, text))
                     yield cited(shown[-1])
-                # "beta 默认是多少？": the value the quotes left out; "是不是先减去均值？": the source's denial
+                # the value the quotes left out ("beta 默认是多少？"), the source's denial ("是不是先减去均值？")
                 for more in (value_sentence(question, shown, state.get("quotes", [])),
                              denial_sentence(question, shown, units, expand(question).dense_query)):
                     if more is not None and not repeats(more[1], shown):

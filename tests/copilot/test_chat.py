@@ -372,8 +372,8 @@ def test_a_one_sentence_answer_that_opened_with_another_sentence_is_followed_by_
                          "episodes on a fresh environment and reports their mean return.\n"})
     llm = FakeLLM(["The evaluate method plays deterministic episodes on a fresh environment [2]."], name="echo",
                   n_ctx=2048)
-    answer = Copilot(settings, llm=llm).ask("my agent on Breakout, 8 envs: the returns in episodes.csv are tiny next to "
-                                            "what evaluate reports. bug?", k=2)
+    question = "my agent on Breakout, 8 envs: the returns in episodes.csv are tiny next to what evaluate reports. bug?"
+    answer = Copilot(settings, llm=llm).ask(question, k=2)
     assert answer.answer.startswith("The evaluate method plays") and "per-life sums" in answer.answer
 
 
