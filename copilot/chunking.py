@@ -30,7 +30,7 @@ class Block:
     """A unit that packing never cuts through unless it is prose longer than the cap."""
 
     text: str
-    code: bool = False
+    whole: bool = False  # a code block or a table's part: never cut, and never carried into the next piece
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,9 @@ def pack(blocks: list[Block], cap: int = CAP, overlap: int = OVERLAP) -> list[st
     table is cut between rows, its header repeated, and no piece of it is carried over)."""
     units: list[Block] = []
     for block in blocks:
-        if not block.code and (rows := _split_table(block.text, cap)) is not None:
-            units.extend(Block(part, code=True) for part in rows)  # whole, and never carried over
-        elif block.code or len(block.text) <= cap:
+        if not block.whole and (rows := _split_table(block.text, cap)) is not None:
+            units.extend(Block(part, whole=True) for part in rows)
+        elif block.whole or len(block.text) <= cap:
             units.append(block)
         else:
             units.extend(Block(part) for part in _split_long(block.text, cap))
@@ -120,7 +120,7 @@ def pack(blocks: list[Block], cap: int = CAP, overlap: int = OVERLAP) -> list[st
             texts.append("\n\n".join(b.text for b in current))
             last = current[-1]
             current, size = [], 0
-            if overlap and not last.code and not unit.code:
+            if overlap and not last.whole and not unit.whole:
                 carried = _tail(last.text, overlap)
                 if carried and len(carried) + len(unit.text) + 2 <= cap:
                     current, size = [Block(carried)], len(carried) + 2
@@ -165,7 +165,7 @@ class _SectionBuilder:
         self.flush_para()
         text = "\n".join(lines).strip("\n")
         if text.strip():
-            self.blocks.append(Block(text, code=True))
+            self.blocks.append(Block(text, whole=True))
 
     def heading(self, level: int, title: str) -> None:
         self.flush_para()
@@ -311,7 +311,7 @@ def split_python(source: str, module: str) -> list[Piece]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             pieces.append(Piece(f"{module}.{node.name}", node.name, text, node.name))
         elif text.strip():
-            loose.append(Block(text, code=True))
+            loose.append(Block(text, whole=True))
     merged = pack(loose, overlap=0)
     pieces.extend(Piece(f"{module} (module code)", "module code", t) for t in merged)
     return pieces

@@ -96,9 +96,10 @@ CONDITION = re.compile(r"\b(when|whenever|unless|if|only for|useful for|unnecess
                        re.I)
 # a question that asks for a number ("the default alpha", "how many neighbours") favours a
 # sentence that states one about its topic (a year or an arXiv id is no value)
-VALUE_QUESTION = re.compile(r"\bdefaults?\b|\bby default\b|\bhow (many|much|big|large|long|often|high|low)\b|"
+DEFAULT_ASKED = re.compile(r"\bdefaults?\b|默认", re.I)  # a question asking for a default
+VALUE_QUESTION = re.compile(rf"{DEFAULT_ASKED.pattern}|\bhow (many|much|big|large|long|often|high|low)\b|"
                             r"\bwhat should (?!i |we |you )(?:[\w`'-]+ ){1,3}be\b|"
-                            r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|默认|多少", re.I)
+                            r"\bwhat (?:\w+ )?(size|value|number|shape|dimension)s?\b|多少", re.I)
 VALUE_NUMBER = re.compile(r"(?<![\w.:/-])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:e-?\d+)?(?![\w.]*\d{4,}\b)")
 VALUE_BONUS = 0.15
 # "what's the formula for the IS weights?": a sentence that writes one out (`w_i = (N * P(i))^(-beta)`),
@@ -361,14 +362,14 @@ def later_parts(question: str, most: int = 2) -> list[str]:
     first, rest, parts = first_part(question), question, []
     while (m := _next_part(rest)) is not None:
         rest = re.sub(r"^and\s+", "", rest[m.end():], flags=re.I)
-        end = _next_part(rest)  # this part, with its question mark
-        here = rest[:end.start() + (rest[end.start()] in "?？")] if end else rest
-        read = later_part(f"{first}? {here}")
-        if not read or here == rest or len(parts) == most - 1:
-            read = later_part(f"{first}? {rest}") if here != rest else read
-            parts += [read] if read else []
-            break
-        parts.append(read)
+        end = _next_part(rest)  # where this part ends, its question mark kept
+        read = later_part(f"{first}? {rest[:end.start() + (rest[end.start()] in '?？')]}") if end else ""
+        if read and len(parts) < most - 1:
+            parts.append(read)
+            continue
+        # the last part, or one too short to ask anything: read with all that follows it
+        last = later_part(f"{first}? {rest}")
+        return parts + ([last] if last else [])
     return parts
 
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from copilot.bm25 import tokenize
-from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFINES, DEFINITION_QUESTION, FRAGMENT,
+from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
                               GENERIC_ENTITIES, HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
@@ -756,14 +756,14 @@ DENIAL = re.compile(rf"(?:\b(?:{NOT})\b|n't\b)([^.;:,()]{{3,80}})", re.I)
 DENIED_WORDS = 2  # words of the question a denied clause must name
 
 
-def denies(asked: set[str], text: str, entities: list[set[str]] = ()) -> bool:
+def denies(asked: set[str], text: str, entities: Sequence[set[str]] = ()) -> bool:
     """Whether ``text`` denies what a question whose content words are ``asked`` puts forward: a
     clause it negates names two or more of them ("It does not subtract a mean" for "... since
     it subtracts the running mean, right?"), and its subject no method but the question's
     ``entities`` ("SAC, TD3 and DDPG do not clip gradients" denies nothing said of PPO)."""
     text = prose(text)
     return any(len(content_tokens(m.group(1)) & asked) >= DENIED_WORDS
-               and not others_named(re.split(r"[;:]", text[:m.start()])[-1], list(entities))
+               and not others_named(re.split(r"[;:]", text[:m.start()])[-1], entities)
                for m in DENIAL.finditer(text))
 
 
@@ -788,9 +788,6 @@ def denial_sentence(question: str, shown: Sequence[Support], units: Sequence[tup
             continue
         return n, text
     return None
-
-
-DEFAULT_ASKED = re.compile(r"\bdefaults?\b|默认", re.I)
 
 
 def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence[tuple[int, str]]

@@ -197,7 +197,7 @@ def test_markdown_split_by_heading_path_with_code_whole():
 
 def test_long_sections_are_capped_with_overlap_and_code_never_cut():
     paras = [Block(f"Paragraph {i} says something about advantages. " * 6) for i in range(12)]
-    code = Block("```\n" + "x = 1\n" * 400 + "```", code=True)
+    code = Block("```\n" + "x = 1\n" * 400 + "```", whole=True)
     texts = pack(paras + [code] + paras[:2])
     prose = [t for t in texts if "```" not in t]
     assert len(texts) > 4 and all(len(t) <= CAP for t in prose)
