@@ -50,6 +50,7 @@ CITE = re.compile(r"\[(\d{1,2})\]")
 ANSWER_TOKENS = 90  # the model writes at most a few sentences after the extract
 MAX_SENTENCES = 3
 LEADS = 3  # a model sentence replaced by one of these evidence sentences may open the answer
+VALUES = 3  # the values an answer may add ("the defaults of --seeds, --evals and --workers?")
 NEXT_FROM = 4  # the best evidence sentences a one-sentence answer's next sentence is drawn from
 WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come from
 COMMAND = re.compile(r"`(?:python -m )?rlcore [^`]*`|^python -m .*$", re.M)  # an example command line
@@ -441,8 +442,8 @@ class Copilot:
                 # "what is X and when should I use it?", "what is the default k?", "why X?": a
                 # condition, a value or a reason the answer left out
                 documents = {src.n: src.path for src in state.get("sources", [])}
-                for part in (partial(when_sentence, documents=documents), value_sentence, value_sentence,
-                             partial(why_sentence, documents=documents)):  # two values at most
+                for part in (partial(when_sentence, documents=documents), *[value_sentence] * VALUES,
+                             partial(why_sentence, documents=documents)):
                     more = part(question, shown, state.get("quotes", [])) if shown else None
                     if more is not None:
                         shown.append(quoted(question, *more))

@@ -142,6 +142,8 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
+# a term the user puts in quotes: "I'll run into 'primacy bias'. what is that?" (not the "'" of "SAC's")
+QUOTED_TERM = re.compile(r"(?<!\w)['\"“‘]([^'\"”’\n]{3,40}?)['\"”’](?!\w)")
 INHERITED = 0.5  # the weight of a name the question gives that a unit's title holds and the unit does not
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
@@ -150,7 +152,7 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 # algorithm and spell out what users abbreviate ("obs normalization", "my env")
 # (and the Arcade Learning Environment, ALE, runs the Atari games; a run that crashed failed)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
-                                           ("atari", "ale"), ("fail", "crash"))}
+                                           ("atari", "ale"), ("fail", "crash"), ("refuse", "reject"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
@@ -527,6 +529,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     identifiers = IDENTIFIER.findall(question)
     # the named things of the question (SAC, drq_cnn), as the heading path may name them
     named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
+    quoted = [q.lower() for q in QUOTED_TERM.findall(question)]
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
         # a sentence speaks of its section's subject: a name its heading path gives counts half; so do
         # those of the sentence before a reason ("Resampling within each task keeps ..., so ...")
@@ -555,6 +558,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
         missing = sum(not mentions(e, toks | title_toks) for e in entities)
+        if any(q in u.text.lower() for q in quoted):
+            continue  # the very words the user put in quotes ("... run into 'primacy bias'") are on topic
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
         if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
@@ -715,9 +720,9 @@ def advises(text: str) -> bool:
     return bool(CONDITION.search(text) and ADVICE.search(text))
 
 
-# where the docs give a field's default: "`alpha`: default 0.6", "`n_step`, `gamma`: default 1, 0.99",
-# "`n_epochs`: type int, default `10`"
-FIELD_DEFAULT = r"`{}`(?:, `\w+`)*:\s*(?:type [^,;]+, )?default\b"
+# where the docs give a field's (or a flag's) default: "`alpha`: default 0.6", "`n_step`, `gamma`: default
+# 1, 0.99", "`n_epochs`: type int, default `10`", "`--evals N` (default 4)", "(`--seeds K`, default 2)"
+FIELD_DEFAULT = r"`{}(?: [A-Z][A-Z_]*)?`(?:, `\w+`)*(?::\s*|,\s*|\s+\()(?:type [^,;]+, )?default\b"
 
 
 def gives_default(field_: str, text: str) -> bool:
@@ -756,7 +761,9 @@ def asked_fields(question: str, texts: Sequence[str]) -> list[str]:
     ``texts`` give ("default alpha and beta" over "`alpha`: default 0.6")."""
     if not VALUE_QUESTION.search(question):
         return []
-    words = dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z_]\w*", question))
+    # not the words of a pasted command or snippet ("ran `python -m rlcore sweep ... --out runs/cmp`")
+    asked = re.sub(r"`[^`\n]*\s[^`\n]*`", " ", CODE_BLOCK.sub(" ", question))
+    words = dict.fromkeys(w.lower() for w in re.findall(r"(?<![\w-])--[A-Za-z][\w-]*|[A-Za-z_]\w*", asked))
     return [w for w in words if any(gives_default(w, t) for t in texts)]
 
 
@@ -805,12 +812,12 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
 
 
 def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int],
-          keep: Sequence[Unit] = ()) -> list[Unit] | None:
-    """``chosen`` (best first) less its weakest units, never the best two, an example, nor
-    those of ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
+          keep: Sequence[Unit] = (), protect: int = 2) -> list[Unit] | None:
+    """``chosen`` (best first) less its weakest units, never the best ``protect``, an example,
+    nor those of ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
     spare = budget - sum(cost(u.text) + 1 for u in chosen)
     kept = list(chosen)
-    for weak in sorted(chosen[2:], key=lambda u: u.score):
+    for weak in sorted(chosen[protect:], key=lambda u: u.score):
         if spare >= need:
             break
         if all(weak is not k for k in keep) and not has_code(weak.text):  # a code block ends with its fence
@@ -958,9 +965,11 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         chosen = complete(question, units, chosen, count_tokens, left)
         chosen = with_antecedents(units, chosen, count_tokens, left, asked)
         extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
+        # a question of three parts keeps the first part's best unit and one for each later part
+        protect = 1 if sum(u is not None for u in seconds) >= 2 else 2
         for extra in extras:
             if all(u is not extra for u in chosen):
-                kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras)
+                kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras, protect=protect)
                 chosen = kept + [extra] if kept is not None else chosen
         return with_counted(units, chosen, count_tokens, left, keep=extras)
 

@@ -909,7 +909,8 @@ def restore_case(question: str, texts: Sequence[str]) -> str:
     capitals, a capital and a digit, or a capital letter before a hyphen ("V-trace")."""
     prose = LITERAL.sub(" ", CODE_BLOCK.sub(" ", " ".join(texts)))
     forms: dict[str, dict[str, int]] = {}
-    for m in re.finditer(r"(?<![\w-])[A-Za-z][\w-]*[A-Za-z0-9](?![\w-])", prose):
+    # (not a module in a dotted path: "rlcore.rewards.icm.ICM" spells the method ICM)
+    for m in re.finditer(r"(?<![\w.-])[A-Za-z][\w-]*[A-Za-z0-9](?![\w-]|\.\w)", prose):
         word = m.group(0)
         forms.setdefault(word.lower(), {}).setdefault(word, 0)
         forms[word.lower()][word] += 1
@@ -978,6 +979,7 @@ BARE_CONTRACTIONS = frozenset("whats hows wheres whos thats theres doesnt dont d
                               "couldnt wont wouldnt shouldnt ive im youre lets".split())
 # "nicely", "suddenly": how something happened, never what the docs lack ("anomaly", "apply" are no adverbs)
 ADVERB = re.compile(r"^[a-z]{3,}(?<![aop])ly$")
+VAGUE = re.compile(r"^[a-z]{3,}ish$")  # "smallish", "longish": a rough size, never a name
 LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")
 
 
@@ -1034,7 +1036,7 @@ def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[s
     out = []
     for word in unknown:
         # a verb after its subject names nothing: "I thought epsilon decays ..."
-        if (len(word) < 5 or ADVERB.match(word)
+        if (len(word) < 5 or ADVERB.match(word) or VAGUE.match(word)
                 or re.search(rf"\b{PERSON}\s+{re.escape(word)}\b", question, re.I)):
             continue
         m = re.search(rf"(?<![\w-]){re.escape(word)}\s+([a-z][a-z-]+)\s+([a-z][a-z-]+)", question, re.I)

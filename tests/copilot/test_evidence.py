@@ -664,6 +664,17 @@ def test_an_api_signature_line_is_no_statement_and_another_methods_page_gives_no
     assert not _evidence("what does n_epochs do in PPO and PPG?", hits, budget=60).elsewhere
 
 
+def test_a_sentence_holding_the_words_the_user_quoted_is_on_topic_under_any_acronym():
+    hits = [FakeHit("FAQ > What is the update-to-data (UTD) ratio?",
+                    "Higher ratios raise the risk of \"primacy bias\" (over-fitting early data)."),
+            FakeHit("SAC agent", "SAC makes one update per step by default.")]
+    question = "if I push SAC's replay ratio up I'll run into 'primacy bias'. what is that?"
+    evidence = _evidence(question, hits, budget=60)
+    assert not evidence.elsewhere and evidence.quotes[0][1].startswith("Higher ratios")
+    # unquoted, the UTD section reads as another method's
+    assert evidence.elsewhere != _evidence(question.replace("'", ""), hits, budget=60).elsewhere
+
+
 def test_making_room_keeps_the_example_and_a_pronoun_joins_only_a_weaker_sentence_before_it():
     from copilot.evidence import Unit, with_antecedents
 
@@ -676,6 +687,15 @@ def test_making_room_keeps_the_example_and_a_pronoun_joins_only_a_weaker_sentenc
     ahead = [Unit(0, 0, "The agent trains on any registered environment id.", score=0.95), *units[1:3]]
     # a sentence that ranks above its "It ..." is shown before it anyway: no join, no eviction
     assert with_antecedents(ahead, ahead[1:], words, budget=19, asked=set()) == ahead[1:]
+
+
+def test_a_question_of_three_parts_may_give_up_the_second_best_sentence_for_its_parts():
+    from copilot.evidence import Unit, _room
+
+    best, second = Unit(0, 0, "SAC keeps a replay buffer.", score=0.9), Unit(1, 0, "Memory " * 12, score=0.8)
+    # one word more than the two best leave: a two-part question keeps both, a three-part one the best
+    assert _room([best, second], 6, 19, words) is None
+    assert _room([best, second], 6, 19, words, protect=1) == [best]
 
 
 @dataclass

@@ -548,6 +548,10 @@ def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
     # a capital that only opens a sentence, a word in its own lower case, an unknown word: unchanged
     assert restore_case("what do pseudo-counts reward? is it not the same? and hindsight?", texts) == \
         "what do pseudo-counts reward? is it not the same? and hindsight?"
+    # a module in a dotted path is no lower-case spelling of the name ("rlcore.rewards.icm.ICM")
+    titles = ["rlcore.rewards.icm.ICM: Curiosity ...", "rlcore.rewards.icm.DynamicsModels: ...",
+              "rlcore.rewards.icm.ICM.forward_error: ...", "Intrinsic Curiosity Module (ICM) > ICM: how rlcore does it."]
+    assert restore_case("icm in rlcore: what is the bonus?", titles) == "ICM in rlcore: what is the bonus?"
 
 
 def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
@@ -768,6 +772,19 @@ def test_an_answer_asked_for_two_defaults_ends_with_each_fields_own_line():
     assert value_sentence("whats rnd's default beta?", example, rnd) == rnd[0]
     assert value_sentence("rnd 的 beta 默认是多少？", example, rnd) == rnd[0]
     assert value_sentence("is beta big enough for rnd?", example, rnd) is None  # no default asked
+    # a command-line flag's default, as the docs write it ("`--evals N` (default 4)", "(`--seeds K`, default 2)")
+    tune = [(1, "With `--evals N` (default 4) each run is also evaluated N times during training."),
+            (1, "Every trial trains its config with seeds `0..K-1` (`--seeds K`, default 2).")]
+    asked = [Support("`tune ALGO ENV_ID` searches config fields with Optuna.", 1, 1.0)]
+    assert value_sentence("rlcore tune: defaults for --seeds and --evals?", asked, tune) == tune[1]
+    assert value_sentence("rlcore tune: defaults for --seeds and --evals?", [*asked, Support(tune[1][1], 1, 1.0)],
+                          tune) == tune[0]
+    # a flag of the command the user pasted is not asked about
+    from copilot.evidence import asked_fields
+    texts = [text for _, text in tune]
+    assert asked_fields("ran `python -m rlcore tune ppo CartPole-v1 --evals 4`: what is reported by default?",
+                        texts) == []
+    assert asked_fields("what is the default of `--evals`?", texts) == ["--evals"]
 
 
 def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_not_kept():
@@ -939,6 +956,7 @@ def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack(
     assert unknown_variant("my sourdough starter replay is slow", ["sourdough"], corpus.__contains__) == []
     assert unknown_variant("jupyter problem. I re-ran the cell", ["jupyter"], corpus.__contains__) == []
     assert unknown_variant("is weirdly experience replay slow?", ["weirdly"], corpus.__contains__) == []
+    assert unknown_variant("a smallish replay buffer: shift or crop?", ["smallish"], corpus.__contains__) == []
     # a verb after its subject ("I thought") is no modifier of a name
     assert unknown_variant("I thought experience replay was slow", ["thought"], corpus.__contains__) == []
 
