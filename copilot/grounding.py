@@ -1206,5 +1206,7 @@ def complete_sentences(pieces: Iterable[str]) -> Iterator[str]:
         if part.startswith("```"):  # a code block cut off before its closing fence is a fragment
             if part.count("```") >= 2:
                 yield part
-        elif re.search(r"[.!?。！？:)`\]]\s*$", part) and part.count("`") % 2 == 0:  # "... in `" is cut off
+        # "... in `" and "... ``device``, ``" are cut off
+        elif (re.search(r"[.!?。！？:)`\]]\s*$", part) and part.count("`") % 2 == 0
+              and not re.search(r"[,;(]\s*`+\s*$", part)):
             yield part

@@ -122,6 +122,7 @@ def test_sentences_and_code_blocks_are_regrouped_from_streamed_pieces():
     # ... or inside an inline code span
     assert list(complete_sentences(iter(["It writes `run.json`. It adds `N` to `total_steps` in `"]))) == [
         "It writes `run.json`."]
+    assert list(complete_sentences(iter(["It is `lr`. `kwargs` take ``seed``, ``device``, ``"]))) == ["It is `lr`."]
 
 
 def test_a_definition_leads_when_the_question_asks_what_something_is():
