@@ -963,7 +963,8 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
         word = re.sub(r"'s$", "", word)
         if word.lower() in STOP:
             break
-        if not word.islower() or not word.replace("-", "").isalpha() or (i and "-" not in word):
+        if (not word.islower() or not word.replace("-", "").isalpha() or (i and "-" not in word)
+                or VAGUE.match(word)):
             continue  # after its first word a phrase may go on to a verb ("... replay relabel")
         if "-" in word:
             parts = [p for p in word.split("-") if p]

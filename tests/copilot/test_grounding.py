@@ -520,6 +520,7 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
                            texts) == ["hindsight"]
     assert unknown_subject("What does the clip range of PPO control?", known.__contains__, texts) == []
     assert unknown_subject("hindsight experience replay - how do i use it?", known.__contains__, texts) == ["hindsight"]
+    assert unknown_subject("biggish question: how much memory does replay take?", known.__contains__, texts) == []
     assert unknown_subject("hindsight experience replay with the 'future' strategy - how are goals relabeled?",
                            known.__contains__, texts) == ["hindsight"]
     assert unknown_subject("what is go-explore and how does it work?", known.__contains__, []) == ["go-explore"]
