@@ -557,9 +557,9 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             # a section on another method ("PPG config fields") on a page whose title names the
             # asked one among others ("rlcore agents: PPO, A2C, ...") speaks of that other method
             title_toks = spelled_out(_content_tokens(section), names)
-        missing = sum(not mentions(e, toks | title_toks) for e in entities)
         if any(q in u.text.lower() for q in quoted):
             continue  # the very words the user put in quotes ("... run into 'primacy bias'") are on topic
+        missing = sum(not mentions(e, toks | title_toks) for e in entities)
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
         if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
@@ -969,7 +969,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         protect = 1 if sum(u is not None for u in seconds) >= 2 else 2
         for extra in extras:
             if all(u is not extra for u in chosen):
-                kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras, protect=protect)
+                kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras,
+                             protect=protect)
                 chosen = kept + [extra] if kept is not None else chosen
         return with_counted(units, chosen, count_tokens, left, keep=extras)
 

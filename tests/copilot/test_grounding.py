@@ -122,7 +122,8 @@ def test_sentences_and_code_blocks_are_regrouped_from_streamed_pieces():
     # ... or inside an inline code span
     assert list(complete_sentences(iter(["It writes `run.json`. It adds `N` to `total_steps` in `"]))) == [
         "It writes `run.json`."]
-    assert list(complete_sentences(iter(["It is `lr`. `kwargs` take ``seed``, ``device``, ``"]))) == ["It is `lr`."]
+    cut_code = ["It is `lr`. `kwargs` take ``seed``, ``device``, ``"]
+    assert list(complete_sentences(iter(cut_code))) == ["It is `lr`."]
 
 
 def test_a_definition_leads_when_the_question_asks_what_something_is():
@@ -520,7 +521,8 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
                            texts) == ["hindsight"]
     assert unknown_subject("What does the clip range of PPO control?", known.__contains__, texts) == []
     assert unknown_subject("hindsight experience replay - how do i use it?", known.__contains__, texts) == ["hindsight"]
-    assert unknown_subject("biggish question: how much memory does replay take?", known.__contains__, texts) == []
+    assert unknown_subject("biggish question: how much memory does replay take?", known.__contains__,
+                           texts) == []
     assert unknown_subject("hindsight experience replay with the 'future' strategy - how are goals relabeled?",
                            known.__contains__, texts) == ["hindsight"]
     assert unknown_subject("what is go-explore and how does it work?", known.__contains__, []) == ["go-explore"]
@@ -552,7 +554,8 @@ def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
         "what do pseudo-counts reward? is it not the same? and hindsight?"
     # a module in a dotted path is no lower-case spelling of the name ("rlcore.rewards.icm.ICM")
     titles = ["rlcore.rewards.icm.ICM: Curiosity ...", "rlcore.rewards.icm.DynamicsModels: ...",
-              "rlcore.rewards.icm.ICM.forward_error: ...", "Intrinsic Curiosity Module (ICM) > ICM: how rlcore does it."]
+              "rlcore.rewards.icm.ICM.forward_error: ...",
+              "Intrinsic Curiosity Module (ICM) > ICM: how rlcore does it."]
     assert restore_case("icm in rlcore: what is the bonus?", titles) == "ICM in rlcore: what is the bonus?"
 
 
@@ -774,13 +777,14 @@ def test_an_answer_asked_for_two_defaults_ends_with_each_fields_own_line():
     assert value_sentence("whats rnd's default beta?", example, rnd) == rnd[0]
     assert value_sentence("rnd 的 beta 默认是多少？", example, rnd) == rnd[0]
     assert value_sentence("is beta big enough for rnd?", example, rnd) is None  # no default asked
-    # a command-line flag's default, as the docs write it ("`--evals N` (default 4)", "(`--seeds K`, default 2)")
+    # a command-line flag's default, as the docs write it: "`--evals N` (default 4)",
+    # "(`--seeds K`, default 2)"
     tune = [(1, "With `--evals N` (default 4) each run is also evaluated N times during training."),
             (1, "Every trial trains its config with seeds `0..K-1` (`--seeds K`, default 2).")]
     asked = [Support("`tune ALGO ENV_ID` searches config fields with Optuna.", 1, 1.0)]
     assert value_sentence("rlcore tune: defaults for --seeds and --evals?", asked, tune) == tune[1]
-    assert value_sentence("rlcore tune: defaults for --seeds and --evals?", [*asked, Support(tune[1][1], 1, 1.0)],
-                          tune) == tune[0]
+    asked_more = [*asked, Support(tune[1][1], 1, 1.0)]
+    assert value_sentence("rlcore tune: defaults for --seeds and --evals?", asked_more, tune) == tune[0]
     # a flag of the command the user pasted is not asked about
     from copilot.evidence import asked_fields
     texts = [text for _, text in tune]
@@ -958,7 +962,8 @@ def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack(
     assert unknown_variant("my sourdough starter replay is slow", ["sourdough"], corpus.__contains__) == []
     assert unknown_variant("jupyter problem. I re-ran the cell", ["jupyter"], corpus.__contains__) == []
     assert unknown_variant("is weirdly experience replay slow?", ["weirdly"], corpus.__contains__) == []
-    assert unknown_variant("a smallish replay buffer: shift or crop?", ["smallish"], corpus.__contains__) == []
+    assert unknown_variant("a smallish replay buffer: shift or crop?", ["smallish"],
+                           corpus.__contains__) == []
     # a verb after its subject ("I thought") is no modifier of a name
     assert unknown_variant("I thought experience replay was slow", ["thought"], corpus.__contains__) == []
 
