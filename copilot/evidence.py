@@ -763,7 +763,7 @@ def asked_fields(question: str, texts: Sequence[str]) -> list[str]:
         return []
     # not the words of a pasted command or snippet ("ran `python -m rlcore sweep ... --out runs/cmp`")
     asked = re.sub(r"`[^`\n]*\s[^`\n]*`", " ", CODE_BLOCK.sub(" ", question))
-    words = dict.fromkeys([*flags(asked), *(w.lower() for w in re.findall(r"[A-Za-z_]\w*", asked))])
+    words = dict.fromkeys(re.findall(rf"{FLAG.pattern}|[a-z_]\w*", asked.lower()))  # in the question's order
     return [w for w in words if any(gives_default(w, t) for t in texts)]
 
 
