@@ -88,6 +88,20 @@ STEPS_CODE = re.compile(r"`[^`]*(python -m |--\w|make_agent\(|make_env\(|\.set\(
 IMPERATIVE = re.compile(r"^(use|pass|set|call|run|give|add|register|install|write|start|put|subclass|"
                         r"to \w+ \w+, (call|pass|run|use))\b", re.I)
 STEPS = re.compile(STEPS_CODE.pattern + "|" + IMPERATIVE.pattern, re.I)
+# a question about how to tell what happened ("how do I check whether it fell back ...")
+# favours a sentence naming what reports it ("`update_path` ... say which path ran")
+CHECK_QUESTION = re.compile(r"\bhow (?:do|can|would|could|should) (?:i|we|you) (?:\w+ ){0,2}?(?:check|tell|know|see|"
+                            r"verify|confirm|find out|figure out)\b|\b(?:a|any) (?:quick |simple |good )?way to "
+                            r"(?:check|tell|know|see|verify)\b|怎么(?:看|知道|确认|判断|检查)|如何(?:判断|确认|查看|检查)",
+                            re.I)
+REPORTS = re.compile(r"\b(?:says?|tells?|shows?|records?|reports?|prints?|logs?|lists?|marks?) (?:which|whether|"
+                     r"if|what|why|how)\b", re.I)
+CHECK_BONUS = 0.15  # a sentence naming what reports it, for a "how do I check whether" question
+# a question whether one thing counts in another ("does time_s include the evaluations?")
+# favours a sentence that says what is counted or left out ("evaluations excluded")
+INCLUSION = re.compile(r"\b(?:includ|exclud|count(?:s|ed)? (?:in|towards?|as)\b|left out|leaves? out|"
+                       r"(?:is|are) not counted)|包含|包括|算在|计入", re.I)
+INCLUSION_BONUS = 0.15  # a sentence saying what is counted or left out, for a question whether it counts
 # a question about when to do something favours a sentence that states a condition
 WHEN_QUESTION = re.compile(r"^\s*when\b|\bwhen (should|do|does|to|would|is it|are)\b|\bin which cases?\b|"
                            r"什么时候|何时", re.I)
@@ -677,6 +691,10 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
     # the function does, not what the user should do
     if HOW_TO.search(question) and (STEPS_CODE.search(text) or not docstring and IMPERATIVE.search(text)):
         out += STEPS_BONUS
+    if INCLUSION.search(question) and INCLUSION.search(text):
+        out += INCLUSION_BONUS
+    if CHECK_QUESTION.search(question) and REPORTS.search(text):
+        out += CHECK_BONUS
     if WHEN_QUESTION.search(question) and CONDITION.search(text):
         out += CONDITION_BONUS
     if VALUE_QUESTION.search(question) and VALUE_NUMBER.search(text) and _content_tokens(text) & topic - VALUE_WORDS:

@@ -353,6 +353,21 @@ def test_a_when_question_prefers_the_sentence_that_states_a_condition():
     assert "when features" not in _first_quote("What is observation normalization?", hits)
 
 
+def test_a_how_do_i_check_question_prefers_the_sentence_naming_what_reports_it():
+    hits = [FakeHit("Fused updates", "The fused path runs the whole update in one compiled call. "
+                    "Set `RLCORE_FUSED=0` to force the eager path for the fused update. "
+                    "The `update_path` key of `run.json` says which path ran for the update.")]
+    assert "says which path" in _first_quote("how do I check whether the fused update path ran?", hits)
+    assert "says which path" not in _first_quote("How do I force the eager update path?", hits)
+
+
+def test_a_question_whether_one_thing_counts_in_another_prefers_the_sentence_saying_what_is_left_out():
+    hits = [FakeHit("Logs", "The log row holds the step, the logged time, the evaluation return and the loss. "
+                    "Evaluation time is always excluded from it.")]
+    assert _first_quote("does the logged time include evaluation?", hits).startswith("Evaluation time")
+    assert not _first_quote("what does the logged time row hold?", hits).startswith("Evaluation time")
+
+
 @pytest.mark.parametrize("question, title, text, first", [
     # an acronym meets its long form
     ("How does PER pick transitions?", "Prioritized Experience Replay (PER)",
