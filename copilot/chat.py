@@ -32,7 +32,7 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
-                               denial_sentence, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
+                               denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
                                next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
                                unmentioned_feature, value_sentence, when_sentence, why_sentence)
@@ -257,8 +257,8 @@ class Copilot:
         # nor is a name the user's own code defines, nor an environment the docs know that the
         # sources' list of environment ids leaves out ("pixels for LunarLander?": the list answers)
         own, mentions = defined_names(state["question"]), getattr(self.index, "mentions", None)
-        state["missing"] = [t for t in state["missing"] if t not in own
-                            and not (mentions and left_off_list(t, texts, mentions))]
+        state["missing"] = [t for t in state["missing"] if t not in own and not (
+            mentions and (left_off_list(t, texts, mentions) or env_beside(t, state["question"], texts, mentions)))]
         state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
         # a word no chunk holds, said only in the user's account of their situation ("(machine

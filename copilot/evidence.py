@@ -158,6 +158,7 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 ENTITY_PENALTY = 0.2
 # a term the user puts in quotes: "I'll run into 'primacy bias'. what is that?" (not the "'" of "SAC's")
 QUOTED_TERM = re.compile(r"(?<!\w)['\"“‘]([^'\"”’\n]{3,40}?)['\"”’](?!\w)")
+CARRIED_WEIGHT = 0.5  # the weight of a word a later part carries over from the first part's topic
 INHERITED = 0.5  # the weight of a name the question gives that a unit's title holds and the unit does not
 METHOD = re.compile(r"(?<![\w-])[A-Z][A-Za-z]?[A-Z0-9][A-Za-z0-9]{0,5}(?:-v\d)?(?![\w-])")
 # a sentence that opens with a pronoun speaks of its section's heading ("It adds ent_coef * H")
@@ -370,6 +371,15 @@ def later_part(question: str) -> str:
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
 
 
+CARRIED = re.compile(r"\s\(([^()]*)\)$")  # the first part's topic words later_part() appends
+
+
+def own_words(part: str) -> str:
+    """A later part as the user asked it, without the first part's topic that
+    :func:`later_part` carries over in brackets: its own identifiers are what it asks about."""
+    return CARRIED.sub("", part)
+
+
 def later_parts(question: str, most: int = 2) -> list[str]:
     """Every part ``question`` asks after its first, at most ``most``, each read as
     :func:`later_part` reads a second part ("Nature DQN: how long was the warm-up? how often did
@@ -482,7 +492,7 @@ def focus_terms(question: str) -> set[str]:
 
 def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], np.ndarray],
                 query_vector: np.ndarray, n_hits: int, titles: Sequence[str] = (),
-                kinds: Sequence[str] = (), opens: Sequence[bool] = ()) -> None:
+                kinds: Sequence[str] = (), opens: Sequence[bool] = (), part: str | None = None) -> None:
     """Set ``unit.score`` = cosine + lexical coverage of the question's rarer topic words + a
     source prior (its retrieval rank, and how close its title, the heading path, is to the
     question) + a bonus for a sentence that defines the topic of a what/why question, less
@@ -490,7 +500,9 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
 
     A unit is embedded with an acronym in the form the question uses (:func:`both_forms`); a
     name the question gives that only the unit's heading path holds counts half (``kinds``:
-    each hit's kind, so that an API docstring's summary is read as one)."""
+    each hit's kind, so that an API docstring's summary is read as one). Only the identifiers
+    of ``part`` (a later part without the topic carried over: :func:`own_words`) earn the
+    identifier bonus, and the carried words weigh ``CARRIED_WEIGHT``."""
     pairs = list(spelled_acronyms(" ".join(titles) + "\n" + "\n".join(u.text for u in units)))
     names = {short.lower(): _content_tokens(long) for short, long in pairs}  # as acronyms() reads them
     spelled = dict(reversed(pairs))  # each acronym's first long form
@@ -537,10 +549,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     subjects = [_subject(t) for t in titles]
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
+    if part is not None:  # the topic carried over from the first part is context, not what is asked
+        weight = {t: w * (1.0 if t in with_aliases(_content_tokens(part)) | asked_flags else CARRIED_WEIGHT)
+                  for t, w in weight.items()}
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
     values = bool(entities and VALUE_QUESTION.search(question))
-    identifiers = IDENTIFIER.findall(question)
+    identifiers = IDENTIFIER.findall(question if part is None else part)
     # the named things of the question (SAC, drq_cnn), as the heading path may name them
     named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
     quoted = [q.lower() for q in QUOTED_TERM.findall(question)]
@@ -560,7 +575,7 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
                 if titles and u.order <= 1 and (pronoun := PRONOUN.match(u.text)) and not META.match(u.text)
                 else u.text)  # "This tutorial ..." stays a sentence about the page
         api = u.source < len(kinds) and kinds[u.source] == "api"
-        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens, api)
+        u.score = float(cos) + 0.5 * u.lexical + prior + shape(question, said, q_tokens, api, identifiers)
         title, title_toks = (titles[u.source], title_tokens[u.source]) if titles else ("", set())
         symbol = title.split(":", 1)[0]
         if api and any((n in symbol or _camel(n) in symbol) and not (n in u.text or _camel(n) in u.text)
@@ -659,7 +674,8 @@ def only_where(question: str, text: str) -> bool:
     return bool(REGISTRATION.search(text)) and not (ASKS_RLCORE.search(question) or HOW_TO.search(question))
 
 
-def shape(question: str, text: str, topic: set[str], docstring: bool = False) -> float:
+def shape(question: str, text: str, topic: set[str], docstring: bool = False,
+          identifiers: Sequence[str] | None = None) -> float:
     """The score a unit's form earns: + ``DEFINITION_BONUS`` when a what/why question meets a
     sentence that opens with its topic and says what it is or does; + ``IDENTIFIER_BONUS``
     for a unit naming an identifier the question names; - ``PENALTY`` for code (unless the
@@ -673,7 +689,8 @@ def shape(question: str, text: str, topic: set[str], docstring: bool = False) ->
     if has_code(text) and not HOW_TO.search(question):
         out -= PENALTY  # a sentence with the example it introduces serves "how do I" questions
     # the identifier, or the class it names (`random_shift`, `RandomShift`)
-    if any(name in text or _camel(name) in text for name in IDENTIFIER.findall(question)):
+    named = IDENTIFIER.findall(question) if identifiers is None else identifiers
+    if any(name in text or _camel(name) in text for name in named):
         out += IDENTIFIER_BONUS
     if NAME_QUESTION.search(question) and INLINE_CODE.search(text):
         out += NAME_BONUS
@@ -1065,7 +1082,8 @@ def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[l
     if not rest:
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]
-    score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals)
+    score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals,
+                part=own_words(rest))
     said = {s: title for s, title in enumerate(signals[0])}
     for u in units:
         said[u.source] = f"{said.get(u.source, '')} {u.text}"

@@ -980,7 +980,8 @@ BARE_CONTRACTIONS = frozenset("whats hows wheres whos thats theres doesnt dont d
                               "couldnt wont wouldnt shouldnt ive im youre lets".split())
 # "nicely", "suddenly": how something happened, never what the docs lack ("anomaly", "apply" are no adverbs)
 ADVERB = re.compile(r"^[a-z]{3,}(?<![aop])ly$")
-VAGUE = re.compile(r"^[a-z]{3,}ish$")  # "smallish", "longish": a rough size, never a name
+# "smallish", "longish": a rough size; "ballpark", "noob": a word about the question; never a name
+VAGUE = re.compile(r"^(?:[a-z]{3,}ish|ballpark|noob|newbie|dumb|silly|stupid|followup|sanity)$")
 LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")
 
 
@@ -1022,6 +1023,16 @@ def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], boo
     if not mentions(re.sub(r"-v\d+$", "", term).lower() + "-v"):
         return False
     return any(len(set(ENV_ID.findall(s))) >= 3 for t in texts for s in SENTENCE_END.split(t))
+
+
+def env_beside(term: str, question: str, texts: Sequence[str], mentions: Callable[[str], bool]) -> bool:
+    """Whether ``term`` is an environment id the docs know, named beside another id of the
+    question that ``texts`` hold: "`rlcore report` over runs on CartPole-v1 and Acrobot-v1"
+    asks about the report, and the environments are the user's examples."""
+    if not ENV_ID.fullmatch(term) or not mentions(term.lower()):
+        return False
+    haystack = " ".join(texts).lower()
+    return any(other != term and other.lower() in haystack for other in ENV_ID.findall(question))
 
 
 # a phrase the docs use, read with a word before it that no chunk holds: "hindsight experience

@@ -780,6 +780,19 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     assert build_evidence("What are n-step returns?", hits, **kwargs, embed_query=later.get).later == []
 
 
+def test_a_later_part_is_answered_by_what_it_asks_not_by_the_topic_carried_from_the_first_part():
+    question = ("prioritized_replay: what are the default alpha and beta, and how deep does its sum tree get "
+                "for a million transitions?")
+    values = "`alpha`: default 0.6 and `beta`: default 0.4 for the storage."
+    names = "`prioritized_replay` samples each of its transitions with probability proportional to its priority."
+    depth = "Priorities live in a sum tree, so a million of them need five levels."
+    hits = [FakeHit("Prioritized replay", " ".join([values, names, depth]))]
+    same = lambda texts: np.ones((len(texts), 1), np.float32)  # noqa: E731  (alike in meaning)
+    ev = build_evidence(question, hits, embed=same, query_vector=np.ones(1, np.float32), count_tokens=words,
+                        budget=60, embed_query=lambda text: np.ones(1, np.float32))
+    assert [text for _, text in ev.later] == [depth]
+
+
 def test_a_question_of_three_parts_has_two_later_parts_each_read_with_the_first_parts_topic():
     from copilot.evidence import later_parts
 

@@ -532,6 +532,7 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the noisy TV problem?", known.__contains__, texts) == []
     assert unknown_subject("How does Dreamer plan?", known.__contains__, texts) == []
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
+    assert unknown_subject("ballpark RAM question: how big is the buffer?", known.__contains__, texts) == []
     assert unknown_subject("what's the intuition behind RE3?", known.__contains__, texts) == []
     # "actual" only qualifies what frames the question; the things compared are its subject
     assert unknown_subject("whats the actual difference between random_crop and random_shift?",
@@ -950,6 +951,18 @@ def test_an_environment_a_list_of_ids_leaves_out_is_answered_by_that_list():
     assert not left_off_list("HalfCheetah", listing, corpus.__contains__)
     assert not left_off_list("DreamerV3", listing, corpus.__contains__)
     assert not left_off_list("LunarLander", ["Pixels work for `Pendulum-v1` only."], corpus.__contains__)
+
+
+def test_an_environment_named_beside_one_the_sources_hold_is_the_users_example():
+    from copilot.grounding import env_beside
+
+    corpus = "`cartpole-v1` ... `acrobot-v1` ...".lower()
+    sources = ['score_ranges={"CartPole-v1": (0, 500)} pins the range']
+    question = "`rlcore report` over runs on CartPole-v1 and Acrobot-v1: how are scores scaled?"
+    assert env_beside("Acrobot-v1", question, sources, corpus.__contains__)
+    # the only environment asked about, or one the docs never name, is no example
+    assert not env_beside("Acrobot-v1", "what is the solved score of Acrobot-v1?", sources, corpus.__contains__)
+    assert not env_beside("Hopper-v4", "runs on CartPole-v1 and Hopper-v4?", sources, corpus.__contains__)
 
 
 def test_an_unknown_word_before_a_phrase_the_docs_use_names_a_variant_they_lack():
