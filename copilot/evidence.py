@@ -604,6 +604,35 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
             u.elsewhere = True
 
 
+FLAG_VALUE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)[ =]([\w.,/-]+)")  # "--steps 40000", "--out=runs/a"
+EXAMPLE_REACH = 3  # the units after an example that may describe it
+
+
+def _number(value: str) -> str:
+    """A value as a digit string, its thousands separators aside ("20,000" -> "20000")."""
+    return value.replace(",", "").rstrip(".")
+
+
+def about_example(question: str, units: list[Unit]) -> None:
+    """Mark as about another setup (``elsewhere``) the sentences that describe a source's
+    example command with a value the user gave another: after ``train ... --steps 20000
+    --resume``, "`--resume` ... trains until 20,000 total steps" speaks of the docs' example,
+    not of the user's ``--steps 40000``."""
+    asked = {flag: _number(value) for flag, value in FLAG_VALUE.findall(question)}
+    if not asked:
+        return
+    for i, u in enumerate(units):
+        code = " ".join(CODE_BLOCK.findall(u.text))
+        theirs = {_number(v) for flag, v in FLAG_VALUE.findall(code) if flag in asked and _number(v) != asked[flag]}
+        for after in units[i + 1:i + 1 + EXAMPLE_REACH] if theirs else ():
+            if after.source != u.source or CODE_BLOCK.search(after.text):
+                break
+            said = {_number(m.group()) for m in VALUE_NUMBER.finditer(prose(after.text))} | {
+                _number(v) for v in re.findall(r"[\w./-]+", after.text)}
+            if theirs & said:
+                after.elsewhere = True
+
+
 def _subject(title: str) -> str:
     """What a heading path is about: its page title and its section. A list after the page
     title's colon says what the page holds, not what it is about ("Augmentations: random
@@ -986,6 +1015,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     embed = _memo(embed)
     signals = ([h.title for h in hits], [getattr(h, "kind", "") for h in hits], [getattr(h, "opens", False) for h in hits])
     score_units(question, units, embed, np.asarray(query_vector, dtype=np.float32), len(hits), *signals)
+    about_example(question, units)
     *seconds, claimed = ([_part_answer(question, part, units, embed, embed_query, len(hits), signals)
                           for part in [*later_parts(question), claim_part(question)]]
                          if embed_query else [None])

@@ -793,6 +793,17 @@ def test_a_later_part_is_answered_by_what_it_asks_not_by_the_topic_carried_from_
     assert [text for _, text in ev.later] == [depth]
 
 
+def test_a_sentence_describing_the_sources_example_is_not_quoted_for_a_command_with_other_values():
+    text = ("Resuming on the command line:\n\n```bash\npython -m rlcore train sac Pendulum-v1 --steps 20000 "
+            "--out runs/sac --resume\n```\n\n`--resume` loads the final checkpoint and trains until 20,000 total "
+            "steps. `--resume` loads only the checkpoint, which holds no replay buffer, so the buffer refills.")
+    hits = [FakeHit("Resuming", text)]
+    mine = "I ran `python -m rlcore train sac Pendulum-v1 --steps 40000 --out runs/sac --resume`, why the dip?"
+    assert not any("20,000" in quote for quote in _quotes(mine, hits, budget=80))
+    same = "I ran `python -m rlcore train sac Pendulum-v1 --steps 20000 --out runs/sac --resume`, why the dip?"
+    assert any("20,000" in quote for quote in _quotes(same, hits, budget=80))
+
+
 def test_a_question_of_three_parts_has_two_later_parts_each_read_with_the_first_parts_topic():
     from copilot.evidence import later_parts
 
