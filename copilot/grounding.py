@@ -541,7 +541,12 @@ def invents_comparison(sentence: str, source: str) -> bool:
 
 
 def _as_sentence(text: str) -> str:
-    text = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text.strip())
+    item = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text.strip())
+    if item != text.strip() and re.match(r"(?!rlcore\b)[a-z]+\b", item):
+        # an item that goes on from its list's lead-in ("- with more than one environment,
+        # normalises ...;") reads as a sentence of its own
+        item = item[0].upper() + re.sub(r"\s*[;,]$", ".", item[1:])
+    text = item
     if text.startswith("|"):  # a table row: its cells, joined
         text = "; ".join(c.strip() for c in text.strip("|").split("|") if c.strip())
     return text

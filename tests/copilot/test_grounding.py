@@ -394,6 +394,17 @@ def test_a_quoted_source_sentence_in_a_chinese_answer_keeps_its_example_outside_
     assert quoted("什么是经验回放？", 2, "Replay keeps old transitions.").sentence == "“Replay keeps old transitions.”"
 
 
+def test_a_list_item_going_on_from_its_lead_in_is_shown_as_a_sentence_of_its_own():
+    from copilot.grounding import quoted
+
+    item = "- with more than one environment, normalises scores per environment to `[0, 1]`;"
+    assert quoted("how are scores normalised?", 1, item).sentence == (
+        "With more than one environment, normalises scores per environment to `[0, 1]`.")
+    # a name the docs write in lower case stays so, and a sentence is left as written
+    assert quoted("what is rlcore?", 1, "- rlcore trains agents fast;").sentence == "rlcore trains agents fast;"
+    assert quoted("what is it?", 1, "with it, scores lie in [0, 1];").sentence == "with it, scores lie in [0, 1];"
+
+
 def test_a_piece_cut_from_a_source_sentence_that_points_to_the_rest_is_shown_whole():
     source = ("Because the actors lag behind the learner, the data are off-policy; V-trace is the "
               "off-policy correction that makes this safe.")
