@@ -27,7 +27,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN, WHY_QUESTION, Evidence,
-                              build_evidence, compared, flags, has_code, key_terms, later_parts, names_side,
+                              build_evidence, claim_part, compared, flags, has_code, key_terms, later_parts, names_side,
                               on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
@@ -271,7 +271,9 @@ class Copilot:
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
-        if state["covered"] and (parts := later_parts(state["question"])) and not is_chinese(state["question"]):
+        # so is a premise the question builds on ("since this subtracts the mean, won't it ...?")
+        if state["covered"] and (parts := [p for p in [*later_parts(state["question"]), claim_part(state["question"])]
+                                           if p]) and not is_chinese(state["question"]):
             before = len(hits)
             for rest in parts:  # a source beyond the k the question itself draws on, per part
                 hits = hits + self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,

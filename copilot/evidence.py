@@ -405,13 +405,17 @@ BELIEVED = r"\bi (?:thought|assumed|believed?|read|heard|figured)\b"  # a claim 
 CLAIM_TAG = re.compile(rf"[,\s]+{CONFIRM}\s*\?+\s*$", re.I)
 BELIEF = re.compile(rf"{BELIEVED}(?: that)?\s+(.+)$", re.I)
 QUESTION_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*\n\s*")
+# a premise the question builds on: "since clip_range is what clips the gradients, should I ...?",
+# "`make_agent(...)` - since this subtracts the mean, won't it ...?"
+PREMISE = re.compile(r"(?:^|[-\u2013\u2014,:;.!?]\s+)(?:since|given that|seeing as|as far as i know)\s+([^,?;]{12,}?),\s",
+                     re.I)
 
 
 def claim_part(question: str) -> str:
     """The claim ``question`` asks to have confirmed, in the user's words ("the target net picks
     the argmax action and then the online net scores it" of "..., correct?"; "I thought it
     decays over half the run" gives what follows "I thought", read with the sentence before it
-    when it says "it"); "" when it puts none forward."""
+    when it says "it"; "since X, should I ...?" gives X); "" when it puts none forward."""
     sentences = [s for s in QUESTION_SENTENCE.split(question.strip()) if s]
     for i, sentence in enumerate(sentences):
         belief = BELIEF.search(sentence)
@@ -421,7 +425,8 @@ def claim_part(question: str) -> str:
         if REFERS.search(claim) and i > 0:  # "it" is the previous sentence's subject
             claim = f"{sentences[i - 1].rstrip('?.! ')}: {claim}"
         return claim if len(_content_tokens(claim)) >= 2 else ""
-    return ""
+    premise = PREMISE.search(question)
+    return premise.group(1).strip() if premise and len(_content_tokens(premise.group(1))) >= 2 else ""
 
 
 # "X vs Y", "the difference between X and Y", "should I use X or Y": the two things compared
@@ -876,15 +881,17 @@ def complete(question: str, units: list[Unit], chosen: list[Unit], cost: Callabl
 
 
 def _room(chosen: list[Unit], need: int, budget: int, cost: Callable[[str], int],
-          keep: Sequence[Unit] = (), protect: int = 2) -> list[Unit] | None:
-    """``chosen`` (best first) less its weakest units, never the best ``protect``, an example,
-    nor those of ``keep``, so that ``need`` more tokens fit ``budget``; None when they cannot."""
+          keep: Sequence[Unit] = (), protect: int = 2, examples: bool = True) -> list[Unit] | None:
+    """``chosen`` (best first) less its weakest units, never the best ``protect``, an example
+    (unless ``examples`` is False: a question that asks no "how do I"), nor those of ``keep``,
+    so that ``need`` more tokens fit ``budget``; None when they cannot."""
     spare = budget - sum(cost(u.text) + 1 for u in chosen)
     kept = list(chosen)
     for weak in sorted(chosen[protect:], key=lambda u: u.score):
         if spare >= need:
             break
-        if all(weak is not k for k in keep) and not has_code(weak.text):  # a code block ends with its fence
+        # (a code block ends with its fence: an example goes whole or not at all)
+        if all(weak is not k for k in keep) and not (examples and has_code(weak.text)):
             kept = [u for u in kept if u is not weak]
             spare += cost(weak.text) + 1
     return kept if spare >= need else None
@@ -1035,7 +1042,7 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         for extra in extras:
             if all(u is not extra for u in chosen):
                 kept = _room(chosen, count_tokens(extra.text) + 1, left, count_tokens, keep=extras,
-                             protect=protect)
+                             protect=protect, examples=bool(HOW_TO.search(question)))
                 chosen = kept + [extra] if kept is not None else chosen
         return with_counted(units, chosen, count_tokens, left, keep=extras)
 

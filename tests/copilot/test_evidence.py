@@ -828,6 +828,12 @@ def test_a_claim_the_question_puts_forward_is_read_and_answered_by_a_unit_of_its
                       "half the run. also what is q_mean") == (
         "epsilon is at the floor at 30%: it decays over half the run")
     assert claim_part("What is PPO?") == "" and claim_part("Is that correct?") == ""  # nothing put forward
+    # a premise the question builds on
+    assert claim_part("gradients blow up. since clip_range is what clips the gradients, should I lower it?") == (
+        "clip_range is what clips the gradients")
+    assert claim_part('`make_agent("ppo", env)` - since this subtracts the mean, won\'t it flip signs?') == (
+        "this subtracts the mean")
+    assert claim_part("How long since the last update, and why?") == ""
     decay = "Epsilon falls linearly over the first 16% of the steps, then stays there."
     define = ["q_mean is the mean predicted Q-value.", "loss is the mean Huber loss.", "Rows are logged per interval."]
     hits = [FakeHit("DQN log columns", " ".join(define)), FakeHit("Exploration", decay)]
@@ -840,6 +846,15 @@ def test_a_claim_the_question_puts_forward_is_read_and_answered_by_a_unit_of_its
     ev = build_evidence(question, hits, **kwargs, embed_query=parts.__getitem__)
     assert ev.claim is not None and ev.claim[1] == decay
     assert build_evidence(question, hits, **kwargs).claim is None  # no embedder for the claim alone
+
+
+def test_room_for_a_parts_answer_is_made_from_an_example_only_when_no_how_to_is_asked():
+    from copilot.evidence import Unit, _room
+
+    best, code = Unit(0, 0, "one two three four five"), Unit(0, 1, "```python\nx = 1\ny = 2\nz = 3\n```")
+    chosen = [best, Unit(0, 2, "six seven eight", score=0.9), code]
+    assert _room(chosen, 4, 16, words, protect=1) is None  # an example goes whole or stays
+    assert _room(chosen, 4, 16, words, protect=1, examples=False) == chosen[:2]
 
 
 def test_the_two_things_a_question_compares_are_read_as_short_names():
