@@ -362,12 +362,20 @@ def later_part(question: str) -> str:
     rest = question[m.end():].strip() if m else ""
     if len(_content_tokens(rest)) < 2:
         return ""
-    first = question[:m.start()]
+    # (the first part's own words: a pasted line or command names no topic to carry)
+    first = unpasted(question[:m.start()])
     named = {t.lower() for t in key_terms(first) + flags(first)}
     if any(t.lower() not in named for t in key_terms(rest) + flags(rest)) and not REFERS.search(rest):
         return rest  # it names a subject of its own ("and can I combine pixels=True with frame_stack=4?")
     topic = focus_terms(first)
     words = key_terms(first) or [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic][:4]
+    # a first part that tells the user's situation before it asks ("last row of my log, sac on
+    # Pendulum: ... what is alpha exactly"): what it asks about is the topic "it" refers back to
+    asked = [s for s in QUESTION_SENTENCE.split(first.strip()) if s]
+    if len(asked) > 1:
+        own = focus_terms(asked[-1]) - _FRAME_TOKENS
+        words += [w for w in re.findall(r"[\w-]+", asked[-1])
+                  if _content_tokens(w) & own and not re.fullmatch(r"[a-z]{3,}ly", w)][:3]  # not "exactly"
     return f"{rest} ({' '.join(dict.fromkeys(words))})" if words else rest
 
 
@@ -825,13 +833,21 @@ def named_fields(texts: Iterable[str]) -> list[str]:
             if not any(field_value(f, t) for t in texts)]
 
 
+PASTED = re.compile(r"`[^`\n]*\s[^`\n]*`")  # a code span of several words: a pasted command or log line
+
+
+def unpasted(question: str) -> str:
+    """``question`` without the code it pastes (a code block, a code span of several words:
+    "ran `python -m rlcore sweep ... --out runs/cmp`"), whose words are no topic it asks about."""
+    return PASTED.sub(" ", CODE_BLOCK.sub(" ", question))
+
+
 def asked_fields(question: str, texts: Sequence[str]) -> list[str]:
     """The config fields a question asking for values names: its words whose default
     ``texts`` give ("default alpha and beta" over "`alpha`: default 0.6")."""
     if not VALUE_QUESTION.search(question):
         return []
-    # not the words of a pasted command or snippet ("ran `python -m rlcore sweep ... --out runs/cmp`")
-    asked = re.sub(r"`[^`\n]*\s[^`\n]*`", " ", CODE_BLOCK.sub(" ", question))
+    asked = unpasted(question)
     words = dict.fromkeys(re.findall(rf"{FLAG.pattern}|[a-z_]\w*", asked.lower()))  # in the question's order
     return [w for w in words if any(gives_default(w, t) for t in texts)]
 

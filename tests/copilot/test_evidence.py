@@ -748,6 +748,10 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
                       "frame_stack=4?") == "and can I combine pixels=True with frame_stack=4?"
     assert later_part("TD3 vs DDPG for pendulum: which one? and what does TD3 change?") == (
         "and what does TD3 change? (TD3 DDPG)")
+    # a pasted log line names no topic to carry; the first part's asked sentence does
+    assert later_part("last row of my log, SAC on Pendulum-v1: `critic_loss=1.92, alpha=0.043`. what is alpha "
+                      "exactly and what entropy is it trying to hit?") == (
+        "what entropy is it trying to hit? (SAC alpha)")
     # the "?" of a shell's `$?` or of a code span ends no part
     from copilot.evidence import first_part
     shell = "ran `train --set lr=3e-4` and it dies, echo $? prints 2. what did i do wrong"
