@@ -33,7 +33,7 @@ from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
                                denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
-                               next_sentence, passing_terms, quoted, repeats, restore_case, source_first,
+                               next_sentence, passing_terms, proper_words, quoted, repeats, restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
                                unmentioned_feature, value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
@@ -323,6 +323,11 @@ class Copilot:
         names = key_terms(question)
         absent = [t for t in missing_terms(question, [f"{h.title} {h.text}" for h in hits])
                   if t in names and self.index.knows(t.lower())]
+        # a capitalised word inside a sentence names something too ("Our Breakout run's curve ..."),
+        # though the check for absent names does not count it: the docs that hold it are sought
+        said = " ".join(f"{h.title} {h.text}" for h in hits).lower()
+        absent += [w for w in proper_words(question) if w not in names and w.lower() not in said
+                   and self.index.mentions(w.lower())]
         # not a name only the user's pasted code gives (`{"clip_param": 0.1, "normalize_obs": True}`.
         # what does rlcore call the clip param?"), unless the question asks about it in words
         if absent:
@@ -339,9 +344,12 @@ class Copilot:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
             # a hit names it as the check for absent names reads names ("ALE", not the "ale" of "scaled")
-            names_it = lambda h: not missing_terms(term, [f"{h.title} {h.text}"])  # noqa: E731
-            # the name alone when the question's other words lead elsewhere
+            names_it = lambda h: (not missing_terms(term, [f"{h.title} {h.text}"])  # noqa: E731
+                                  and term.lower() in f"{h.title} {h.text}".lower())
+            # the name stressed, then alone, when the question's other words lead elsewhere
             added += (self._best_new(alone, COVER_DEPTH, kinds, hits + added, names_it)
+                      or (term not in names and self._best_new(f"{term} {alone}", 3 * COVER_DEPTH, kinds,
+                                                               hits + added, names_it))
                       or self._best_new(term, COVER_DEPTH, kinds, hits + added, names_it))
         return (hits[:1] + added + hits[1:])[:len(hits)]
 

@@ -372,7 +372,7 @@ def later_part(question: str) -> str:
     # a first part that tells the user's situation before it asks ("last row of my log, sac on
     # Pendulum: ... what is alpha exactly"): what it asks about is the topic "it" refers back to
     asked = [s for s in QUESTION_SENTENCE.split(first.strip()) if s]
-    if len(asked) > 1:
+    if len(asked) > 1 and REFERS.search(rest):
         own = focus_terms(asked[-1]) - _FRAME_TOKENS
         words += [w for w in re.findall(r"[\w-]+", asked[-1])
                   if _content_tokens(w) & own and not re.fullmatch(r"[a-z]{3,}ly", w)][:3]  # not "exactly"

@@ -1030,6 +1030,16 @@ def left_off_list(term: str, texts: Sequence[str], mentions: Callable[[str], boo
     return any(len(set(ENV_ID.findall(s))) >= 3 for t in texts for s in SENTENCE_END.split(t))
 
 
+def proper_words(question: str) -> list[str]:
+    """The capitalised words of four letters or more inside a sentence of ``question`` (not its
+    first word): "Breakout" in "Our Breakout run's curve sits at 10", a name however plain."""
+    out = []
+    for sentence in re.split(r"(?<=[.?!:;])\s+|\n+", question):
+        words = re.findall(r"(?<![\w`'-])[A-Za-z][\w'-]*", INLINE_CODE.sub(" ", sentence))
+        out += [w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{3,}", w)]
+    return list(dict.fromkeys(out))
+
+
 def env_beside(term: str, question: str, texts: Sequence[str], mentions: Callable[[str], bool]) -> bool:
     """Whether ``term`` is an environment id the docs know, named beside another id of the
     question that ``texts`` hold: "`rlcore report` over runs on CartPole-v1 and Acrobot-v1"

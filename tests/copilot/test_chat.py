@@ -293,6 +293,20 @@ def test_a_method_named_beside_another_reaches_the_evidence_though_no_top_hit_me
     assert not Copilot(settings, llm=EchoLLM()).ask("what is RE3 and when would I pick it over NGU?", k=2).covered
 
 
+def test_a_capitalised_name_no_top_hit_mentions_draws_the_page_that_does(tmp_path):
+    settings = indexed(tmp_path, {
+        "curves.md": "# Learning curves\n\n## Reading a learning curve\n\nThe training curve shows episode returns "
+                     "and the evaluation line shows the final evaluation.\n\n## Logging\n\nThe trainer logs the "
+                     "training curve and the evaluation returns of a run.\n",
+        "atari.md": "# Atari\n\n## Atari games\n\nOn Breakout and Pong the training returns are sums of clipped "
+                    "rewards per life, far below the scores an evaluation reports.\n"})
+    question = "Our Breakout training curve sits far below the evaluation returns. Is the logging broken?"
+    assert all("clipped" not in h.text for h in Copilot(settings).index.search(question, k=2))
+    bot = Copilot(settings, llm=EchoLLM())
+    bot.ask(question, k=2)
+    assert "sums of clipped rewards" in prompt_of(bot)
+
+
 def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path):
     settings = indexed(tmp_path, {
         "dueling.md": "# Dueling DQN\n\n## Dueling DQN: the idea\n\nThe dueling head splits into a state-value "

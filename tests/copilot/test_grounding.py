@@ -964,6 +964,15 @@ def test_an_environment_a_list_of_ids_leaves_out_is_answered_by_that_list():
     assert not left_off_list("LunarLander", ["Pixels work for `Pendulum-v1` only."], corpus.__contains__)
 
 
+def test_a_capitalised_word_inside_a_sentence_is_read_as_a_name():
+    from copilot.grounding import proper_words
+
+    assert proper_words("Our Breakout run's curve sits at 10. Is logging broken? Which Atari games work") == [
+        "Breakout", "Atari"]
+    # a sentence's first word, a short word, code and a word in capitals are no such name
+    assert proper_words("Does `Pendulum` use PPO? Then I try it") == []
+
+
 def test_an_environment_named_beside_one_the_sources_hold_is_the_users_example():
     from copilot.grounding import env_beside
 
