@@ -1071,7 +1071,10 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     chosen = choose(left)
     if (more := max(budget - title_cost(u.source for u in chosen), 16)) > left:
         roomier = choose(more)
-        if title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
+        # (more room lets a longer unit in; not at the cost of a part's answer the first choice kept)
+        extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
+        lost = any(any(u is e for u in chosen) and all(u is not e for u in roomier) for e in extras)
+        if not lost and title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
             chosen = roomier
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
