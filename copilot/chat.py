@@ -27,13 +27,14 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN, WHY_QUESTION, Evidence,
-                              build_evidence, claim_part, compared, flags, has_code, key_terms, later_parts, names_side,
-                              on_first_topic, speaks_of, split_units)
+                              build_evidence, claim_part, compared, flags, has_code, key_terms, later_parts,
+                              names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
-                               denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list, missing_terms,
-                               next_sentence, passing_terms, proper_words, quoted, repeats, restore_case, source_first,
+                               denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list,
+                               missing_terms, next_sentence, passing_terms, proper_words, quoted, repeats,
+                               restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
                                unmentioned_feature, value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
@@ -258,7 +259,8 @@ class Copilot:
         # sources' list of environment ids leaves out ("pixels for LunarLander?": the list answers)
         own, mentions = defined_names(state["question"]), getattr(self.index, "mentions", None)
         state["missing"] = [t for t in state["missing"] if t not in own and not (
-            mentions and (left_off_list(t, texts, mentions) or env_beside(t, state["question"], texts, mentions)))]
+            mentions and (left_off_list(t, texts, mentions)
+                          or env_beside(t, state["question"], texts, mentions)))]
         state["in_passing"] = state["in_passing"] and bool(state["missing"])
         state["covered"] = state["covered"] and not state["missing"]
         # a word no chunk holds, said only in the user's account of their situation ("(machine
@@ -272,8 +274,8 @@ class Copilot:
         # a two-part question's later part is searched for on its own too ("..., and once I've set an
         # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
         # so is a premise the question builds on ("since this subtracts the mean, won't it ...?")
-        if state["covered"] and (parts := [p for p in [*later_parts(state["question"]), claim_part(state["question"])]
-                                           if p]) and not is_chinese(state["question"]):
+        parts = [p for p in [*later_parts(state["question"]), claim_part(state["question"])] if p]
+        if state["covered"] and parts and not is_chinese(state["question"]):
             before = len(hits)
             for rest in parts:  # a source beyond the k the question itself draws on, per part
                 hits = hits + self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,

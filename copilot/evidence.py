@@ -90,12 +90,12 @@ IMPERATIVE = re.compile(r"^(use|pass|set|call|run|give|add|register|install|writ
 STEPS = re.compile(STEPS_CODE.pattern + "|" + IMPERATIVE.pattern, re.I)
 # a question about how to tell what happened ("how do I check whether it fell back ...")
 # favours a sentence naming what reports it ("`update_path` ... say which path ran")
-CHECK_QUESTION = re.compile(r"\bhow (?:do|can|would|could|should) (?:i|we|you) (?:\w+ ){0,2}?(?:check|tell|know|see|"
-                            r"verify|confirm|find out|figure out)\b|\b(?:a|any) (?:quick |simple |good )?way to "
-                            r"(?:check|tell|know|see|verify)\b|怎么(?:看|知道|确认|判断|检查)|如何(?:判断|确认|查看|检查)",
-                            re.I)
-REPORTS = re.compile(r"\b(?:says?|tells?|shows?|records?|reports?|prints?|logs?|lists?|marks?) (?:which|whether|"
-                     r"if|what|why|how)\b", re.I)
+CHECK_QUESTION = re.compile(r"\bhow (?:do|can|would|could|should) (?:i|we|you) (?:\w+ ){0,2}?"
+                            r"(?:check|tell|know|see|verify|confirm|find out|figure out)\b"
+                            r"|\b(?:a|any) (?:quick |simple |good )?way to (?:check|tell|know|see|verify)\b"
+                            r"|怎么(?:看|知道|确认|判断|检查)|如何(?:判断|确认|查看|检查)", re.I)
+REPORTS = re.compile(r"\b(?:says?|tells?|shows?|records?|reports?|prints?|logs?|lists?|marks?) "
+                     r"(?:which|whether|if|what|why|how)\b", re.I)
 CHECK_BONUS = 0.15  # a sentence naming what reports it, for a "how do I check whether" question
 # a question whether one thing counts in another ("does time_s include the evaluations?")
 # favours a sentence that says what is counted or left out ("evaluations excluded")
@@ -415,8 +415,8 @@ BELIEF = re.compile(rf"{BELIEVED}(?: that)?\s+(.+)$", re.I)
 QUESTION_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)|\s*\n\s*")
 # a premise the question builds on: "since clip_range is what clips the gradients, should I ...?",
 # "`make_agent(...)` - since this subtracts the mean, won't it ...?"
-PREMISE = re.compile(r"(?:^|[-\u2013\u2014,:;.!?]\s+)(?:since|given that|seeing as|as far as i know)\s+([^,?;]{12,}?),\s",
-                     re.I)
+PREMISE = re.compile(r"(?:^|[-\u2013\u2014,:;.!?]\s+)(?:since|given that|seeing as|as far as i know)\s+"
+                     r"([^,?;]{12,}?),\s", re.I)
 
 
 def claim_part(question: str) -> str:
@@ -636,7 +636,8 @@ def about_example(question: str, units: list[Unit]) -> None:
         return
     for i, u in enumerate(units):
         code = " ".join(CODE_BLOCK.findall(u.text))
-        theirs = {_number(v) for flag, v in FLAG_VALUE.findall(code) if flag in asked and _number(v) != asked[flag]}
+        theirs = {_number(v) for flag, v in FLAG_VALUE.findall(code)
+                  if flag in asked and _number(v) != asked[flag]}
         for after in units[i + 1:i + 1 + EXAMPLE_REACH] if theirs else ():
             if after.source != u.source or CODE_BLOCK.search(after.text):
                 break
@@ -1074,7 +1075,8 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         # (more room lets a longer unit in; not at the cost of a part's answer the first choice kept)
         extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
         lost = any(any(u is e for u in chosen) and all(u is not e for u in roomier) for e in extras)
-        if not lost and title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier) <= budget:
+        size = title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier)
+        if not lost and size <= budget:
             chosen = roomier
     by_source: dict[int, list[Unit]] = {}
     for u in chosen:
