@@ -345,27 +345,25 @@ def test_a_sentence_does_not_end_at_an_abbreviation():
                      "The rest, i.e. PPO, needs more.", "Then a new sentence."]
 
 
-def test_a_when_question_prefers_the_sentence_that_states_a_condition():
-    hits = [FakeHit("Observation normalization", "Observation normalization standardises every observation with "
-                    "running statistics. Turn observation normalization on when features have very different "
-                    "scales. Observation normalization statistics are saved in checkpoints.")]
-    assert "when features" in _first_quote("When should I turn on observation normalization?", hits)
-    assert "when features" not in _first_quote("What is observation normalization?", hits)
-
-
-def test_a_how_do_i_check_question_prefers_the_sentence_naming_what_reports_it():
-    hits = [FakeHit("Fused updates", "The fused path runs the whole update in one compiled call. "
-                    "Set `RLCORE_FUSED=0` to force the eager path for the fused update. "
-                    "The `update_path` key of `run.json` says which path ran for the update.")]
-    assert "says which path" in _first_quote("how do I check whether the fused update path ran?", hits)
-    assert "says which path" not in _first_quote("How do I force the eager update path?", hits)
-
-
-def test_a_question_whether_one_thing_counts_in_another_prefers_the_sentence_saying_what_is_left_out():
-    hits = [FakeHit("Logs", "The log row holds the step, the logged time, the evaluation return and the loss. "
-                    "Evaluation time is always excluded from it.")]
-    assert _first_quote("does the logged time include evaluation?", hits).startswith("Evaluation time")
-    assert not _first_quote("what does the logged time row hold?", hits).startswith("Evaluation time")
+@pytest.mark.parametrize("title, text, asked, other, said", [
+    # a "when should I" question prefers the sentence that states a condition
+    ("Observation normalization", "Observation normalization standardises every observation with running "
+     "statistics. Turn observation normalization on when features have very different scales. Observation "
+     "normalization statistics are saved in checkpoints.", "When should I turn on observation normalization?",
+     "What is observation normalization?", "when features"),
+    # a "how do I check whether" question, the sentence naming what reports it
+    ("Fused updates", "The fused path runs the whole update in one compiled call. Set `RLCORE_FUSED=0` to force "
+     "the eager path for the fused update. The `update_path` key of `run.json` says which path ran for the "
+     "update.", "how do I check whether the fused update path ran?", "How do I force the eager update path?",
+     "says which path"),
+    # a question whether one thing counts in another, the sentence saying what is left out
+    ("Logs", "The log row holds the step, the logged time, the evaluation return and the loss. Evaluation time "
+     "is always excluded from it.", "does the logged time include evaluation?",
+     "what does the logged time row hold?", "Evaluation time is always"),
+])
+def test_a_questions_form_prefers_the_sentence_of_that_form(title, text, asked, other, said):
+    assert said in _first_quote(asked, [FakeHit(title, text)])
+    assert said not in _first_quote(other, [FakeHit(title, text)])
 
 
 @pytest.mark.parametrize("question, title, text, first", [
