@@ -542,9 +542,10 @@ def invents_comparison(sentence: str, source: str) -> bool:
 
 def _as_sentence(text: str) -> str:
     item = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text.strip())
-    if item != text.strip() and re.match(r"(?!rlcore\b)[a-z]+\b", item):
+    if item != text.strip() and (first := re.match(r"[a-z]+\b", item)) and first.group() in STOP:
         # an item that goes on from its list's lead-in ("- with more than one environment,
-        # normalises ...;") reads as a sentence of its own
+        # normalises ...;") reads as a sentence of its own (a field it names keeps its case:
+        # "- tau (float, default 1.0): ...")
         item = item[0].upper() + re.sub(r"\s*[;,]$", ".", item[1:])
     text = item
     if text.startswith("|"):  # a table row: its cells, joined

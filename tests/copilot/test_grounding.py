@@ -402,6 +402,8 @@ def test_a_list_item_going_on_from_its_lead_in_is_shown_as_a_sentence_of_its_own
         "With more than one environment, normalises scores per environment to `[0, 1]`.")
     # a name the docs write in lower case stays so, and a sentence is left as written
     assert quoted("what is rlcore?", 1, "- rlcore trains agents fast;").sentence == "rlcore trains agents fast;"
+    assert quoted("what is tau?", 1, "- tau (float, default 1.0): the target rate.").sentence == (
+        "tau (float, default 1.0): the target rate.")
     assert quoted("what is it?", 1, "with it, scores lie in [0, 1];").sentence == "with it, scores lie in [0, 1];"
 
 
