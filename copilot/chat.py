@@ -345,9 +345,13 @@ class Copilot:
             for other in names:
                 if other != term:
                     alone = re.sub(rf"(?<![\w-]){re.escape(other)}(?![\w-])", " ", alone)
-            # a hit names it as the check for absent names reads names ("ALE", not the "ale" of "scaled")
-            names_it = lambda h: (not missing_terms(term, [f"{h.title} {h.text}"])  # noqa: E731
-                                  and term.lower() in f"{h.title} {h.text}".lower())
+
+            def names_it(h: Any, term: str = term) -> bool:
+                """Whether hit ``h`` names ``term`` as the check for absent names reads names ("ALE",
+                not the "ale" of "scaled"); a capitalised word, which it reads as no name, as written."""
+                text = f"{h.title} {h.text}"
+                return not missing_terms(term, [text]) if term in names else term.lower() in text.lower()
+
             # the name stressed, then alone, when the question's other words lead elsewhere
             added += (self._best_new(alone, COVER_DEPTH, kinds, hits + added, names_it)
                       or (term not in names and self._best_new(f"{term} {alone}", 3 * COVER_DEPTH, kinds,

@@ -563,8 +563,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     df = {t: sum(t in toks for toks in unit_tokens) for t in q_tokens}
     weight = {t: math.log(1 + len(units) / (1 + df[t])) for t in q_tokens}
     if part is not None:  # the topic carried over from the first part is context, not what is asked
-        weight = {t: w * (1.0 if t in with_aliases(_content_tokens(part)) | asked_flags else CARRIED_WEIGHT)
-                  for t, w in weight.items()}
+        in_part = with_aliases(_content_tokens(part)) | asked_flags
+        weight = {t: w * (1.0 if t in in_part else CARRIED_WEIGHT) for t, w in weight.items()}
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
     values = bool(entities and VALUE_QUESTION.search(question))
@@ -1048,12 +1048,13 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
         if u.order == 1:
             u.text = named_summary([prev.text, u.text])[1]
     asked = {i for i, h in enumerate(hits) if h.title.rstrip().endswith("?")}
+    # the answer kept for each later part, claim and compared thing
+    extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
 
     def choose(left: int) -> list[Unit]:
         chosen = select(units, count_tokens, left, max_sources)
         chosen = complete(question, units, chosen, count_tokens, left)
         chosen = with_antecedents(units, chosen, count_tokens, left, asked)
-        extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
         # a question of three parts keeps the first part's best unit and one for each later part
         protect = 1 if sum(u is not None for u in seconds) >= 2 else 2
         for extra in extras:
@@ -1073,7 +1074,6 @@ def build_evidence(question: str, hits: Sequence[Any], *, embed: Callable[[list[
     if (more := max(budget - title_cost(u.source for u in chosen), 16)) > left:
         roomier = choose(more)
         # (more room lets a longer unit in; not at the cost of a part's answer the first choice kept)
-        extras = [u for u in [*seconds, claimed] + [u for _, _, u in sides] if u is not None]
         lost = any(any(u is e for u in chosen) and all(u is not e for u in roomier) for e in extras)
         size = title_cost(u.source for u in roomier) + sum(count_tokens(u.text) + 1 for u in roomier)
         if not lost and size <= budget:

@@ -40,7 +40,7 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
-                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
                               has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
@@ -541,7 +541,7 @@ def invents_comparison(sentence: str, source: str) -> bool:
 
 
 def _as_sentence(text: str) -> str:
-    item = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text.strip())
+    item = LIST_MARKER.sub("", text.strip())
     if item != text.strip() and (first := re.match(r"[a-z]+\b", item)) and first.group() in STOP:
         # an item that goes on from its list's lead-in ("- with more than one environment,
         # normalises ...;") reads as a sentence of its own (a field it names keeps its case:
