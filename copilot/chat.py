@@ -32,7 +32,7 @@ from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
-                               denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list,
+                               denial_sentence, env_beside, in_docs_words, is_chinese, lead_in, leads_in, left_off_list,
                                missing_terms, next_sentence, passing_terms, proper_words, quoted, repeats,
                                restore_case, source_first,
                                unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
@@ -57,6 +57,9 @@ WHY_EXTRA = 3  # passages beyond k that a "why" question's evidence may come fro
 COMMAND = re.compile(r"`(?:python -m )?rlcore [^`]*`|^python -m .*$", re.M)  # an example command line
 COVER_DEPTH = 8  # hits searched for a name (or a flag) the question gives that no hit mentions (explains)
 LATER_OVERLAP = 0.5  # an answer that has half the words of the later part's sentence has said it
+# a user's report that rlcore turned something down ("... and rlcore refuses", "errors out")
+REFUSED = re.compile(r"\b(?:refus(?:e|es|ed|ing)|rejects?|rejected|errors? out|fails?|failed|crash(?:es|ed)?|"
+                     r"won'?t (?:work|run|accept|export|load))\b", re.I)
 LATER_DEPTH = 3  # hits searched for a two-part question's later part, of which the best new one is read
 RELEVANCE = 0.3  # below this best question-to-evidence similarity the docs do not cover it
 # ... and below this one when the question holds words the corpus never uses ("alphazero"):
@@ -226,7 +229,7 @@ class Copilot:
         # the passage that gives a reason often ranks just below the k that describe the thing:
         # a "why" question draws its evidence from a few more (still at most k are cited)
         extra = WHY_EXTRA if WHY_QUESTION.search(state["question"]) else 0
-        hits = self.index.search(state["question"], k=k + extra, kinds=state.get("kinds"))
+        hits = self.index.search(in_docs_words(state["question"]), k=k + extra, kinds=state.get("kinds"))
         state["timings"]["retrieval_s"] = round(time.perf_counter() - t0, 4)
         state["covered"] = is_covered(hits, state["question"])
         # a question about a named thing (an acronym, a name, an identifier) that no hit
@@ -237,7 +240,28 @@ class Copilot:
         if hasattr(self.index, "knows"):
             hits = self._cover_names(state["question"], hits, state.get("kinds"))
             hits = self._cover_flags(state["question"], hits, state.get("kinds"))
-            texts = [f"{h.title} {h.text}" for h in hits]
+        # a two-part question's later part is searched for on its own too ("..., and once I've set an
+        # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged);
+        # so is a premise the question builds on ("since this subtracts the mean, won't it ...?");
+        # both before asking what no source mentions ("what's eating my RAM?" finds "Memory grows")
+        parts = [p for p in [*later_parts(state["question"]), claim_part(state["question"])] if p]
+        searched = state["covered"] and bool(parts) and not is_chinese(state["question"])
+        if searched:
+            before = len(hits)
+            for rest in parts:  # a source beyond the k the question itself draws on, per part
+                hits = hits + self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
+                                             lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
+            state["added_sources"] = len(hits) - before
+        # "my drqv2 policy ... rlcore refuses": what refuses it is documented where the action is
+        # (the C export's page), which need not name the thing every hit is about
+        if state["covered"] and REFUSED.search(state["question"]) and not is_chinese(state["question"]):
+            for name in key_terms(state["question"]):
+                if all(name.lower() in f"{h.title} {h.text}".lower() for h in hits[:k]):
+                    aspect = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", state["question"])
+                    added = self._best_new(aspect, LATER_DEPTH, state.get("kinds"), hits, lambda h: True)
+                    hits, state["added_sources"] = hits + added, (state.get("added_sources") or 0) + len(added)
+                    break
+        texts = [f"{h.title} {h.text}" for h in hits]
         state["missing"] = (missing_terms(state["question"], texts)
                             or unmentioned_feature(state["question"], texts)
                             or (unknown_flags(state["question"], self.index.mentions)
@@ -271,17 +295,7 @@ class Copilot:
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
         if state["covered"] and mentions and (variant := unknown_variant(asked, state["unknown"], mentions)):
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
-        # a two-part question's later part is searched for on its own too ("..., and once I've set an
-        # augmentation, how do I check the regulariser is active?" finds where `aug_loss` is logged)
-        # so is a premise the question builds on ("since this subtracts the mean, won't it ...?")
-        parts = [p for p in [*later_parts(state["question"]), claim_part(state["question"])] if p]
-        if state["covered"] and parts and not is_chinese(state["question"]):
-            before = len(hits)
-            for rest in parts:  # a source beyond the k the question itself draws on, per part
-                hits = hits + self._best_new(rest, LATER_DEPTH, state.get("kinds"), hits,
-                                             lambda h: on_first_topic(state["question"], f"{h.title} {h.text}"))
-            state["added_sources"] = len(hits) - before
-        elif state["covered"] and (pair := compared(state["question"])):
+        if state["covered"] and not searched and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
             hits, state["added_sources"] = both, len(both) - len(hits)
         state["hits"] = hits
@@ -363,7 +377,8 @@ class Copilot:
         """The best of the ``depth`` hits of ``query`` that is not among ``hits`` and ``fits``, as a
         list of one (empty when none does)."""
         seen = {h.id for h in hits}
-        return [h for h in self.index.search(query, k=depth, kinds=kinds) if h.id not in seen and fits(h)][:1]
+        return [h for h in self.index.search(in_docs_words(query), k=depth, kinds=kinds)
+                if h.id not in seen and fits(h)][:1]
 
     def _prompt(self, state: dict) -> dict:
         """System message = fixed instructions; user message = numbered sources + question.

@@ -169,6 +169,8 @@ PRONOUN = re.compile(r"^(it|this|they|these|both)\b", re.I)
 ALIASES = {stem(w): short for w, short in (("agent", "algorithm"), ("observation", "obs"), ("environment", "env"),
                                            ("atari", "ale"), ("fail", "crash"), ("refuse", "reject"))}
 LATER_COSINE = 0.45  # a unit at least this close to a question's later part may answer it
+ROW_PIECE_WORDS = 25  # a long table row is quoted in pieces of about this many words
+ROW_MIN_WORDS = 5  # ... and none shorter than this, which alone would say too little
 LONG_WORDS = 40  # words past this cost a unit 0.004 each (at most 0.2): it would crowd the budget
 
 
@@ -209,7 +211,9 @@ def _prose_units(text: str) -> list[str]:
         if len(rows) >= 2 and all(row.startswith("|") for row in rows):
             # a table: each data row is a unit (a config field and its meaning, say)
             header = _cells(rows[0])
-            out.extend(table_row(header, _cells(row)) for row in rows[1:] if not TABLE_RULE.match(row))
+            for row in rows[1:]:
+                if not TABLE_RULE.match(row):
+                    out.extend(table_units(header, _cells(row)))
             continue
         items = LIST_ITEM.split(para)
         sentences = [[s.strip() for s in SENTENCE_END.split(" ".join(item.split())) if len(s.strip(" -*#>|")) > 2]
@@ -246,16 +250,46 @@ def table_row(header: list[str], cells: list[str]) -> str:
     the last one, is left unnamed)."""
     if not cells or not cells[0]:
         return " ".join(cells)
+    return _row_text(cells[0], _row_parts(header, cells))
+
+
+def _row_parts(header: list[str], cells: list[str], name_last: bool = False) -> list[str]:
     parts = []
     for i, (name, cell) in enumerate(zip(header[1:], cells[1:]), 1):
         if not cell:
             continue
-        plain = name.lower() in DESCRIBES or i == len(header) - 1 and len(cell.split()) > 3
+        plain = name.lower() in DESCRIBES or not name_last and i == len(header) - 1 and len(cell.split()) > 3
         parts.append(cell if plain else f"{name.lower()} {cell}".strip())
+    return parts
+
+
+def _row_text(key: str, parts: list[str]) -> str:
     body = ", ".join(p for p in parts if not p.endswith("."))
     tail = "; ".join(p for p in parts if p.endswith("."))
-    text = f"{cells[0]}: {body}" + (f"; {tail}" if body and tail else tail)
+    text = f"{key}: {body}" + (f"; {tail}" if body and tail else tail)
     return text if text.endswith(".") else text + "."
+
+
+def table_units(header: list[str], cells: list[str]) -> list[str]:
+    """A row as one unit, or, when it would crowd the evidence budget (more than
+    :data:`LONG_WORDS` words), as several that each name the row's key: its columns, and a
+    long cell's "; " clauses, packed in order up to :data:`ROW_PIECE_WORDS` words each (a
+    piece shorter than :data:`ROW_MIN_WORDS` goes with the next), every column named. A
+    question about the last column of a long row ("how wide is `drq_cnn`'s output?") then
+    gets that column without the rest."""
+    whole = table_row(header, cells)
+    if len(whole.split()) <= LONG_WORDS:
+        return [whole]
+    pieces = [clause for part in _row_parts(header, cells, name_last=True)
+              for clause in (part.split("; ") if len(part.split()) > ROW_PIECE_WORDS else [part])]
+    groups: list[list[str]] = []
+    for piece in pieces:
+        held = sum(len(p.split()) for p in groups[-1]) if groups else 0
+        if groups and (held < ROW_MIN_WORDS or held + len(piece.split()) <= ROW_PIECE_WORDS):
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    return [_row_text(cells[0], group) for group in groups]
 
 
 def _introduces_list(sentences: list[list[str]]) -> bool:
@@ -352,6 +386,9 @@ def first_part(question: str) -> str:
 
 
 REFERS = re.compile(r"\b(?:it|its|they|them|their|this|these|those)\b", re.I)  # back to the first part
+# a part that asks with one word of its own ("whats the downside?", "and the catch?" does not)
+ASKING = frozenset("should would could can want wants actually really one ones".split())  # frame, not topic
+ASKS = re.compile(r"(?:and\s+|but\s+|so\s+)?(?:what(?:'?s)?|which|how|why|when|where)\b", re.I)
 
 
 def later_part(question: str) -> str:
@@ -360,7 +397,7 @@ def later_part(question: str) -> str:
     for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
     m = _next_part(question)
     rest = question[m.end():].strip() if m else ""
-    if len(_content_tokens(rest)) < 2:
+    if len(_content_tokens(rest)) < (1 if ASKS.match(rest) else 2):
         return ""
     # (the first part's own words: a pasted line or command names no topic to carry)
     first = unpasted(question[:m.start()])
@@ -368,7 +405,11 @@ def later_part(question: str) -> str:
     if any(t.lower() not in named for t in key_terms(rest) + flags(rest)) and not REFERS.search(rest):
         return rest  # it names a subject of its own ("and can I combine pixels=True with frame_stack=4?")
     topic = focus_terms(first)
-    words = key_terms(first) or [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic][:4]
+    topical = [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic]
+    if len(_content_tokens(rest)) < 2:  # "whats the downside?" is asked of the whole first part
+        words = key_terms(first) + [w for w in topical if w.lower() not in ASKING][:4]
+    else:
+        words = key_terms(first) or topical[:4]
     # a first part that tells the user's situation before it asks ("last row of my log, sac on
     # Pendulum: ... what is alpha exactly"): what it asks about is the topic "it" refers back to
     asked = [s for s in QUESTION_SENTENCE.split(first.strip()) if s]

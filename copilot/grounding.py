@@ -862,6 +862,17 @@ def said_as(term: str, text: str) -> bool:
     return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
 
 
+def in_docs_words(query: str) -> str:
+    """``query`` with the docs' word after each term they write otherwise, for searching:
+    "what's eating my RAM" finds "Memory grows with ..." (see :data:`SAID_AS`)."""
+    def add(m: re.Match) -> str:
+        word = m.group(0)
+        acronym = MODIFIED.match(word)
+        said = SAID_AS.get((acronym.group(1) if acronym else word).lower())
+        return f"{word} ({', '.join(said)})" if said else word
+    return re.sub(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[a-z]+)?(?![\w-])", add, query)
+
+
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
     """The key terms of ``question`` that none of ``texts`` mentions (an ``s`` plural, case
     and an identifier's underscores aside)."""

@@ -320,6 +320,35 @@ def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path
     assert "dueling head splits" in answer.answer and "evaluates it with the target network" in answer.answer
 
 
+def test_a_refusal_the_user_reports_draws_the_page_of_the_action_refused(tmp_path):
+    settings = indexed(tmp_path, {
+        "drqv2.md": "# DrQ-v2\n\n## DrQ-v2 pixels\n\nThe drqv2 policy acts on pixels stacked from three frames."
+                    "\n\n## DrQ-v2 policy\n\nThe drqv2 policy is a tanh Gaussian over a conv trunk; rlcore "
+                    "keeps the drqv2 weights in the run folder.\n",
+        "export.md": "# Export\n\n## What the header export accepts\n\nA plain header file suits microcontrollers; "
+                     "it takes MLP policies only, so a CNN policy is turned down: export it to ONNX instead.\n"})
+    question = "my drqv2 policy won't go into a plain header file with its weights, rlcore refuses. why?"
+    assert all("MLP policies only" not in h.text for h in Copilot(settings).index.search(question, k=2))
+    bot = Copilot(settings, llm=EchoLLM())
+    bot.ask(question, k=2)
+    assert "MLP policies only" in prompt_of(bot)  # every hit named drqv2: the rest was searched on its own
+    bot = Copilot(settings, llm=EchoLLM())
+    bot.ask("my drqv2 policy in a plain header file with its weights: what is in it?", k=2)
+    assert "MLP policies only" not in prompt_of(bot)  # no refusal reported, no search for one
+
+
+def test_a_later_part_is_searched_before_a_word_of_it_declines_the_question(tmp_path):
+    settings = indexed(tmp_path, {
+        "dists.md": "# Distributions\n\n## squashed_gaussian and PPG\n\nThe squashed_gaussian distribution "
+                    "does not fit PPG, which can use categorical or diag_gaussian.\n\n## squashed_gaussian "
+                    "log-prob\n\nThe squashed_gaussian log-prob corrects for tanh; use it with SAC, not PPG.\n",
+        "ppg.md": "# PPG\n\n## PPG rollouts\n\nMemory grows with the rollouts PPG stores; lower n_policy_iters.\n"})
+    question = "can ppg use squashed_gaussian? and what's eating my RAM, how do I cut it?"
+    assert all("Memory grows" not in h.text for h in Copilot(settings).index.search(question, k=2))
+    bot = Copilot(settings, llm=EchoLLM())
+    assert bot.ask(question, k=2).covered and "Memory grows" in prompt_of(bot)  # RAM is the docs' memory
+
+
 def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_it(tmp_path):
     settings = indexed(tmp_path, {
         "cli.md": "# Command line\n\n## tune\n\nThe tune command searches config fields of an agent.\n\n```bash\n"

@@ -117,6 +117,21 @@ def test_table_rows_are_units_of_their_own():
                                  "After the table.", "Second sentence."]
 
 
+def test_a_long_table_row_is_quoted_in_pieces_that_name_its_key():
+    """A row too long for the evidence budget becomes pieces, each led by the row's key with
+    its columns named, so a question about the last column gets that column alone."""
+    long_cell = "; ".join(["the trunk: conv stride 2, then three convs stride 1, ReLU after each"] * 3)
+    text = ("| key | class | layers | `out_dim` |\n| --- | --- | --- | --- |\n"
+            f"| `cnn` | `Cnn` | {long_cell} | 39200 for 84x84 |\n| `mlp` | `Mlp` | two layers | `64` |")
+    units = split_units(text)
+    assert units[-1] == "`mlp`: class `Mlp`, layers two layers, `out_dim` `64`."
+    pieces = units[:-1]
+    assert len(pieces) >= 2 and all(p.startswith("`cnn`: ") for p in pieces)
+    assert pieces[0].startswith("`cnn`: class `Cnn`, layers the trunk")  # a short column joins the next
+    assert pieces[-1].endswith("`out_dim` 39200 for 84x84.")
+    assert all(len(p.split()) <= 30 for p in pieces)
+
+
 def test_quotes_are_statements_not_references_signatures_or_lead_ins():
     assert is_statement("The critic takes the state and the action as inputs.")
     assert not is_statement('Tom Schaul, John Quan, David Silver. "Prioritized Experience Replay".')
@@ -816,6 +831,11 @@ def test_a_question_of_three_parts_has_two_later_parts_each_read_with_the_first_
     assert later_parts("What are n-step returns, and how do I switch them on for DQN?") == [
         "how do I switch them on for DQN? (n-step returns)"]
     assert later_parts("What is PPO? why?") == []
+    # one word of its own is enough for a part that asks it ("what's the downside?"), which
+    # is then read with the whole first part's topic, not only its names
+    assert later_parts("should PPO share one encoder? whats the downside") == [
+        "whats the downside (PPO share encoder)"]
+    assert later_parts("What is PPO? thanks!") == []
     # a part too short to ask anything stays with the one after it
     assert later_parts("what is PPO? it is slow; how do I speed it up") == ["it is slow; how do I speed it up (PPO)"]
 

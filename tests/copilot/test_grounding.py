@@ -899,6 +899,14 @@ def test_a_name_users_give_what_the_docs_call_by_a_plain_word_is_not_missing():
     assert missing_terms("does PPG run on a TPU?", docs) == ["TPU"]
 
 
+def test_a_search_reads_a_name_users_give_with_the_docs_word_for_it():
+    from copilot.grounding import in_docs_words
+
+    assert in_docs_words("what's eating my RAM?") == "what's eating my RAM (memory)?"
+    assert in_docs_words("got OOM-killed") == "got OOM-killed (out of memory, memory)"
+    assert in_docs_words("a random ramp, a RAMP") == "a random ramp, a RAMP"  # whole words only
+
+
 def test_an_answer_naming_a_config_field_ends_with_its_value_when_a_default_is_asked():
     from copilot.grounding import Support, value_sentence
 

@@ -324,6 +324,20 @@ def test_page_has_one_title_and_named_sections(page: Path) -> None:
     assert not bad, f"{page.name}: sections {bad} do not name their subject"
 
 
+def test_no_sentence_is_cut_by_a_line_that_reads_as_a_list_item() -> None:
+    """A wrapped sentence whose next line starts with "1. " reads as a numbered list (in
+    Markdown, and so in the copilot's evidence): "... scores about" would be quoted without its
+    number. A numbered item follows a blank line or another item."""
+    bad = []
+    for page in sorted(CORPUS.rglob("*.md")):
+        lines = re.sub(r"^(`{3,}).*?^\1\s*$", "", page.read_text(encoding="utf-8"), flags=re.S | re.M).splitlines()
+        for before, line in zip(lines, lines[1:]):
+            if (re.match(r"\d+[.)] ", line) and before.strip() and not re.match(r"\s*(?:\d+[.)]|[-*+]) ", before)
+                    and not before.rstrip().endswith(":") and not before.startswith(("#", "|", " "))):
+                bad.append(f"{page.relative_to(CORPUS)}: {before.strip()[-40:]!r} / {line[:30]!r}")
+    assert not bad, "lines that cut a sentence into a list item: " + "; ".join(bad)
+
+
 def test_code_block_parser_finds_blocks_and_no_run() -> None:
     text = textwrap.dedent("""\
         # T
