@@ -737,10 +737,23 @@ def mentions(entity: set[str], tokens: set[str]) -> bool:
     return len(words) > 1 and len(words) < len(entity) and words <= tokens
 
 
+# "that PPO variant that ...", "a version of SAC with ...": the question is about another method,
+# described by what it does; the name it gives is that method's base, not its subject
+VARIANT_WORDS = r"(?:variant|version|extension|successor|offshoot|cousin|derivative|spin-?off)s?"
+
+
+def described_by(question: str, term: str) -> bool:
+    """Whether ``question`` gives ``term`` only as the base of another method it describes."""
+    t = re.escape(term)
+    return re.search(rf"(?<![\w-]){t}(?:-based|-like)?\s+{VARIANT_WORDS}\b|\b{VARIANT_WORDS}\s+of\s+"
+                     rf"(?:the\s+|plain\s+)?{t}(?![\w-])", question, re.I) is not None
+
+
 def entity_terms(question: str) -> list[set[str]]:
-    """The named things of ``question`` (SAC, TD3, n_epochs), each as its content tokens."""
+    """The named things of ``question`` (SAC, TD3, n_epochs), each as its content tokens; not
+    a name given only as the base of a method the question describes ("that PPO variant ...")."""
     out: list[set[str]] = []
-    for toks in _names(key_terms(question)):
+    for toks in _names([t for t in key_terms(question) if not described_by(question, t)]):
         if toks not in out:
             out.append(toks)
     return out

@@ -449,9 +449,12 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     said, told = re.findall(r"[a-z0-9_]+", sentence.lower()), re.findall(r"[a-z0-9_]+", source.lower())
     before = _preceding(told, span)
     known, used = set(told), set(said)
-    # both words are in the sentence, each where the source has the other: no dropped "therefore"
+    # both words are in the sentence, each where the source has the other: no dropped "therefore";
+    # or one identifier of the source where it has another ("try `normal_noise` when ..." over
+    # "try `ou_noise` when ..."), which no dropped word explains
     return any(len(word) >= 5 and word in known and (owners := before.get(tuple(said[i + 1:i + 1 + span])))
-               and word not in owners and any(len(o) >= 5 and o in used for o in owners)
+               and word not in owners and (any(len(o) >= 5 and o in used for o in owners)
+                                           or "_" in word and all("_" in o for o in owners))
                for i, word in enumerate(said[:len(said) - span]))
 
 
@@ -847,7 +850,7 @@ def lead_in(question: str) -> str:
 
 
 # names users give what the docs call by a plain word
-SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory")}
+SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory"), "blank": ("empty",)}
 
 
 # an acronym joined to a plain word names the acronym's thing: "OOM-killed", "GPU-bound"

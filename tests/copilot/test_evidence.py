@@ -432,6 +432,17 @@ def test_a_part_named_after_a_method_or_an_activation_is_no_other_method():
                             entity_terms("how do I export my td3 policy to C?"))
 
 
+def test_a_method_named_only_as_the_base_of_the_one_described_is_not_the_questions_subject():
+    """"That PPO variant that distils the value function into the policy: why 1 epoch?" asks
+    about PPG: sentences naming PPG are not about another method than the question's."""
+    from copilot.evidence import entity_terms
+
+    question = "That PPO variant with an auxiliary phase: why does it use 1 policy epoch when PPO uses 10?"
+    assert entity_terms(question) == []  # so no sentence on PPG is marked as about another method
+    assert entity_terms("is there a version of SAC for discrete actions?") == []
+    assert entity_terms("how many epochs does PPO use, and what is PPG's version of it?") == [{"ppo"}, {"ppg"}]
+
+
 def test_an_identifier_of_several_words_is_named_by_its_words():
     from copilot.evidence import _content_tokens, entity_terms, mentions
 

@@ -819,6 +819,11 @@ def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_no
                               "from the final observation.")  # a dropped connective swaps nothing
     g = Grounder([SourceSentence(1, source)], bag_of_words)
     assert g.check(garbled + " [1]").action != "kept"
+    # one identifier in place of another, which the sentence then no longer names
+    noise = "Gaussian noise (`normal_noise`) explores as well, so try `ou_noise` when exploration with `normal_noise` stays stuck."
+    assert takes_place_of("Gaussian noise explores as well, so try normal_noise when exploration with normal_noise "
+                          "stays stuck.", noise)
+    assert not takes_place_of("So try ou_noise when exploration with normal_noise stays stuck.", noise)
 
 
 def test_a_sentence_that_puts_a_source_word_in_place_of_one_it_drops_is_not_kept():
