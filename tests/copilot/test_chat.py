@@ -80,6 +80,14 @@ def prompt_of(bot) -> str:
     return bot.llm.seen[-1]["content"]
 
 
+def reaches_prompt_beyond_search(settings, question: str, text: str, k: int = 2) -> bool:
+    """Whether ``text``, which no top-``k`` hit of ``question`` holds, reaches the model's prompt."""
+    assert all(text not in h.text for h in Copilot(settings).index.search(question, k=k))
+    bot = Copilot(settings, llm=EchoLLM())
+    bot.ask(question, k=k)
+    return text in prompt_of(bot)
+
+
 def test_the_system_message_is_the_same_for_every_question_and_is_primed_at_warm(settings):
     """Backends that keep prompt state evaluate the fixed system message once, at warm-up."""
     llm = EchoLLM()
@@ -301,10 +309,7 @@ def test_a_capitalised_name_no_top_hit_mentions_draws_the_page_that_does(tmp_pat
         "atari.md": "# Atari\n\n## Atari games\n\nOn Breakout and Pong the training returns are sums of clipped "
                     "rewards per life, far below the scores an evaluation reports.\n"})
     question = "Our Breakout training curve sits far below the evaluation returns. Is the logging broken?"
-    assert all("clipped" not in h.text for h in Copilot(settings).index.search(question, k=2))
-    bot = Copilot(settings, llm=EchoLLM())
-    bot.ask(question, k=2)
-    assert "sums of clipped rewards" in prompt_of(bot)
+    assert reaches_prompt_beyond_search(settings, question, "sums of clipped rewards")
 
 
 def test_a_comparison_draws_and_shows_a_sentence_on_each_thing_compared(tmp_path):
@@ -328,10 +333,8 @@ def test_a_refusal_the_user_reports_draws_the_page_of_the_action_refused(tmp_pat
         "export.md": "# Export\n\n## What the header export accepts\n\nA plain header file suits microcontrollers; "
                      "it takes MLP policies only, so a CNN policy is turned down: export it to ONNX instead.\n"})
     question = "my drqv2 policy won't go into a plain header file with its weights, rlcore refuses. why?"
-    assert all("MLP policies only" not in h.text for h in Copilot(settings).index.search(question, k=2))
-    bot = Copilot(settings, llm=EchoLLM())
-    bot.ask(question, k=2)
-    assert "MLP policies only" in prompt_of(bot)  # every hit named drqv2: the rest was searched on its own
+    # every hit names drqv2: the rest of the question was searched on its own
+    assert reaches_prompt_beyond_search(settings, question, "MLP policies only")
     bot = Copilot(settings, llm=EchoLLM())
     bot.ask("my drqv2 policy in a plain header file with its weights: what is in it?", k=2)
     assert "MLP policies only" not in prompt_of(bot)  # no refusal reported, no search for one
@@ -344,9 +347,7 @@ def test_a_later_part_is_searched_before_a_word_of_it_declines_the_question(tmp_
                     "log-prob\n\nThe squashed_gaussian log-prob corrects for tanh; use it with SAC, not PPG.\n",
         "ppg.md": "# PPG\n\n## PPG rollouts\n\nMemory grows with the rollouts PPG stores; lower n_policy_iters.\n"})
     question = "can ppg use squashed_gaussian? and what's eating my RAM, how do I cut it?"
-    assert all("Memory grows" not in h.text for h in Copilot(settings).index.search(question, k=2))
-    bot = Copilot(settings, llm=EchoLLM())
-    assert bot.ask(question, k=2).covered and "Memory grows" in prompt_of(bot)  # RAM is the docs' memory
+    assert reaches_prompt_beyond_search(settings, question, "Memory grows")  # RAM is the docs' memory
 
 
 def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_it(tmp_path):
@@ -358,10 +359,7 @@ def test_a_flag_shown_only_in_example_commands_draws_the_passage_that_explains_i
         "tuning.md": "# Tuning\n\n## Pruning\n\nThe median pruner stops weak trials early. `--evals 0` turns "
                      "pruning off.\n"})
     question = "what does the tune command do with --evals 0?"
-    assert "turns pruning off" not in " ".join(h.text for h in Copilot(settings).index.search(question, k=2))
-    bot = Copilot(settings, llm=EchoLLM())
-    bot.ask(question, k=2)
-    assert "turns pruning off" in prompt_of(bot)
+    assert reaches_prompt_beyond_search(settings, question, "turns pruning off")
 
 
 def test_a_name_the_users_code_defines_or_an_environment_a_list_leaves_out_declines_nothing(tmp_path):
