@@ -452,10 +452,21 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     # both words are in the sentence, each where the source has the other: no dropped "therefore";
     # or one identifier of the source where it has another ("try `normal_noise` when ..." over
     # "try `ou_noise` when ..."), which no dropped word explains
-    return any(len(word) >= 5 and word in known and (owners := before.get(tuple(said[i + 1:i + 1 + span])))
+    named = _identifiers_before(told, span)
+    return any(len(word) >= 5 and word in known and (owners := before.get(run := tuple(said[i + 1:i + 1 + span])))
                and word not in owners and (any(len(o) >= 5 and o in used for o in owners)
-                                           or "_" in word and all("_" in o for o in owners))
+                                           or "_" in word and all(named[run]) and not any(word in n for n in named[run]))
                for i, word in enumerate(said[:len(said) - span]))
+
+
+def _identifiers_before(words: Sequence[str], span: int, reach: int = 4) -> dict[tuple[str, ...], list[set[str]]]:
+    """Each run of ``span`` words -> for each place it occurs, the identifiers (``a_b``) among the
+    ``reach`` words before it: "(`normal_noise`, the default) explores as well" names
+    `normal_noise` as what "explores as well"."""
+    out: dict[tuple[str, ...], list[set[str]]] = {}
+    for i in range(1, len(words) - span + 1):
+        out.setdefault(tuple(words[i:i + span]), []).append({w for w in words[max(0, i - reach):i] if "_" in w})
+    return out
 
 
 def swaps_word(sentence: str, source: str, span: int = 3, reach: int = 8) -> bool:

@@ -824,6 +824,12 @@ def test_a_sentence_that_puts_one_source_word_where_the_source_has_another_is_no
     assert takes_place_of("Gaussian noise explores as well, so try normal_noise when exploration with normal_noise "
                           "stays stuck.", noise)
     assert not takes_place_of("So try ou_noise when exploration with normal_noise stays stuck.", noise)
+    # ... also where a word or two stand between the identifier and what the source says of it
+    noise = ("On most tasks independent Gaussian noise (`normal_noise`, the default) explores as well, as the TD3 "
+             "paper found, so try `ou_noise` when exploration with `normal_noise` stays stuck near the start state.")
+    assert takes_place_of("ou_noise explores as well, as the TD3 paper found, so try `ou_noise` when exploration "
+                          "with `normal_noise` stays stuck near the start state.", noise)
+    assert not takes_place_of("normal_noise explores as well, as the TD3 paper found.", noise)
 
 
 def test_a_sentence_that_puts_a_source_word_in_place_of_one_it_drops_is_not_kept():
