@@ -453,13 +453,18 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     # or one identifier of the source where it has another ("try `normal_noise` when ..." over
     # "try `ou_noise` when ..."), which no dropped word explains
     named = _identifiers_before(told, span)
+
+    def other_identifier(word: str, run: tuple[str, ...]) -> bool:  # every place names another
+        return "_" in word and all(named[run]) and not any(word in n for n in named[run])
+
     return any(len(word) >= 5 and word in known and (owners := before.get(run := tuple(said[i + 1:i + 1 + span])))
                and word not in owners and (any(len(o) >= 5 and o in used for o in owners)
-                                           or "_" in word and all(named[run]) and not any(word in n for n in named[run]))
+                                           or other_identifier(word, run))
                for i, word in enumerate(said[:len(said) - span]))
 
 
-def _identifiers_before(words: Sequence[str], span: int, reach: int = 4) -> dict[tuple[str, ...], list[set[str]]]:
+def _identifiers_before(words: Sequence[str], span: int,
+                        reach: int = 4) -> dict[tuple[str, ...], list[set[str]]]:
     """Each run of ``span`` words -> for each place it occurs, the identifiers (``a_b``) among the
     ``reach`` words before it: "(`normal_noise`, the default) explores as well" names
     `normal_noise` as what "explores as well"."""
