@@ -447,16 +447,15 @@ def takes_place_of(sentence: str, source: str, span: int = 3) -> bool:
     ``span`` words after "truncated" are those that follow "terminated" in the source, and the
     sentence has "terminated" too)."""
     said, told = re.findall(r"[a-z0-9_]+", sentence.lower()), re.findall(r"[a-z0-9_]+", source.lower())
-    before = _preceding(told, span)
+    before, named = _preceding(told, span), _identifiers_before(told, span)
     known, used = set(told), set(said)
-    # both words are in the sentence, each where the source has the other: no dropped "therefore";
-    # or one identifier of the source where it has another ("try `normal_noise` when ..." over
-    # "try `ou_noise` when ..."), which no dropped word explains
-    named = _identifiers_before(told, span)
 
     def other_identifier(word: str, run: tuple[str, ...]) -> bool:  # every place names another
         return "_" in word and all(named[run]) and not any(word in n for n in named[run])
 
+    # both words are in the sentence, each where the source has the other: no dropped "therefore";
+    # or one identifier of the source where it has another ("try `normal_noise` when ..." over
+    # "try `ou_noise` when ..."), which no dropped word explains
     return any(len(word) >= 5 and word in known and (owners := before.get(run := tuple(said[i + 1:i + 1 + span])))
                and word not in owners and (any(len(o) >= 5 and o in used for o in owners)
                                            or other_identifier(word, run))
