@@ -35,7 +35,7 @@ from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentence
                                denial_sentence, env_beside, in_docs_words, is_chinese, lead_in, leads_in, left_off_list,
                                missing_terms, next_sentence, passing_terms, proper_words, quoted, repeats,
                                restore_case, source_first,
-                               unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
+                               unknown_compound, unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,
                                unmentioned_feature, value_sentence, when_sentence, why_sentence)
 from copilot.llm import LLM, fit_sources, prompt_budget, resolve
 from copilot.vectors import TextVectors
@@ -295,6 +295,8 @@ class Copilot:
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
         if state["covered"] and mentions and (variant := unknown_variant(asked, state["unknown"], mentions)):
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
+        if state["covered"] and mentions and (compound := unknown_compound(asked, state["unknown"], mentions)):
+            state["covered"], state["missing"] = False, compound  # "ppo-lagrangian"
         if state["covered"] and not searched and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))
             hits, state["added_sources"] = both, len(both) - len(hits)
@@ -341,9 +343,10 @@ class Copilot:
                   if t in names and self.index.knows(t.lower())]
         # a capitalised word inside a sentence names something too ("Our Breakout run's curve ..."),
         # though the check for absent names does not count it: the docs that hold it are sought
-        said = " ".join(f"{h.title} {h.text}" for h in hits).lower()
-        absent += [w for w in proper_words(question) if w not in names and w.lower() not in said
-                   and self.index.mentions(w.lower())]
+        # (as written: "a tuple of tensors" does not speak of a Tuple space)
+        said = " ".join(f"{h.title} {h.text}" for h in hits)
+        absent += [w for w in proper_words(question) if w not in names
+                   and not re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", said) and self.index.mentions(w.lower())]
         # not a name only the user's pasted code gives (`{"clip_param": 0.1, "normalize_obs": True}`.
         # what does rlcore call the clip param?"), unless the question asks about it in words
         if absent:

@@ -138,6 +138,8 @@ NOT_STATEMENT = 0.25  # a unit that cannot stand as a statement (an intro line, 
 ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z0-9]{1,5})\)")
 IDENTIFIER = re.compile(r"\b[A-Za-z]\w*_\w+\b")  # a config field or function name: n_steps
 IDENTIFIER_BONUS = 0.15  # a unit naming the identifier the question asks about
+# the function a user reports turning their input down: "make_agent refuses it", "`make_env()` raises ..."
+REFUSER = re.compile(r"\b([A-Za-z]\w*_\w+)`?(?:\([^()]*\))?`?\s+(?:refus|reject|rais|throw|fail|error|crash|complain)", re.I)
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")  # a command-line flag: --evals
 # "which config field / flag / command ...?" asks for a name: a sentence that gives one in code
 NAME_QUESTION = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:field|flag|option|setting|parameter|argument|"
@@ -156,6 +158,7 @@ GENERIC_ENTITIES = frozenset("rl i ai api cli ui faq gpu cpu json csv onnx mlp c
 # a unit that names another method (PPG, Double DQN) but not the question's, nor does its
 # title: "n_epochs" from PPG's page is not an answer about PPO's
 ENTITY_PENALTY = 0.2
+ROW_KEYS = re.compile(r"^`[a-z][a-z0-9_]*`(?:, `[a-z][a-z0-9_]*`)*:")  # "`ppo`, `a2c`: ..." (table_row)
 # a term the user puts in quotes: "I'll run into 'primacy bias'. what is that?" (not the "'" of "SAC's")
 QUOTED_TERM = re.compile(r"(?<!\w)['\"“‘]([^'\"”’\n]{3,40}?)['\"”’](?!\w)")
 CARRIED_WEIGHT = 0.5  # the weight of a word a later part carries over from the first part's topic
@@ -354,6 +357,10 @@ def as_acronyms(tokens: Sequence[str], names: dict[str, set[str]]) -> list[str]:
 
 
 _FRAME_TOKENS = frozenset(_content_tokens(" ".join(FRAME)))  # as sentence matching spells them ("purpos")
+# "or what am I supposed to do?", "any ideas?", "how do I fix it?": a plea for help with the first
+# part's problem, no part of its own
+_HELP_TOKENS = frozenset(_content_tokens("am supposed instead idea ideas fix help way around tip tips advice "
+                                         "suggestion suggestions workaround options"))
 
 
 # where a question's second part begins: "what are X, and what happens if ...?", "what is X? when ..."
@@ -386,9 +393,29 @@ def first_part(question: str) -> str:
 
 
 REFERS = re.compile(r"\b(?:it|its|they|them|their|this|these|those)\b", re.I)  # back to the first part
+HEADED = re.compile(r"^\s*([^:?.!]{3,80}?):\s")  # "two things about the PPG agent: ..."
 # a part that asks with one word of its own ("whats the downside?", "and the catch?" does not)
 ASKING = frozenset("should would could can want wants actually really one ones".split())  # frame, not topic
 ASKS = re.compile(r"(?:and\s+|but\s+|so\s+)?(?:what(?:'?s)?|which|how|why|when|where)\b", re.I)
+
+
+# names users give what the docs call by a plain word
+SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory"), "blank": ("empty",)}
+
+
+# an acronym joined to a plain word names the acronym's thing: "OOM-killed", "GPU-bound"
+MODIFIED = re.compile(r"^([A-Z][A-Z0-9]+)-[a-z]+$")
+
+
+def in_docs_words(query: str) -> str:
+    """``query`` with the docs' word after each term they write otherwise, for searching:
+    "what's eating my RAM" finds "Memory grows with ..." (see :data:`SAID_AS`)."""
+    def add(m: re.Match) -> str:
+        word = m.group(0)
+        acronym = MODIFIED.match(word)
+        said = SAID_AS.get((acronym.group(1) if acronym else word).lower())
+        return f"{word} ({', '.join(said)})" if said else word
+    return re.sub(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[a-z]+)?(?![\w-])", add, query)
 
 
 def later_part(question: str) -> str:
@@ -397,13 +424,19 @@ def later_part(question: str) -> str:
     for rlcore's DQN? (n-step returns)"); "" for a one-part question."""
     m = _next_part(question)
     rest = question[m.end():].strip() if m else ""
-    if len(_content_tokens(rest)) < (1 if ASKS.match(rest) else 2):
+    if len(_content_tokens(rest)) < (1 if ASKS.match(rest) else 2) or _content_tokens(rest) <= _HELP_TOKENS:
         return ""
     # (the first part's own words: a pasted line or command names no topic to carry)
     first = unpasted(question[:m.start()])
     named = {t.lower() for t in key_terms(first) + flags(first)}
     if any(t.lower() not in named for t in key_terms(rest) + flags(rest)) and not REFERS.search(rest):
         return rest  # it names a subject of its own ("and can I combine pixels=True with frame_stack=4?")
+    # a first part headed by its topic ("two things about the PPG agent: can I use squashed_gaussian
+    # as its distribution? and what's eating my RAM with it?"): "it" is the heading's name
+    head = HEADED.match(first)
+    if (head and REFERS.search(rest) and len(QUESTION_SENTENCE.split(first.strip())) == 1
+            and (heading := key_terms(head.group(1)))):
+        return f"{rest} ({' '.join(heading)})"
     topic = focus_terms(first)
     topical = [w for w in re.findall(r"[\w-]+", first) if _content_tokens(w) & topic]
     if len(_content_tokens(rest)) < 2:  # "whats the downside?" is asked of the whole first part
@@ -592,6 +625,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     unit_tokens = [with_aliases(spelled_out(_content_tokens(prose(u.text)) | (
         heading[u.source] if titles and u.order <= 1 and PRONOUN.match(u.text) else set()), names))
                    for u in units]
+    # a unit with the docs' word for a term the user says otherwise has the user's term ("Empty
+    # cells mean ..." answers "why are these columns blank?")
+    for term in set(re.findall(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[a-z]+)?", question)):
+        docs = SAID_AS.get((m.group(1) if (m := MODIFIED.match(term)) else term).lower(), ())
+        if docs and (toks := _content_tokens(term) & q_tokens):
+            unit_tokens = [t | toks if any(re.search(rf"(?<![a-z0-9]){w}", u.text.lower()) for w in docs) else t
+                           for t, u in zip(unit_tokens, units)]
     # a flag the question names is a rare word of its own: "--evals" is not any "eval"
     asked_flags = set(flags(question))
     if asked_flags:
@@ -609,10 +649,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     total = sum(weight.values()) or 1.0
     why = bool(WHY_QUESTION.search(question))
     values = bool(entities and VALUE_QUESTION.search(question))
-    identifiers = IDENTIFIER.findall(question if part is None else part)
+    # (not the function the user reports refusing them: "make_agent refuses it" asks why, not about make_agent)
+    refusing = set(REFUSER.findall(question))
+    identifiers = [n for n in IDENTIFIER.findall(question if part is None else part) if n not in refusing]
     # the named things of the question (SAC, drq_cnn), as the heading path may name them
     named = set().union(*entities, (t for t in q_tokens if t in names)) if entities or names else set()
     quoted = [q.lower() for q in QUOTED_TERM.findall(question)]
+    spelled_methods = {m.lower() for m in METHOD.findall(INLINE_CODE.sub(" ", " ".join([*titles, *(u.text for u in units)])))}
     for i, (u, cos, toks) in enumerate(zip(units, cosine, unit_tokens)):
         # a sentence speaks of its section's subject: a name its heading path gives counts half; so do
         # those of the sentence before a reason ("Resampling within each task keeps ..., so ...")
@@ -643,8 +686,13 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
         if any(q in u.text.lower() for q in quoted):
             continue  # the very words the user put in quotes ("... run into 'primacy bias'") are on topic
         missing = sum(not mentions(e, toks | title_toks) for e in entities)
+        # a table row keyed by methods' registry keys ("`sac`: ... box actions `squashed_gaussian`")
+        # names those methods, as the sources spell them elsewhere
+        row = ROW_KEYS.match(u.text)
+        keys = re.findall(r"`(\w+)`", row.group(0)) if row else []
+        keyed = " ".join(k.upper() for k in keys if k in spelled_methods)
         # naming most of what the question names (random_crop and CartPole, not PPO) is on topic
-        if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text}", entities):
+        if missing and missing >= len(entities) / 2 and others_named(f"{subject} {u.text} {keyed}", entities):
             u.score -= ENTITY_PENALTY * missing / len(entities)  # PPG's `n_epochs` for PPO's
             u.elsewhere = True
         elif (PRONOUN.match(u.text) and others_named(title, entities)
@@ -704,7 +752,12 @@ def others_named(text: str, entities: list[set[str]]) -> bool:
     parts = set().union(*(e for e in entities if any("_" in t for t in e))) if entities else set()
     return any(toks not in entities and name.lower() not in words and name.lower().split("-")[0] not in parts
                for name in METHOD.findall(INLINE_CODE.sub(" ", text))  # `RUN`, `PATH`: placeholders
-               if (toks := _content_tokens(name)) and name.lower() not in GENERIC_ENTITIES)
+               if (toks := _content_tokens(name)) and _singular(name).lower() not in GENERIC_ENTITIES)
+
+
+def _singular(name: str) -> str:
+    """An acronym's plural as its singular ("MLPs" -> "MLP", "GPUs" -> "GPU")."""
+    return name[:-1] if re.fullmatch(r"[A-Z][A-Z0-9]+s", name) else name
 
 
 def _names(terms: Sequence[str]) -> list[set[str]]:
@@ -1194,6 +1247,9 @@ def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[l
     if not rest:
         return None
     copies = [Unit(u.source, u.order, u.text) for u in units]
+    # "what's eating my RAM?" is answered by "memory grows ...": a unit with the docs' word for a
+    # term the part says otherwise speaks to it, though its meaning is further from the user's words
+    docs_words = [w for t in re.findall(r"[\w-]+", own_words(rest)) for w in SAID_AS.get(t.lower(), ())]
     score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals,
                 part=own_words(rest))
     said = {s: title for s, title in enumerate(signals[0])}
@@ -1201,7 +1257,8 @@ def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[l
         said[u.source] = f"{said.get(u.source, '')} {u.text}"
     on_topic = {s for s, text in said.items() if on_first_topic(question, text)}
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
-           and not has_code(c.text) and c.cosine >= LATER_COSINE and u.source in on_topic]
+           and not has_code(c.text) and u.source in on_topic
+           and (c.cosine >= LATER_COSINE or any(re.search(rf"(?<![a-z]){w}", c.text.lower()) for w in docs_words))]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
 
 

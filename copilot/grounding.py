@@ -40,10 +40,10 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
-                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, MODIFIED, SAID_AS, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
-                              has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
+                              has_code, in_docs_words, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -325,7 +325,7 @@ class Grounder:
                 and not takes_place_of(sentence, source.text) and not swaps_word(sentence, source.text)
                 and not self.invents_code(sentence)
                 and not FRAGMENT.match(sentence)  # "a run trained with ... so you feed raw observations;"
-                and not misbinds_number(sentence, source.text)):
+                and not misbinds_number(sentence, source.text) and not misplaces_number(sentence, source.text)):
             if self.cut_from(sentence, best):  # the whole statement, not a tail that says "this"
                 return Support(_as_sentence(source.text), source.n, 1.0, "replaced", said=sentence)
             return Support(_as_sentence(sentence), source.n, score, "kept")  # a list item's words, not its dash
@@ -361,6 +361,34 @@ def misbinds_number(sentence: str, source: str) -> bool:
         at = [n.start() for n in NUMBER.finditer(told) if numbers(n.group()) == numbers(m.group())]
         if at and all(min(places, key=lambda p: abs(p[0] - i))[1] not in names for i in at):
             return True
+    return False
+
+
+def _number_clauses(text: str) -> list[tuple[set[str], set[str]]]:
+    """Each clause of ``text`` (split at commas, semicolons, brackets) that states a number:
+    (its numbers, its content words other than numbers)."""
+    out = []
+    for part in re.split(r"[,;:()]", re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)):
+        if said := numbers(part):
+            out.append((said, {t for t in content_tokens(part) if not re.fullmatch(r"[\d.e+-]+", t)}))
+    return out
+
+
+MISPLACED_WORDS = 2  # content words a number's clause shares with another number's clause of the source
+
+
+def misplaces_number(sentence: str, source: str) -> bool:
+    """Whether ``sentence`` gives a number of its source the words the source gives another
+    number: "130 is an unexpected failure" over "..., 1 for an unexpected failure (...), 130 when
+    interrupted with Ctrl-C" (the words of 130's clause are those of 1's, none of its own)."""
+    told = _number_clauses(source)
+    for said, words in _number_clauses(sentence):
+        for number in said:
+            own = [w for n, w in told if number in n]
+            other = [w for n, w in told if number not in n]
+            if (own and not any(words & w for w in own)
+                    and any(len(words & w) >= MISPLACED_WORDS for w in other)):
+                return True
     return False
 
 
@@ -864,31 +892,12 @@ def lead_in(question: str) -> str:
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
 
 
-# names users give what the docs call by a plain word
-SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory", "memory"), "blank": ("empty",)}
-
-
-# an acronym joined to a plain word names the acronym's thing: "OOM-killed", "GPU-bound"
-MODIFIED = re.compile(r"^([A-Z][A-Z0-9]+)-[a-z]+$")
-
-
 def said_as(term: str, text: str) -> bool:
     """Whether lower-case ``text`` has the docs' word for ``term`` ("memory grows" for "RAM
     keeps growing", and for "got OOM-killed")."""
     if m := MODIFIED.match(term):
         term = m.group(1)
     return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
-
-
-def in_docs_words(query: str) -> str:
-    """``query`` with the docs' word after each term they write otherwise, for searching:
-    "what's eating my RAM" finds "Memory grows with ..." (see :data:`SAID_AS`)."""
-    def add(m: re.Match) -> str:
-        word = m.group(0)
-        acronym = MODIFIED.match(word)
-        said = SAID_AS.get((acronym.group(1) if acronym else word).lower())
-        return f"{word} ({', '.join(said)})" if said else word
-    return re.sub(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[a-z]+)?(?![\w-])", add, query)
 
 
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:
@@ -942,7 +951,9 @@ def restore_case(question: str, texts: Sequence[str]) -> str:
     "V-trace"), so that a question typed in lower case is read as naming the method. A word
     becomes a name when its prose occurrences (code aside) are mostly in one spelling with two
     capitals, a capital and a digit, or a capital letter before a hyphen ("V-trace")."""
-    prose = LITERAL.sub(" ", CODE_BLOCK.sub(" ", " ".join(texts)))
+    # each text's code taken out on its own: one with an unpaired backtick (a cut-off code
+    # span) does not turn the code of all that follow into prose
+    prose = " ".join(LITERAL.sub(" ", CODE_BLOCK.sub(" ", t)) for t in texts)
     forms: dict[str, dict[str, int]] = {}
     # (not a module in a dotted path: "rlcore.rewards.icm.ICM" spells the method ICM)
     for m in re.finditer(r"(?<![\w.-])[A-Za-z][\w-]*[A-Za-z0-9](?![\w-]|\.\w)", prose):
@@ -994,6 +1005,8 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     # are A and B in "the actual difference between A and B"
     phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between|behind)\s+(?:the\s+|a\s+|an\s+)?", "",
                     MODIFIER.sub("", m.group("after") or m.group("before")))
+    if m.groupdict().get("before") and phrase.split() and phrase.split()[-1].lower() in REMARK:
+        return []
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)
         if word.lower() in STOP:
@@ -1016,7 +1029,12 @@ BARE_CONTRACTIONS = frozenset("whats hows wheres whos thats theres doesnt dont d
 # "nicely", "suddenly": how something happened, never what the docs lack ("anomaly", "apply" are no adverbs)
 ADVERB = re.compile(r"^[a-z]{3,}(?<![aop])ly$")
 # "smallish", "longish": a rough size; "ballpark", "noob": a word about the question; never a name
-VAGUE = re.compile(r"^(?:[a-z]{3,}ish|ballpark|noob|newbie|dumb|silly|stupid|followup|sanity)$")
+VAGUE = re.compile(r"^(?:[a-z]{3,}ish|ballpark|noob|newbie|dumb|silly|stupid|followup|sanity|weird|odd|strange|"
+                   r"tricky|curious)$")
+# "weird one: ...", "quick q: ...": a heading that says what kind of question follows, not its topic
+REMARK = frozenset("one ones q qs question questions thing things".split())
+# "uneven", "nonzero": a known word negated names nothing new
+NEGATED_WORD = re.compile(r"^(?:un|non|in|dis)(?=[a-z]{4,}$)")
 LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")
 
 
@@ -1027,7 +1045,8 @@ def unknown_words(question: str, knows: Callable[[str], bool]) -> list[str]:
     that is far from the question in meaning, they name what the docs lack."""
     words = (part for word in LOWER_WORD.findall(question) for part in word.split("-"))
     return list(dict.fromkeys(w for w in words if len(w) >= 4 and w not in STOP and not ADVERB.match(w)
-                              and w not in BARE_CONTRACTIONS and not knows(w)))
+                              and w not in BARE_CONTRACTIONS and not knows(w)
+                              and not (NEGATED_WORD.match(w) and knows(NEGATED_WORD.sub("", w)))))
 
 
 # the names a user's own code gives: `@register("encoders", "ln_mlp")`, `register(id="Grid-v0")`,
@@ -1104,6 +1123,19 @@ def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[s
             continue
         if mentions(f"{first} {second}"):
             out.append(f"{word} {m.group(1)} {m.group(2)}")
+    return out
+
+
+def unknown_compound(question: str, unknown: Sequence[str], mentions: Callable[[str], bool]) -> list[str]:
+    """The hyphenated names of ``question`` that join a word the docs use to one of ``unknown``
+    (words no chunk holds) and that the docs never write: "ppo-lagrangian" names a variant of
+    PPO the docs do not describe, however close their passages on PPO are."""
+    out = []
+    for m in re.finditer(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?![\w-])", question):
+        parts = m.group(0).lower().split("-")
+        if (any(p in unknown for p in parts) and any(p not in unknown for p in parts)
+                and not mentions(m.group(0).lower())):
+            out.append(m.group(0))
     return out
 
 

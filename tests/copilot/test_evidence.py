@@ -788,6 +788,10 @@ def test_a_two_part_questions_later_part_is_answered_by_a_unit_of_its_own():
     assert first_part(numbered) == "Two things: (1) how many seeds is enough for claims we publish"
     assert later_part(numbered) == "the report shows P(PPO > A2C) = 0.5, what does that number tell me?"
     assert later_part("I tried lr values 1) high and 2) low") == ""  # no part of its own that asks
+    # a first part headed by its topic: "it" in a later part is the heading's name, not the first
+    # part's other names
+    assert later_part("two things about the PPG agent: can i use squashed_gaussian as its distribution? and "
+                      "what's eating my RAM with it?") == "and what's eating my RAM with it? (PPG)"
     assert later_part("set it to 1) and 2) both") == ""
     define = ["An n-step return sums the next n rewards before it bootstraps.", "N-step returns lower the bias.",
               "N-step returns raise the variance a little."]
@@ -1005,3 +1009,39 @@ def test_a_short_sentence_that_counts_what_follows_is_quoted_with_what_it_counts
     assert _counted(by_place[(0, 0)], by_place) == []
     by_place[(0, 0)] = Unit(0, 0, lead)
     assert _counted(by_place[(0, 0)], by_place) == []  # the source does not go on with two sentences
+
+
+def test_an_acronym_in_the_plural_is_as_generic_as_in_the_singular():
+    from copilot.evidence import entity_terms, others_named
+
+    entities = entity_terms("2x64 mlp PPO on CartPole is slower on CUDA than on CPU. is my GPU broken?")
+    assert not others_named("For the small MLPs of classic control, a CPU is as fast as a GPU.", entities)
+    assert others_named("PPG distils the value into the policy.", entities)
+
+
+def test_a_table_row_keyed_by_another_agent_speaks_of_that_agent():
+    hits = [FakeHit("Distributions > Which distributions fit which agent",
+                    "SAC's actions are squashed.\n\n| agent | Box actions |\n| --- | --- |\n"
+                    "| `sac` | `squashed_gaussian` or `truncated_normal` |\n"),
+            FakeHit("PPG agent > PPG parts", "- distribution: `categorical` or `diag_gaussian`; other distributions are "
+                    "refused because the cloning term needs a closed-form KL;")]
+    evidence = _evidence("can the PPG agent use squashed_gaussian as its distribution?", hits, budget=80)
+    assert "`sac`: box actions `squashed_gaussian` or `truncated_normal`." in evidence.elsewhere
+
+
+def test_the_function_a_user_reports_refusing_their_input_is_told_apart_from_what_they_ask_about():
+    from copilot.evidence import REFUSER
+
+    assert REFUSER.findall("my Tuple space: make_agent refuses it with a one line error") == ["make_agent"]
+    assert REFUSER.findall("`make_env()` raises ValueError on my id; and agent.set_parts fails too") == [
+        "make_env", "set_parts"]
+    assert REFUSER.findall("what does make_agent do with n_steps?") == []
+
+
+def test_a_plea_for_help_after_the_question_is_no_part_of_its_own():
+    from copilot.evidence import later_part
+
+    assert later_part("which agent takes tuple actions?? or what am i supposed to do") == ""
+    assert later_part("why does make_agent refuse my env? any ideas?") == ""
+    assert later_part("what is PPG's auxiliary phase? whats the downside?") == "whats the downside? (PPG)" or \
+        later_part("what is PPG's auxiliary phase? whats the downside?").startswith("whats the downside?")

@@ -547,6 +547,9 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("my smallish replay buffer overfits, why?", known.__contains__, texts) == []
     assert unknown_subject("ballpark RAM question: how big is the buffer?", known.__contains__, texts) == []
     assert unknown_subject("what's the intuition behind RE3?", known.__contains__, texts) == []
+    # a heading that says what kind of question follows ("weird one:", "quick q:") is no subject
+    assert unknown_subject("weird one: my eval return is lower than training. why?", known.__contains__, texts) == []
+    assert unknown_subject("quirky thing: why does replay take memory?", known.__contains__, texts) == []
     # "actual" only qualifies what frames the question; the things compared are its subject
     assert unknown_subject("whats the actual difference between random_crop and random_shift?",
                            known.__contains__, texts) == []
@@ -571,6 +574,12 @@ def test_a_name_typed_in_lower_case_is_read_as_the_sources_spell_it():
               "rlcore.rewards.icm.ICM.forward_error: ...",
               "Intrinsic Curiosity Module (ICM) > ICM: how rlcore does it."]
     assert restore_case("icm in rlcore: what is the bonus?", titles) == "ICM in rlcore: what is the bonus?"
+    # a text with an unpaired backtick (a code span cut off by its chunk) does not turn the code of
+    # the texts after it into prose: `ppg` in code is no lower-case spelling of PPG
+    cut = ["`sac`, `ppo`: squashed with log-prob (`squashed", "PPG: PPO updates (`ppg` has `ppg_actor_critic`)",
+           "runs `eager (ppg has no fused kernel)`"]
+    assert restore_case("two things about the ppg agent: which distribution?", cut) == (
+        "two things about the PPG agent: which distribution?")
 
 
 def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
@@ -581,6 +590,9 @@ def test_words_no_chunk_holds_are_found_apart_from_typed_contractions():
         "sourdough", "starter"]
     assert unknown_words("how alphazero combines mcts with self-play", known.__contains__) == ["alphazero", "mcts"]
     assert unknown_words("which replay storages can i plug into SAC? don't", known.__contains__) == []
+    # a known word negated names nothing new: "uneven" seed counts, but "unreal" stays unknown
+    assert unknown_words("how does it play the uneven replay of an unreal engine?", (known | {"even"}).__contains__) == [
+        "unreal", "engine"]
 
 
 def test_a_tool_the_docs_never_name_as_what_the_question_asks_to_use_is_its_gap():
@@ -1041,3 +1053,28 @@ def test_the_clause_of_a_long_sentence_that_holds_a_model_sentences_words():
     # nor is a short sentence cut: its clauses are read together
     short = "In rlcore: set `normalize_reward`; scaled rewards are clipped to `[-10, 10]`."
     assert clause_of(short, content_tokens("scaled rewards are clipped")) == short
+
+
+def test_a_number_given_the_words_its_source_gives_another_number_is_caught():
+    from copilot.grounding import misplaces_number
+
+    source = ("Exit status 0 on success, 2 for bad input (one sentence after `error:`), 1 for an unexpected "
+              "failure (one line, plus \"rerun with --debug for the traceback\"), 130 when interrupted with Ctrl-C.")
+    assert misplaces_number("130 is an unexpected failure (one line, plus a hint).", source)
+    assert not misplaces_number("Exit status 130 means the run was interrupted with Ctrl-C.", source)
+    assert not misplaces_number("1 means an unexpected failure.", source)
+    # a number the source states in a clause of its own, with few words, is not misplaced by them
+    fields = "`clip_range` (default 0.2) bounds the ratio; `max_grad_norm` (default 0.5) clips the gradient norm."
+    assert not misplaces_number("The clip range defaults to 0.2 and bounds the ratio.", fields)
+
+
+def test_a_hyphenated_name_joining_a_known_word_to_an_unknown_one_is_a_gap():
+    from copilot.grounding import unknown_compound
+
+    corpus = "ppo clips the ratio. self-play is not covered; cross-entropy for discrete actions."
+    assert unknown_compound("safe rl like ppo-lagrangian with a learned multiplier?", ["lagrangian"],
+                            lambda text: text in corpus) == ["ppo-lagrangian"]
+    # words the docs hold, or a compound they write, are no gap
+    assert unknown_compound("is self-play or cross-entropy used here?", ["used"], lambda text: text in corpus) == []
+    assert unknown_compound("what does sourdough-bread taste like?", ["sourdough", "bread"],
+                            lambda text: text in corpus) == []
