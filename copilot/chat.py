@@ -295,7 +295,7 @@ class Copilot:
             state["covered"], state["missing"] = False, target  # "... to Weights & Biases (wandb)?"
         if state["covered"] and mentions and (variant := unknown_variant(asked, state["unknown"], mentions)):
             state["covered"], state["missing"] = False, variant  # "hindsight experience replay"
-        if state["covered"] and mentions and (compound := unknown_compound(asked, state["unknown"], mentions)):
+        if state["covered"] and mentions and (compound := unknown_compound(asked, state["unknown"], mentions, texts)):
             state["covered"], state["missing"] = False, compound  # "ppo-lagrangian"
         if state["covered"] and not searched and (pair := compared(state["question"])):
             both = self._cover_sides(pair, hits, state.get("kinds"))

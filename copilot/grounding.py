@@ -40,7 +40,7 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
-                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, MODIFIED, SAID_AS, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, METHOD, MODIFIED, SAID_AS, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
                               has_code, in_docs_words, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
@@ -1126,14 +1126,17 @@ def unknown_variant(question: str, unknown: Sequence[str], mentions: Callable[[s
     return out
 
 
-def unknown_compound(question: str, unknown: Sequence[str], mentions: Callable[[str], bool]) -> list[str]:
-    """The hyphenated names of ``question`` that join a word the docs use to one of ``unknown``
-    (words no chunk holds) and that the docs never write: "ppo-lagrangian" names a variant of
-    PPO the docs do not describe, however close their passages on PPO are."""
+def unknown_compound(question: str, unknown: Sequence[str], mentions: Callable[[str], bool],
+                     texts: Sequence[str]) -> list[str]:
+    """The hyphenated names of ``question`` that join a method ``texts`` name (an acronym: PPO)
+    to one of ``unknown`` (words no chunk holds) and that the docs never write: "ppo-lagrangian"
+    names a variant of PPO the docs do not describe, however close their passages on PPO are
+    ("dumbed-down" joins no method)."""
+    methods = {m.lower() for m in METHOD.findall(" ".join(texts))}
     out = []
     for m in re.finditer(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?![\w-])", question):
         parts = m.group(0).lower().split("-")
-        if (any(p in unknown for p in parts) and any(p not in unknown for p in parts)
+        if (any(p in unknown for p in parts) and any(p in methods for p in parts)
                 and not mentions(m.group(0).lower())):
             out.append(m.group(0))
     return out
