@@ -1005,7 +1005,9 @@ def unknown_subject(question: str, knows: Callable[[str], bool], texts: Sequence
     # are A and B in "the actual difference between A and B"
     phrase = re.sub(r"^(?:[\w'-]+\s+)?[\w'-]+\s+(?:of|between|behind)\s+(?:the\s+|a\s+|an\s+)?", "",
                     MODIFIER.sub("", m.group("after") or m.group("before")))
-    if m.groupdict().get("before") and phrase.split() and phrase.split()[-1].lower() in REMARK:
+    said = phrase.split()
+    if (m.groupdict().get("before") and said and said[-1].lower() in REMARK
+            and all(VAGUE.match(w.lower()) or w.lower() in REMARK_WORDS for w in said[:-1])):
         return []
     for i, word in enumerate(phrase.split()):
         word = re.sub(r"'s$", "", word)
@@ -1033,6 +1035,8 @@ VAGUE = re.compile(r"^(?:[a-z]{3,}ish|ballpark|noob|newbie|dumb|silly|stupid|fol
                    r"tricky|curious)$")
 # "weird one: ...", "quick q: ...": a heading that says what kind of question follows, not its topic
 REMARK = frozenset("one ones q qs question questions thing things".split())
+REMARK_WORDS = frozenset("quick short random simple another small big general basic two 2 few couple last final "
+                         "more side".split())  # "quick one:", but "option-critic question:" names its topic
 # "uneven", "nonzero": a known word negated names nothing new
 NEGATED_WORD = re.compile(r"^(?:un|non|in|dis)(?=[a-z]{4,}$)")
 LOWER_WORD = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)*(?![\w'-])")

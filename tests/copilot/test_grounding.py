@@ -549,7 +549,10 @@ def test_a_lower_case_subject_the_corpus_never_uses_is_found():
     assert unknown_subject("what's the intuition behind RE3?", known.__contains__, texts) == []
     # a heading that says what kind of question follows ("weird one:", "quick q:") is no subject
     assert unknown_subject("weird one: my eval return is lower than training. why?", known.__contains__, texts) == []
-    assert unknown_subject("quirky thing: why does replay take memory?", known.__contains__, texts) == []
+    assert unknown_subject("quick q: why does replay take memory?", known.__contains__, texts) == []
+    # ... but a heading naming its topic before "question" is that topic
+    assert unknown_subject("option-critic question: how are terminations learned?", known.__contains__,
+                           []) == ["option-critic"]
     # "actual" only qualifies what frames the question; the things compared are its subject
     assert unknown_subject("whats the actual difference between random_crop and random_shift?",
                            known.__contains__, texts) == []
