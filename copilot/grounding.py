@@ -62,6 +62,9 @@ CUT_SHARE = 1.6  # a source sentence this many times longer than the piece the m
 CAUSE_OVERLAP = 0.7  # share of a stated cause's words that its source sentence must hold
 CAUSE = re.compile(r"\b(because|since|so that|therefore|thus|hence|which (reduces|prevents|avoids|makes|keeps|"
                    r"ensures|allows|lets|helps)|in order to|due to|as a result)\b", re.I)
+# a cause given for what the question asked, pointed at by "this": "This is because the bonus is added ..."
+BACK_CAUSE = re.compile(r"^\s*(?:this|that|it)(?:\s+is|'s|\s+happens|\s+occurs|\s+was)?\s+(?:mainly\s+|mostly\s+)?"
+                        r"(?:because|due to)\b", re.I)
 STOP = frozenset("a an and are as at be been by can could do does for from has have how i if in into "
                  "is it its of on or so such than that the their then there these this those to "
                  "was were what when where which while who why will with would you your we our "
@@ -550,6 +553,8 @@ def invents_cause(sentence: str, source: str) -> bool:
     m = CAUSE.search(sentence)
     if not m:
         return False
+    if BACK_CAUSE.match(sentence):  # "This is because ...": the source never names what "this" is
+        return True
     if not (CAUSE.search(source) or SO.search(source)):
         return True
     # the source gives a reason: the sentence's must be mostly the source's own words

@@ -1082,3 +1082,14 @@ def test_a_hyphenated_name_joining_a_known_word_to_an_unknown_one_is_a_gap():
     assert unknown_compound("is self-play or cross-entropy used here?", ["used"], lambda text: text in corpus,
                             texts) == []
     assert unknown_compound("is A2C just a dumbed-down A3C?", ["dumbed"], lambda text: text in corpus, texts) == []
+
+
+def test_a_cause_pointed_at_by_this_is_never_the_sources():
+    from copilot.grounding import invents_cause
+
+    source = ("rlcore's agents have a single value function: the bonus is added to the extrinsic reward "
+              "with the agent's own `gamma`, so the bonus fades as states become familiar.")
+    assert invents_cause("This is because the bonus is added to the extrinsic reward with the agent's own gamma.",
+                         source)
+    assert invents_cause("That's mainly due to the bonus being added with the agent's own gamma.", source)
+    assert not invents_cause("The bonus is added to the extrinsic reward.", source)
