@@ -27,12 +27,12 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from copilot.bm25 import tokenize
 from copilot.config import Settings
 from copilot.evidence import (CODE_BLOCK, GENERIC_ENTITIES, INLINE_CODE, PRONOUN, WHY_QUESTION, Evidence,
-                              build_evidence, claim_part, compared, flags, has_code, key_terms, later_parts,
+                              build_evidence, claim_part, compared, flags, has_code, in_docs_words, key_terms, later_parts,
                               names_side, on_first_topic, speaks_of, split_units)
 from copilot.glossary_zh import expand, question_form
 from copilot.grounding import (Grounder, SourceSentence, Support, asked_sentences, choose_extract, cited, clause_of,
                                complete_sentences, content_tokens, context_terms, decline, defined_names,
-                               denial_sentence, env_beside, in_docs_words, is_chinese, lead_in, leads_in, left_off_list,
+                               denial_sentence, env_beside, is_chinese, lead_in, leads_in, left_off_list,
                                missing_terms, next_sentence, passing_terms, proper_words, quoted, repeats,
                                restore_case, source_first,
                                unknown_compound, unknown_flags, unknown_subject, unknown_target, unknown_variant, unknown_words,

@@ -40,10 +40,10 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
-                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, METHOD, MODIFIED, SAID_AS, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, METHOD, MODIFIED, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION, SAID_AS,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
-                              has_code, in_docs_words, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
+                              has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
