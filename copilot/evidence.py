@@ -407,6 +407,14 @@ SAID_AS = {"ram": ("memory",), "vram": ("gpu memory",), "oom": ("out of memory",
 MODIFIED = re.compile(r"^([A-Z][A-Z0-9]+)-[a-z]+$")
 
 
+def said_as(term: str, text: str) -> bool:
+    """Whether lower-case ``text`` has the docs' word for ``term`` ("memory grows" for "RAM
+    keeps growing", and for "got OOM-killed")."""
+    if m := MODIFIED.match(term):
+        term = m.group(1)
+    return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
+
+
 def in_docs_words(query: str) -> str:
     """``query`` with the docs' word after each term they write otherwise, for searching:
     "what's eating my RAM" finds "Memory grows with ..." (see :data:`SAID_AS`)."""
@@ -628,10 +636,8 @@ def score_units(question: str, units: list[Unit], embed: Callable[[list[str]], n
     # a unit with the docs' word for a term the user says otherwise has the user's term ("Empty
     # cells mean ..." answers "why are these columns blank?")
     for term in set(re.findall(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[a-z]+)?", question)):
-        docs = SAID_AS.get((m.group(1) if (m := MODIFIED.match(term)) else term).lower(), ())
-        if docs and (toks := _content_tokens(term) & q_tokens):
-            unit_tokens = [t | toks if any(re.search(rf"(?<![a-z0-9]){w}", u.text.lower()) for w in docs) else t
-                           for t, u in zip(unit_tokens, units)]
+        if (toks := _content_tokens(term) & q_tokens):
+            unit_tokens = [t | toks if said_as(term, u.text.lower()) else t for t, u in zip(unit_tokens, units)]
     # a flag the question names is a rare word of its own: "--evals" is not any "eval"
     asked_flags = set(flags(question))
     if asked_flags:
@@ -1249,7 +1255,7 @@ def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[l
     copies = [Unit(u.source, u.order, u.text) for u in units]
     # "what's eating my RAM?" is answered by "memory grows ...": a unit with the docs' word for a
     # term the part says otherwise speaks to it, though its meaning is further from the user's words
-    docs_words = [w for t in re.findall(r"[\w-]+", own_words(rest)) for w in SAID_AS.get(t.lower(), ())]
+    terms = re.findall(r"[\w-]+", own_words(rest))
     score_units(rest, copies, embed, np.asarray(embed_query(rest), dtype=np.float32), n_hits, *signals,
                 part=own_words(rest))
     said = {s: title for s, title in enumerate(signals[0])}
@@ -1258,7 +1264,7 @@ def _part_answer(question: str, rest: str, units: list[Unit], embed: Callable[[l
     on_topic = {s for s, text in said.items() if on_first_topic(question, text)}
     fit = [(c, u) for c, u in zip(copies, units) if c.lexical > 0 and not c.elsewhere and is_statement(c.text)
            and not has_code(c.text) and u.source in on_topic
-           and (c.cosine >= LATER_COSINE or any(re.search(rf"(?<![a-z]){w}", c.text.lower()) for w in docs_words))]
+           and (c.cosine >= LATER_COSINE or any(said_as(t, c.text.lower()) for t in terms))]
     return max(fit, key=lambda cu: cu[0].score)[1] if fit else None
 
 

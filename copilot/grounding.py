@@ -40,10 +40,10 @@ import numpy as np
 
 from copilot.bm25 import tokenize
 from copilot.evidence import (ANSWER_WORDS, BELIEVED, CODE_BLOCK, CONDITION, CONFIRM, DEFAULT_ASKED, DEFINES, DEFINITION_QUESTION, FRAGMENT,
-                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, METHOD, MODIFIED, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION, SAID_AS,
+                              GENERIC_ENTITIES, HOW_TO, INLINE_CODE, LIST_MARKER, METHOD, NAME_QUESTION, NOT_ABBREVIATION, PRONOUN, REASON, REGISTRATION,
                               SIGNATURE, STEPS, VALUE_NUMBER, VALUE_QUESTION, VALUE_WORDS, WHEN_QUESTION, WHY_QUESTION,
                               advises, asked_fields, defines, entity_terms, field_value, first_part, flags, gives_default,
-                              has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, value_of)
+                              has_code, is_statement, key_terms, mentions, named_fields, only_where, others_named, prose, said_as, value_of)
 
 SUPPORTED = 0.8  # calibrated on model answers over the corpus (see bench/copilot.py --support)
 GARBLED = 0.5
@@ -895,14 +895,6 @@ def value_sentence(question: str, shown: Sequence[Support], candidates: Sequence
 def lead_in(question: str) -> str:
     """What precedes quoted English sources in a Chinese answer; empty otherwise."""
     return "文档中的相关原文（英文）如下：" if is_chinese(question) else ""
-
-
-def said_as(term: str, text: str) -> bool:
-    """Whether lower-case ``text`` has the docs' word for ``term`` ("memory grows" for "RAM
-    keeps growing", and for "got OOM-killed")."""
-    if m := MODIFIED.match(term):
-        term = m.group(1)
-    return any(re.search(rf"(?<![a-z0-9]){word}", text) for word in SAID_AS.get(term.lower(), ()))
 
 
 def missing_terms(question: str, texts: Sequence[str]) -> list[str]:

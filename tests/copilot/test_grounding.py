@@ -926,7 +926,7 @@ def test_a_name_users_give_what_the_docs_call_by_a_plain_word_is_not_missing():
 
 
 def test_a_search_reads_a_name_users_give_with_the_docs_word_for_it():
-    from copilot.grounding import in_docs_words
+    from copilot.evidence import in_docs_words
 
     assert in_docs_words("what's eating my RAM?") == "what's eating my RAM (memory)?"
     assert in_docs_words("got OOM-killed") == "got OOM-killed (out of memory, memory)"
